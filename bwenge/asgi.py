@@ -1,0 +1,11 @@
+"""ASGI entry for multi-worker servers: ``uvicorn --factory bwenge.asgi:app_factory``.
+
+Each worker builds its own kernel from config and serves the configured transport.
+"""
+
+from .kernel import Kernel
+
+
+def app_factory():
+    kernel = Kernel().load()
+    return kernel.transports.get(kernel.core.server.transport)(kernel)

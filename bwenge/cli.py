@@ -1,0 +1,200 @@
+"""The ``bwenge`` command line. Plugins add commands through ``register_commands``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import BwengeError
+from .kernel import Kernel
+
+cli = typer.Typer(
+    name="bwenge",
+    help="Bwenge: AI personas that answer from an expert's own material.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_cli = typer.Typer(help="Show and check configuration.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+cli.add_typer(config_cli, name="config")
+cli.add_typer(db_cli, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def load_kernel(*, database: bool = True, migrate: bool | None = None) -> Kernel:
+    """Build and load a kernel from config, turning config errors into a clean exit."""
+    try:
+        return Kernel().load(database=database, migrate=migrate)
+    except BwengeError as exc:
+        fail(exc.message)
+        raise  # unreachable; keeps type checkers happy
+
+
+def run_async(coro) -> Any:
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default: server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: server.port).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: server.workers).")] = None,
+) -> None:
+    """Run the server on the configured transport (REST by default)."""
+    import uvicorn
+
+    kernel = load_kernel(migrate=None)
+    server = kernel.core.server
+    host, port, workers = host or server.host, port or server.port, workers or server.workers
+    try:
+        factory = kernel.transports.get(server.transport)
+    except BwengeError as exc:
+        fail(f"server.transport: {exc.message}")
+    console.print(f"Bwenge on http://{host}:{port} (env {kernel.core.env}, transport {server.transport}, "
+                  f"database {kernel.db.dialect}, {workers} worker(s))", highlight=False)
+    log_config = None  # keep Bwenge's request-id log format
+    if workers == 1:
+        uvicorn.run(factory(kernel), host=host, port=port, log_config=log_config, access_log=False)
+    else:
+        kernel.db.dispose()
+        uvicorn.run("bwenge.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
+                    log_config=log_config, access_log=False)
+
+
+@cli.command()
+def init() -> None:
+    """Prepare a fresh instance: a secret key, the data folder and the database schema."""
+    from .config import Config
+
+    cfg = Config()
+    if "secret_key" not in cfg.data:
+        cfg.write_secret_key()
+        console.print(f"Wrote a random secret_key to {cfg.secrets_path}")
+    kernel = load_kernel(migrate=True)
+    kernel.data_dir.mkdir(parents=True, exist_ok=True)
+    console.print(f"Data in {kernel.data_dir.resolve()}; database {kernel.db.dialect} is up to date.")
+
+
+@cli.command("plugins")
+def plugins_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List installed plugins with versions, hooks and whether they are active."""
+    kernel = load_kernel(database=False)
+    infos = kernel.plugin_infos()
+    if as_json:
+        print(json.dumps([i.as_dict() for i in infos], indent=2))
+        return
+    table = Table("name", "version", "active", "distribution", "hooks")
+    for info in infos:
+        table.add_row(info.name, info.version or "?", "yes" if info.active else "no",
+                      info.distribution or "", ", ".join(info.hooks))
+    console.print(table)
+
+
+@config_cli.command("show")
+def config_show(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Print the effective configuration with secrets masked."""
+    from .config import mask_secrets
+
+    kernel = load_kernel(database=False)
+    data: dict[str, Any] = {"env": kernel.core.env}
+    data.update(kernel.core.model_dump(mode="json", exclude={"env"}))
+    data["database"]["url"] = _mask_url(kernel.core.database_url)
+    for section, model in kernel.settings.items():
+        data[section] = model.model_dump(mode="json")
+    masked = mask_secrets(data)
+    if as_json:
+        print(json.dumps(masked, indent=2, default=str))
+        return
+    for key, value in _flatten(masked):
+        print(f"{key} = {json.dumps(value, default=str)}")
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            out.extend(_flatten(value, f"{prefix}{key}."))
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
+def _mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@config_cli.command("check")
+def config_check() -> None:
+    """Validate configuration and plugins without starting anything."""
+    kernel = load_kernel(database=False)
+    console.print(f"Configuration OK (env {kernel.core.env}; {len(kernel.settings)} plugin sections; "
+                  f"{sum(1 for i in kernel.plugin_infos() if i.active)} active plugins).")
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads") -> None:
+    """Apply migrations of the kernel and every active plugin."""
+    kernel = load_kernel(migrate=False)
+    kernel.migrate(revision)
+    applied, heads = kernel.schema_status()
+    console.print(f"Database {kernel.db.dialect} upgraded; heads: {', '.join(sorted(applied))}")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show applied and available migration heads."""
+    kernel = load_kernel(migrate=False)
+    applied, heads = kernel.schema_status()
+    console.print(f"applied: {', '.join(sorted(applied)) or '(none)'}")
+    console.print(f"heads:   {', '.join(sorted(heads))}")
+    if applied != heads:
+        raise typer.Exit(1)
+
+
+def _add_plugin_commands() -> None:
+    """Let active plugins add commands. Config errors here must not block --help."""
+    try:
+        kernel = Kernel()
+        from .config import Config, CoreSettings
+        from . import plugins as loading
+
+        cfg = Config()
+        core = CoreSettings.model_validate({k: v for k, v in cfg.data.items() if k != "secret_key"})
+        names = loading.select_names([e.name for e in loading.installed_entry_points()],
+                                     core.plugins.enabled, core.plugins.disabled)
+        loading.load_plugins(kernel.pm, names)
+        kernel.pm.hook.register_commands(cli=cli)
+    except (BwengeError, ValueError):
+        pass  # config problems are reported properly when the command loads the kernel
+    except Exception as exc:
+        err_console.print(f"[yellow]Plugin commands unavailable: {exc}[/]", highlight=False)
+
+
+def main() -> None:
+    _add_plugin_commands()
+    try:
+        cli()
+    except BwengeError as exc:
+        err_console.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Configuration: dynaconf says where a value comes from, pydantic says what it means.
+
+Layers, lowest first:
+
+1. defaults in each section's pydantic model;
+2. ``config/settings.toml`` — ``[default]``, then the table named by ``BWENGE_ENV``
+   (``development`` unless set; ``production``, ``testing``);
+3. ``config/.secrets.toml`` (same environments; never committed);
+4. ``BWENGE_*`` environment variables, ``__`` for nesting
+   (``BWENGE_DATABASE__URL``, ``BWENGE_LLM__CHAIN='["openai", "extractive"]'``);
+5. overrides passed by code (tests, the CLI's ``--set``).
+
+The config folder is ``$BWENGE_CONFIG_DIR`` or ``./config``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as pysecrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from dynaconf import Dynaconf
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from .errors import ConfigError
+
+ENVIRONMENTS = ("development", "production", "testing")
+DEFAULT_SECRET_MARKERS = {"", "change-me", "changeme", "secret", "dev", "development"}
+_DYNACONF_KEYS = {"load_dotenv"}
+
+
+class DatabaseSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(
+        None, description="SQLAlchemy URL. Default: SQLite file bwenge.db in data_dir."
+    )
+    echo: bool = False
+    pool_size: int = Field(5, ge=1, le=200)
+    auto_migrate: bool | None = Field(
+        None, description="Run migrations at start-up. Default: on for SQLite, off otherwise."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _known_dialect(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            url = make_url(value)
+            url.get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            raise ValueError(
+                "not a usable database URL (expected e.g. sqlite:///path/bwenge.db or "
+                f"postgresql+psycopg://user@host:5432/db): {exc}"
+            ) from None
+        return value
+
+
+class ServerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    transport: str = "rest"
+    cors_origins: list[str] = Field(default_factory=list)
+    cors_allow_credentials: bool = True
+    public_url: str | None = None
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError("'*' is not allowed: list the origins your clients are served from")
+        return value
+
+
+class PluginSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: list[str] | None = Field(None, description="Allow-list; unset loads every installed plugin.")
+    disabled: list[str] = Field(default_factory=list)
+
+
+class CoreSettings(BaseModel):
+    """The kernel's own settings: the top-level keys that aren't a plugin section."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    env: Literal["development", "production", "testing"] = "development"
+    data_dir: Path = Path("data")
+    secret_key: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    redis_url: str | None = Field(
+        None, description="Redis for state shared between workers (rate limits, pub/sub)."
+    )
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    plugins: PluginSettings = Field(default_factory=PluginSettings)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.data_dir / 'bwenge.db').resolve()}"
+
+
+CORE_SECTIONS = set(CoreSettings.model_fields)
+
+
+def _lower_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k).lower(): _lower_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lower_keys(v) for v in value]
+    return value
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class Config:
+    """Raw layered settings plus the knowledge of where each value came from."""
+
+    def __init__(self, config_dir: str | Path | None = None, env: str | None = None,
+                 overrides: Mapping[str, Any] | None = None):
+        self.config_dir = Path(config_dir or os.environ.get("BWENGE_CONFIG_DIR") or "config")
+        env = (env or os.environ.get("BWENGE_ENV") or "development").lower()
+        if env not in ENVIRONMENTS:
+            raise ConfigError(
+                f"BWENGE_ENV={env!r} is not an environment; use one of {', '.join(ENVIRONMENTS)}."
+            )
+        self.env = env
+        self.secrets_path = self.config_dir / ".secrets.toml"
+        self._dynaconf = Dynaconf(
+            envvar_prefix="BWENGE",
+            settings_files=[str(self.config_dir / "settings.toml")],
+            secrets=str(self.secrets_path),
+            environments=True,
+            env=env,
+            env_switcher="BWENGE_ENV",
+            merge_enabled=True,
+            load_dotenv=False,
+        )
+        self.overrides = _lower_keys(dict(overrides or {}))
+        data = {k: v for k, v in _lower_keys(self._dynaconf.as_dict()).items() if k not in _DYNACONF_KEYS}
+        data["env"] = env
+        self.data: dict[str, Any] = _deep_merge(data, self.overrides)
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+    def source_of(self, dotted: str) -> str:
+        """Human words for where ``dotted`` (``database.url``) was set."""
+        node: Any = self.overrides
+        for part in dotted.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                break
+            node = node[part]
+        else:
+            return "a value passed by code (override)"
+        try:
+            from dynaconf.utils.inspect import get_history
+
+            history = get_history(self._dynaconf, key=dotted)
+        except Exception:  # inspect is best effort; never hide the real error
+            history = []
+        if not history:
+            return "the built-in default"
+        last = history[-1]
+        loader, ident = last.get("loader", ""), last.get("identifier", "")
+        if loader.startswith("env"):
+            return f"environment variable BWENGE_{dotted.upper().replace('.', '__')}"
+        env = last.get("env", "")
+        return f"{ident} [{env}]" if env else str(ident)
+
+    def validate(self, section: str | None, model: type[BaseModel], data: Mapping[str, Any] | None = None) -> Any:
+        """Validate ``section`` (``None`` = the top level) with ``model``.
+
+        Raises :class:`ConfigError` naming each bad key, its value and source.
+        """
+        raw = data if data is not None else (self.data if section is None else self.section(section))
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(self._explain(section, exc)) from None
+
+    def _explain(self, section: str | None, exc: ValidationError) -> str:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            key = f"{section}.{loc}" if section else loc
+            if err["type"] == "extra_forbidden":
+                problem = "is not a known setting"
+            else:
+                problem = err["msg"]
+            value = err.get("input")
+            shown = "(missing)" if err["type"] == "missing" else _mask(key, value)
+            lines.append(f"  {key} = {shown} (from {self.source_of(key)}): {problem}")
+        return "Invalid configuration:\n" + "\n".join(lines)
+
+    # -- secrets --------------------------------------------------------------
+
+    def write_secret_key(self) -> str:
+        """Create ``.secrets.toml`` with a random ``secret_key`` (development/init)."""
+        key = pysecrets.token_urlsafe(48)
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        existing = self.secrets_path.read_text() if self.secrets_path.exists() else ""
+        block = f'\n[default]\nsecret_key = "{key}"\n' if "[default]" not in existing else None
+        if block is None:
+            raise ConfigError(f"{self.secrets_path} already has a [default] table; add secret_key there.")
+        self.secrets_path.write_text(existing + block)
+        os.chmod(self.secrets_path, 0o600)
+        self.data["secret_key"] = key
+        return key
+
+
+SECRET_WORDS = ("secret", "password", "token", "api_key", "key")
+
+
+def _mask(key: str, value: Any) -> str:
+    last = key.rsplit(".", 1)[-1].lower()
+    if any(w in last for w in SECRET_WORDS) and value not in (None, ""):
+        return "'****'"
+    return repr(value)
+
+
+def mask_secrets(data: Any, key: str = "") -> Any:
+    """A copy of ``data`` with secret-looking values replaced by ``****``."""
+    if isinstance(data, Mapping):
+        return {k: mask_secrets(v, k) for k, v in data.items()}
+    if isinstance(data, list):
+        return [mask_secrets(v, key) for v in data]
+    if isinstance(data, SecretStr):
+        return "****"
+    last = key.lower()
+    if any(w in last for w in SECRET_WORDS) and isinstance(data, str) and data:
+        return "****"
+    return data
+
+
+def is_default_secret(value: SecretStr | None) -> bool:
+    return value is None or value.get_secret_value().strip().lower() in DEFAULT_SECRET_MARKERS or len(
+        value.get_secret_value()
+    ) < 16

@@ -1,0 +1,60 @@
+"""Domain words every plugin shares: roles, principals and the events the
+kernel announces. Plain dataclasses: no HTTP, no database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    """Roles inside an organisation, in universal words (highest first)."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    EXPERT = "expert"  # creates and teaches personas
+    RECIPIENT = "recipient"  # talks to personas (a student, a patient, a client)
+
+    @property
+    def rank(self) -> int:
+        return {"owner": 3, "admin": 2, "expert": 1, "recipient": 0}[self.value]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, in which organisation, with which role.
+
+    Produced by an authenticator (see ``register_authenticators``) and handed
+    to every service call; services never look at HTTP headers themselves.
+    """
+
+    user_id: str
+    org_id: str
+    role: Role
+    email: str | None = None
+    name: str | None = None
+    method: str = "token"  # "token", "api_key" or an authenticator's own word
+    credential_id: str | None = None  # token family / API key id, for revocation
+    is_platform_admin: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def has_role(self, *roles: Role | str) -> bool:
+        return self.role in {Role(r) for r in roles}
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened, announced through an ``after_*`` hook.
+
+    ``name`` is the hook's noun-verb ("message.answer"); ``data`` carries
+    the facts listeners need (ids, counts, latency). Listeners must not
+    assume they run inside the request that caused the event.
+    """
+
+    name: str
+    org_id: str | None
+    user_id: str | None
+    data: dict[str, Any]
+    at: datetime

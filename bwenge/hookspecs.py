@@ -1,0 +1,276 @@
+"""Every hook Bwenge calls, in one module. Each docstring is the hook's reference.
+
+Three families of names:
+
+* ``register_<things>(register)`` — contribute things to a registry the kernel
+  owns. Call ``register(...)`` once per thing; the kernel rejects duplicate
+  names and lists installed names when config asks for one that doesn't exist.
+* ``before_/after_<noun>_<verb>`` and ``on_<noun>_error`` — lifecycle and events.
+  Every implementation is called; results are ignored unless stated. ``before_*``
+  hooks may raise a :class:`bwenge.errors.BwengeError` to refuse the action.
+* ``<x>_from_<y>`` — resolvers.
+
+Any hook implementation may be a plain function, return an awaitable, or be an
+``async def``: the kernel resolves all three (``await_me_maybe``). Hook
+arguments are passed by name, so an implementation may accept only the ones it
+needs.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("bwenge")
+
+
+# --------------------------------------------------------------------------
+# Configuration, storage and the command line
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def register_settings(register):
+    """Declare this plugin's configuration section.
+
+    Call ``register(section, model)`` where ``section`` is the top-level key in
+    ``config/settings.toml`` (and the ``BWENGE_<SECTION>__<KEY>`` env vars) and
+    ``model`` a pydantic ``BaseModel``/``BaseSettings`` subclass, ideally with
+    ``extra="forbid"`` and ``SecretStr`` for secrets. The kernel validates the
+    section at start-up and stops with a message naming the key, the value and
+    where it came from. The validated model is ``kernel.settings_for(section)``.
+    """
+
+
+@hookspec
+def register_migrations(register):
+    """Declare a folder of Alembic migration scripts for this plugin's tables.
+
+    Call ``register(path)`` with the folder's path. Each plugin keeps its own
+    branch: its first revision has ``down_revision = None`` and a
+    ``branch_labels`` tuple naming the plugin. ``bwenge db upgrade`` upgrades
+    every branch to its head. Plugins do not put foreign keys on other
+    plugins' tables (a persona may live in a non-SQL store).
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add commands to the ``bwenge`` command line.
+
+    ``cli`` is the root ``typer.Typer``; add commands or sub-apps to it. Called
+    before configuration is loaded, so commands must load the kernel themselves
+    (``bwenge.cli.load_kernel()``).
+    """
+
+
+@hookspec
+def register_permissions(register):
+    """Add rows to the permission table for this plugin's actions.
+
+    Call ``register(action, roles)`` with an action name such as
+    ``"quiz.grade"`` and an iterable of :class:`bwenge.domain.Role`. Built-in
+    actions live in :mod:`bwenge.permissions`; an action may not be registered
+    twice.
+    """
+
+
+@hookspec
+def register_readiness_checks(register):
+    """Contribute dependency checks to the readiness report (``GET /health/ready``).
+
+    Call ``register(name, check)`` where ``check(kernel)`` returns (or awaits)
+    ``None`` when healthy and raises, or returns an error string, when not.
+    """
+
+
+# --------------------------------------------------------------------------
+# Lifecycle
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def after_app_start(kernel):
+    """Called once the kernel has loaded config, plugins, registries and the
+    database. Start background work here (and stop it in ``before_app_stop``)."""
+
+
+@hookspec
+def before_app_stop(kernel):
+    """Called when the application shuts down, before the database closes."""
+
+
+# --------------------------------------------------------------------------
+# Transports
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def register_transports(register):
+    """Contribute a transport: the way recipients and experts reach Bwenge.
+
+    Call ``register(name, factory)`` where ``factory(kernel)`` returns an ASGI
+    application. ``server.transport`` in config names the one ``bwenge serve``
+    runs (``rest`` is built in).
+    """
+
+
+@hookspec
+def register_routes(register, kernel):
+    """Contribute HTTP/WebSocket routes to the REST transport.
+
+    Call ``register(router)`` with a ``fastapi.APIRouter``. Each route must
+    depend on ``bwenge_rest.deps.require(action)`` (or be marked public) so the
+    permission table covers it.
+    """
+
+
+@hookspec
+def register_authenticators(register):
+    """Contribute an authenticator to the chain that identifies callers.
+
+    Call ``register(name, authenticator)``. An authenticator has
+    ``authenticate(connection, kernel)`` (sync or async) that receives the
+    Starlette ``HTTPConnection`` (request or WebSocket) and returns a
+    :class:`bwenge.domain.Principal`, returns ``None`` when the credentials are
+    not its kind, or raises :class:`bwenge.errors.Unauthorized` when they are
+    its kind but invalid. ``auth.authenticators`` in config orders the chain.
+    """
+
+
+# --------------------------------------------------------------------------
+# Personas, knowledge and answers
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def register_persona_stores(register):
+    """Contribute a persona store. Call ``register(name, factory)`` where
+    ``factory(kernel)`` returns an object satisfying
+    :class:`bwenge.contracts.PersonaStore`. ``personas.store`` names the one used;
+    ``bwenge.testing`` has contract tests a store can run."""
+
+
+@hookspec
+def register_loaders(register):
+    """Contribute knowledge loaders.
+
+    Call ``register(reader, extensions=(".csv",), media_types=("text/csv",),
+    name=None)`` where ``reader`` is a
+    ``llama_index.core.readers.base.BaseReader``. Any LlamaHub reader plugs in
+    unchanged. The reader's ``load_data(file=Path, extra_info=dict)`` runs in a
+    child process with a time and memory limit.
+    """
+
+
+@hookspec
+def register_embedders(register):
+    """Contribute an embedding model. Call ``register(name, factory)`` where
+    ``factory(kernel)`` returns a :class:`bwenge.contracts.Embedder`.
+    ``knowledge.embedder`` names the one used."""
+
+
+@hookspec
+def register_vector_stores(register):
+    """Contribute a vector store. Call ``register(name, factory)`` where
+    ``factory(kernel)`` returns a :class:`bwenge.contracts.VectorStore`.
+    ``knowledge.vector_store`` names the one used."""
+
+
+@hookspec
+def register_llm_providers(register):
+    """Contribute an LLM provider. Call ``register(name, provider_class)`` where
+    the class follows :class:`bwenge.contracts.LLMProvider`: a pydantic
+    ``Options`` model (``extra="forbid"``) built from ``llm.providers.<name>``
+    config, and an async ``stream(request)`` that yields text chunks.
+    ``llm.chain`` names the primary provider and its fallbacks."""
+
+
+@hookspec
+def register_payment_providers(register):
+    """Contribute a payment provider. Call ``register(name, factory)`` where
+    ``factory(kernel)`` returns a :class:`bwenge.contracts.PaymentProvider`."""
+
+
+# --------------------------------------------------------------------------
+# Events: before_* may refuse by raising; after_* and on_*_error observe.
+# Each receives ``kernel`` and ``event`` (a bwenge.domain.Event).
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def after_org_create(kernel, event):
+    """An organisation was created. ``event.data``: ``org_id``, ``name``, ``owner_id``."""
+
+
+@hookspec
+def after_member_join(kernel, event):
+    """A user joined an organisation (registration or accepted invite).
+    ``event.data``: ``user_id``, ``role``, ``via``."""
+
+
+@hookspec
+def before_member_invite(kernel, event):
+    """A member is about to be invited; raise to refuse (e.g. a member quota).
+    ``event.data``: ``email``, ``role``."""
+
+
+@hookspec
+def after_member_change(kernel, event):
+    """A member's role changed or the member was removed.
+    ``event.data``: ``user_id``, ``action`` ("role_change"|"remove"), ``old_role``, ``new_role``."""
+
+
+@hookspec
+def after_persona_change(kernel, event):
+    """A persona was created, updated, released or deleted.
+    ``event.data``: ``persona_id``, ``action`` ("create"|"update"|"release"|"delete"),
+    and for releases ``override`` (bool)."""
+
+
+@hookspec
+def before_source_upload(kernel, event):
+    """A knowledge file is about to be stored; raise to refuse (e.g. a storage
+    quota). ``event.data``: ``persona_id``, ``size_bytes``, ``filename``."""
+
+
+@hookspec
+def after_source_ingest(kernel, event):
+    """A knowledge source finished ingesting. ``event.data``: ``source_id``,
+    ``persona_id``, ``chunk_count``, ``size_bytes``, ``seconds``."""
+
+
+@hookspec
+def on_source_ingest_error(kernel, event):
+    """A knowledge source failed to ingest. ``event.data``: ``source_id``,
+    ``persona_id``, ``error``."""
+
+
+@hookspec
+def after_source_delete(kernel, event):
+    """A knowledge source was deleted. ``event.data``: ``source_id``,
+    ``persona_id``, ``size_bytes``."""
+
+
+@hookspec
+def after_session_start(kernel, event):
+    """A conversation session started. ``event.data``: ``session_id``, ``persona_id``."""
+
+
+@hookspec
+def before_message_answer(kernel, event):
+    """A question is about to be answered; raise to refuse (e.g. a message
+    quota). ``event.data``: ``persona_id``, ``session_id``."""
+
+
+@hookspec
+def after_message_answer(kernel, event):
+    """A question was answered and stored. ``event.data``: ``persona_id``,
+    ``session_id``, ``message_id``, ``provider``, ``latency_ms``,
+    ``prompt_chars``, ``answer_chars``, ``tokens`` (or None), ``citations``."""
+
+
+@hookspec
+def on_message_answer_error(kernel, event):
+    """Answering failed after ``before_message_answer`` let it through; listeners
+    that reserved something there release it here. ``event.data``:
+    ``persona_id``, ``session_id``, ``error``."""

@@ -1,0 +1,319 @@
+"""The application kernel: config, plugins, registries, database and events.
+
+A transport (the REST plugin, the CLI, a test) builds one :class:`Kernel`,
+calls :meth:`Kernel.load` (sync: config, plugins, registries, migrations) and
+``await kernel.start()`` / ``await kernel.stop()`` around its lifetime.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from . import plugins as plugin_loading
+from .config import CORE_SECTIONS, Config, CoreSettings, is_default_secret
+from .db import Database, current_heads, upgrade
+from .domain import Event, Role
+from .logs import setup_logging
+from .errors import ConfigError, DuplicateNameError, PluginError
+from .permissions import PERMISSIONS
+from .registry import Registry
+from .utils import await_me_maybe, utcnow
+
+log = logging.getLogger("bwenge")
+
+# registration hook -> human word used in errors; each becomes kernel.<attr>
+REGISTRIES = {
+    "register_transports": ("transports", "transport"),
+    "register_authenticators": ("authenticators", "authenticator"),
+    "register_persona_stores": ("persona_stores", "persona store"),
+    "register_embedders": ("embedders", "embedder"),
+    "register_vector_stores": ("vector_stores", "vector store"),
+    "register_llm_providers": ("llm_providers", "LLM provider"),
+    "register_payment_providers": ("payment_providers", "payment provider"),
+    "register_readiness_checks": ("readiness_checks", "readiness check"),
+}
+
+
+class LoaderRegistry(Registry):
+    """Knowledge loaders (llama-index ``BaseReader``s) by name, extension and media type."""
+
+    def __init__(self) -> None:
+        super().__init__("loader")
+        self.by_extension: dict[str, str] = {}
+        self.by_media_type: dict[str, str] = {}
+
+    def add_reader(self, reader: Any, extensions: Iterable[str] = (), media_types: Iterable[str] = (),
+                   name: str | None = None, plugin: str | None = None, **meta: Any) -> Any:
+        from llama_index.core.readers.base import BaseReader
+
+        if not isinstance(reader, BaseReader):
+            raise PluginError(
+                f"{plugin or 'A plugin'} registered {reader!r} as a loader; loaders must be "
+                "llama_index.core.readers.base.BaseReader instances."
+            )
+        exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
+        if not exts:
+            raise PluginError(f"Loader {name or type(reader).__name__} needs at least one extension.")
+        name = name or type(reader).__name__
+        for ext in exts:
+            if ext in self.by_extension:
+                raise DuplicateNameError(
+                    f"Extension {ext} is claimed by loaders {self.by_extension[ext]!r} and {name!r}; "
+                    "disable one of their plugins."
+                )
+        self.add(name, reader, plugin=plugin, extensions=exts, media_types=tuple(media_types), **meta)
+        for ext in exts:
+            self.by_extension[ext] = name
+        for mt in media_types:
+            self.by_media_type.setdefault(mt, name)
+        return reader
+
+    def for_extension(self, ext: str) -> Any | None:
+        name = self.by_extension.get(ext.lower())
+        return self.get(name) if name else None
+
+
+class Kernel:
+    """One Bwenge application instance."""
+
+    def __init__(self, *, config_dir: str | Path | None = None, env: str | None = None,
+                 overrides: Mapping[str, Any] | None = None, plugins: Iterable[Any] = ()):
+        self._config_args = (config_dir, env, overrides)
+        self._extra_plugins = list(plugins)
+        self.config: Config | None = None
+        self.core: CoreSettings
+        self.pm: pluggy.PluginManager = plugin_loading.make_plugin_manager()
+        self.db: Database | None = None
+        self.services: dict[str, Any] = {}
+        self.settings: dict[str, Any] = {}
+        self.settings_models: dict[str, type] = {}
+        self.migration_locations: list[str] = []
+        self.permissions: dict[str, frozenset[Role]] = dict(PERMISSIONS)
+        self.loaders = LoaderRegistry()
+        for attr, kind in REGISTRIES.values():
+            setattr(self, attr, Registry(kind))
+        self.loaded = False
+        self.started = False
+
+    # -- loading --------------------------------------------------------------
+
+    def load(self, *, migrate: bool | None = None, database: bool = True) -> Kernel:
+        """Read config, load plugins, fill registries and open the database.
+
+        Raises :class:`ConfigError`/:class:`PluginError` with a readable message.
+        """
+        if self.loaded:
+            return self
+        config_dir, env, overrides = self._config_args
+        self.config = Config(config_dir, env, overrides)
+        self.core = self.config.validate(None, CoreSettings, {
+            k: v for k, v in self.config.data.items() if k in CORE_SECTIONS
+        })
+        setup_logging(self.core.log_level)
+        self._check_secret()
+        self._load_plugins()
+        self._validate_settings()
+        self._fill_registries()
+        if database:
+            self.open_database(migrate=migrate)
+        self.loaded = True
+        return self
+
+    def _check_secret(self) -> None:
+        if not is_default_secret(self.core.secret_key):
+            return
+        if self.core.env == "production":
+            raise ConfigError(
+                "secret_key is missing or a placeholder, and BWENGE_ENV=production refuses to start "
+                "without a real one. Set BWENGE_SECRET_KEY or secret_key in "
+                f"{self.config.secrets_path} (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)."
+            )
+        from pydantic import SecretStr
+
+        if self.core.env == "development" and self.core.secret_key is None:
+            key = self.config.write_secret_key()
+            log.warning("Wrote a new random secret_key to %s", self.config.secrets_path)
+        elif self.core.secret_key is None:  # testing: an ephemeral key is fine
+            import secrets
+
+            key = secrets.token_urlsafe(48)
+        else:  # a placeholder outside production: keep it, but say so
+            log.warning("secret_key looks like a placeholder; production will refuse it.")
+            return
+        self.core.secret_key = SecretStr(key)
+
+    @property
+    def secret_key(self) -> str:
+        return self.core.secret_key.get_secret_value()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.core.data_dir
+
+    def _load_plugins(self) -> None:
+        installed = [ep.name for ep in plugin_loading.installed_entry_points()]
+        names = plugin_loading.select_names(installed, self.core.plugins.enabled, self.core.plugins.disabled)
+        plugin_loading.load_plugins(self.pm, names)
+        for plugin in self._extra_plugins:
+            name = getattr(plugin, "__name__", None) or type(plugin).__name__
+            if self.pm.get_plugin(name) is None:
+                self.pm.register(plugin, name=name)
+        plugin_loading.check_hooks(self.pm)
+
+    def _call_register_hook(self, hook: str, register: Callable[..., Any], **kwargs: Any) -> None:
+        """Call every implementation of a ``register_*`` hook, telling ``register``
+        which plugin is calling so duplicate errors can name both."""
+        caller = getattr(self.pm.hook, hook)
+        for impl in reversed(caller.get_hookimpls()):  # registration order
+            def bound(*args: Any, _plugin: str = impl.plugin_name, **kw: Any) -> Any:
+                return register(*args, plugin=_plugin, **kw)
+
+            argnames = impl.argnames
+            call_kwargs = {"register": bound, **kwargs}
+            result = impl.function(**{k: v for k, v in call_kwargs.items() if k in argnames})
+            if inspect.isawaitable(result):
+                raise PluginError(f"{impl.plugin_name}.{hook} must be synchronous.")
+
+    def _validate_settings(self) -> None:
+        def register(section: str, model: type, plugin: str | None = None) -> None:
+            if section in CORE_SECTIONS:
+                raise DuplicateNameError(f"Plugin {plugin} tried to claim the kernel's section {section!r}.")
+            if section in self.settings_models:
+                raise DuplicateNameError(f"Settings section {section!r} is registered twice (again by {plugin}).")
+            self.settings_models[section] = model
+
+        self._call_register_hook("register_settings", register)
+        for section, model in self.settings_models.items():
+            self.settings[section] = self.config.validate(section, model)
+        unknown = set(self.config.data) - CORE_SECTIONS - set(self.settings_models)
+        if unknown:
+            log.warning("Ignoring config sections no active plugin uses: %s", ", ".join(sorted(unknown)))
+
+    def _fill_registries(self) -> None:
+        for hook, (attr, _kind) in REGISTRIES.items():
+            registry: Registry = getattr(self, attr)
+
+            def register(name: str, obj: Any, plugin: str | None = None, _r: Registry = registry, **meta: Any):
+                return _r.add(name, obj, plugin=plugin, **meta)
+
+            self._call_register_hook(hook, register)
+        self._call_register_hook("register_loaders", self.loaders.add_reader)
+
+        def add_location(path: str | Path, plugin: str | None = None) -> None:
+            path = str(Path(path).resolve())
+            if not Path(path).is_dir():
+                raise PluginError(f"{plugin} registered a migrations folder that doesn't exist: {path}")
+            if path not in self.migration_locations:
+                self.migration_locations.append(path)
+
+        self._call_register_hook("register_migrations", add_location)
+
+        def add_permission(action: str, roles: Iterable[Role | str], plugin: str | None = None) -> None:
+            if action in self.permissions:
+                raise DuplicateNameError(f"Permission {action!r} is defined twice (again by {plugin}).")
+            self.permissions[action] = frozenset(Role(r) for r in roles)
+
+        self._call_register_hook("register_permissions", add_permission)
+
+    def settings_for(self, section: str) -> Any:
+        """The validated settings model of a plugin's section."""
+        try:
+            return self.settings[section]
+        except KeyError:
+            raise ConfigError(f"No active plugin declares the settings section {section!r}.") from None
+
+    # -- database ----------------------------------------------------------------
+
+    def open_database(self, *, migrate: bool | None = None) -> Database:
+        if self.db is None:
+            d = self.core.database
+            self.db = Database(self.core.database_url, echo=d.echo, pool_size=d.pool_size)
+        if migrate is None:
+            migrate = d.auto_migrate if (d := self.core.database).auto_migrate is not None else (
+                self.db.dialect == "sqlite"
+            )
+        if migrate:
+            self.migrate()
+        return self.db
+
+    def migrate(self, revision: str = "heads") -> None:
+        upgrade(self.db, self.migration_locations, revision)
+
+    def schema_status(self) -> tuple[set[str], set[str]]:
+        return current_heads(self.db, self.migration_locations)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        if not self.loaded:
+            self.load()
+        if self.started:
+            return
+        for result in self.pm.hook.after_app_start(kernel=self):
+            await await_me_maybe(result)
+        self.started = True
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        for result in self.pm.hook.before_app_stop(kernel=self):
+            await await_me_maybe(result)
+        self.started = False
+        if self.db is not None:
+            self.db.dispose()
+
+    # -- events --------------------------------------------------------------------
+
+    def make_event(self, name: str, org_id: str | None, user_id: str | None, **data: Any) -> Event:
+        return Event(name=name, org_id=org_id, user_id=user_id, data=data, at=utcnow())
+
+    async def emit(self, hook: str, *, org_id: str | None = None, user_id: str | None = None,
+                   **data: Any) -> Event:
+        """Call ``hook`` (an ``after_*``/``before_*``/``on_*_error`` spec) on every plugin.
+
+        ``before_*`` listeners may raise to refuse; the error propagates. Errors
+        from ``after_*``/``on_*`` listeners are logged and never reach the caller.
+        """
+        event = self.make_event(hook.split("_", 1)[1], org_id, user_id, **data)
+        caller = getattr(self.pm.hook, hook)
+        refusing = hook.startswith("before_")
+        for impl in reversed(caller.get_hookimpls()):
+            kwargs = {k: v for k, v in {"kernel": self, "event": event}.items() if k in impl.argnames}
+            try:
+                await await_me_maybe(impl.function(**kwargs))
+            except Exception:
+                if refusing:
+                    raise
+                log.exception("Plugin %s failed in %s", impl.plugin_name, hook)
+        return event
+
+    def emit_sync(self, hook: str, **kwargs: Any) -> Event:
+        """:meth:`emit` for synchronous callers (CLI, worker threads with no loop)."""
+        import asyncio
+
+        return asyncio.run(self.emit(hook, **kwargs))
+
+    # -- services --------------------------------------------------------------------
+
+    def provide(self, name: str, service: Any) -> None:
+        """Publish a plugin's service object for other plugins (e.g. ``retriever``)."""
+        self.services[name] = service
+
+    def service(self, name: str) -> Any:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise PluginError(
+                f"No active plugin provides the {name!r} service; provided: "
+                f"{', '.join(sorted(self.services)) or '(none)'}."
+            ) from None
+
+    def plugin_infos(self):
+        return plugin_loading.describe(self.pm, self.core.plugins.enabled, self.core.plugins.disabled)

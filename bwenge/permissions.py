@@ -1,0 +1,61 @@
+"""The one permission table: which role may perform which action.
+
+Every route names its action (``require("persona.create")``); a test walks
+every route of the app and fails when one names an action missing here, so a
+new route cannot ship without a decision about who may call it. Third-party
+plugins add rows through the ``register_permissions`` hook.
+"""
+
+from __future__ import annotations
+
+from .domain import Role
+
+O, A, E, R = Role.OWNER, Role.ADMIN, Role.EXPERT, Role.RECIPIENT
+EVERYONE = frozenset({O, A, E, R})
+STAFF = frozenset({O, A, E})
+ADMINS = frozenset({O, A})
+OWNERS = frozenset({O})
+
+PUBLIC = "public"
+"""Marker action for routes that need no principal (health, login, webhooks)."""
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    # the system
+    "system.plugins": ADMINS,
+    # identity and membership
+    "user.read_self": EVERYONE,
+    "user.update_self": EVERYONE,
+    "user.change_password": EVERYONE,
+    "user.logout": EVERYONE,
+    "org.read": EVERYONE,
+    "org.members.list": ADMINS,
+    "org.members.invite": ADMINS,
+    "org.members.change_role": ADMINS,
+    "org.members.remove": ADMINS,
+    "org.api_keys.manage": ADMINS,
+    "org.transfer_ownership": OWNERS,
+    # personas
+    "persona.list": EVERYONE,
+    "persona.read": EVERYONE,
+    "persona.create": STAFF,
+    "persona.update": STAFF,
+    "persona.delete": STAFF,
+    "persona.release": STAFF,
+    "persona.release_override": ADMINS,
+    "persona.readiness": STAFF,
+    # knowledge
+    "knowledge.read": STAFF,
+    "knowledge.upload": STAFF,
+    "knowledge.delete": STAFF,
+    # answers and conversations
+    "answer.ask": EVERYONE,
+    "session.read_own": EVERYONE,
+    "chat.connect": EVERYONE,
+}
+
+
+def allowed(action: str, role: Role | str, extra: dict[str, frozenset[Role]] | None = None) -> bool:
+    """True when ``role`` may perform ``action``. Unknown actions are denied."""
+    table = PERMISSIONS if not extra else {**PERMISSIONS, **extra}
+    roles = table.get(action)
+    return roles is not None and Role(role) in roles

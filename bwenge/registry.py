@@ -1,0 +1,68 @@
+"""Named registries the kernel owns and plugins fill through ``register_*`` hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from .errors import DuplicateNameError, UnknownNameError
+
+T = TypeVar("T")
+
+
+@dataclass
+class Entry(Generic[T]):
+    name: str
+    obj: T
+    plugin: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Registry(Generic[T]):
+    """A name -> object map that rejects duplicates and explains unknown names.
+
+    ``kind`` is the human word used in errors ("LLM provider", "loader").
+    """
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+
+    def add(self, name: str, obj: T, *, plugin: str | None = None, **meta: Any) -> T:
+        if not isinstance(name, str) or not name:
+            raise DuplicateNameError(f"{self.kind} names must be non-empty strings, got {name!r}")
+        if name in self._entries:
+            first = self._entries[name].plugin or "another plugin"
+            raise DuplicateNameError(
+                f"{self.kind} {name!r} is registered twice (by {first} and by {plugin or 'another plugin'})."
+            )
+        self._entries[name] = Entry(name, obj, plugin, dict(meta))
+        return obj
+
+    def get(self, name: str) -> T:
+        return self.entry(name).obj
+
+    def entry(self, name: str) -> Entry[T]:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(self.kind, name, list(self._entries)) from None
+
+    def remove(self, name: str) -> None:
+        self._entries.pop(name, None)
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def entries(self) -> list[Entry[T]]:
+        return list(self._entries.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)

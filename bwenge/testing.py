@@ -1,0 +1,150 @@
+"""pytest fixtures for Bwenge and its plugin authors (registered as the ``bwenge``
+pytest plugin, so they are available wherever Bwenge is installed).
+
+* ``make_kernel(**overrides, plugins=[...])`` — a loaded kernel on a temp data dir.
+* ``bwenge_app`` / ``client`` — the REST app and a ``TestClient`` over ASGI with
+  its lifespan running.
+* ``database_url`` — SQLite in a temp dir; tests marked ``all_databases`` also run
+  on PostgreSQL when ``BWENGE_TEST_POSTGRES_URL`` is set (each test gets a
+  database of its own, dropped afterwards).
+* ``redis_url`` — ``BWENGE_TEST_REDIS_URL`` or skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .kernel import Kernel
+
+POSTGRES_ENV = "BWENGE_TEST_POSTGRES_URL"
+REDIS_ENV = "BWENGE_TEST_REDIS_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "all_databases: run on SQLite and (when configured) PostgreSQL")
+    config.addinivalue_line("markers", "postgres: needs PostgreSQL ($BWENGE_TEST_POSTGRES_URL)")
+    config.addinivalue_line("markers", "redis: needs Redis ($BWENGE_TEST_REDIS_URL)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database_backend" in metafunc.fixturenames:
+        if metafunc.definition.get_closest_marker("all_databases"):
+            metafunc.parametrize("database_backend", ["sqlite", "postgresql"], scope="function")
+        elif metafunc.definition.get_closest_marker("postgres"):
+            metafunc.parametrize("database_backend", ["postgresql"], scope="function")
+        else:
+            metafunc.parametrize("database_backend", ["sqlite"], scope="function")
+
+
+@pytest.fixture
+def database_backend(request) -> str:  # parametrized by pytest_generate_tests
+    return request.param
+
+
+def _admin_postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+@pytest.fixture
+def database_url(database_backend: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    if database_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bwenge-test.db'}"
+        return
+    admin = _admin_postgres_url()
+    if not admin:
+        pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV} (e.g. "
+                    "postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"bwenge_t_{uuid.uuid4().hex[:12]}"
+    url = make_url(admin)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        pytest.skip(f"Redis not configured: set {REDIS_ENV} (e.g. redis://127.0.0.1:6379/0)")
+    return url
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture
+def kernel_settings(tmp_path: Path, database_url: str) -> dict[str, Any]:
+    """Base overrides for test kernels; override this fixture to change them for a module."""
+    return {
+        "data_dir": str(tmp_path / "data"),
+        "database": {"url": database_url, "auto_migrate": True},
+    }
+
+
+@pytest.fixture
+def make_kernel(tmp_path: Path, kernel_settings: dict[str, Any], monkeypatch) -> Iterator[Callable[..., Kernel]]:
+    """Factory: ``make_kernel(plugins=[obj], **overrides)`` -> a loaded kernel.
+
+    Uses the ``testing`` environment with an empty config folder, so only the
+    overrides and ``BWENGE_*`` env vars apply.
+    """
+    config_dir = tmp_path / "config"
+    config_dir.mkdir(exist_ok=True)
+    made: list[Kernel] = []
+
+    def factory(plugins: list[Any] | None = None, **overrides: Any) -> Kernel:
+        kernel = Kernel(config_dir=config_dir, env="testing",
+                        overrides=_merge(kernel_settings, overrides), plugins=plugins or [])
+        made.append(kernel)
+        return kernel.load()
+
+    yield factory
+    for kernel in made:
+        if kernel.db is not None:
+            kernel.db.dispose()
+
+
+@pytest.fixture
+def bwenge_kernel(make_kernel) -> Kernel:
+    return make_kernel()
+
+
+@pytest.fixture
+def bwenge_app(bwenge_kernel: Kernel):
+    from bwenge_rest.app import create_app
+
+    return create_app(bwenge_kernel)
+
+
+@pytest.fixture
+def client(bwenge_app) -> Iterator[Any]:
+    """A ``fastapi.testclient.TestClient`` with the app's lifespan running."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(bwenge_app, raise_server_exceptions=False) as test_client:
+        yield test_client

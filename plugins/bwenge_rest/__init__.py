@@ -1,0 +1,1 @@
+"""The REST transport: a FastAPI application built from routers other plugins contribute."""

@@ -1,0 +1,93 @@
+"""FastAPI dependencies every plugin's routes use.
+
+* ``require(action)`` — authenticate the caller through the authenticator chain
+  and check the permission table; returns the :class:`~bwenge.domain.Principal`.
+* ``public()`` — marks a route that needs no principal (health, login, webhooks).
+* ``kernel_dep`` / ``db_session`` — the running kernel and a unit-of-work session.
+
+The route-walking test finds each route's action through these dependencies, so
+a route that uses neither fails CI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import Depends
+from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
+
+from bwenge.domain import Principal
+from bwenge.errors import Forbidden, Unauthorized
+from bwenge.kernel import Kernel
+from bwenge.utils import await_me_maybe
+
+
+def get_kernel(conn: HTTPConnection) -> Kernel:
+    return conn.app.state.kernel
+
+
+kernel_dep = Depends(get_kernel)
+
+
+def db_session(conn: HTTPConnection) -> Iterator[Session]:
+    """A session committed after the route returns (rolled back on error)."""
+    with get_kernel(conn).db.session() as session:
+        yield session
+
+
+async def authenticate(conn: HTTPConnection, kernel: Kernel) -> Principal | None:
+    """Run the authenticator chain; the first one that recognises the credentials wins."""
+    cached = getattr(conn.state, "principal", None)
+    if cached is not None:
+        return cached
+    for entry in kernel.authenticators.entries():
+        principal = await await_me_maybe(entry.obj.authenticate(conn, kernel))
+        if principal is not None:
+            conn.state.principal = principal
+            return principal
+    return None
+
+
+def require(action: str):
+    """Dependency: the caller must be authenticated and allowed to do ``action``."""
+
+    async def dependency(conn: HTTPConnection) -> Principal:
+        kernel = get_kernel(conn)
+        principal = await authenticate(conn, kernel)
+        if principal is None:
+            raise Unauthorized("Not authenticated", headers={"WWW-Authenticate": "Bearer"})
+        roles = kernel.permissions.get(action)
+        if roles is None or principal.role not in roles:
+            raise Forbidden(f"Your role ({principal.role}) may not perform {action}.")
+        return principal
+
+    dependency.bwenge_action = action  # type: ignore[attr-defined]
+    dependency.__name__ = f"require_{action.replace('.', '_')}"
+    return dependency
+
+
+def public():
+    """Dependency marker for routes anyone may call."""
+
+    def dependency() -> None:
+        return None
+
+    dependency.bwenge_action = "public"  # type: ignore[attr-defined]
+    return dependency
+
+
+def route_actions(route: Any) -> list[str]:
+    """The actions a route declares through ``require``/``public`` (for the permission test)."""
+    found: list[str] = []
+
+    def walk(dependant):
+        call = getattr(dependant, "call", None)
+        if call is not None and hasattr(call, "bwenge_action"):
+            found.append(call.bwenge_action)
+        for sub in getattr(dependant, "dependencies", []):
+            walk(sub)
+
+    walk(getattr(route, "dependant", None))
+    return found

@@ -1,0 +1,19 @@
+"""The REST transport's hook implementations."""
+
+
+
+from bwenge import hookimpl
+
+
+@hookimpl
+def register_transports(register):
+    from .app import create_app
+
+    register("rest", create_app)
+
+
+@hookimpl
+def register_routes(register):
+    from .routes import router
+
+    register(router)

@@ -1,0 +1,56 @@
+"""The transport's own routes: health, readiness and the plugin listing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+import bwenge
+from bwenge.kernel import Kernel
+from bwenge.utils import await_me_maybe
+
+from .deps import get_kernel, public, require
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health", dependencies=[Depends(public())])
+async def health():
+    """Liveness: the process answers. Seed shape ``{"status": "healthy", ...}``."""
+    return {"status": "healthy", "service": "bwenge", "version": bwenge.__version__}
+
+
+async def _check_database(kernel: Kernel) -> str | None:
+    def check():
+        kernel.db.ping()
+        applied, heads = kernel.schema_status()
+        if applied != heads:
+            return f"schema not current (run `bwenge db upgrade`): missing {sorted(heads - applied)}"
+        return None
+
+    return await asyncio.to_thread(check)
+
+
+@router.get("/health/ready", dependencies=[Depends(public())])
+async def ready(kernel: Kernel = Depends(get_kernel)):
+    """Readiness: each dependency's state; 503 when any is down."""
+    checks = {"database": _check_database}
+    checks.update({e.name: e.obj for e in kernel.readiness_checks.entries()})
+    report: dict[str, dict] = {}
+    for name, check in checks.items():
+        try:
+            problem = await asyncio.wait_for(await_me_maybe(lambda c=check: c(kernel)), timeout=5)
+        except Exception as exc:  # a check that raises is a failing dependency
+            problem = f"{type(exc).__name__}: {exc}"
+        report[name] = {"status": "ok"} if not problem else {"status": "error", "error": str(problem)}
+    ok = all(r["status"] == "ok" for r in report.values())
+    body = {"status": "ready" if ok else "not_ready", "checks": report}
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@router.get("/plugins", dependencies=[Depends(require("system.plugins"))])
+async def plugins(kernel: Kernel = Depends(get_kernel)):
+    """Installed plugins with versions, hooks and whether each is active."""
+    return {"plugins": [p.as_dict() for p in kernel.plugin_infos()]}

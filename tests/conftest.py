@@ -1,0 +1,1 @@
+"""Project-wide test setup. Fixtures come from the ``bwenge.testing`` pytest plugin."""
