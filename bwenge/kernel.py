@@ -116,7 +116,7 @@ class Kernel:
             k: v for k, v in self.config.data.items() if k in CORE_SECTIONS
         })
         setup_logging(self.core.log_level)
-        self._check_secret()
+        self._check_secret(persist=database)
         self._load_plugins()
         self._validate_settings()
         self._fill_registries()
@@ -125,7 +125,7 @@ class Kernel:
         self.loaded = True
         return self
 
-    def _check_secret(self) -> None:
+    def _check_secret(self, persist: bool = True) -> None:
         if not is_default_secret(self.core.secret_key):
             return
         if self.core.env == "production":
@@ -137,10 +137,10 @@ class Kernel:
             )
         from pydantic import SecretStr
 
-        if self.core.env == "development" and self.core.secret_key is None:
+        if self.core.env == "development" and self.core.secret_key is None and persist:
             key = self.config.write_secret_key()
             log.warning("Wrote a new random secret_key to %s", self.config.secrets_path)
-        elif self.core.secret_key is None:  # testing: an ephemeral key is fine
+        elif self.core.secret_key is None:  # testing, or a command that won't serve
             import secrets
 
             key = secrets.token_urlsafe(48)
