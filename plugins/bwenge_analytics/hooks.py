@@ -1,0 +1,3 @@
+"""Hook implementations of the analytics plugin."""
+
+from bwenge import hookimpl  # noqa: F401

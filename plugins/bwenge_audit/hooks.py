@@ -1,0 +1,3 @@
+"""Hook implementations of the audit plugin."""
+
+from bwenge import hookimpl  # noqa: F401

@@ -1,0 +1,1 @@
+"""Bwenge built-in plugin: chat."""
