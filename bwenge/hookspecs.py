@@ -125,6 +125,15 @@ def register_routes(register, kernel):
 
 
 @hookspec
+def before_request_authorize(kernel, event):
+    """An authenticated caller is about to perform a permission-checked action
+    (every route using ``require``). Raise to refuse, e.g.
+    :class:`bwenge.errors.TooManyRequests` for a rate limit. Runs on every
+    request, so keep it cheap. ``event.data``: ``action``, ``method``, ``path``
+    and ``principal`` (the :class:`bwenge.domain.Principal`)."""
+
+
+@hookspec
 def register_authenticators(register):
     """Contribute an authenticator to the chain that identifies callers.
 
@@ -274,3 +283,19 @@ def on_message_answer_error(kernel, event):
     """Answering failed after ``before_message_answer`` let it through; listeners
     that reserved something there release it here. ``event.data``:
     ``persona_id``, ``session_id``, ``error``."""
+
+
+@hookspec
+def after_subscription_change(kernel, event):
+    """An organisation's plan or subscription status changed (payment, cancellation,
+    expiry at period end). ``event.data``: ``subscription_id``, ``old_plan``,
+    ``new_plan``, ``status``, ``reason`` ("payment"|"cancel"|"period_end"|
+    "provider"), ``provider``."""
+
+
+@hookspec
+def after_payment_settle(kernel, event):
+    """A transaction (invoice, checkout) was paid: by a provider webhook or by a
+    platform admin settling a manual invoice. ``event.user_id`` is the settling
+    admin or ``None`` for a webhook. ``event.data``: ``transaction_id``, ``plan``,
+    ``amount``, ``currency``, ``provider``, ``reference``."""

@@ -47,10 +47,29 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "knowledge.read": STAFF,
     "knowledge.upload": STAFF,
     "knowledge.delete": STAFF,
+    # analytics (experts see only their own personas' activity; recipients only
+    # their own progress) and 3D avatars (experts only for their own personas)
+    "analytics.event.create": EVERYONE,
+    "analytics.report.read": STAFF,
+    "analytics.dashboard.read": STAFF,
+    "analytics.progress.read": EVERYONE,
+    "analytics.export": STAFF,
+    "avatar.read": EVERYONE,
+    "avatar.animations": EVERYONE,
+    "avatar.upload": STAFF,
+    "avatar.delete": STAFF,
     # answers and conversations
     "answer.ask": EVERYONE,
     "session.read_own": EVERYONE,
     "chat.connect": EVERYONE,
+    # plans, payments and the audit trail (settling a manual invoice also needs
+    # principal.is_platform_admin: no org role is enough)
+    "billing.subscription.read": EVERYONE,
+    "billing.subscribe": ADMINS,
+    "billing.cancel": ADMINS,
+    "billing.transactions.read": ADMINS,
+    "billing.invoices.settle": EVERYONE,
+    "audit.read": ADMINS,
 }
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import BaseModel, Field
+
+from ..errors import Conflict
 
 
 class RetrievedChunk(BaseModel):
@@ -22,23 +26,66 @@ class RetrievedChunk(BaseModel):
 
 
 class Embedder(Protocol):
-    name: str  # stable identifier recorded on collections (model + version)
+    """Turns texts into vectors. Registered with ``register_embedders``;
+    ``knowledge.embedder`` names the one used.
+
+    ``name`` identifies model *and* version (e.g. ``"minilm-l6-v2-int8@1"``):
+    vector stores record it on each collection and refuse vectors made by
+    another embedder. ``embed`` returns one vector per text, in order;
+    implementations batch internally and must be safe to call from threads.
+    """
+
+    name: str
     dimensions: int
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
+class VectorHit(NamedTuple):
+    """One :meth:`VectorStore.query` result; ``score`` is cosine similarity (higher is closer)."""
+
+    id: str
+    document: str
+    metadata: dict[str, Any]
+    score: float
+
+
+class EmbedderMismatch(Conflict):
+    """A collection was built by one embedder and is used with another's vectors."""
+
+    code = "embedder_mismatch"
+
+
+def collection_name(persona_id: str) -> str:
+    """The vector-store collection of one persona (one collection per persona,
+    so tenants are isolated by construction). Safe for Chroma's name rules."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,54}[A-Za-z0-9]", persona_id):
+        return f"persona-{persona_id}"
+    return "persona-h" + hashlib.sha256(persona_id.encode()).hexdigest()[:40]
+
+
 class VectorStore(Protocol):
-    """One collection per persona; ``collection`` names are chosen by the caller."""
+    """Registered with ``register_vector_stores``; ``knowledge.vector_store`` names the one used.
+
+    One collection per persona (see :func:`collection_name`); callers always
+    pass vectors (stores never embed). ``embedder`` is the :attr:`Embedder.name`
+    the vectors come from: the first upsert records it on the collection and
+    any later upsert/query with another name raises :class:`EmbedderMismatch`.
+    Metadata values are str/int/float/bool (``None`` values are dropped).
+    A missing collection queries as empty, counts 0, and deletes/drops as a no-op.
+    """
 
     def upsert(self, collection: str, ids: Sequence[str], embeddings: Sequence[Sequence[float]],
                documents: Sequence[str], metadatas: Sequence[dict[str, Any]], *, embedder: str) -> None: ...
     def query(self, collection: str, embedding: Sequence[float], k: int, *, embedder: str,
-              where: dict[str, Any] | None = None) -> list[tuple[str, str, dict[str, Any], float]]: ...
+              where: dict[str, Any] | None = None) -> list[VectorHit]: ...
     def delete(self, collection: str, *, ids: Sequence[str] | None = None,
                where: dict[str, Any] | None = None) -> None: ...
     def drop(self, collection: str) -> None: ...
     def count(self, collection: str) -> int: ...
+    def embedder_of(self, collection: str) -> str | None:
+        """The embedder name recorded on ``collection``, or None if it doesn't exist."""
+        ...
 
 
 class Retriever(Protocol):

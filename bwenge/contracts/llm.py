@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from ..errors import BwengeError
 from .knowledge import RetrievedChunk
 from .personas import Persona
 
@@ -38,10 +39,19 @@ class LLMRequest(BaseModel):
     request_id: str | None = None
 
 
+class Usage(BaseModel):
+    """Token counts a provider may yield (once, after its text) besides ``str`` chunks."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+
 class StreamEvent(BaseModel):
-    """What the chain yields: ``delta`` text; ``reset`` when a fallback provider
-    starts over after partial output (discard what was shown); ``done`` last,
-    naming the provider that produced the answer."""
+    """What the chain yields: ``delta`` text; ``reset`` when a provider failed
+    after partial output and another attempt starts over (discard what was
+    shown); ``done`` last, naming the provider that produced the answer, with
+    ``text`` = the complete answer of that attempt and ``usage`` if known."""
 
     type: Literal["delta", "reset", "done"]
     text: str = ""
@@ -55,9 +65,31 @@ class LLMProvider(Protocol):
 
     def __init__(self, options: BaseModel) -> None: ...
 
-    def stream(self, request: LLMRequest) -> AsyncIterator[str]:
-        """Yield the answer's text in chunks; raise on failure."""
+    def stream(self, request: LLMRequest) -> AsyncIterator[str | Usage]:
+        """Yield the answer's text in chunks (optionally one :class:`Usage`);
+        raise :class:`LLMProviderError` (or any exception) on failure."""
         ...
+
+
+class LLMProviderError(BwengeError):
+    """A provider failed. ``retryable``: another attempt at the same provider may
+    succeed (rate limit, 5xx, timeout, dropped stream); ``retry_after``: the
+    server's hint in seconds. Any other exception counts as retryable."""
+
+    status, code = 502, "llm_provider_error"
+
+    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None,
+                 **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class LLMUnavailable(BwengeError):
+    """Every provider of the chain failed, or the chain's deadline passed.
+    ``details["attempts"]`` lists ``{provider, error}`` per failed attempt."""
+
+    status, code = 503, "llm_unavailable"
 
 
 class LLMService(Protocol):

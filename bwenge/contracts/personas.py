@@ -24,6 +24,31 @@ class Persona(BaseModel):
     created_by: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    released_at: datetime | None = None
+    released_by: str | None = None
+    release_override: bool = False  # released by an admin without passing readiness
+    release_reason: str | None = None
+
+    @property
+    def sample_questions(self) -> list[str]:
+        """The questions of ``sample_prompts`` (plain strings or ``{question, ...}`` dialogs)."""
+        out = []
+        for item in self.sample_prompts:
+            question = item.get("question") if isinstance(item, dict) else item
+            if isinstance(question, str) and question.strip():
+                out.append(question.strip())
+        return out
+
+
+def visible_to(persona: Persona | None, principal: Any) -> bool:
+    """Whether ``principal`` (a :class:`bwenge.domain.Principal`) may see ``persona``:
+    same org, and recipients only see active, released personas. Everything that
+    shows a persona to a caller (REST, chat, answers) uses this one rule."""
+    if persona is None or persona.org_id != principal.org_id:
+        return False
+    if str(principal.role) == "recipient":
+        return persona.status == "released" and persona.is_active
+    return True
 
 
 class PersonaStore(Protocol):

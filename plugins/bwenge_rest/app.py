@@ -39,7 +39,10 @@ def create_app(kernel: Kernel) -> FastAPI:
     app.state.kernel = kernel
     errors.install(app)
 
-    routers = []
+    # The transport's own routes go first: /health is matched before any plugin route.
+    from .routes import router as system_router
+
+    routers = [system_router]
     kernel._call_register_hook("register_routes", lambda router, plugin=None: routers.append(router),
                                kernel=kernel)
     for router in routers:

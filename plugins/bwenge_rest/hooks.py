@@ -1,7 +1,5 @@
 """The REST transport's hook implementations."""
 
-
-
 from bwenge import hookimpl
 
 
@@ -10,10 +8,3 @@ def register_transports(register):
     from .app import create_app
 
     register("rest", create_app)
-
-
-@hookimpl
-def register_routes(register):
-    from .routes import router
-
-    register(router)

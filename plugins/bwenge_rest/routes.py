@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 import bwenge
 from bwenge.kernel import Kernel
 from bwenge.utils import await_me_maybe
 
-from .deps import get_kernel, public, require
+from .deps import PUBLIC_ROUTE, get_kernel, public, require
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/health", dependencies=[Depends(public())])
+_HEALTH = json.dumps({"status": "healthy", "service": "bwenge", "version": bwenge.__version__}).encode()
+
+
+@router.get("/health", **PUBLIC_ROUTE)
 async def health():
-    """Liveness: the process answers. Seed shape ``{"status": "healthy", ...}``."""
-    return {"status": "healthy", "service": "bwenge", "version": bwenge.__version__}
+    """Liveness: the process answers. Seed shape ``{"status": "healthy", ...}``.
+
+    Load balancers call this constantly, so the body is encoded once."""
+    return Response(_HEALTH, media_type="application/json")
 
 
 async def _check_database(kernel: Kernel) -> str | None:
