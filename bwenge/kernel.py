@@ -271,8 +271,9 @@ class Kernel:
 
     # -- events --------------------------------------------------------------------
 
-    def make_event(self, name: str, org_id: str | None, user_id: str | None, **data: Any) -> Event:
-        return Event(name=name, org_id=org_id, user_id=user_id, data=data, at=utcnow())
+    def make_event(self, event_name: str, org_id: str | None, user_id: str | None, /, **data: Any) -> Event:
+        # positional-only, so event data may carry its own ``name`` (after_org_create does)
+        return Event(name=event_name, org_id=org_id, user_id=user_id, data=data, at=utcnow())
 
     async def emit(self, hook: str, *, org_id: str | None = None, user_id: str | None = None,
                    **data: Any) -> Event:
@@ -281,6 +282,10 @@ class Kernel:
         ``before_*`` listeners may raise to refuse; the error propagates. Errors
         from ``after_*``/``on_*`` listeners are logged and never reach the caller.
         """
+        if user_id is not None:
+            data.setdefault("user_id", user_id)
+        if org_id is not None:
+            data.setdefault("org_id", org_id)
         event = self.make_event(hook.split("_", 1)[1], org_id, user_id, **data)
         caller = getattr(self.pm.hook, hook)
         refusing = hook.startswith("before_")

@@ -108,7 +108,11 @@ def kernel_settings(tmp_path: Path, database_url: str) -> dict[str, Any]:
 
 @pytest.fixture
 def make_kernel(tmp_path: Path, kernel_settings: dict[str, Any], monkeypatch) -> Iterator[Callable[..., Kernel]]:
-    """Factory: ``make_kernel(plugins=[obj], **overrides)`` -> a loaded kernel.
+    """Factory: ``make_kernel(plugins=[obj], overrides={...}, **sections)`` -> a loaded kernel.
+
+    ``plugins`` are extra in-process plugin objects; config goes in ``overrides``
+    (any key, e.g. ``{"plugins": {"disabled": [...]}}``) or as section keywords
+    (``llm={"chain": ["extractive"]}``).
 
     Uses the ``testing`` environment with an empty config folder, so only the
     overrides and ``BWENGE_*`` env vars apply.
@@ -117,9 +121,10 @@ def make_kernel(tmp_path: Path, kernel_settings: dict[str, Any], monkeypatch) ->
     config_dir.mkdir(exist_ok=True)
     made: list[Kernel] = []
 
-    def factory(plugins: list[Any] | None = None, **overrides: Any) -> Kernel:
-        kernel = Kernel(config_dir=config_dir, env="testing",
-                        overrides=_merge(kernel_settings, overrides), plugins=plugins or [])
+    def factory(plugins: list[Any] | None = None, overrides: Mapping[str, Any] | None = None,
+                **sections: Any) -> Kernel:
+        settings = _merge(_merge(kernel_settings, overrides or {}), sections)
+        kernel = Kernel(config_dir=config_dir, env="testing", overrides=settings, plugins=plugins or [])
         made.append(kernel)
         return kernel.load()
 

@@ -1,0 +1,79 @@
+"""The command line as an operator uses it."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BWENGE_")}
+    env.update(extra)
+    return env
+
+
+def test_serve_answers_health_within_five_seconds(tmp_path):
+    port = free_port()
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bwenge.cli", "serve", "--port", str(port)],
+        cwd=tmp_path, env=clean_env(BWENGE_ENV="development"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        body, elapsed = None, None
+        while time.monotonic() - started < 30:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                body, elapsed = r.json(), time.monotonic() - started
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        assert body is not None, proc.stdout.read() if proc.poll() is not None else "no answer"
+        assert body["status"] == "healthy"
+        assert elapsed < 5, f"first /health answer after {elapsed:.1f}s"
+        # development start-up wrote a secret and created the SQLite database with WAL
+        assert "secret_key" in (tmp_path / "config" / ".secrets.toml").read_text()
+        assert (tmp_path / "data" / "bwenge.db").exists()
+        ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5)
+        assert ready.status_code == 200, ready.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.mark.all_databases
+def test_db_upgrade_then_current(tmp_path, database_url):
+    env = clean_env(BWENGE_ENV="testing", BWENGE_DATABASE__URL=database_url,
+                    BWENGE_DATA_DIR=str(tmp_path / "data"))
+    behind = subprocess.run([sys.executable, "-m", "bwenge.cli", "db", "current"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert behind.returncode == 1  # nothing applied yet
+    up = subprocess.run([sys.executable, "-m", "bwenge.cli", "db", "upgrade"], cwd=tmp_path, env=env,
+                        capture_output=True, text=True, timeout=120)
+    assert up.returncode == 0, up.stderr
+    current = subprocess.run([sys.executable, "-m", "bwenge.cli", "db", "current"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert current.returncode == 0, current.stdout + current.stderr
+    assert "kernel_0001" in current.stdout
+
+
+def test_plugins_lists_builtins_with_versions(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bwenge.cli", "plugins"], cwd=tmp_path,
+                            env=clean_env(BWENGE_ENV="testing"), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for name in ("rest", "auth", "knowledge", "llm"):
+        assert name in result.stdout
+    assert "0.1.0" in result.stdout
