@@ -15,8 +15,15 @@ from .errors import NotFound
 T = TypeVar("T")
 
 
-def get_in_org(session: Any, model: type[T], object_id: Any, principal: Principal, *,
-               what: str | None = None, org_attr: str = "org_id") -> T:
+def get_in_org(
+    session: Any,
+    model: type[T],
+    object_id: Any,
+    principal: Principal,
+    *,
+    what: str | None = None,
+    org_attr: str = "org_id",
+) -> T:
     """``session.get(model, object_id)`` when it belongs to the caller's org.
 
     Raises :class:`~bwenge.errors.NotFound` ("<what> not found") when the row is

@@ -76,7 +76,8 @@ class VectorStore(Protocol):
     """
 
     def upsert(self, collection: str, ids: Sequence[str], embeddings: Sequence[Sequence[float]],
-               documents: Sequence[str], metadatas: Sequence[dict[str, Any]], *, embedder: str) -> None: ...
+               documents: Sequence[str], metadatas: Sequence[dict[str, Any]], *,
+               embedder: str) -> None: ...
     def query(self, collection: str, embedding: Sequence[float], k: int, *, embedder: str,
               where: dict[str, Any] | None = None) -> list[VectorHit]: ...
     def delete(self, collection: str, *, ids: Sequence[str] | None = None,
@@ -91,4 +92,5 @@ class VectorStore(Protocol):
 class Retriever(Protocol):
     """Service ``"retriever"``: top-k passages of one persona's ready sources."""
 
-    def retrieve(self, org_id: str, persona_id: str, query: str, k: int = 5) -> list[RetrievedChunk]: ...
+    def retrieve(self, org_id: str, persona_id: str, query: str,
+                 k: int = 5) -> list[RetrievedChunk]: ...

@@ -79,6 +79,7 @@ class PaymentEvent(BaseModel):
     period_start: datetime | None = None
     period_end: datetime | None = None
     cancel_at_period_end: bool | None = None
+    status: str | None = None  # the provider's subscription status, e.g. "past_due"
     amount: Decimal | None = None
     currency: str | None = None
 

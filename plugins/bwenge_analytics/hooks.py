@@ -1,3 +1,141 @@
-"""Hook implementations of the analytics plugin."""
+"""Hook implementations of the analytics plugin: record the kernel's events,
+serve reports, run the weekly report job."""
 
-from bwenge import hookimpl  # noqa: F401
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from bwenge import hookimpl
+
+log = logging.getLogger("bwenge.analytics")
+JOB_ATTR = "_analytics_report_job"
+
+
+def analytics_service(kernel) -> Any:
+    """The kernel's ``"analytics"`` service, created on first use."""
+    svc = kernel.services.get("analytics")
+    if svc is None:
+        from .service import AnalyticsService
+
+        svc = AnalyticsService(kernel, kernel.settings_for("analytics"))
+        kernel.provide("analytics", svc)
+    return svc
+
+
+@hookimpl
+def register_settings(register):
+    from .settings import AnalyticsSettings
+
+    register("analytics", AnalyticsSettings)
+
+
+@hookimpl
+def register_migrations(register):
+    register(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def register_routes(register):
+    from .routes import router
+
+    register(router)
+
+
+@hookimpl
+def register_commands(cli):
+    from .cli import app
+
+    cli.add_typer(app, name="analytics")
+
+
+# -- the weekly report job ------------------------------------------------------
+
+
+async def report_job(kernel) -> None:
+    """Store finished weeks' reports every ``report_job_interval_seconds``."""
+    settings = kernel.settings_for("analytics")
+    await asyncio.sleep(settings.report_job_initial_delay_seconds)
+    while True:
+        try:
+            stored = await asyncio.to_thread(analytics_service(kernel).store_finished_weeks)
+            if stored:
+                log.info("Stored %d weekly report(s)", stored)
+        except Exception:  # a failed run must not end the schedule
+            log.exception("Weekly report job failed")
+        await asyncio.sleep(settings.report_job_interval_seconds)
+
+
+@hookimpl
+def after_app_start(kernel):
+    analytics_service(kernel)
+    if kernel.settings_for("analytics").report_job:
+        setattr(kernel, JOB_ATTR, asyncio.get_running_loop().create_task(
+            report_job(kernel), name="bwenge-analytics-weekly-report"))
+
+
+@hookimpl
+async def before_app_stop(kernel):
+    task = getattr(kernel, JOB_ATTR, None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        setattr(kernel, JOB_ATTR, None)
+
+
+# -- recording the kernel's events ---------------------------------------------------
+
+
+async def _record(kernel, event, event_type: str, **columns: Any) -> None:
+    if not event.org_id:
+        return
+    await asyncio.to_thread(analytics_service(kernel).record, org_id=event.org_id,
+                            user_id=event.user_id, event_type=event_type, at=event.at, **columns)
+
+
+def _pick(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: data[k] for k in keys if data.get(k) is not None}
+
+
+@hookimpl
+async def after_message_answer(kernel, event):
+    from .service import MESSAGE_ANSWERED
+
+    d = event.data
+    payload = _pick(d, "message_id", "provider", "latency_ms", "prompt_chars", "answer_chars",
+                    "tokens")
+    if isinstance(d.get("citations"), list | tuple):
+        payload["citations"] = len(d["citations"])
+    elif isinstance(d.get("citations"), int):
+        payload["citations"] = d["citations"]
+    await _record(kernel, event, MESSAGE_ANSWERED, persona_id=d.get("persona_id"),
+                  session_id=d.get("session_id"), payload=payload)
+
+
+@hookimpl
+async def after_session_start(kernel, event):
+    from .service import SESSION_STARTED
+
+    d = event.data
+    await _record(kernel, event, SESSION_STARTED, persona_id=d.get("persona_id"),
+                  session_id=d.get("session_id"), payload={})
+
+
+@hookimpl
+async def after_source_ingest(kernel, event):
+    from .service import SOURCE_INGESTED
+
+    d = event.data
+    await _record(kernel, event, SOURCE_INGESTED, persona_id=d.get("persona_id"),
+                  payload=_pick(d, "source_id", "chunk_count", "size_bytes", "seconds"))
+
+
+@hookimpl
+async def after_member_join(kernel, event):
+    from .service import MEMBER_JOINED
+
+    await _record(kernel, event, MEMBER_JOINED, payload=_pick(event.data, "role", "via"))

@@ -1,3 +1,97 @@
 """Hook implementations of the auth plugin."""
 
-from bwenge import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+
+from bwenge import hookimpl
+
+
+def auth_service(kernel):
+    """The ``auth`` service, created on first use (routes, authenticators, CLI)."""
+    service = kernel.services.get("auth")
+    if service is None:
+        from .service import AuthService
+
+        service = AuthService(kernel)
+        kernel.provide("auth", service)
+    return service
+
+
+def rate_limiter(kernel):
+    """The shared ``rate_limiter`` service (memory, or Redis when ``redis_url`` is set)."""
+    limiter = kernel.services.get("rate_limiter")
+    if limiter is None:
+        from .ratelimit import RateLimiter
+
+        limits = kernel.settings_for("auth").rate_limits
+        limiter = RateLimiter(kernel.core.redis_url, enabled=limits.enabled)
+        kernel.provide("rate_limiter", limiter)
+    return limiter
+
+
+def _order_authenticators(kernel) -> None:
+    """Apply ``auth.authenticators``: listed names first, in that order."""
+    from bwenge.errors import ConfigError
+
+    wanted = kernel.settings_for("auth").authenticators
+    registry = kernel.authenticators
+    unknown = [n for n in wanted if n not in registry]
+    if unknown:
+        raise ConfigError(
+            f"auth.authenticators names {', '.join(unknown)}; installed authenticators: "
+            f"{', '.join(registry.names()) or '(none)'}."
+        )
+    entries = registry.entries()
+    ordered = [registry.entry(n) for n in wanted] + [e for e in entries if e.name not in wanted]
+    if [e.name for e in ordered] != [e.name for e in entries]:
+        for e in entries:
+            registry.remove(e.name)
+        for e in ordered:
+            registry.add(e.name, e.obj, plugin=e.plugin, **e.meta)
+
+
+def _provide(kernel) -> None:
+    _order_authenticators(kernel)
+    rate_limiter(kernel)
+    auth_service(kernel)
+
+
+@hookimpl
+def register_settings(register):
+    from .settings import AuthSettings
+
+    register("auth", AuthSettings)
+
+
+@hookimpl
+def register_migrations(register):
+    register(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def register_authenticators(register):
+    from .authenticators import ApiKeyAuthenticator, BearerAuthenticator
+
+    register("bearer", BearerAuthenticator())
+    register("api_key", ApiKeyAuthenticator())
+
+
+@hookimpl
+def register_routes(register, kernel):
+    from .routes import router
+
+    _provide(kernel)  # before any after_app_start, so other plugins can rely on the services
+    register(router)
+
+
+@hookimpl
+def after_app_start(kernel):
+    _provide(kernel)
+
+
+@hookimpl
+def register_commands(cli):
+    from .cli import users_cli
+
+    cli.add_typer(users_cli, name="users")

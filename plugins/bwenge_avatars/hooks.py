@@ -1,3 +1,51 @@
 """Hook implementations of the avatars plugin."""
 
-from bwenge import hookimpl  # noqa: F401
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bwenge import hookimpl
+
+
+def avatar_service(kernel) -> Any:
+    """The kernel's ``"avatars"`` service, created on first use."""
+    svc = kernel.services.get("avatars")
+    if svc is None:
+        from .service import AvatarService
+
+        svc = AvatarService(kernel, kernel.settings_for("avatars"))
+        kernel.provide("avatars", svc)
+    return svc
+
+
+@hookimpl
+def register_settings(register):
+    from .settings import AvatarSettings
+
+    register("avatars", AvatarSettings)
+
+
+@hookimpl
+def register_migrations(register):
+    register(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def register_routes(register):
+    from .routes import router
+
+    register(router)
+
+
+@hookimpl
+def after_app_start(kernel):
+    avatar_service(kernel)
+
+
+@hookimpl
+async def after_persona_change(kernel, event):
+    if event.data.get("action") == "delete" and event.org_id and event.data.get("persona_id"):
+        await asyncio.to_thread(avatar_service(kernel).delete_for_persona, event.org_id,
+                                event.data["persona_id"])

@@ -1,3 +1,158 @@
-"""Hook implementations of the billing plugin."""
+"""Hook implementations of the billing plugin: plans and quotas enforced where
+they are spent, payment providers, and API-wide rate limits."""
 
-from bwenge import hookimpl  # noqa: F401
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from pathlib import Path
+
+from bwenge import hookimpl
+
+from .service import MEMBERS, MESSAGES, STORAGE
+
+# The message reservation of the answer in flight, so a failure releases it
+# from the period it was taken from (the answers service emits before/after/
+# error in one task). Keyed by org and session.
+_reserved: contextvars.ContextVar[dict | None] = contextvars.ContextVar("bwenge_billing_reserved",
+                                                                       default=None)
+
+
+def billing_service(kernel):
+    """The ``billing`` service, created on first use (events may come before start)."""
+    service = kernel.services.get("billing")
+    if service is None:
+        from .service import BillingService
+
+        service = BillingService(kernel)
+        kernel.provide("billing", service)
+    return service
+
+
+def _rate_limits(kernel):
+    limits = kernel.services.get("api_rate_limits")
+    if limits is None:
+        from .ratelimit import ApiRateLimits
+
+        limits = ApiRateLimits(kernel, kernel.settings_for("rate_limits"))
+        kernel.provide("api_rate_limits", limits)
+    return limits
+
+
+async def _announce(kernel, items) -> None:
+    for item in items:
+        await kernel.emit(item.hook, org_id=item.org_id, user_id=item.user_id, **item.data)
+
+
+@hookimpl
+def register_settings(register):
+    from .settings import BillingSettings, RateLimitSettings
+
+    register("billing", BillingSettings)
+    register("rate_limits", RateLimitSettings)
+
+
+@hookimpl
+def register_migrations(register):
+    register(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def register_payment_providers(register):
+    from .payments_manual import ManualProvider
+    from .payments_stripe import StripeProvider
+
+    register("stripe", StripeProvider)
+    register("manual", ManualProvider)
+
+
+@hookimpl
+def register_routes(register, kernel):
+    from .routes import router
+
+    register(router)
+
+
+@hookimpl
+def after_app_start(kernel):
+    service = billing_service(kernel)
+    settings = service.settings
+    # a provider named in config but not installed stops start-up, listing what is
+    for name in {settings.default_provider, *settings.payment_methods.values()}:
+        kernel.payment_providers.entry(name)
+    _rate_limits(kernel)
+
+
+# -- quotas ---------------------------------------------------------------------------
+
+
+@hookimpl
+async def after_org_create(kernel, event):
+    org_id = event.org_id or event.data.get("org_id")
+    if org_id:
+        await _announce(kernel, await asyncio.to_thread(billing_service(kernel).ensure_subscription, org_id))
+
+
+@hookimpl
+async def before_message_answer(kernel, event):
+    if not event.org_id:
+        return
+    period, items = await asyncio.to_thread(billing_service(kernel).reserve, event.org_id, MESSAGES, 1)
+    _reserved.set({(event.org_id, event.data.get("session_id")): period})
+    await _announce(kernel, items)
+
+
+@hookimpl
+def after_message_answer(kernel, event):
+    _reserved.set(None)  # the reservation stands: the answer is charged
+
+
+@hookimpl
+async def on_message_answer_error(kernel, event):
+    if not event.org_id:
+        return
+    reserved = _reserved.get() or {}
+    period = reserved.get((event.org_id, event.data.get("session_id")))
+    _reserved.set(None)
+    await asyncio.to_thread(billing_service(kernel).release, event.org_id, MESSAGES, 1, period)
+
+
+@hookimpl
+async def before_source_upload(kernel, event):
+    size = int(event.data.get("size_bytes") or 0)
+    if event.org_id:
+        _period, items = await asyncio.to_thread(billing_service(kernel).reserve, event.org_id, STORAGE, size)
+        await _announce(kernel, items)
+
+
+@hookimpl
+async def after_source_delete(kernel, event):
+    size = int(event.data.get("size_bytes") or 0)
+    if event.org_id and size:
+        await asyncio.to_thread(billing_service(kernel).release, event.org_id, STORAGE, size)
+
+
+@hookimpl
+async def before_member_invite(kernel, event):
+    if event.org_id:
+        await _announce(kernel, await asyncio.to_thread(billing_service(kernel).check, event.org_id, MEMBERS, 1))
+
+
+@hookimpl
+async def after_member_join(kernel, event):
+    if event.org_id:
+        await asyncio.to_thread(billing_service(kernel).add, event.org_id, MEMBERS, 1)
+
+
+@hookimpl
+async def after_member_change(kernel, event):
+    if event.org_id and event.data.get("action") == "remove":
+        await asyncio.to_thread(billing_service(kernel).release, event.org_id, MEMBERS, 1)
+
+
+# -- rate limits ----------------------------------------------------------------------------
+
+
+@hookimpl
+def before_request_authorize(kernel, event):
+    _rate_limits(kernel).check(event.user_id, event.org_id, event.data.get("action", ""))

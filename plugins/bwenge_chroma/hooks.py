@@ -1,3 +1,33 @@
 """Hook implementations of the chroma plugin."""
 
-from bwenge import hookimpl  # noqa: F401
+import weakref
+
+from bwenge import hookimpl
+
+from .settings import ChromaSettings
+
+# One store (one client, cached collection handles) per kernel, however often
+# the factory is called.
+_made: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+@hookimpl
+def register_settings(register):
+    register("chroma", ChromaSettings)
+
+
+@hookimpl
+def register_vector_stores(register):
+    register("chroma", chroma_factory)
+
+
+def chroma_factory(kernel):
+    """``knowledge.vector_store = "chroma"``: embedded by default, a Chroma server
+    with ``chroma.mode = "http"``."""
+    from .store import ChromaVectorStore
+
+    if kernel not in _made:
+        _made[kernel] = ChromaVectorStore.from_settings(
+            kernel.settings_for("chroma"), kernel.data_dir
+        )
+    return _made[kernel]

@@ -1,3 +1,100 @@
 """Hook implementations of the knowledge plugin."""
 
-from bwenge import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+
+from bwenge import hookimpl
+
+
+@hookimpl
+def register_settings(register):
+    from .settings import KnowledgeSettings
+
+    register("knowledge", KnowledgeSettings)
+
+
+@hookimpl
+def register_migrations(register):
+    register(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def register_loaders(register):
+    from .loaders import register_builtin_loaders
+
+    register_builtin_loaders(register)
+
+
+@hookimpl
+def register_routes(register):
+    from .routes import router
+
+    register(router)
+
+
+@hookimpl
+def register_commands(cli):
+    from .commands import add_commands
+
+    add_commands(cli)
+
+
+def _service(kernel):
+    from .service import KnowledgeService
+
+    if "knowledge" not in kernel.services:
+        service = KnowledgeService(kernel)
+        kernel.provide("knowledge", service)
+        kernel.provide("retriever", service)
+    return kernel.services["knowledge"]
+
+
+@hookimpl
+async def after_app_start(kernel):
+    import asyncio
+
+    from .runner import DramatiqRunner, InProcessRunner
+
+    service = _service(kernel)
+    service.loop = asyncio.get_running_loop()
+    settings = service.settings
+    if settings.queue == "dramatiq":
+        url = settings.redis_url or kernel.core.redis_url
+        if not url:
+            from bwenge.errors import ConfigError
+
+            raise ConfigError("knowledge.queue = 'dramatiq' needs knowledge.redis_url or redis_url.")
+        service.runner = DramatiqRunner(service, url)
+    else:
+        service.runner = InProcessRunner(service, settings.workers, settings.sweep_seconds)
+    service.runner.start()
+    # warm the parser fork server off the event loop, so the first upload is not slow
+    from .parsing import warm_up
+
+    asyncio.get_running_loop().run_in_executor(None, warm_up)
+
+
+@hookimpl
+def before_app_stop(kernel):
+    service = kernel.services.get("knowledge")
+    if service is not None and service.runner is not None:
+        service.runner.stop(wait=False)
+
+
+@hookimpl
+def register_readiness_checks(register):
+    def knowledge(kernel):
+        service = kernel.services.get("knowledge")
+        if service is None or service.runner is None:
+            return "knowledge jobs are not running"
+        return None
+
+    register("knowledge", knowledge)
+
+
+@hookimpl
+async def after_persona_change(kernel, event):
+    if event.data.get("action") != "delete" or not event.org_id:
+        return
+    await _service(kernel).delete_persona(event.org_id, event.data["persona_id"])

@@ -1,3 +1,51 @@
 """Hook implementations of the personas plugin."""
 
-from bwenge import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+
+from bwenge import hookimpl
+
+
+@hookimpl
+def register_settings(register):
+    from .settings import PersonasSettings
+
+    register("personas", PersonasSettings)
+
+
+@hookimpl
+def register_migrations(register):
+    register(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def register_persona_stores(register):
+    from .store import sql_store_factory
+
+    register("sql", sql_store_factory)
+
+
+@hookimpl(tryfirst=True)  # other plugins' after_app_start may look personas up
+def after_app_start(kernel):
+    setup(kernel)
+
+
+@hookimpl
+def register_routes(register, kernel):
+    from .routes import router
+
+    setup(kernel)  # routes need the services before the app starts
+    register(router)
+
+
+def setup(kernel) -> None:
+    """Provide ``personas`` (the configured store) and ``persona_manager``. Idempotent."""
+    if "personas" in kernel.services:
+        return
+    from .service import PersonaService
+
+    settings = kernel.settings_for("personas")
+    store = kernel.persona_stores.get(settings.store)(kernel)
+    kernel.provide("personas", store)
+    kernel.provide("persona_manager", PersonaService(kernel, store, settings))

@@ -1,0 +1,39 @@
+"""``bwenge analytics ...`` commands (for cron users who run no server)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Analytics: weekly reports.", no_args_is_help=True)
+
+
+@app.command("store-weekly")
+def store_weekly() -> None:
+    """Store the reports of the last finished week(s) for every active org, once."""
+    from bwenge.cli import load_kernel
+
+    from .hooks import analytics_service
+
+    stored = analytics_service(load_kernel()).store_finished_weeks()
+    typer.echo(f"stored {stored} weekly report(s)")
+
+
+@app.command("weekly")
+def weekly(
+    org_id: str,
+    week_offset: Annotated[int, typer.Option(help="Weeks ago (0 = this week).")] = 1,
+) -> None:
+    """Print an org's weekly report as JSON (org-wide view)."""
+    from bwenge.cli import load_kernel
+
+    from .hooks import analytics_service
+    from .service import Scope, week_bounds
+
+    svc = analytics_service(load_kernel())
+    start, end = week_bounds(week_offset)
+    report = svc.compute_weekly(Scope(org_id), start, end) if week_offset == 0 else \
+        svc.store_week(org_id, start)
+    typer.echo(json.dumps(report, indent=2))

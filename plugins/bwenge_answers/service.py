@@ -1,0 +1,380 @@
+"""The answer engine and conversation memory (service ``"answers"``).
+
+One question is answered in two steps so transports can refuse early:
+:meth:`AnswerEngine.prepare` checks the persona, the session and the
+``before_message_answer`` listeners (billing may refuse here, before any
+provider call); :meth:`AnswerEngine.run` retrieves, prompts the provider chain,
+streams, and stores the exchange. :meth:`stream` and :meth:`answer` do both.
+No HTTP here: REST and the chat WebSocket are thin layers over this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bwenge.contracts.answers import Answer, AnswerEvent, StoredMessage
+from bwenge.contracts.knowledge import RetrievedChunk
+from bwenge.contracts.llm import ChatMessage, LLMRequest
+from bwenge.contracts.personas import Persona, visible_to
+from bwenge.domain import Principal
+from bwenge.errors import BadRequest, BwengeError, Conflict, NotFound, ServiceUnavailable
+from bwenge.logs import request_id_var
+from bwenge.utils import new_id, utcnow
+
+from . import citations as cite
+from .intents import animation_for, classify
+from .models import MessageRow, SessionRow
+from .prompt import build_messages
+from .settings import AnswersSettings
+
+log = logging.getLogger("bwenge.answers")
+
+SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+_FOLLOW_UP = re.compile(r"\b(it|its|this|that|these|those|they|them|more|else|why|how so)\b", re.I)
+_SENTENCE = re.compile(r"[.!?](?:\s|$)")
+
+
+@dataclass
+class Exchange:
+    """One question on its way to an answer."""
+
+    principal: Principal | None
+    persona: Persona
+    session_id: str
+    question: str
+    history: list[ChatMessage] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)
+    request_id: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+    passages: list[RetrievedChunk] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    store: bool = True
+
+
+class AnswerEngine:
+    """Implements :class:`bwenge.contracts.answers.AnswerService`."""
+
+    def __init__(self, kernel, settings: AnswersSettings):
+        self.kernel = kernel
+        self.settings = settings
+        self._background: set[asyncio.Task] = set()
+
+    # -- personas and sessions ---------------------------------------------------------
+
+    def persona_for(self, principal: Principal, persona_id: str) -> Persona:
+        """The persona if the caller may talk to it (recipients: released only)."""
+        store = self.kernel.services.get("personas")
+        if store is None:
+            raise ServiceUnavailable("No persona store is active (enable the personas plugin).")
+        persona = store.get(principal.org_id, persona_id) if isinstance(persona_id, str) else None
+        if not visible_to(persona, principal):
+            raise NotFound("Persona not found")
+        return persona
+
+    def _find_session(self, principal: Principal, persona_id: str, session_id: str | None) -> tuple[str, bool]:
+        """(session id, is new). Someone else's session is a 404, like a missing one."""
+        if session_id is None:
+            return new_id(), True
+        if not SESSION_ID.match(session_id):
+            raise BadRequest("session_id must be 1-64 letters, digits or . _ : - characters.")
+        with self.kernel.db.session() as s:
+            row = s.get(SessionRow, session_id)
+            if row is None:
+                return session_id, True
+            if row.user_id != principal.user_id or row.org_id != principal.org_id:
+                raise NotFound("Session not found")
+            if row.persona_id != persona_id:
+                raise Conflict("This session is a conversation with another persona.")
+            return session_id, False
+
+    def _create_session(self, principal: Principal, persona_id: str, session_id: str) -> bool:
+        """Create the row; False when a concurrent request created it first."""
+        now = utcnow()
+        try:
+            with self.kernel.db.session() as s:
+                s.add(SessionRow(id=session_id, org_id=principal.org_id, user_id=principal.user_id,
+                                 persona_id=persona_id, message_count=0, created_at=now, updated_at=now))
+        except IntegrityError:
+            self._find_session(principal, persona_id, session_id)  # raises unless it's the caller's
+            return False
+        return True
+
+    async def _open(self, principal: Principal, persona_id: str, session_id: str | None) -> str:
+        sid, new = self._find_session(principal, persona_id, session_id)
+        if new and self._create_session(principal, persona_id, sid):
+            await self.kernel.emit("after_session_start", org_id=principal.org_id,
+                                   user_id=principal.user_id, session_id=sid, persona_id=persona_id)
+        return sid
+
+    def open_session(self, principal: Principal, persona_id: str, session_id: str | None = None) -> str:
+        """The caller's session with the persona, created when new (sync, for transports)."""
+        self.persona_for(principal, persona_id)
+        sid, new = self._find_session(principal, persona_id, session_id)
+        if new and self._create_session(principal, persona_id, sid):
+            self._emit_soon("after_session_start", org_id=principal.org_id, user_id=principal.user_id,
+                            session_id=sid, persona_id=persona_id)
+        return sid
+
+    def _emit_soon(self, hook: str, **data: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.kernel.emit_sync(hook, **data)
+            return
+        task = loop.create_task(self.kernel.emit(hook, **data))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def history(self, principal: Principal, session_id: str, limit: int = 50,
+                offset: int = 0) -> tuple[list[StoredMessage], int]:
+        """Stored messages of the caller's own session, oldest first."""
+        with self.kernel.db.session() as s:
+            row = s.get(SessionRow, session_id) if isinstance(session_id, str) else None
+            if row is None or row.user_id != principal.user_id or row.org_id != principal.org_id:
+                raise NotFound("Session not found")
+            total = s.scalar(select(func.count()).select_from(MessageRow)
+                             .where(MessageRow.session_id == session_id)) or 0
+            rows = s.scalars(select(MessageRow).where(MessageRow.session_id == session_id)
+                             .order_by(MessageRow.seq).offset(max(offset, 0)).limit(max(limit, 0))).all()
+            return [_stored(r) for r in rows], total
+
+    def _recent_turns(self, session_id: str) -> list[ChatMessage]:
+        """The last ``history_turns`` complete exchanges, as alternating chat turns."""
+        n = self.settings.history_turns
+        if n == 0:
+            return []
+        with self.kernel.db.session() as s:
+            rows = list(reversed(s.scalars(
+                select(MessageRow).where(MessageRow.session_id == session_id)
+                .order_by(MessageRow.seq.desc()).limit(4 * n)).all()))
+        turns: list[ChatMessage] = []
+        for question, reply in zip(rows, rows[1:], strict=False):
+            if question.sender == "user" and reply.sender == "persona" and reply.complete:
+                turns += [ChatMessage(role="user", content=question.content),
+                          ChatMessage(role="assistant", content=reply.content)]
+        return turns[-2 * n:]
+
+    # -- answering ---------------------------------------------------------------------
+
+    async def prepare(self, principal: Principal, persona_id: str, session_id: str | None,
+                      user_message: str, context: dict[str, Any] | None = None) -> Exchange:
+        """Validate and authorise one question; nothing is sent to a provider yet.
+
+        Raises NotFound (persona/session), BadRequest, or whatever a
+        ``before_message_answer`` listener raises (PaymentRequired, TooManyRequests).
+        """
+        question = (user_message or "").strip()
+        if not question:
+            raise BadRequest("user_message is empty.")
+        if len(question) > self.settings.max_message_chars:
+            raise BadRequest(f"user_message is longer than {self.settings.max_message_chars} characters.")
+        persona = self.persona_for(principal, persona_id)
+        sid, new = self._find_session(principal, persona_id, session_id)
+        await self.kernel.emit("before_message_answer", org_id=principal.org_id, user_id=principal.user_id,
+                               persona_id=persona_id, session_id=sid)
+        if new:
+            await self._open(principal, persona_id, sid)
+        history = [] if new else self._recent_turns(sid)
+        context = dict(context or {})
+        if not history and context.get("conversation_history"):
+            history = _client_history(context["conversation_history"], self.settings.history_turns)
+        rid = request_id_var.get()
+        return Exchange(principal=principal, persona=persona, session_id=sid, question=question,
+                        history=history, context=context, request_id=None if rid == "-" else rid)
+
+    async def stream(self, principal: Principal, persona_id: str, session_id: str | None,
+                     user_message: str, context: dict[str, Any] | None = None):
+        """Answer as :class:`AnswerEvent`s: deltas, resets, then one answer or error.
+
+        Refusals before answering (persona, session, billing) are raised."""
+        exchange = await self.prepare(principal, persona_id, session_id, user_message, context)
+        async with contextlib.aclosing(self.run(exchange)) as events:
+            async for event in events:
+                yield event
+
+    async def answer(self, principal: Principal, persona_id: str, session_id: str | None,
+                     user_message: str, context: dict[str, Any] | None = None) -> Answer:
+        exchange = await self.prepare(principal, persona_id, session_id, user_message, context)
+        return await self.complete(exchange)
+
+    async def complete(self, exchange: Exchange) -> Answer:
+        """Run a prepared exchange to its stored answer; errors are raised."""
+        async with contextlib.aclosing(self.run(exchange, raise_errors=True)) as events:
+            async for event in events:
+                if event.type == "answer":
+                    return event.answer
+        raise ServiceUnavailable("The answer engine ended without an answer.")  # pragma: no cover
+
+    async def preview(self, persona: Persona, question: str) -> Answer:
+        """Answer ``question`` as ``persona`` without a session: nothing stored, no
+        events (readiness checks of sample dialogs use this)."""
+        exchange = Exchange(principal=None, persona=persona, session_id="preview", question=question,
+                            store=False)
+        return await self.complete(exchange)
+
+    async def run(self, ex: Exchange, *, raise_errors: bool = False):
+        """Retrieve, prompt, stream and store one prepared exchange."""
+        shown: list[str] = []  # text the client has seen since the last reset
+        finished = False
+        try:
+            ex.passages = await self._retrieve(ex)
+            llm = self.kernel.services.get("llm")
+            if llm is None:
+                raise ServiceUnavailable("No language model provider is active (enable the llm plugin).")
+            request = LLMRequest(
+                persona=ex.persona, question=ex.question, passages=ex.passages, history=ex.history,
+                messages=build_messages(ex.persona, ex.question, ex.passages, ex.history,
+                                        max_passage_chars=self.settings.max_passage_chars),
+                max_tokens=self.settings.max_answer_tokens, request_id=ex.request_id)
+            started = time.perf_counter()
+            done = None
+            async for event in llm.stream(request):
+                if event.type == "delta":
+                    shown.append(event.text)
+                    yield AnswerEvent(type="delta", text=event.text)
+                elif event.type == "reset":
+                    shown.clear()
+                    yield AnswerEvent(type="reset")
+                elif event.type == "done":
+                    done = event
+            ex.timings["provider_ms"] = (time.perf_counter() - started) * 1000
+            if done is None:
+                raise ServiceUnavailable("The language model ended without an answer.")
+            text = done.text or "".join(shown)
+            answer = self._finish(ex, request, text, done.provider, done.usage)
+            finished = True
+            if ex.store:
+                await self._answered(ex, request, answer, done.usage)
+            yield AnswerEvent(type="answer", text=answer.response_text, answer=answer)
+        except (asyncio.CancelledError, GeneratorExit):
+            if not finished and ex.store:  # the client went away: keep what it saw, marked incomplete
+                self._store(ex, "".join(shown), None, complete=False)
+                await self._failed(ex, "interrupted")
+            raise
+        except Exception as exc:
+            if finished:
+                raise
+            error = exc if isinstance(exc, BwengeError) else None
+            if error is None:
+                log.exception("Answering failed")
+            code = error.code if error else "internal_error"
+            if ex.store:
+                await self._failed(ex, code, str(exc))
+            if raise_errors:
+                raise
+            message = error.message if error else "Answering failed."
+            yield AnswerEvent(type="error", code=code, message=message)
+
+    async def _retrieve(self, ex: Exchange) -> list[RetrievedChunk]:
+        retriever = self.kernel.services.get("retriever")
+        if retriever is None:
+            return []
+        query = ex.question
+        previous = [m.content for m in ex.history if m.role == "user"]
+        if previous and len(query.split()) <= 8 and _FOLLOW_UP.search(query):
+            query = f"{previous[-1]} {query}"  # "tell me more about it" needs the earlier topic
+        started = time.perf_counter()
+        args = (ex.persona.org_id, ex.persona.persona_id, query, self.settings.top_k)
+        if inspect.iscoroutinefunction(retriever.retrieve):
+            chunks = await retriever.retrieve(*args)
+        else:
+            chunks = await asyncio.to_thread(retriever.retrieve, *args)
+        ex.timings["retrieval_ms"] = (time.perf_counter() - started) * 1000
+        chunks = [c if isinstance(c, RetrievedChunk) else RetrievedChunk.model_validate(c) for c in chunks]
+        relevant = [c for c in chunks if c.score >= self.settings.min_relevance]
+        return sorted(relevant, key=lambda c: c.score, reverse=True)
+
+    def _finish(self, ex: Exchange, request: LLMRequest, text: str, provider: str | None,
+                usage: dict[str, Any] | None) -> Answer:
+        used = cite.used_passages(text, ex.passages)
+        intent = classify(ex.question)
+        hint = animation_for(intent, cited=bool(used), answer_chars=len(text),
+                             sentences=len(_SENTENCE.findall(text)) or 1)
+        answer = Answer(response_text=text, citations=[cite.to_citation(c) for c in used],
+                        animation_hint=hint, session_id=ex.session_id, confidence=cite.confidence(used),
+                        provider=provider)
+        if ex.store:
+            answer.message_id = self._store(ex, text, answer, complete=True, usage=usage)
+        return answer
+
+    def _store(self, ex: Exchange, text: str, answer: Answer | None, *, complete: bool,
+               usage: dict[str, Any] | None = None) -> str:
+        """Store the question and its answer in one transaction; returns the answer's id."""
+        now = utcnow()
+        latency_ms = round((time.perf_counter() - ex.started) * 1000, 1)
+        meta: dict[str, Any] = {"complete": complete, "request_id": ex.request_id, "latency_ms": latency_ms}
+        if answer is not None:
+            meta.update(citations=[c.model_dump() for c in answer.citations], provider=answer.provider,
+                        confidence=answer.confidence, animation_hint=answer.animation_hint)
+        if usage:
+            meta["usage"] = usage
+        answer_id = new_id()
+        with self.kernel.db.session() as s:
+            # bump the counter first: it takes the write lock, so concurrent
+            # exchanges in one session get distinct sequence numbers
+            s.execute(update(SessionRow).where(SessionRow.id == ex.session_id)
+                      .values(message_count=SessionRow.message_count + 2, updated_at=now))
+            count = s.scalar(select(SessionRow.message_count).where(SessionRow.id == ex.session_id))
+            s.add(MessageRow(id=new_id(), session_id=ex.session_id, org_id=ex.persona.org_id,
+                             seq=count - 2, sender="user", content=ex.question, complete=True,
+                             meta={}, created_at=now))
+            s.add(MessageRow(id=answer_id, session_id=ex.session_id, org_id=ex.persona.org_id,
+                             seq=count - 1, sender="persona", content=text, complete=complete,
+                             meta=meta, created_at=now))
+        return answer_id
+
+    async def _answered(self, ex: Exchange, request: LLMRequest, answer: Answer,
+                        usage: dict[str, Any] | None) -> None:
+        latency_ms = round((time.perf_counter() - ex.started) * 1000, 1)
+        prompt_chars = sum(len(m.content) for m in request.messages)
+        tokens = (usage or {}).get("total_tokens")
+        await self.kernel.emit(
+            "after_message_answer", org_id=ex.persona.org_id, user_id=ex.principal.user_id,
+            persona_id=ex.persona.persona_id, session_id=ex.session_id, message_id=answer.message_id,
+            provider=answer.provider, latency_ms=latency_ms, prompt_chars=prompt_chars,
+            answer_chars=len(answer.response_text), tokens=tokens, usage=usage,
+            citations=len(answer.citations), confidence=answer.confidence,
+            retrieval_ms=round(ex.timings.get("retrieval_ms", 0.0), 2),
+            provider_ms=round(ex.timings.get("provider_ms", 0.0), 2), request_id=ex.request_id)
+
+    async def _failed(self, ex: Exchange, code: str, message: str | None = None) -> None:
+        """Tell listeners (billing) the question they let through wasn't answered."""
+        try:
+            import anyio
+
+            with anyio.CancelScope(shield=True):  # runs even while the request is being cancelled
+                await self.kernel.emit("on_message_answer_error", org_id=ex.persona.org_id,
+                                       user_id=ex.principal.user_id if ex.principal else None,
+                                       persona_id=ex.persona.persona_id, session_id=ex.session_id,
+                                       error=code, message=message, request_id=ex.request_id)
+        except BaseException:  # noqa: BLE001 - never mask the original failure
+            log.exception("on_message_answer_error listeners failed")
+
+
+def _stored(row: MessageRow) -> StoredMessage:
+    meta = dict(row.meta or {})
+    meta.setdefault("complete", row.complete)
+    return StoredMessage(message_id=row.id, session_id=row.session_id, sender=row.sender,
+                         content=row.content, timestamp=row.created_at, metadata=meta)
+
+
+def _client_history(items: list[Any], turns: int) -> list[ChatMessage]:
+    """Seed clients sent their own history; use it (user/assistant turns only) when
+    the server has none for the session yet."""
+    out = []
+    for item in items[-2 * turns:] if turns else []:
+        role = item.get("role") if isinstance(item, dict) else getattr(item, "role", None)
+        content = item.get("content") if isinstance(item, dict) else getattr(item, "content", None)
+        if role in ("user", "assistant") and isinstance(content, str) and content.strip():
+            out.append(ChatMessage(role=role, content=content))
+    return out

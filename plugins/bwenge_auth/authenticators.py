@@ -1,0 +1,54 @@
+"""The built-in authenticators: bearer JWT and API key.
+
+Each follows the ``register_authenticators`` contract: return a Principal,
+return None when the credentials aren't its kind, raise Unauthorized when they
+are its kind but invalid.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import HTTPConnection
+
+from bwenge.domain import Principal
+from bwenge.kernel import Kernel
+
+from .security import API_KEY_PREFIX
+
+
+def bearer_token(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return None
+
+
+class BearerAuthenticator:
+    """``Authorization: Bearer <access JWT>``. WebSockets may pass ``?token=``
+    (browsers cannot set headers on a WebSocket), as the seed's chat did."""
+
+    def authenticate(self, conn: HTTPConnection, kernel: Kernel) -> Principal | None:
+        token = bearer_token(conn)
+        if token is None and conn.scope["type"] == "websocket":
+            token = conn.query_params.get("token") or None
+        if not token or token.startswith(API_KEY_PREFIX):
+            return None
+        from .hooks import auth_service
+
+        return auth_service(kernel).principal_from_access_token(token)
+
+
+class ApiKeyAuthenticator:
+    """``X-API-Key: bw_...`` or ``Authorization: Bearer bw_...``."""
+
+    def authenticate(self, conn: HTTPConnection, kernel: Kernel) -> Principal | None:
+        key = conn.headers.get("x-api-key")
+        if not key:
+            token = bearer_token(conn)
+            key = token if token and token.startswith(API_KEY_PREFIX) else None
+        if not key:
+            return None
+        from .hooks import auth_service
+
+        return auth_service(kernel).principal_from_api_key(key.strip())

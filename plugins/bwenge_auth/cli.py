@@ -1,0 +1,59 @@
+"""``bwenge users ...``: make the first owner without hard-coded accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+users_cli = typer.Typer(help="Users and organisations.", no_args_is_help=True)
+
+
+@users_cli.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="The owner's email (their login).", prompt=True)],
+    name: Annotated[str, typer.Option(help="Display name.", prompt=True)],
+    org_name: Annotated[
+        str,
+        typer.Option(
+            "--org-name", help="Name of the new organisation.", prompt="Organisation name"
+        ),
+    ],
+    password: Annotated[
+        str,
+        typer.Option(
+            help="Password (prompted when omitted; or set BWENGE_ADMIN_PASSWORD).",
+            envvar="BWENGE_ADMIN_PASSWORD",
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+        ),
+    ],
+    platform_admin: Annotated[
+        bool, typer.Option("--platform-admin", help="Also mark the account as a platform operator.")
+    ] = False,
+) -> None:
+    """Create an organisation and its owner (the first account of an instance)."""
+    from bwenge.cli import console, fail, load_kernel, run_async
+    from bwenge.errors import BwengeError
+
+    from .hooks import auth_service
+
+    kernel = load_kernel(migrate=True)
+    try:
+        user, _pair = run_async(
+            auth_service(kernel).register(
+                name, email, password, org_name, is_platform_admin=platform_admin, via="cli"
+            )
+        )
+    except BwengeError as exc:
+        fail(exc.message)
+        return
+    finally:
+        kernel.db.dispose()
+    extra = " (platform admin)" if platform_admin else ""
+    console.print(
+        f"Created owner {user.email}{extra} of organisation {org_name!r} "
+        f"(org_id {user.org_id}, user_id {user.id}).",
+        highlight=False,
+    )

@@ -1,0 +1,376 @@
+"""REST routes of the auth plugin (seed paths and shapes kept)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bwenge_rest.deps import get_kernel, public, require
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from bwenge.domain import Principal, Role
+from bwenge.errors import NotFound, Unauthorized
+
+from .hooks import auth_service, rate_limiter
+from .service import member_view
+
+router = APIRouter(tags=["auth"])
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _limits(request: Request):
+    kernel = get_kernel(request)
+    return rate_limiter(kernel), kernel.settings_for("auth").rate_limits
+
+
+# -- request bodies --------------------------------------------------------------
+
+
+class RegisterIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=256)
+    org_name: str | None = Field(None, max_length=200)
+
+
+class LoginIn(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=256)
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(max_length=4096)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class UserOut(BaseModel):
+    user_id: str
+    name: str
+    email: str | None
+    role: Role
+    is_active: bool
+    org_id: str
+    created_at: datetime | None
+
+
+class ProfileIn(BaseModel):
+    """Only these fields may change; ``role``/``org_id``/anything else is a 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256)
+
+
+class InviteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=320)
+    name: str | None = Field(None, max_length=200)
+    role: Role = Role.RECIPIENT
+
+
+class InviteAcceptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=200)
+    password: str = Field(max_length=256)
+    name: str | None = Field(None, max_length=200)
+
+
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(max_length=64)
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role = Role.RECIPIENT
+    expires_in_days: int | None = Field(None, ge=1, le=3650)
+
+
+def _me(principal: Principal) -> dict[str, Any]:
+    return {
+        "user_id": principal.user_id,
+        "name": principal.name or "",
+        "email": principal.email,
+        "role": principal.role,
+        "is_active": principal.extra.get("is_active", True),
+        "org_id": principal.org_id,
+        "created_at": principal.extra.get("created_at"),
+    }
+
+
+def _user(user) -> dict[str, Any]:
+    return {
+        "user_id": user.id,
+        "name": user.name,
+        "email": user.email,
+        "role": user.role,
+        "is_active": user.is_active,
+        "org_id": user.org_id,
+        "created_at": user.created_at,
+    }
+
+
+def _api_key(key) -> dict[str, Any]:
+    return {
+        "key_id": key.id,
+        "name": key.name,
+        "role": key.role,
+        "prefix": key.prefix,
+        "created_by": key.created_by,
+        "created_at": key.created_at,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+        "is_active": key.revoked_at is None,
+    }
+
+
+# -- accounts and tokens -----------------------------------------------------------
+
+
+@router.post("/auth/register", response_model=TokenOut, dependencies=[Depends(public())])
+async def register(body: RegisterIn, request: Request):
+    """Create an account. With ``org_name`` a new org (you are its owner); without,
+    a personal org of your own."""
+    limiter, limits = _limits(request)
+    limiter.hit(limits.registration, "register", client_ip(request))
+    _user_row, pair = await auth_service(get_kernel(request)).register(
+        body.name, body.email, body.password, body.org_name
+    )
+    return pair.as_dict()
+
+
+@router.post("/auth/login", response_model=TokenOut, dependencies=[Depends(public())])
+async def login(body: LoginIn, request: Request):
+    limiter, limits = _limits(request)
+    ip = client_ip(request)
+    limiter.hit(limits.login_per_ip, "login-ip", ip)
+    limiter.hit(limits.login, "login", ip, body.email.strip())
+    pair = await auth_service(get_kernel(request)).login(body.email, body.password)
+    return pair.as_dict()
+
+
+@router.post("/auth/refresh", response_model=TokenOut, dependencies=[Depends(public())])
+async def refresh(
+    request: Request,
+    body: RefreshIn | None = Body(None),
+    refresh_token: str | None = Query(
+        None, max_length=4096, description="Seed clients pass the token here."
+    ),
+):
+    """Rotate a refresh token (JSON body ``{"refresh_token"}`` or the seed's query parameter)."""
+    limiter, limits = _limits(request)
+    limiter.hit(limits.refresh, "refresh", client_ip(request))
+    token = body.refresh_token if body is not None else refresh_token
+    if not token:
+        raise Unauthorized("Missing refresh token", code="invalid_token")
+    pair = await auth_service(get_kernel(request)).refresh(token)
+    return pair.as_dict()
+
+
+@router.post("/auth/logout")
+async def logout(request: Request, principal: Principal = Depends(require("user.logout"))):
+    """Sign out this session: its access and refresh tokens stop working at once."""
+    await auth_service(get_kernel(request)).logout(principal)
+    return {"message": "Logged out"}
+
+
+@router.get("/users/me", response_model=UserOut)
+async def me(principal: Principal = Depends(require("user.read_self"))):
+    """The caller's profile, from the row the authenticator already loaded (no extra query)."""
+    if principal.method == "api_key":
+        raise NotFound("API keys have no user profile")
+    return _me(principal)
+
+
+@router.patch("/users/me", response_model=UserOut)
+async def update_me(
+    body: ProfileIn, request: Request, principal: Principal = Depends(require("user.update_self"))
+):
+    user = await auth_service(get_kernel(request)).update_profile(principal, name=body.name)
+    return _user(user)
+
+
+@router.post("/users/me/password", response_model=TokenOut)
+async def change_password(
+    body: PasswordIn,
+    request: Request,
+    principal: Principal = Depends(require("user.change_password")),
+):
+    """Change your password. Every other session is signed out; the response holds a new pair."""
+    pair = await auth_service(get_kernel(request)).change_password(
+        principal, body.current_password, body.new_password
+    )
+    return pair.as_dict()
+
+
+# -- organisations and members ----------------------------------------------------------
+
+
+@router.get("/orgs/{org_id}")
+async def read_org(
+    org_id: str, request: Request, principal: Principal = Depends(require("org.read"))
+):
+    org = await run_in_threadpool(auth_service(get_kernel(request)).get_org, principal, org_id)
+    return {
+        "org_id": org.id,
+        "name": org.name,
+        "is_personal": org.is_personal,
+        "created_at": org.created_at,
+    }
+
+
+@router.post("/orgs/{org_id}/invite")
+async def invite(
+    org_id: str,
+    body: InviteIn,
+    request: Request,
+    principal: Principal = Depends(require("org.members.invite")),
+):
+    """Invite someone by email. Returns a single-use token (and link, when
+    ``server.public_url`` or ``auth.invite_url`` is set) that the invitee accepts
+    with ``POST /auth/invites/accept``, choosing their own password."""
+    result = await auth_service(get_kernel(request)).invite(
+        principal, org_id, body.email, body.role, body.name
+    )
+    return {
+        "message": f"Invitation created for {result.email}",
+        "user_id": result.user_id,
+        "invite_id": result.invite_id,
+        "email": result.email,
+        "role": result.role,
+        "invite_token": result.token,
+        "invite_url": result.url,
+        "expires_at": result.expires_at,
+    }
+
+
+@router.post("/auth/invites/accept", response_model=TokenOut, dependencies=[Depends(public())])
+async def accept_invite(body: InviteAcceptIn, request: Request):
+    limiter, limits = _limits(request)
+    limiter.hit(limits.invite_accept, "invite-accept", client_ip(request))
+    _user_row, pair = await auth_service(get_kernel(request)).accept_invite(
+        body.token, body.password, body.name
+    )
+    return pair.as_dict()
+
+
+@router.get("/orgs/{org_id}/members")
+async def members(
+    org_id: str, request: Request, principal: Principal = Depends(require("org.members.list"))
+):
+    users = await run_in_threadpool(
+        auth_service(get_kernel(request)).list_members, principal, org_id
+    )
+    return [member_view(u) for u in users]
+
+
+@router.patch("/orgs/{org_id}/members/{user_id}")
+async def change_role(
+    org_id: str,
+    user_id: str,
+    body: RoleIn,
+    request: Request,
+    principal: Principal = Depends(require("org.members.change_role")),
+):
+    """Change a member's role; their outstanding tokens are revoked."""
+    user = await auth_service(get_kernel(request)).change_role(
+        principal, org_id, user_id, body.role
+    )
+    return member_view(user)
+
+
+@router.delete("/orgs/{org_id}/members/{user_id}")
+async def remove_member(
+    org_id: str,
+    user_id: str,
+    request: Request,
+    principal: Principal = Depends(require("org.members.remove")),
+):
+    await auth_service(get_kernel(request)).remove_member(principal, org_id, user_id)
+    return {"message": "Member removed", "user_id": user_id}
+
+
+@router.post("/orgs/{org_id}/transfer-ownership")
+async def transfer_ownership(
+    org_id: str,
+    body: TransferIn,
+    request: Request,
+    principal: Principal = Depends(require("org.transfer_ownership")),
+):
+    """Hand the org to another active member; you become an admin and sign in again."""
+    await auth_service(get_kernel(request)).transfer_ownership(principal, org_id, body.user_id)
+    return {"message": "Ownership transferred", "user_id": body.user_id}
+
+
+# -- API keys ------------------------------------------------------------------------------
+
+
+@router.post("/orgs/{org_id}/api-keys", status_code=201)
+async def create_api_key(
+    org_id: str,
+    body: ApiKeyIn,
+    request: Request,
+    principal: Principal = Depends(require("org.api_keys.manage")),
+):
+    """Create an API key scoped to this org and a role. ``key`` is shown only here."""
+    created = await run_in_threadpool(
+        auth_service(get_kernel(request)).create_api_key,
+        principal,
+        org_id,
+        body.name,
+        body.role,
+        body.expires_in_days,
+    )
+    return {**_api_key(created.key), "key": created.secret}
+
+
+@router.get("/orgs/{org_id}/api-keys")
+async def list_api_keys(
+    org_id: str, request: Request, principal: Principal = Depends(require("org.api_keys.manage"))
+):
+    keys = await run_in_threadpool(
+        auth_service(get_kernel(request)).list_api_keys, principal, org_id
+    )
+    return [_api_key(k) for k in keys]
+
+
+@router.delete("/orgs/{org_id}/api-keys/{key_id}")
+async def revoke_api_key(
+    org_id: str,
+    key_id: str,
+    request: Request,
+    principal: Principal = Depends(require("org.api_keys.manage")),
+):
+    key = await run_in_threadpool(
+        auth_service(get_kernel(request)).revoke_api_key, principal, org_id, key_id
+    )
+    return {"message": "API key revoked", **_api_key(key)}

@@ -1,0 +1,109 @@
+"""REST routes of the avatars plugin (seed paths and shapes) and the signed asset route."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator
+
+from bwenge_rest.deps import get_kernel, public, require
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from bwenge.contracts.answers import ANIMATIONS
+from bwenge.domain import Principal
+from bwenge.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+from .service import AvatarService
+
+router = APIRouter(tags=["avatars"])
+FORM_OVERHEAD = 64 * 1024  # room for the multipart framing and the small text fields
+
+UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": ".glb or .gltf (glTF 2.0)"},
+        "name": {"type": "string"},
+        "animations": {"type": "string", "description": 'JSON list, e.g. ["idle", "talking"]'},
+        "scale": {"type": "number", "default": 1.0}}}}}}}
+
+
+def service(request: Request) -> AvatarService:
+    from .hooks import avatar_service
+
+    return avatar_service(get_kernel(request))
+
+
+async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
+    """The request body, cut off with 413 as soon as it passes ``limit`` bytes."""
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Models may be at most {limit - FORM_OVERHEAD} bytes.")
+        yield chunk
+
+
+@router.get("/3d/animations")
+async def animations(_: Principal = Depends(require("avatar.animations"))):
+    """The animation names an avatar may carry (``animation_hint`` values of answers)."""
+    return {"animations": list(ANIMATIONS)}
+
+
+@router.get("/3d/persona/{persona_id}")
+def get_avatar(persona_id: str, request: Request,
+               principal: Principal = Depends(require("avatar.read"))):
+    """``{model_url, animations, scale, bounding_box, version, mime_type}``."""
+    return service(request).get(principal, persona_id)
+
+
+@router.post("/3d/persona/{persona_id}/upload", openapi_extra=UPLOAD_SCHEMA)
+async def upload_avatar(persona_id: str, request: Request,
+                        principal: Principal = Depends(require("avatar.upload"))):
+    """Upload a glTF 2.0 model (multipart ``file``, ``name``, ``animations``, ``scale``)."""
+    svc = service(request)
+    limit = svc.settings.max_upload_bytes + FORM_OVERHEAD
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise UnsupportedMediaType("Send the model as multipart/form-data with a 'file' field.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Models may be at most {svc.settings.max_upload_bytes} bytes.")
+    # Parsed here rather than by FastAPI so the size limit applies while streaming.
+    parser = MultiPartParser(request.headers, _limited(request, limit), max_files=1, max_fields=8,
+                             max_part_size=16 * 1024)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise BadRequest(f"Malformed multipart body: {exc.message}") from None
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise BadRequest("Missing the 'file' field (a .glb or .gltf model).")
+        fields = {k: form.get(k) for k in ("name", "animations", "scale")}
+        if any(v is not None and not isinstance(v, str) for v in fields.values()):
+            raise BadRequest("name, animations and scale must be text fields.")
+        return await run_in_threadpool(svc.upload, principal, persona_id, upload.file,
+                                       upload.size or 0, upload.filename or "", fields["name"],
+                                       fields["animations"], fields["scale"])
+    finally:
+        await form.close()
+
+
+@router.delete("/3d/persona/{persona_id}")
+def delete_avatar(persona_id: str, request: Request,
+                  principal: Principal = Depends(require("avatar.delete"))):
+    """Remove the uploaded model; the default avatar is served again."""
+    return service(request).delete(principal, persona_id)
+
+
+@router.get("/assets/{asset:path}", dependencies=[Depends(public())])
+def asset(asset: str, request: Request, kid: str | None = Query(None, max_length=32),
+          exp: str | None = Query(None, max_length=16),
+          sig: str | None = Query(None, max_length=64)):
+    """A model file behind a signed, expiring URL (the signature is the credential)."""
+    path, mime, expiry = service(request).resolve_asset(asset, kid, exp, sig)
+    max_age = max(0, int(expiry - time.time()))
+    return FileResponse(path, media_type=mime, filename=path.name if asset.startswith("avatars/")
+                        else "avatar.glb", content_disposition_type="attachment",
+                        headers={"Cache-Control": f"private, max-age={max_age}"})

@@ -1,0 +1,277 @@
+"""Chat over WebSocket (``/ws/chat``) and the ticket that authenticates it (``POST /ws/ticket``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, WebSocket
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from bwenge.domain import Principal
+from bwenge.errors import BwengeError, TooManyRequests
+from bwenge.kernel import Kernel
+from bwenge.utils import utcnow
+from bwenge_rest.deps import authenticate, get_kernel, require
+
+from . import protocol
+from .protocol import FrameError
+from .service import ChatHub
+from .settings import ChatSettings
+
+log = logging.getLogger("bwenge.chat")
+router = APIRouter(tags=["chat"])
+
+ACTION = "chat.connect"
+
+
+@router.post("/ws/ticket")
+async def issue_ticket(principal: Principal = Depends(require(ACTION)),
+                       kernel: Kernel = Depends(get_kernel)):
+    """A single-use ticket for ``/ws/chat?ticket=``, bound to the caller, valid a few seconds."""
+    hub: ChatHub = kernel.service("chat")
+    ticket = await hub.tickets.issue(principal)
+    return {"ticket": ticket, "expires_in": hub.settings.ticket_ttl_seconds}
+
+
+def _socket_action() -> None:
+    """Marks the socket's action for the permission table; the handler itself
+    authenticates, because credentials may arrive in the first frame."""
+
+
+_socket_action.bwenge_action = ACTION  # type: ignore[attr-defined]
+
+
+class Refused(Exception):
+    def __init__(self, code: int, reason: str):
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def allowed_origins(kernel: Kernel, settings: ChatSettings) -> set[str]:
+    return {o.rstrip("/") for o in [*kernel.core.server.cors_origins, *settings.allowed_origins]}
+
+
+def token_query_allowed(kernel: Kernel, settings: ChatSettings) -> bool:
+    if settings.allow_token_query is not None:
+        return settings.allow_token_query
+    return kernel.core.env != "production"
+
+
+def _with_bearer(websocket: WebSocket, token: str) -> HTTPConnection:
+    """A copy of the handshake carrying ``token`` as its Authorization header, so
+    the ordinary authenticator chain can check a token from a frame or the URL."""
+    scope = dict(websocket.scope)
+    scope["headers"] = [(k, v) for k, v in scope.get("headers", ()) if k != b"authorization"]
+    scope["headers"].append((b"authorization", f"Bearer {token}".encode()))
+    scope["state"] = {}
+    return HTTPConnection(scope)
+
+
+async def _identify(websocket: WebSocket, kernel: Kernel, hub: ChatHub) -> Principal:
+    params = websocket.query_params
+    settings = hub.settings
+    try:
+        if ticket := params.get("ticket"):
+            principal = await hub.tickets.redeem(ticket)
+            if principal is None:
+                raise Refused(protocol.POLICY, "Invalid, used or expired ticket.")
+            return principal
+        if websocket.headers.get("authorization") or websocket.headers.get("x-api-key"):
+            principal = await authenticate(websocket, kernel)
+        elif token := params.get("token"):
+            if not token_query_allowed(kernel, settings):
+                raise Refused(protocol.POLICY, "Tokens in the URL are disabled; use a ticket from "
+                                               "POST /ws/ticket or an auth frame.")
+            principal = await authenticate(_with_bearer(websocket, token), kernel)
+        else:
+            principal = await _auth_frame(websocket, kernel, settings)
+    except BwengeError as exc:
+        raise Refused(protocol.POLICY, exc.message) from None
+    if principal is None:
+        raise Refused(protocol.POLICY, "Authentication failed.")
+    return principal
+
+
+async def _auth_frame(websocket: WebSocket, kernel: Kernel, settings: ChatSettings) -> Principal | None:
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), settings.auth_timeout_seconds)
+    except TimeoutError:
+        raise Refused(protocol.POLICY, "Authentication required: send an auth frame first.") from None
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        frame = None
+    if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
+        raise Refused(protocol.POLICY, 'Authentication required: the first frame must be '
+                                       '{"type": "auth", "token": "..."}.')
+    return await authenticate(_with_bearer(websocket, frame["token"]), kernel)
+
+
+class SocketConnection:
+    """One accepted socket: frames for it queue here and one writer task sends them,
+    so a slow client never holds up the others on its session."""
+
+    def __init__(self, websocket: WebSocket, principal: Principal, session_id: str, max_frames: int):
+        self.websocket = websocket
+        self.principal = principal
+        self.session_id = session_id
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(max_frames)
+        self.closing: tuple[int, str] | None = None
+        self.writer: asyncio.Task | None = None
+
+    def deliver(self, frame: dict[str, Any]) -> None:
+        if self.closing:
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.closing = (protocol.TRY_AGAIN_LATER, "client reads too slowly")
+            self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+
+    async def write(self) -> None:
+        ws = self.websocket
+        while True:
+            frame = await self.queue.get()
+            if frame is None or self.closing:
+                break
+            await ws.send_text(json.dumps(frame, default=str))
+        code, reason = self.closing or (protocol.NORMAL, "")
+        if ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await ws.close(code, reason)
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close after the frames already queued are sent."""
+        if self.closing is None:
+            self.closing = (code, reason)
+        self._wake()
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self.writer), 5)
+
+
+async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
+    if websocket.application_state == WebSocketState.CONNECTING:
+        await websocket.accept()
+    if websocket.application_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await websocket.close(code, reason[:120])  # close reasons are limited to 123 bytes
+
+
+@router.websocket("/ws/chat", dependencies=[Depends(_socket_action)])
+async def chat_socket(websocket: WebSocket):
+    """The chat protocol; see docs/chat.md."""
+    kernel: Kernel = websocket.app.state.kernel
+    hub: ChatHub | None = kernel.services.get("chat")
+    if hub is None:
+        return await _refuse(websocket, protocol.INTERNAL, "chat is not running")
+    settings = hub.settings
+
+    origin = websocket.headers.get("origin")
+    if origin and origin.rstrip("/") not in allowed_origins(kernel, settings):
+        # Refuse the handshake itself (HTTP 403): a cross-site page gets no socket at all.
+        return await websocket.close(protocol.POLICY, "origin not allowed")
+    if hub.draining:
+        return await _refuse(websocket, protocol.GOING_AWAY, "server shutting down")
+
+    params = websocket.query_params
+    persona_id = params.get("persona_id") or params.get("persona")
+    requested_session = params.get("session_id") or params.get("session") or None
+    await websocket.accept()
+    try:
+        if not persona_id:
+            raise Refused(protocol.POLICY, "persona_id is required.")
+        principal = await _identify(websocket, kernel, hub)
+        roles = kernel.permissions.get(ACTION, frozenset())
+        if principal.role not in roles:
+            raise Refused(protocol.POLICY, f"Your role ({principal.role}) may not use chat.")
+        try:
+            session_id = await asyncio.to_thread(hub.open_session, principal, persona_id,
+                                                 requested_session)
+        except BwengeError as exc:
+            reason = "Session not found." if requested_session and exc.code == "not_found" else exc.message
+            raise Refused(protocol.POLICY, reason) from None
+        conn = SocketConnection(websocket, principal, session_id, settings.send_queue_frames)
+        try:
+            hub.admit(conn)
+        except TooManyRequests as exc:
+            raise Refused(protocol.TRY_AGAIN_LATER, exc.message) from None
+    except Refused as refused:
+        return await _refuse(websocket, refused.code, refused.reason)
+    except WebSocketDisconnect:
+        return
+
+    subscription = None
+    try:
+        # Subscribe before reading history so no frame falls in between; a message
+        # may then arrive both ways (clients dedupe by message_id).
+        subscription = await hub.subscribe(conn)
+        messages, total = await asyncio.to_thread(hub.history, principal, session_id,
+                                                  settings.history_replay)
+        await websocket.send_text(json.dumps(protocol.session_info(
+            session_id, persona_id, total, len(messages), bool(hub.answering.get(session_id)))))
+        for msg in messages:
+            await websocket.send_text(json.dumps(protocol.stored_message(msg), default=str))
+        conn.writer = asyncio.create_task(conn.write())
+        await _receive_loop(websocket, conn, hub, persona_id)
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        log.exception("chat socket failed")
+        conn.closing = conn.closing or (protocol.INTERNAL, "internal error")
+    finally:
+        hub.leave(conn)
+        if subscription is not None:
+            await subscription.close()
+        if conn.writer is None:
+            await _refuse(websocket, *(conn.closing or (protocol.NORMAL, "")))
+        else:
+            conn._wake()
+            with contextlib.suppress(Exception):
+                await conn.writer
+
+
+async def _receive_loop(websocket: WebSocket, conn: SocketConnection, hub: ChatHub,
+                        persona_id: str) -> None:
+    settings = hub.settings
+    mine: set[asyncio.Task] = set()  # this socket's questions not yet answered
+    while conn.closing is None:
+        try:
+            message = await asyncio.wait_for(websocket.receive(), settings.idle_timeout_seconds)
+        except TimeoutError:
+            conn.closing = (protocol.NORMAL, "idle timeout")
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        try:
+            frame = protocol.parse_client_frame(message.get("text", message.get("bytes")),
+                                                max_bytes=settings.max_frame_bytes,
+                                                max_chars=settings.max_message_chars)
+        except FrameError as exc:
+            conn.deliver(protocol.error(exc.code, exc.message))
+            continue
+        kind = frame["type"]
+        if kind == "ping":
+            conn.deliver({"type": "pong"})
+        elif kind == "auth":
+            conn.deliver(protocol.error("already_authenticated", "This socket is already authenticated."))
+        elif kind == "user_message":
+            mine = {t for t in mine if not t.done()}
+            if len(mine) >= settings.max_pending_questions:
+                conn.deliver(protocol.error("busy", "Wait for the current answers before asking more."))
+                continue
+            if hub.draining:
+                conn.deliver(protocol.error("shutting_down", "The server is restarting; ask again shortly."))
+                continue
+            await hub.broadcaster.publish(conn.session_id, protocol.user_message(
+                frame["content"], None, utcnow().isoformat()))
+            mine.add(hub.ask(conn.principal, persona_id, conn.session_id, frame["content"]))

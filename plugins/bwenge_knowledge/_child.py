@@ -1,0 +1,41 @@
+"""Code that runs inside the parser child process (kept tiny and import-light).
+
+The fork server preloads this module, so the format libraries it imports are
+loaded once and every parse forks from a warm, clean process.
+"""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+from typing import Any
+
+# Preloaded in the fork server so each parse starts warm.
+import llama_index.core.readers.base  # noqa: F401
+import pypdf  # noqa: F401
+
+try:  # optional at preload time; the loaders import them again when used
+    import bs4  # noqa: F401
+    import docx  # noqa: F401
+    import pptx  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
+
+class UserFacingError(Exception):
+    """An error whose message is already written for the expert."""
+
+
+def run(conn: Any, reader: Any, path: str, extra_info: dict[str, Any], memory_bytes: int) -> None:
+    try:
+        if memory_bytes:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        docs = reader.load_data(file=Path(path), extra_info=dict(extra_info))
+        conn.send(("ok", [(doc.text, dict(doc.metadata)) for doc in docs]))
+    except MemoryError:
+        conn.send(("memory", None))
+    except BaseException as exc:  # everything is reported, the parent decides
+        plain = getattr(exc, "user_facing", False) or type(exc).__name__ == "TranscriptionNotInstalled"
+        conn.send(("error", str(exc) if plain else f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()

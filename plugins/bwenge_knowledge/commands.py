@@ -1,0 +1,150 @@
+"""``bwenge worker`` and ``bwenge ingest``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def add_commands(cli: typer.Typer) -> None:
+    cli.command("worker")(worker)
+    cli.command("ingest")(ingest)
+
+
+def worker(
+    threads: Annotated[int | None, typer.Option(help="Concurrent jobs (default: knowledge.workers).")] = None,
+) -> None:
+    """Run knowledge ingestion jobs until stopped (Ctrl-C / SIGTERM).
+
+    With knowledge.queue = "dramatiq" it consumes the Redis queue; with "inprocess"
+    it processes pending sources straight from the database. Either way, sources
+    whose worker died are retried (up to knowledge.max_attempts) or failed.
+    """
+    import asyncio
+    import signal
+    import threading
+
+    from bwenge.cli import console, load_kernel
+
+    from .hooks import _service
+    from .runner import DramatiqRunner, InProcessRunner
+
+    kernel = load_kernel(migrate=None)
+    service = _service(kernel)
+    settings = service.settings
+    threads = threads or settings.workers
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    from .parsing import warm_up
+
+    warm_up()
+    if settings.queue == "dramatiq":
+        url = settings.redis_url or kernel.core.redis_url
+        if not url:
+            from bwenge.cli import fail
+
+            fail("knowledge.queue = 'dramatiq' needs knowledge.redis_url or redis_url.")
+        runner = DramatiqRunner(service, url)
+        service.runner = runner
+        console.print(f"Knowledge worker: {threads} thread(s) on the Dramatiq queue at {url}",
+                      highlight=False)
+        runner.work(threads, settings.sweep_seconds, stop)
+    else:
+        runner = InProcessRunner(service, threads, settings.sweep_seconds)
+        service.runner = runner
+        service.loop = None
+        console.print(f"Knowledge worker: {threads} thread(s) on database {kernel.db.dialect}",
+                      highlight=False)
+        runner.start()
+        stop.wait()
+        runner.stop(wait=True)
+    asyncio.run(kernel.stop()) if kernel.started else None
+    console.print("Knowledge worker stopped.")
+
+
+def _collect(paths: list[Path], extensions: set[str]) -> tuple[list[Path], list[Path]]:
+    files, skipped = [], []
+    for path in paths:
+        candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for candidate in candidates:
+            if candidate.name.startswith("."):
+                continue
+            (files if candidate.suffix.lower() in extensions else skipped).append(candidate)
+    return files, skipped
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).",
+                                                exists=True)],
+    persona: Annotated[str, typer.Option("--persona", help="Persona id to teach.")],
+    org: Annotated[str, typer.Option("--org", help="The persona's organisation id.")],
+    title: Annotated[str | None, typer.Option(help="Title (single file only).")] = None,
+) -> None:
+    """Ingest files or folders into a persona's knowledge, with a progress bar.
+
+    Runs the same checks and pipeline as an upload, in this process. Files of
+    unsupported types are listed and skipped.
+    """
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bwenge.cli import console, err_console, fail, load_kernel
+    from bwenge.errors import BwengeError
+
+    from .hooks import _service
+    from .upload import stream_file_to
+
+    kernel = load_kernel(migrate=None)
+    service = _service(kernel)
+    try:
+        service.check_persona(org, persona)
+    except BwengeError:
+        fail(f"Persona {persona} not found in organisation {org}.")
+    files, skipped = _collect(paths, set(service.supported_extensions()))
+    for path in skipped:
+        err_console.print(f"[yellow]skipped[/] {path} (no loader for {path.suffix or 'no extension'})",
+                          highlight=False)
+    if not files:
+        fail("No supported files to ingest.")
+    if title and len(files) > 1:
+        fail("--title only applies to a single file.")
+    results: dict[str, int] = {"ready": 0, "failed": 0, "duplicate": 0, "refused": 0}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        overall = progress.add_task("Ingesting", total=len(files))
+        for path in files:
+            progress.update(overall, description=f"{path.name}: storing")
+            try:
+                received = stream_file_to(path, service.incoming_dir(org), service.settings.max_upload_bytes)
+                source, duplicate = asyncio.run(service.accept(
+                    org_id=org, user_id=None, persona_id=persona, received=received, title=title))
+            except BwengeError as exc:
+                progress.console.print(f"[red]refused[/] {path}: {exc.message}", highlight=False)
+                results["refused"] += 1
+                progress.advance(overall)
+                continue
+            if duplicate:
+                progress.console.print(f"[yellow]duplicate[/] {path}: same content as source "
+                                       f"{source.id} ({source.status})", highlight=False)
+                results["duplicate"] += 1
+                progress.advance(overall)
+                continue
+            status = service.ingest(source.id, progress=lambda step, p=path: progress.update(
+                overall, description=f"{p.name}: {step}"))
+            final = service.get(org, source.id)
+            if status == "ready":
+                results["ready"] += 1
+                progress.console.print(f"[green]ready[/] {path} → {source.id} "
+                                       f"({final.chunk_count} chunks)", highlight=False)
+            else:
+                results["failed"] += 1
+                progress.console.print(f"[red]failed[/] {path}: {final.error_message or final.status}",
+                                       highlight=False)
+            progress.advance(overall)
+    console.print(", ".join(f"{n} {k}" for k, n in results.items()), highlight=False)
+    if results["failed"] or results["refused"]:
+        raise typer.Exit(1)

@@ -1,0 +1,85 @@
+"""REST routes of the knowledge plugin (seed API, org-scoped)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from bwenge.domain import Principal
+from bwenge.errors import BadRequest
+from bwenge_rest.deps import get_kernel, require
+
+from .models import KnowledgeSource
+
+router = APIRouter(prefix="/knowledge", tags=["knowledge"])
+
+
+def _service(request: Request):
+    return get_kernel(request).service("knowledge")
+
+
+def source_out(source: KnowledgeSource) -> dict[str, Any]:
+    """The seed's status shape (plus persona_id and size_bytes)."""
+    return {
+        "source_id": source.id,
+        "persona_id": source.persona_id,
+        "title": source.title,
+        "filename": source.filename,
+        "type": source.type,
+        "status": source.status,
+        "chunk_count": source.chunk_count,
+        "error_message": source.error_message,
+        "size_bytes": source.size_bytes,
+        "created_at": source.created_at.isoformat() if source.created_at else None,
+    }
+
+
+@router.post("/upload", openapi_extra={"requestBody": {"content": {"multipart/form-data": {
+    "schema": {"type": "object", "required": ["file", "persona_id"], "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "persona_id": {"type": "string"},
+        "title": {"type": "string"}}}}}}})
+async def upload(request: Request, principal: Principal = Depends(require("knowledge.upload"))):
+    """Upload a file (multipart ``file``, ``persona_id``, ``title?``); ingestion runs in
+    the background. Identical content already uploaded to the persona is not stored
+    again: the existing source is returned with ``duplicate: true``."""
+    from .upload import receive_upload
+
+    service = _service(request)
+    received = await receive_upload(request, service.incoming_dir(principal.org_id),
+                                    service.settings.max_upload_bytes)
+    persona_id = (received.fields.get("persona_id") or request.query_params.get("persona_id") or "").strip()
+    if not persona_id:
+        received.discard()
+        raise BadRequest("persona_id is required.")
+    source, duplicate = await service.accept(
+        org_id=principal.org_id, user_id=principal.user_id, persona_id=persona_id,
+        received=received, title=received.fields.get("title"))
+    message = ("Identical content was already uploaded to this persona; returning that source."
+               if duplicate else "File received; ingestion has started.")
+    return {"upload_id": source.id, **source_out(source), "message": message, "duplicate": duplicate}
+
+
+@router.get("/sources")
+async def list_sources(request: Request, persona_id: str | None = Query(None),
+                       principal: Principal = Depends(require("knowledge.read"))):
+    """Sources of the caller's org, optionally of one persona."""
+    service = _service(request)
+    if persona_id:
+        service.check_persona(principal.org_id, persona_id)
+    return [source_out(s) for s in service.list(principal.org_id, persona_id)]
+
+
+@router.get("/{source_id}/status")
+async def source_status(source_id: str, request: Request,
+                        principal: Principal = Depends(require("knowledge.read"))):
+    return source_out(_service(request).get(principal.org_id, source_id))
+
+
+@router.delete("/{source_id}")
+async def delete_source(source_id: str, request: Request,
+                        principal: Principal = Depends(require("knowledge.delete"))):
+    """Delete a source: its file, rows and every vector."""
+    source = await _service(request).delete(principal.org_id, source_id, principal.user_id)
+    return {"message": f"Knowledge source {source.title!r} deleted.", "source_id": source.id}

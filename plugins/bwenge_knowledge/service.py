@@ -1,0 +1,558 @@
+"""Knowledge logic with no HTTP in it: accepting files, the ingestion job, deletion
+and retrieval. Routes, the CLI and the worker all call :class:`KnowledgeService`.
+
+Exactly-once-or-failed ingestion:
+
+* a job *claims* a source with a compare-and-set (``pending`` -> ``processing``, or a
+  ``processing`` row whose heartbeat is older than ``lease_seconds``) and a fresh
+  claim token; every later write is guarded by that token;
+* vectors get ids derived from ``(source_id, chunk_index)`` and leftovers of an
+  interrupted try are deleted first, so a retry overwrites instead of duplicating;
+* ``ready`` and the chunk rows are written in one transaction after the vectors;
+  retrieval only returns chunks of ``ready`` sources, so a half-indexed source is
+  never visible;
+* a crashed worker's source is retried up to ``max_attempts`` claims, then failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+
+from bwenge.errors import BwengeError, NotFound, UnsupportedMediaType
+from bwenge.utils import new_id, utcnow
+
+from .models import FAILED, PENDING, PROCESSING, READY, KnowledgeChunk, KnowledgeSource
+from .parsing import ParseError, parse_file
+from .safety import Limits, check_file
+from .settings import KnowledgeSettings
+from .upload import ReceivedUpload
+
+log = logging.getLogger("bwenge.knowledge")
+CHUNK_NAMESPACE = uuid.UUID("6f1b7f8e-3c1a-4f0e-9a57-2b1d6d3b9e10")
+
+
+def chunk_id(source_id: str, index: int) -> str:
+    """The vector id of a chunk: the same on every try, so retries overwrite."""
+    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{source_id}:{index}"))
+
+
+def collection_name(org_id: str, persona_id: str) -> str:
+    """One collection per persona (tenant isolation by construction)."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{org_id}_{persona_id}")
+    return f"bwenge-{safe}"[:200]
+
+
+@dataclass
+class Chunk:
+    index: int
+    text: str
+    page: int | None
+    slide: int | None
+    position: int
+    extra: dict[str, Any]
+
+
+class _Fail(Exception):
+    """Ends the job as ``failed`` with this message for the expert."""
+
+
+class _LostClaim(Exception):
+    """Another worker took over (or the source was deleted): stop quietly."""
+
+
+class KnowledgeService:
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.settings: KnowledgeSettings = kernel.settings_for("knowledge")
+        self._embedder = None
+        self._store = None
+        self._init_lock = threading.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None  # the app's loop, for events from threads
+        self.stopping = threading.Event()
+        self.runner = None  # set by hooks: enqueue(source_id)
+
+    # -- plumbing -----------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        return Path(self.kernel.data_dir) / "knowledge"
+
+    def incoming_dir(self, org_id: str) -> Path:
+        return self.root / _safe(org_id) / ".incoming"
+
+    @property
+    def embedder(self):
+        with self._init_lock:
+            if self._embedder is None:
+                self._embedder = self.kernel.embedders.get(self.settings.embedder)(self.kernel)
+            return self._embedder
+
+    @property
+    def store(self):
+        with self._init_lock:
+            if self._store is None:
+                self._store = self.kernel.vector_stores.get(self.settings.vector_store)(self.kernel)
+            return self._store
+
+    @property
+    def limits(self) -> Limits:
+        s = self.settings
+        return Limits(s.zip_max_entries, s.zip_max_total_mb * 1024 * 1024, s.zip_max_ratio)
+
+    def loader_for(self, extension: str):
+        name = self.kernel.loaders.by_extension.get(extension.lower())
+        return self.kernel.loaders.entry(name) if name else None
+
+    def supported_extensions(self) -> list[str]:
+        return sorted(self.kernel.loaders.by_extension)
+
+    def emit(self, hook: str, **kwargs: Any) -> None:
+        """Announce an event from a job thread (on the app's loop when there is one)."""
+        loop = self.loop
+        try:
+            if loop is not None and loop.is_running():
+                asyncio.run_coroutine_threadsafe(self.kernel.emit(hook, **kwargs), loop).result(30)
+            else:
+                asyncio.run(self.kernel.emit(hook, **kwargs))
+        except Exception:
+            log.exception("Emitting %s failed", hook)
+
+    def check_persona(self, org_id: str, persona_id: str) -> None:
+        """The persona must exist in the caller's org; otherwise 404 (never 403)."""
+        persona = self.kernel.service("personas").get(org_id, persona_id) if persona_id else None
+        if persona is None or persona.org_id != org_id:
+            raise NotFound("Persona not found.")
+
+    # -- accepting files ---------------------------------------------------------------
+
+    async def accept(self, *, org_id: str, user_id: str | None, persona_id: str,
+                     received: ReceivedUpload, title: str | None = None) -> tuple[KnowledgeSource, bool]:
+        """Validate, deduplicate and store a received file; queue its ingestion.
+
+        Returns ``(source, duplicate)``. On any error the received file is removed.
+        """
+        try:
+            self.check_persona(org_id, persona_id)
+            extension = Path(received.filename or "").suffix.lower()
+            entry = self.loader_for(extension) if extension else None
+            if entry is None:
+                raise UnsupportedMediaType(
+                    f"Files of type {extension or '(no extension)'} are not supported. Supported: "
+                    f"{', '.join(self.supported_extensions())}.",
+                    details={"supported": self.supported_extensions()})
+            if received.size == 0:
+                raise UnsupportedMediaType("The file is empty.")
+            await asyncio.to_thread(check_file, received.path, extension,
+                                    tuple(entry.meta.get("media_types", ())), self.limits)
+            existing = self._find_duplicate(org_id, persona_id, received.sha256)
+            if existing is not None:
+                received.discard()
+                return existing, True
+            await self.kernel.emit("before_source_upload", org_id=org_id, user_id=user_id,
+                                   persona_id=persona_id, size_bytes=received.size,
+                                   filename=received.filename)
+            source_id = new_id()
+            relative = Path(_safe(org_id)) / f"{source_id}{extension}"
+            final = self.root / relative
+            final.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(received.path), final)
+            received.path = final  # so a failed insert below still cleans up
+            now = utcnow()
+            source = KnowledgeSource(
+                id=source_id, org_id=org_id, persona_id=persona_id,
+                title=(title or "").strip()[:500] or Path(received.filename).stem[:500] or source_id,
+                filename=received.filename, type=entry.meta.get("kind") or extension.lstrip("."),
+                extension=extension, size_bytes=received.size, content_hash=received.sha256,
+                storage_path=relative.as_posix(), status=PENDING, chunk_count=0, attempts=0,
+                created_by=user_id, created_at=now, updated_at=now)
+            with self.kernel.db.session() as session:
+                session.add(source)
+        except BaseException:
+            received.discard()
+            raise
+        self.enqueue(source.id)
+        return source, False
+
+    def _find_duplicate(self, org_id: str, persona_id: str, sha256: str) -> KnowledgeSource | None:
+        with self.kernel.db.session() as session:
+            return session.scalars(select(KnowledgeSource).where(
+                KnowledgeSource.org_id == org_id, KnowledgeSource.persona_id == persona_id,
+                KnowledgeSource.content_hash == sha256, KnowledgeSource.status != FAILED,
+            ).order_by(KnowledgeSource.created_at).limit(1)).first()
+
+    def enqueue(self, source_id: str) -> None:
+        if self.runner is not None:
+            self.runner.enqueue(source_id)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, org_id: str, source_id: str) -> KnowledgeSource:
+        with self.kernel.db.session() as session:
+            source = session.get(KnowledgeSource, source_id)
+        if source is None or source.org_id != org_id:
+            raise NotFound("Knowledge source not found.")
+        return source
+
+    def list(self, org_id: str, persona_id: str | None = None) -> list[KnowledgeSource]:
+        query = select(KnowledgeSource).where(KnowledgeSource.org_id == org_id)
+        if persona_id:
+            query = query.where(KnowledgeSource.persona_id == persona_id)
+        with self.kernel.db.session() as session:
+            return list(session.scalars(query.order_by(KnowledgeSource.created_at)))
+
+    # -- deleting ------------------------------------------------------------------------
+
+    async def delete(self, org_id: str, source_id: str, user_id: str | None = None) -> KnowledgeSource:
+        source = self.get(org_id, source_id)
+        await asyncio.to_thread(self._purge, source)
+        await self.kernel.emit("after_source_delete", org_id=org_id, user_id=user_id,
+                               source_id=source.id, persona_id=source.persona_id,
+                               size_bytes=source.size_bytes)
+        return source
+
+    def _purge(self, source: KnowledgeSource) -> None:
+        """Remove a source's vectors, file and rows. Vectors go first: a crash
+        half-way leaves a row to retry the delete with, never orphaned vectors."""
+        with self.kernel.db.session() as session:
+            ids = list(session.scalars(select(KnowledgeChunk.id).where(
+                KnowledgeChunk.source_id == source.id)))
+        self._delete_vectors(source.org_id, source.persona_id, source.id, ids)
+        self._delete_file(source.storage_path)
+        with self.kernel.db.session() as session:
+            session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.source_id == source.id))
+            session.execute(delete(KnowledgeSource).where(KnowledgeSource.id == source.id))
+
+    def _delete_vectors(self, org_id: str, persona_id: str, source_id: str,
+                        ids: Iterable[str] = ()) -> None:
+        collection = collection_name(org_id, persona_id)
+        ids = list(ids)
+        if ids:
+            self.store.delete(collection, ids=ids)
+        # by metadata too: catches vectors of an interrupted try that has no chunk rows
+        self.store.delete(collection, where={"source_id": source_id})
+
+    def _delete_file(self, storage_path: str | None) -> None:
+        if storage_path:
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / storage_path).unlink()
+
+    async def delete_persona(self, org_id: str, persona_id: str) -> int:
+        """Remove every source, file and vector of a deleted persona."""
+        sources = self.list(org_id, persona_id)
+        for source in sources:
+            await asyncio.to_thread(self._purge, source)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.store.drop, collection_name(org_id, persona_id))
+        return len(sources)
+
+    # -- the ingestion job -------------------------------------------------------------------
+
+    def ingest(self, source_id: str, progress: Callable[[str], None] | None = None) -> str | None:
+        """Run one ingestion job. Returns the final status, or ``None`` when the source
+        was not claimable (done, deleted, or another live worker has it)."""
+        token = new_id()
+        now = utcnow()
+        stale = now - timedelta(seconds=self.settings.lease_seconds)
+        with self.kernel.db.session() as session:
+            claimed = session.execute(update(KnowledgeSource).where(
+                KnowledgeSource.id == source_id,
+                or_(KnowledgeSource.status == PENDING,
+                    and_(KnowledgeSource.status == PROCESSING,
+                         or_(KnowledgeSource.heartbeat_at.is_(None), KnowledgeSource.heartbeat_at < stale))),
+            ).values(status=PROCESSING, attempts=KnowledgeSource.attempts + 1, claim_token=token,
+                     heartbeat_at=now, updated_at=now, error_message=None)).rowcount
+            source = session.get(KnowledgeSource, source_id) if claimed == 1 else None
+        if source is None:
+            return None
+        started = time.monotonic()
+        beat = _Heartbeat(self, source_id, token, self.settings.lease_seconds / 4)
+        beat.start()
+        try:
+            if source.attempts > self.settings.max_attempts:
+                raise _Fail(f"ingestion was interrupted {source.attempts - 1} times (the worker "
+                            "stopped mid-job); giving up — upload the file again to retry")
+            chunks = self._extract(source, beat, progress)
+            self._index(source, chunks, beat, progress)
+            self._commit(source, token, chunks)
+        except _LostClaim:
+            if self.stopping.is_set() and not beat.lost:
+                self.release(source_id, token)  # shutting down: hand the job back untouched
+            else:
+                log.info("Source %s was taken over or deleted; this try stops.", source_id)
+            return None
+        except _Fail as exc:
+            return self._fail(source, token, str(exc))
+        except Exception as exc:  # an unexpected failure still ends the job, never stuck
+            log.exception("Ingesting source %s failed", source_id)
+            return self._fail(source, token, f"internal error while ingesting: {type(exc).__name__}: {exc}")
+        finally:
+            beat.stop()
+        self.emit("after_source_ingest", org_id=source.org_id, user_id=source.created_by,
+                  source_id=source.id, persona_id=source.persona_id, chunk_count=len(chunks),
+                  size_bytes=source.size_bytes, seconds=round(time.monotonic() - started, 3))
+        return READY
+
+    def _check(self, beat: _Heartbeat) -> None:
+        if beat.lost:
+            raise _LostClaim()
+        if self.stopping.is_set():
+            raise _LostClaim()
+
+    def _extract(self, source: KnowledgeSource, beat: _Heartbeat,
+                 progress: Callable[[str], None] | None) -> list[Chunk]:
+        entry = self.loader_for(source.extension)
+        if entry is None:
+            raise _Fail(f"no installed loader reads {source.extension} files any more")
+        path = self.root / (source.storage_path or "")
+        if not source.storage_path or not path.is_file():
+            raise _Fail("the stored file is missing")
+        try:
+            check_file(path, source.extension, tuple(entry.meta.get("media_types", ())), self.limits)
+        except BwengeError as exc:
+            raise _Fail(exc.message) from None
+        if progress:
+            progress("parsing")
+        reader = self._prepare_reader(entry.obj)
+        try:
+            docs = parse_file(reader, path, timeout=self.settings.parse_timeout_seconds,
+                              memory_mb=self.settings.parse_memory_mb, tick=lambda: self._check(beat))
+        except ParseError as exc:
+            raise _Fail(str(exc)) from None
+        self._check(beat)
+        chunks = self.chunk(docs)
+        if not chunks:
+            raise _Fail("no text could be extracted from the file (a scanned PDF needs OCR, "
+                        "which is not built in)")
+        if len(chunks) > self.settings.max_chunks_per_source:
+            raise _Fail(f"the file produced {len(chunks)} chunks (limit "
+                        f"{self.settings.max_chunks_per_source}, knowledge.max_chunks_per_source)")
+        return chunks
+
+    def _prepare_reader(self, reader):
+        from .loaders import MediaReader
+
+        if isinstance(reader, MediaReader):
+            reader = copy.copy(reader)
+            reader.model = self.settings.transcription_model
+        return reader
+
+    def chunk(self, docs: list[tuple[str, dict[str, Any]]]) -> list[Chunk]:
+        """Sentence-aware chunks with overlap; page/slide and position kept per chunk."""
+        from llama_index.core.node_parser import SentenceSplitter
+
+        splitter = SentenceSplitter(chunk_size=self.settings.chunk_size,
+                                    chunk_overlap=self.settings.chunk_overlap)
+        chunks: list[Chunk] = []
+        for text, meta in docs:
+            cursor = 0
+            for piece in splitter.split_text(text):
+                found = text.find(piece[:64], cursor)
+                position = found if found >= 0 else cursor
+                cursor = position + 1 if found >= 0 else cursor
+                extra = {k: v for k, v in meta.items() if k not in ("page", "slide")
+                         and isinstance(v, (str, int, float, bool))}
+                chunks.append(Chunk(len(chunks), piece, _int(meta.get("page")), _int(meta.get("slide")),
+                                    position, extra))
+        return chunks
+
+    def _index(self, source: KnowledgeSource, chunks: list[Chunk], beat: _Heartbeat,
+               progress: Callable[[str], None] | None) -> None:
+        embedder, store = self.embedder, self.store
+        collection = collection_name(source.org_id, source.persona_id)
+        self._check(beat)
+        store.delete(collection, where={"source_id": source.id})  # leftovers of an interrupted try
+        size = self.settings.embed_batch_size
+        for start in range(0, len(chunks), size):
+            batch = chunks[start:start + size]
+            vectors = embedder.embed([c.text for c in batch])
+            self._check(beat)
+            store.upsert(collection, [chunk_id(source.id, c.index) for c in batch], vectors,
+                         [c.text for c in batch], [self._vector_meta(source, c) for c in batch],
+                         embedder=embedder.name)
+            if progress:
+                progress(f"embedded {min(start + size, len(chunks))}/{len(chunks)}")
+
+    @staticmethod
+    def _vector_meta(source: KnowledgeSource, chunk: Chunk) -> dict[str, Any]:
+        meta: dict[str, Any] = {**chunk.extra, "org_id": source.org_id, "persona_id": source.persona_id,
+                                "source_id": source.id, "chunk_id": chunk_id(source.id, chunk.index),
+                                "chunk_index": chunk.index, "title": source.title, "type": source.type,
+                                "position": chunk.position}
+        if chunk.page is not None:
+            meta["page"] = chunk.page
+        if chunk.slide is not None:
+            meta["slide"] = chunk.slide
+        return meta
+
+    def _commit(self, source: KnowledgeSource, token: str, chunks: list[Chunk]) -> None:
+        now = utcnow()
+        with self.kernel.db.session() as session:
+            done = session.execute(update(KnowledgeSource).where(
+                KnowledgeSource.id == source.id, KnowledgeSource.claim_token == token,
+                KnowledgeSource.status == PROCESSING,
+            ).values(status=READY, chunk_count=len(chunks), finished_at=now, updated_at=now,
+                     heartbeat_at=now, claim_token=None)).rowcount
+            if done != 1:
+                session.rollback()
+                still_there = session.get(KnowledgeSource, source.id) is not None
+                if not still_there:  # deleted while we worked: take our vectors with us
+                    with contextlib.suppress(Exception):
+                        self._delete_vectors(source.org_id, source.persona_id, source.id)
+                raise _LostClaim()
+            session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.source_id == source.id))
+            session.add_all([KnowledgeChunk(
+                id=chunk_id(source.id, c.index), source_id=source.id, org_id=source.org_id,
+                persona_id=source.persona_id, chunk_index=c.index, page=c.page, slide=c.slide,
+                position=c.position, char_count=len(c.text)) for c in chunks])
+        source.status, source.chunk_count = READY, len(chunks)
+
+    def _fail(self, source: KnowledgeSource, token: str, message: str) -> str | None:
+        """Leave nothing behind: vectors, then the row's state, then the file."""
+        try:
+            self._delete_vectors(source.org_id, source.persona_id, source.id)
+        except Exception:
+            log.exception("Could not delete vectors of failed source %s", source.id)
+        now = utcnow()
+        with self.kernel.db.session() as session:
+            done = session.execute(update(KnowledgeSource).where(
+                KnowledgeSource.id == source.id, KnowledgeSource.claim_token == token,
+            ).values(status=FAILED, error_message=message[:2000], finished_at=now, updated_at=now,
+                     claim_token=None, storage_path=None, chunk_count=0)).rowcount
+            if done == 1:
+                session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.source_id == source.id))
+        if done != 1:
+            return None
+        self._delete_file(source.storage_path)
+        log.warning("Source %s failed: %s", source.id, message)
+        self.emit("on_source_ingest_error", org_id=source.org_id, user_id=source.created_by,
+                  source_id=source.id, persona_id=source.persona_id, error=message)
+        return FAILED
+
+    def release(self, source_id: str, token: str) -> None:
+        """Hand an unfinished job back (graceful shutdown): pending again, try not counted."""
+        with self.kernel.db.session() as session:
+            session.execute(update(KnowledgeSource).where(
+                KnowledgeSource.id == source_id, KnowledgeSource.claim_token == token,
+                KnowledgeSource.status == PROCESSING,
+            ).values(status=PENDING, attempts=KnowledgeSource.attempts - 1, claim_token=None))
+
+    # -- recovery ----------------------------------------------------------------------------
+
+    def recover(self, pending_older_than: float = 0.0) -> list[str]:
+        """Sources that need a (new) job: pending ones, and processing ones whose worker
+        stopped heart-beating. Those out of attempts are failed here."""
+        now = utcnow()
+        stale = now - timedelta(seconds=self.settings.lease_seconds)
+        pending_cutoff = now - timedelta(seconds=pending_older_than)
+        with self.kernel.db.session() as session:
+            rows = session.execute(select(
+                KnowledgeSource.id, KnowledgeSource.status, KnowledgeSource.attempts,
+                KnowledgeSource.claim_token,
+            ).where(or_(
+                and_(KnowledgeSource.status == PENDING, KnowledgeSource.updated_at <= pending_cutoff),
+                and_(KnowledgeSource.status == PROCESSING,
+                     or_(KnowledgeSource.heartbeat_at.is_(None), KnowledgeSource.heartbeat_at < stale)),
+            )).order_by(KnowledgeSource.created_at)).all()
+        todo = []
+        for row in rows:
+            if row.status == PROCESSING and row.attempts >= self.settings.max_attempts:
+                source = self._get_any(row.id)
+                if source is not None:
+                    self._fail(source, row.claim_token,
+                               f"ingestion was interrupted {row.attempts} times (the worker stopped "
+                               "mid-job); giving up — upload the file again to retry")
+                continue
+            todo.append(row.id)
+        return todo
+
+    def _get_any(self, source_id: str) -> KnowledgeSource | None:
+        with self.kernel.db.session() as session:
+            return session.get(KnowledgeSource, source_id)
+
+    # -- retrieval (the "retriever" service) ---------------------------------------------------
+
+    def ready_sources(self, org_id: str, persona_id: str) -> dict[str, KnowledgeSource]:
+        with self.kernel.db.session() as session:
+            return {s.id: s for s in session.scalars(select(KnowledgeSource).where(
+                KnowledgeSource.org_id == org_id, KnowledgeSource.persona_id == persona_id,
+                KnowledgeSource.status == READY))}
+
+    def retrieve(self, org_id: str, persona_id: str, query: str, k: int = 5):
+        """Top-k chunks of the persona's ``ready`` sources, best first."""
+        from bwenge.contracts.knowledge import RetrievedChunk
+
+        if not query or not query.strip() or k <= 0:
+            return []
+        ready = self.ready_sources(org_id, persona_id)
+        if not ready:
+            return []
+        embedder, store = self.embedder, self.store
+        collection = collection_name(org_id, persona_id)
+        vector = embedder.embed([query])[0]
+        # Fast path: unfiltered query (filters are slow); sources still being indexed are rare
+        # and simply dropped. Fall back to an explicit filter when that leaves too few.
+        hits = store.query(collection, vector, k + 8, embedder=embedder.name)
+        kept = [h for h in hits if h[2].get("source_id") in ready]
+        if len(kept) < k and len(kept) < len(hits):
+            hits = store.query(collection, vector, k, embedder=embedder.name,
+                               where={"source_id": {"$in": sorted(ready)}})
+            kept = [h for h in hits if h[2].get("source_id") in ready]
+        out = []
+        for vid, text, meta, score in kept[:k]:
+            source = ready[meta["source_id"]]
+            out.append(RetrievedChunk(
+                source_id=source.id, chunk_id=meta.get("chunk_id", vid), text=text, score=float(score),
+                title=source.title, page=_int(meta.get("page")), slide=_int(meta.get("slide")),
+                metadata={k_: v for k_, v in meta.items() if k_ not in ("org_id", "text")}))
+        return out
+
+
+class _Heartbeat(threading.Thread):
+    """Keeps a claimed source's ``heartbeat_at`` fresh; notices a lost claim."""
+
+    def __init__(self, service: KnowledgeService, source_id: str, token: str, every: float):
+        super().__init__(daemon=True, name=f"bwenge-heartbeat-{source_id[:8]}")
+        self.service, self.source_id, self.token, self.every = service, source_id, token, max(every, 0.2)
+        self._stop = threading.Event()
+        self.lost = False
+
+    def run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                with self.service.kernel.db.session() as session:
+                    alive = session.execute(update(KnowledgeSource).where(
+                        KnowledgeSource.id == self.source_id, KnowledgeSource.claim_token == self.token,
+                    ).values(heartbeat_at=utcnow())).rowcount
+                if alive != 1:
+                    self.lost = True
+                    return
+            except Exception:  # a database hiccup: try again next beat
+                log.warning("Heartbeat for %s failed", self.source_id, exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _safe(value: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in value)[:64] or "_"

@@ -1,0 +1,537 @@
+"""Test helpers for LLM providers (a pytest plugin: list ``bwenge_llm.testing`` in
+``pytest_plugins``).
+
+* :class:`OpenAIServer` / fixture ``openai_server`` — a real HTTP server on
+  127.0.0.1 speaking the OpenAI chat completions API (plain JSON and SSE
+  streaming), scripted per test: answers, HTTP errors, 429 with
+  ``Retry-After``, hanging, dropping the stream midway. It records every
+  request it received (``server.requests``).
+* :func:`check_provider` / :func:`assert_provider_conforms` — contract checks a
+  third-party provider class can run to prove it plugs into the chain.
+
+Example::
+
+    def test_fallback(openai_server, make_kernel):
+        openai_server.error(500, times=2)
+        kernel = make_kernel(**openai_server.llm_config(chain=["openai", "extractive"]))
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+DEFAULT_ANSWER = "Hello from the fake model."
+FAKE_MODEL = "fake-model"
+
+
+@dataclass
+class Reply:
+    """One scripted response. ``kind``: ``answer`` | ``error`` | ``hang`` | ``drop``."""
+
+    kind: str = "answer"
+    text: str = DEFAULT_ANSWER
+    chunks: list[str] | None = None  # streamed pieces; default: word by word
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str = "scripted error"
+    delay: float = 0.0  # before the response starts
+    chunk_delay: float = 0.0  # between streamed chunks
+    after_chunks: int = 2  # ``drop``: chunks sent before the connection is cut
+    finish_reason: str = "stop"
+    usage: bool = True
+
+    def pieces(self) -> list[str]:
+        if self.chunks is not None:
+            return list(self.chunks)
+        words = self.text.split(" ")
+        return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+
+@dataclass
+class ReceivedRequest:
+    """A request the server received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+    at: float  # time.monotonic() when it arrived
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return (self.json or {}).get("messages", [])
+
+    @property
+    def stream(self) -> bool:
+        return bool((self.json or {}).get("stream"))
+
+    def text(self) -> str:
+        """Every message's content, joined (for ``in`` assertions)."""
+        return "\n".join(str(m.get("content", "")) for m in self.messages)
+
+
+class OpenAIServer:
+    """A scriptable OpenAI-compatible chat completions server on 127.0.0.1.
+
+    Queue replies with :meth:`answer`, :meth:`error`, :meth:`rate_limit`,
+    :meth:`hang`, :meth:`drop` (each consumed by one request, ``times`` copies);
+    when the queue is empty it answers with :attr:`default`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.default = Reply()
+        self.requests: list[ReceivedRequest] = []
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        owner = self
+
+        class Handler(_Handler):
+            server_owner = owner
+
+        self._httpd = ThreadingHTTPServer((host, port), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> OpenAIServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            name="fake-openai",
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._release.set()  # let hanging handlers go
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- scripting ---------------------------------------------------------------
+
+    def enqueue(self, reply: Reply, times: int = 1) -> OpenAIServer:
+        with self._lock:
+            self._queue.extend(reply for _ in range(times))
+        return self
+
+    def answer(
+        self,
+        text: str = DEFAULT_ANSWER,
+        *,
+        chunks: list[str] | None = None,
+        delay: float = 0.0,
+        chunk_delay: float = 0.0,
+        finish_reason: str = "stop",
+        usage: bool = True,
+        times: int = 1,
+    ) -> OpenAIServer:
+        return self.enqueue(
+            Reply(
+                "answer",
+                text=text,
+                chunks=chunks,
+                delay=delay,
+                chunk_delay=chunk_delay,
+                finish_reason=finish_reason,
+                usage=usage,
+            ),
+            times,
+        )
+
+    def error(
+        self,
+        status: int = 500,
+        message: str = "scripted error",
+        *,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> OpenAIServer:
+        return self.enqueue(
+            Reply("error", status=status, message=message, headers=dict(headers or {})), times
+        )
+
+    def rate_limit(self, retry_after: float | str = 1, *, times: int = 1) -> OpenAIServer:
+        return self.error(
+            429, "Rate limit reached", headers={"Retry-After": str(retry_after)}, times=times
+        )
+
+    def hang(self, *, times: int = 1) -> OpenAIServer:
+        """Accept the request and never answer (until the server closes)."""
+        return self.enqueue(Reply("hang"), times)
+
+    def drop(
+        self,
+        text: str = "This answer will be cut off midway",
+        *,
+        after_chunks: int = 2,
+        times: int = 1,
+    ) -> OpenAIServer:
+        """Start streaming, then cut the connection mid-body (no [DONE], no final chunk)."""
+        return self.enqueue(Reply("drop", text=text, after_chunks=after_chunks), times)
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            return self._queue.popleft() if self._queue else self.default
+
+    @property
+    def pending(self) -> int:
+        """Scripted replies not yet consumed."""
+        return len(self._queue)
+
+    @property
+    def chat_requests(self) -> list[ReceivedRequest]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    # -- config helpers ----------------------------------------------------------
+
+    def provider_options(self, **overrides: Any) -> dict[str, Any]:
+        """``llm.providers.openai`` options pointing at this server."""
+        return {
+            "base_url": self.base_url,
+            "api_key": "test-key",
+            "model": FAKE_MODEL,
+            "timeout": 5.0,
+            **overrides,
+        }
+
+    def llm_config(
+        self,
+        chain: list[str] | tuple[str, ...] = ("openai", "extractive"),
+        *,
+        retries: int = 1,
+        retry_backoff: float = 0.01,
+        deadline: float = 10.0,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Kernel overrides (``make_kernel(**server.llm_config(...))``) for a chain using it."""
+        return {
+            "llm": {
+                "chain": list(chain),
+                "retries": retries,
+                "retry_backoff": retry_backoff,
+                "deadline": deadline,
+                "providers": {"openai": self.provider_options(**options)},
+            }
+        }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_owner: OpenAIServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def _record(self, body: Any) -> None:
+        owner = self.server_owner
+        entry = ReceivedRequest(
+            self.command,
+            self.path,
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+            time.monotonic(),
+        )
+        with owner._lock:
+            owner.requests.append(entry)
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._record(None)
+        if self.path.rstrip("/").endswith("/models"):
+            self._send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": FAKE_MODEL,
+                            "object": "model",
+                            "created": 0,
+                            "owned_by": "bwenge-tests",
+                        }
+                    ],
+                },
+            )
+        else:
+            self._send_json(
+                404, {"error": {"message": "not found", "type": "invalid_request_error"}}
+            )
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        self._record(body)
+        if not self.path.endswith("/chat/completions") or not isinstance(body, dict):
+            self._send_json(
+                404 if body is not None else 400,
+                {"error": {"message": "unsupported request", "type": "invalid_request_error"}},
+            )
+            return
+        reply = self.server_owner._next_reply()
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.kind == "hang":
+            self.server_owner._release.wait(120)
+            self.close_connection = True
+            return
+        if reply.kind == "error":
+            self._send_json(
+                reply.status,
+                {
+                    "error": {
+                        "message": reply.message,
+                        "type": "server_error",
+                        "code": str(reply.status),
+                    }
+                },
+                reply.headers,
+            )
+            return
+        model = body.get("model") or FAKE_MODEL
+        pieces = reply.pieces()
+        prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(pieces),
+            "total_tokens": prompt_tokens + len(pieces),
+        }
+        if not body.get("stream"):
+            self._send_json(
+                200,
+                {
+                    "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "".join(pieces)},
+                            "finish_reason": reply.finish_reason,
+                        }
+                    ],
+                    "usage": usage if reply.usage else None,
+                },
+            )
+            return
+        self._stream(reply, model, pieces, usage, body)
+
+    def _stream(
+        self,
+        reply: Reply,
+        model: str,
+        pieces: list[str],
+        usage: dict[str, int],
+        body: dict[str, Any],
+    ) -> None:
+        ident = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def event(payload: Any) -> None:
+            data = (
+                b"data: "
+                + (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+                + b"\n\n"
+            )
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+
+        try:
+            for i, piece in enumerate(pieces):
+                if reply.kind == "drop" and i >= reply.after_chunks:
+                    # Cut mid-body: the client sees an incomplete chunked response.
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
+                event(chunk(delta))
+                if reply.chunk_delay:
+                    time.sleep(reply.chunk_delay)
+            event(chunk({}, reply.finish_reason))
+            if reply.usage and (body.get("stream_options") or {}).get("include_usage"):
+                event(
+                    {
+                        "id": ident,
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": [],
+                        "usage": usage,
+                    }
+                )
+            event(b"[DONE]")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:  # the client went away (timeout, cancelled): nothing to do
+            self.close_connection = True
+
+
+@pytest.fixture
+def openai_server() -> Iterator[OpenAIServer]:
+    """A started :class:`OpenAIServer`; closed after the test."""
+    with OpenAIServer() as server:
+        yield server
+
+
+# -- provider contract --------------------------------------------------------------
+
+
+def _sample_request() -> Any:
+    from bwenge.contracts.knowledge import RetrievedChunk
+    from bwenge.contracts.llm import ChatMessage, LLMRequest
+    from bwenge.contracts.personas import Persona
+
+    persona = Persona(
+        persona_id="p-contract",
+        org_id="o-contract",
+        name="Contract Persona",
+        tone={"style": "friendly"},
+    )
+    passages = [
+        RetrievedChunk(
+            source_id="s1",
+            chunk_id="c1",
+            score=0.8,
+            title="Guide",
+            text="To reset your password, open Settings and choose Security.",
+        )
+    ]
+    question = "How do I reset my password?"
+    return LLMRequest(
+        persona=persona,
+        question=question,
+        passages=passages,
+        messages=[
+            ChatMessage(role="system", content="Answer from the material: [1] " + passages[0].text),
+            ChatMessage(role="user", content=question),
+        ],
+        request_id="contract-test",
+    )
+
+
+async def check_provider(
+    provider_class: type, options: dict[str, Any] | None = None, request: Any = None
+) -> str:
+    """Prove ``provider_class`` follows :class:`bwenge.contracts.llm.LLMProvider`.
+
+    Checks: a ``name``; an ``Options`` pydantic model that forbids unknown keys
+    and builds from ``options`` (``{}``: every option has a default); ``stream``
+    yields only ``str`` chunks (plus at most one ``Usage``), at least one
+    non-empty; a stream closed after its first chunk closes cleanly. Returns the
+    answer text. Raises ``AssertionError`` explaining what is wrong.
+    """
+    from pydantic import BaseModel, ValidationError
+
+    from bwenge.contracts.llm import Usage
+
+    name = getattr(provider_class, "name", None)
+    assert isinstance(name, str) and name, (
+        f"{provider_class!r} needs a class attribute `name` (str)"
+    )
+    options_model = getattr(provider_class, "Options", None)
+    assert isinstance(options_model, type) and issubclass(options_model, BaseModel), (
+        f"{name}: `Options` must be a pydantic BaseModel subclass"
+    )
+    try:
+        options_model.model_validate({**(options or {}), "__not_an_option__": 1})
+    except ValidationError as exc:
+        assert any(e["type"] == "extra_forbidden" for e in exc.errors()), (
+            f"{name}: Options must reject unknown keys (model_config = ConfigDict(extra='forbid'))"
+        )
+    else:
+        raise AssertionError(
+            f"{name}: Options accepted an unknown key; use ConfigDict(extra='forbid')"
+        )
+    opts = options_model.model_validate(options or {})
+    provider = provider_class(opts)
+    request = request or _sample_request()
+
+    stream = provider.stream(request)
+    assert hasattr(stream, "__anext__"), f"{name}: stream(request) must return an async iterator"
+    texts: list[str] = []
+    usages = 0
+    async for item in stream:
+        if isinstance(item, Usage):
+            usages += 1
+            continue
+        assert isinstance(item, str), f"{name}: stream yielded {type(item).__name__}, expected str"
+        texts.append(item)
+    assert usages <= 1, f"{name}: yield at most one Usage per answer, got {usages}"
+    answer = "".join(texts)
+    assert answer.strip(), f"{name}: the stream produced no text"
+
+    early = provider.stream(request)
+    async for _first in early:
+        break
+    close = getattr(early, "aclose", None)
+    if close is not None:
+        await close()
+    closer = getattr(provider, "aclose", None)
+    if closer is not None:
+        await closer()
+    return answer
+
+
+def assert_provider_conforms(
+    provider_class: type, options: dict[str, Any] | None = None, request: Any = None
+) -> str:
+    """:func:`check_provider` for synchronous tests."""
+    return asyncio.run(check_provider(provider_class, options, request))

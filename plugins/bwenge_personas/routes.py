@@ -1,0 +1,113 @@
+"""REST routes of the personas plugin (seed paths, fields and 200s)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bwenge_rest.deps import get_kernel, require
+from fastapi import APIRouter, Body, Depends
+
+from bwenge.contracts.personas import Persona
+from bwenge.domain import Principal
+
+from .schemas import PersonaCreate, PersonaSettingsUpdate, PersonaUpdate, ReleaseRequest
+from .service import PersonaService
+
+router = APIRouter(tags=["personas"])
+
+
+def service(kernel=Depends(get_kernel)) -> PersonaService:
+    return kernel.service("persona_manager")
+
+
+def wire(persona: Persona) -> dict[str, Any]:
+    """The seed's persona shape plus ``status`` and release facts."""
+    return persona.model_dump(mode="json")
+
+
+@router.post("/personas")
+async def create_persona(
+    body: PersonaCreate,
+    principal: Principal = Depends(require("persona.create")),
+    personas: PersonaService = Depends(service),
+):
+    return wire(await personas.create(principal, body.changes()))
+
+
+@router.get("/personas")
+async def list_personas(
+    principal: Principal = Depends(require("persona.list")),
+    personas: PersonaService = Depends(service),
+):
+    return [wire(p) for p in personas.list_for(principal)]
+
+
+@router.get("/personas/{persona_id}")
+async def get_persona(
+    persona_id: str,
+    principal: Principal = Depends(require("persona.read")),
+    personas: PersonaService = Depends(service),
+):
+    return wire(personas.get_for(principal, persona_id))
+
+
+@router.put("/personas/{persona_id}")
+async def update_persona(
+    persona_id: str,
+    body: PersonaUpdate,
+    principal: Principal = Depends(require("persona.update")),
+    personas: PersonaService = Depends(service),
+):
+    return wire(await personas.update(principal, persona_id, body.changes()))
+
+
+@router.post("/personas/{persona_id}/settings")
+async def update_persona_settings(
+    persona_id: str,
+    body: PersonaSettingsUpdate,
+    principal: Principal = Depends(require("persona.update")),
+    personas: PersonaService = Depends(service),
+):
+    return wire(await personas.update(principal, persona_id, body.changes()))
+
+
+@router.delete("/personas/{persona_id}")
+async def delete_persona(
+    persona_id: str,
+    principal: Principal = Depends(require("persona.delete")),
+    personas: PersonaService = Depends(service),
+):
+    await personas.delete(principal, persona_id)
+    return {"message": "Persona deleted"}
+
+
+@router.get("/personas/{persona_id}/readiness")
+async def persona_readiness(
+    persona_id: str,
+    principal: Principal = Depends(require("persona.readiness")),
+    personas: PersonaService = Depends(service),
+):
+    return await personas.readiness(principal, persona_id)
+
+
+@router.post("/personas/{persona_id}/release")
+async def release_persona(
+    persona_id: str,
+    body: ReleaseRequest | None = Body(None),
+    principal: Principal = Depends(require("persona.release")),
+    personas: PersonaService = Depends(service),
+):
+    body = body or ReleaseRequest()
+    persona, report = await personas.release(
+        principal, persona_id, override=body.override, reason=body.reason
+    )
+    return {**wire(persona), "readiness": report}
+
+
+@router.post("/personas/{persona_id}/withdraw")
+async def withdraw_persona(
+    persona_id: str,
+    principal: Principal = Depends(require("persona.release")),
+    personas: PersonaService = Depends(service),
+):
+    return wire(await personas.withdraw(principal, persona_id))

@@ -1,0 +1,118 @@
+"""Typed request bodies: the seed took raw dicts, Bwenge validates every field."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Tone(Strict):
+    """How the persona sounds. The seed's keys (``style``, ``formality``) plus a few more."""
+
+    style: Short | None = Field(None, description='e.g. "friendly", "encouraging", "concise"')
+    formality: Short | None = Field(None, description='e.g. "casual", "neutral", "formal"')
+    greeting: Line | None = Field(None, description="how the persona opens an answer to a greeting")
+    sign_off: Line | None = Field(None, description="a closing line for longer answers")
+    language: Short | None = Field(None, description='answer language, e.g. "en", "fr", "rw"')
+    voice: Line | None = Field(None, description="a sentence describing the expert's voice")
+
+
+class Rules(Strict):
+    """What the persona must do. ``guidelines`` is the seed's key."""
+
+    guidelines: list[Line] = Field(default_factory=list, max_length=50)
+    topics: list[Short] = Field(
+        default_factory=list,
+        max_length=50,
+        description="subjects the persona covers; others get a polite refusal",
+    )
+    max_answer_sentences: int | None = Field(None, ge=1, le=30)
+
+
+class SampleDialog(Strict):
+    """A question a recipient might ask, optionally with the answer the expert expects."""
+
+    question: Question
+    expected_answer: LongText | None = None
+
+
+SamplePrompt = Question | SampleDialog
+
+
+class PersonaFields(Strict):
+    description: Description | None = None
+    tone: Tone | None = None
+    rules: Rules | None = None
+    sample_prompts: list[SamplePrompt] | None = Field(None, max_length=30)
+    safety_rules: list[Line] | None = Field(None, max_length=50)
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the caller sent, as plain JSON-able values."""
+        out: dict[str, Any] = {}
+        for key in self.model_fields_set:
+            value = getattr(self, key)
+            if isinstance(value, BaseModel):
+                value = value.model_dump(exclude_unset=True)
+            elif isinstance(value, list):
+                value = [
+                    v.model_dump(exclude_unset=True) if isinstance(v, BaseModel) else v
+                    for v in value
+                ]
+            out[key] = value
+        return out
+
+
+class PersonaCreate(PersonaFields):
+    """``POST /personas``."""
+
+    name: Name
+
+
+class PersonaUpdate(PersonaFields):
+    """``PUT /personas/{id}``: any field, all optional."""
+
+    name: Name | None = None
+    is_active: bool | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls_for_required(self):
+        for key in ("name", "is_active", "tone", "rules", "sample_prompts", "safety_rules"):
+            if key in self.model_fields_set and getattr(self, key) is None:
+                raise ValueError(f"{key} may not be null")
+        return self
+
+
+class PersonaSettingsUpdate(Strict):
+    """``POST /personas/{id}/settings``."""
+
+    tone: Tone | None = None
+    rules: Rules | None = None
+    safety_rules: list[Line] | None = Field(None, max_length=50)
+    sample_prompts: list[SamplePrompt] | None = Field(None, max_length=30)
+
+    changes = PersonaFields.changes
+
+
+class ReleaseRequest(Strict):
+    """``POST /personas/{id}/release``: ``override`` (admins and owners) skips readiness."""
+
+    override: bool = False
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _reason_for_override(self):
+        if self.override and not self.reason:
+            raise ValueError("an override needs a reason")
+        return self

@@ -1,0 +1,91 @@
+"""The chat protocol over a real server and a real WebSocket client."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from websockets.asyncio.client import connect
+
+from chat_helpers import answer_done, recv_json, recv_until
+from chat_fakes import Script
+
+
+async def open_chat(server, user, persona_id, session_id=None, **kwargs):
+    """Connect with a fresh ticket; returns the socket and its session_info frame."""
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        r = await http.post("/ws/ticket", headers=user.headers)
+    assert r.status_code == 200, r.text
+    query = f"persona_id={persona_id}&ticket={r.json()['ticket']}"
+    if session_id:
+        query += f"&session_id={session_id}"
+    ws = await connect(f"{server.ws}/ws/chat?{query}", **kwargs)
+    info = await recv_json(ws)
+    assert info["type"] == "session_info", info
+    return ws, info
+
+
+async def test_streaming_order_and_history_replay(stack, server):
+    user = stack.user()
+    persona_id = stack.persona()
+    ws, info = await open_chat(server, user, persona_id)
+    assert info["persona_id"] == persona_id
+    assert info["message_count"] == 0 and info["replayed"] == 0
+
+    await ws.send(json.dumps({"type": "user_message", "content": "What is photosynthesis?"}))
+    frames = await recv_until(ws, answer_done)
+    frames.append(await recv_json(ws))  # the animation frame follows
+    kinds = [f["type"] for f in frames]
+    # echo of the question, typing on, deltas, the stored answer, typing off, animation
+    assert kinds[0] == "message" and frames[0]["message"]["sender"] == "user"
+    assert frames[0]["message"]["content"] == "What is photosynthesis?"
+    assert kinds[1] == "typing" and frames[1]["is_typing"] is True
+    deltas = [f["text"] for f in frames if f["type"] == "delta"]
+    assert "".join(deltas) == "Hello from the persona."
+    assert kinds[2:2 + len(deltas)] == ["delta"] * len(deltas)
+    final = frames[2 + len(deltas)]
+    assert final["type"] == "message" and final["message"]["sender"] == "persona"
+    assert final["message"]["content"] == "Hello from the persona."
+    meta = final["message"]["metadata"]
+    for key in ("citations", "actions", "animation_hint", "confidence"):
+        assert key in meta
+    assert kinds[-2:] == ["typing", "animation"]
+    assert frames[-1]["animation"] == meta["animation_hint"]
+    await ws.close()
+
+    # Reconnecting to the session replays both stored turns, oldest first.
+    ws, info = await open_chat(server, user, persona_id, info["session_id"])
+    assert info["message_count"] == 2 and info["replayed"] == 2
+    replay = [await recv_json(ws), await recv_json(ws)]
+    assert [m["message"]["sender"] for m in replay] == ["user", "persona"]
+    assert replay[1]["message"]["content"] == "Hello from the persona."
+    assert replay[1]["message"]["message_id"] == final["message"]["message_id"]
+    await ws.close()
+
+
+async def test_malformed_frames_get_errors_and_the_socket_survives(stack, server):
+    user = stack.user()
+    persona_id = stack.persona()
+    ws, _ = await open_chat(server, user, persona_id)
+    cases = [
+        ("not json {", "invalid_json"),
+        (json.dumps([1, 2]), "invalid_frame"),
+        (json.dumps({"type": "dance"}), "unknown_type"),
+        (json.dumps({"type": "user_message", "content": "   "}), "empty_message"),
+        (json.dumps({"type": "user_message"}), "empty_message"),
+        (json.dumps({"type": "user_message", "content": "x" * 4001}), "message_too_long"),
+        (json.dumps({"type": "user_message", "content": "x" * 70_000}), "frame_too_large"),
+        (b"\x00\x01binary", "unsupported_frame"),
+    ]
+    for raw, code in cases:
+        await ws.send(raw)
+        frame = await recv_json(ws)
+        assert frame == {"type": "error", "code": code, "message": frame["message"]}, raw[:40]
+        assert frame["message"]
+    await ws.send(json.dumps({"type": "ping"}))
+    assert await recv_json(ws) == {"type": "pong"}
+    # Still a working chat after all that.
+    await ws.send(json.dumps({"type": "user_message", "content": "Still there?"}))
+    frames = await recv_until(ws, answer_done)
+    assert any(f["type"] == "delta" for f in frames)
+    await ws.close()
