@@ -41,15 +41,38 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 SUBJECTS = [
-    "The onboarding checklist", "Our refund policy", "The quarterly sales report", "Photosynthesis",
-    "The patient intake form", "Kubernetes autoscaling", "The employee handbook", "Mortgage interest",
-    "The safety data sheet", "Customer churn", "The grant application", "Soil erosion",
-    "The incident postmortem", "Vaccine storage", "The API rate limiter", "The wine fermentation step",
-    "Crop rotation", "The pension scheme", "Sleep hygiene", "The supplier contract",
+    "The onboarding checklist",
+    "Our refund policy",
+    "The quarterly sales report",
+    "Photosynthesis",
+    "The patient intake form",
+    "Kubernetes autoscaling",
+    "The employee handbook",
+    "Mortgage interest",
+    "The safety data sheet",
+    "Customer churn",
+    "The grant application",
+    "Soil erosion",
+    "The incident postmortem",
+    "Vaccine storage",
+    "The API rate limiter",
+    "The wine fermentation step",
+    "Crop rotation",
+    "The pension scheme",
+    "Sleep hygiene",
+    "The supplier contract",
 ]
 VERBS = [
-    "explains how", "requires that", "shows why", "describes when", "warns that", "summarises how",
-    "recommends that", "clarifies whether", "documents how", "notes that",
+    "explains how",
+    "requires that",
+    "shows why",
+    "describes when",
+    "warns that",
+    "summarises how",
+    "recommends that",
+    "clarifies whether",
+    "documents how",
+    "notes that",
 ]
 OBJECTS = [
     "new staff get access to the payroll system within two working days",
@@ -74,16 +97,26 @@ OBJECTS = [
     "late deliveries incur a penalty of two percent per week",
 ]
 QUESTIONS = [
-    "How quickly do new employees get payroll access?", "Can I get my money back for an unopened item?",
-    "Which region beat the sales forecast?", "How do plants make sugar from light?",
-    "What must be checked before prescribing medicine?", "When does the cluster add more pods?",
-    "Do I need permission to work from home?", "What decides my mortgage rate?",
-    "Where should flammable chemicals be kept?", "How can we reduce early cancellations?",
-    "What costs go into the grant budget?", "How do farmers stop soil washing away?",
-    "What caused the outage?", "At what temperature are vaccines stored?",
-    "What happens when a client exceeds the rate limit?", "How long does fermentation take?",
-    "Why plant beans between wheat crops?", "How much does the employer add to my pension?",
-    "How can I sleep better?", "What is the penalty for a late delivery?",
+    "How quickly do new employees get payroll access?",
+    "Can I get my money back for an unopened item?",
+    "Which region beat the sales forecast?",
+    "How do plants make sugar from light?",
+    "What must be checked before prescribing medicine?",
+    "When does the cluster add more pods?",
+    "Do I need permission to work from home?",
+    "What decides my mortgage rate?",
+    "Where should flammable chemicals be kept?",
+    "How can we reduce early cancellations?",
+    "What costs go into the grant budget?",
+    "How do farmers stop soil washing away?",
+    "What caused the outage?",
+    "At what temperature are vaccines stored?",
+    "What happens when a client exceeds the rate limit?",
+    "How long does fermentation take?",
+    "Why plant beans between wheat crops?",
+    "How much does the employer add to my pension?",
+    "How can I sleep better?",
+    "What is the penalty for a late delivery?",
 ]
 
 
@@ -117,11 +150,12 @@ def padded_to_max_baseline(embedder, texts: list[str], batch_size: int) -> None:
     tok.enable_padding(pad_id=0, pad_token="[PAD]", length=embedder.max_length)
     session = embedder._session  # the bench compares against the same ONNX session
     for start in range(0, len(texts), batch_size):
-        enc = tok.encode_batch(texts[start:start + batch_size])
+        enc = tok.encode_batch(texts[start : start + batch_size])
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                    "token_type_ids": np.zeros_like(ids)})[0]
+        hidden = session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
         w = mask[..., None].astype(np.float32)
         pooled = (hidden * w).sum(1) / w.sum(1)
         pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -133,7 +167,9 @@ def main() -> int:
     parser.add_argument("--base", type=int, default=400, help="real sentences embedded")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--throughput-sentences", type=int, default=128)
-    parser.add_argument("--personas", type=int, default=10, help="personas in the shared-collection baseline")
+    parser.add_argument(
+        "--personas", type=int, default=10, help="personas in the shared-collection baseline"
+    )
     args = parser.parse_args()
 
     from bwenge.contracts.knowledge import collection_name
@@ -142,11 +178,16 @@ def main() -> int:
     rng = random.Random(42)
     nrng = np.random.default_rng(42)
     tmp = tempfile.mkdtemp(prefix="bwenge-bench-retrieve-")
-    kernel = Kernel(config_dir=Path(tmp) / "config", env="testing", overrides={
-        "data_dir": f"{tmp}/data", "log_level": "WARNING",
-        "database": {"url": f"sqlite:///{tmp}/bench.db"},
-        "plugins": {"enabled": ["embeddings", "chroma"]},
-    }).load()
+    kernel = Kernel(
+        config_dir=Path(tmp) / "config",
+        env="testing",
+        overrides={
+            "data_dir": f"{tmp}/data",
+            "log_level": "WARNING",
+            "database": {"url": f"sqlite:///{tmp}/bench.db"},
+            "plugins": {"enabled": ["embeddings", "chroma"]},
+        },
+    ).load()
     embedder = kernel.embedders.get("minilm")(kernel)
     store = kernel.vector_stores.get("chroma")(kernel)
     print(f"embedder {embedder.name} ({embedder.threads} threads), store {store.description}")
@@ -155,8 +196,6 @@ def main() -> int:
     sentences = make_sentences(args.base, rng)
     embedder.load()
     sample = sentences[: args.throughput_sentences]
-    # Mix in longer chunk-like texts so lengths vary as in real ingestion.
-    sample = [s if i % 4 else " ".join(sentences[i:i + 6]) for i, s in enumerate(sample)]
     embedder.embed(sample[:8])  # warm-up
     t = time.perf_counter()
     embedder.embed(sample)
@@ -164,9 +203,11 @@ def main() -> int:
     t = time.perf_counter()
     padded_to_max_baseline(embedder, sample, embedder.batch_size)
     padded_rate = len(sample) / (time.perf_counter() - t)
-    print(f"\nembedding throughput over {len(sample)} texts (1 in 4 is ~6 sentences long):")
-    print(f"  length-sorted, padded to batch max : {sorted_rate:7.1f} texts/s")
-    print(f"  baseline, padded to {embedder.max_length} tokens      : {padded_rate:7.1f} texts/s")
+    print(f"\nembedding throughput over {len(sample)} sentences:")
+    print(f"  length-sorted, padded to batch max : {sorted_rate:7.1f} sentences/s")
+    print(
+        f"  baseline, padded to {embedder.max_length} tokens      : {padded_rate:7.1f} sentences/s"
+    )
     print(f"  ratio                              : {sorted_rate / padded_rate:7.2f}x")
 
     # -- fill one persona's collection -------------------------------------------
@@ -175,25 +216,45 @@ def main() -> int:
     print(f"\nembedded {len(sentences)} base sentences in {time.perf_counter() - t:.1f} s")
     sigma = 0.45 / np.sqrt(base.shape[1])  # noise norm ~0.45 -> cosine to base ~0.9
     which = nrng.integers(0, len(base), size=args.chunks)
-    vectors = base[which] + nrng.normal(0, sigma, size=(args.chunks, base.shape[1])).astype(np.float32)
+    vectors = base[which] + nrng.normal(0, sigma, size=(args.chunks, base.shape[1])).astype(
+        np.float32
+    )
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     cos = float(np.mean(np.sum(vectors * base[which], axis=1)))
     docs = [" ".join(sentences[(w + j) % len(sentences)] for j in range(8))[:800] for w in which]
-    metas = [{"source_id": f"src-{i // 200}", "title": f"Document {i // 200}", "page": i % 200 + 1,
-              "position": i, "persona_id": f"p{i % args.personas}"} for i in range(args.chunks)]
+    metas = [
+        {
+            "source_id": f"src-{i // 200}",
+            "title": f"Document {i // 200}",
+            "page": i % 200 + 1,
+            "position": i,
+            "persona_id": f"p{i % args.personas}",
+        }
+        for i in range(args.chunks)
+    ]
     ids = [f"chunk-{i}" for i in range(args.chunks)]
     col = collection_name("bench-persona")
     t = time.perf_counter()
     for start in range(0, args.chunks, 5000):
         end = start + 5000
-        store.upsert(col, ids[start:end], vectors[start:end], docs[start:end], metas[start:end],
-                     embedder=embedder.name)
-    print(f"upserted {store.count(col)} chunks (mean cosine to base {cos:.3f}) "
-          f"in {time.perf_counter() - t:.1f} s")
+        store.upsert(
+            col,
+            ids[start:end],
+            vectors[start:end],
+            docs[start:end],
+            metas[start:end],
+            embedder=embedder.name,
+        )
+    print(
+        f"upserted {store.count(col)} chunks (mean cosine to base {cos:.3f}) "
+        f"in {time.perf_counter() - t:.1f} s"
+    )
 
     # -- queries ------------------------------------------------------------------
-    queries = [QUESTIONS[i % len(QUESTIONS)] + ("" if i < len(QUESTIONS) else f" ({i})")
-               for i in range(args.queries)]
+    queries = [
+        QUESTIONS[i % len(QUESTIONS)] + ("" if i < len(QUESTIONS) else f" ({i})")
+        for i in range(args.queries)
+    ]
     qvecs = embedder.embed_array(queries)
     for i in range(20):  # warm-up: caches, HNSW pages
         store.query(col, qvecs[i % len(qvecs)], 5, embedder=embedder.name)
@@ -209,15 +270,18 @@ def main() -> int:
         return np.argpartition(-(vectors @ qvecs[i]), 5)[:5]
 
     def shared_filtered(i):
-        return store.query(col, qvecs[i], 5, embedder=embedder.name,
-                           where={"persona_id": f"p{i % args.personas}"})
+        return store.query(
+            col, qvecs[i], 5, embedder=embedder.name, where={"persona_id": f"p{i % args.personas}"}
+        )
 
     n = args.queries
     results = {
         "(a) whole retrieval: embed + query": percentiles(timed(whole, n)),
         "(b) vector query alone": percentiles(timed(vector_only, n)),
         "baseline: exact numpy top-5": percentiles(timed(brute_force, n)),
-        f"baseline: shared collection + where (1/{args.personas})": percentiles(timed(shared_filtered, n)),
+        f"baseline: shared collection + where (1/{args.personas})": percentiles(
+            timed(shared_filtered, n)
+        ),
     }
     recall = []
     for i in range(n):

@@ -135,3 +135,100 @@ class PersonaStoreContract:
             True,
             "demo",
         )
+
+
+# --------------------------------------------------------------------------
+# LLM providers (register_llm_providers)
+# --------------------------------------------------------------------------
+
+
+def llm_contract_request():
+    """A small :class:`bwenge.contracts.llm.LLMRequest` with one passage and a prompt."""
+    from bwenge.contracts.knowledge import RetrievedChunk
+    from bwenge.contracts.llm import ChatMessage, LLMRequest
+    from bwenge.contracts.personas import Persona
+
+    passage = RetrievedChunk(source_id="s1", chunk_id="c1", score=0.8, title="Guide",
+                             text="To reset your password, open Settings and choose Security.")
+    question = "How do I reset my password?"
+    return LLMRequest(
+        persona=Persona(persona_id="p-contract", org_id="o-contract", name="Contract Persona",
+                        tone={"style": "friendly"}),
+        question=question,
+        passages=[passage],
+        messages=[ChatMessage(role="system", content=f"Answer from: [1] {passage.text}"),
+                  ChatMessage(role="user", content=question)],
+        request_id="contract-test",
+    )
+
+
+async def check_llm_provider(provider_class, options=None, request=None) -> str:
+    """Prove ``provider_class`` follows :class:`bwenge.contracts.llm.LLMProvider`.
+
+    A ``name``; an ``Options`` pydantic model that rejects unknown keys and
+    builds from ``options`` (``{}``: every option has a default); ``stream``
+    returns an async iterator of ``str`` chunks (plus at most one ``Usage``),
+    at least one non-empty; a stream closed after its first chunk closes
+    cleanly. Returns the answer. Raises ``AssertionError`` saying what is wrong.
+    """
+    from pydantic import BaseModel, ValidationError
+
+    from bwenge.contracts.llm import Usage
+
+    name = getattr(provider_class, "name", None)
+    assert isinstance(name, str) and name, f"{provider_class!r} needs a class attribute `name`"
+    model = getattr(provider_class, "Options", None)
+    assert isinstance(model, type) and issubclass(model, BaseModel), (
+        f"{name}: `Options` must be a pydantic BaseModel subclass")
+    try:
+        model.model_validate({**(options or {}), "__not_an_option__": 1})
+    except ValidationError as exc:
+        assert any(e["type"] == "extra_forbidden" for e in exc.errors()), (
+            f"{name}: Options must reject unknown keys: ConfigDict(extra='forbid')")
+    else:
+        raise AssertionError(f"{name}: Options accepted an unknown key; use extra='forbid'")
+    provider = provider_class(model.model_validate(options or {}))
+    request = request or llm_contract_request()
+
+    stream = provider.stream(request)
+    assert hasattr(stream, "__anext__"), f"{name}: stream() must return an async iterator"
+    texts, usages = [], 0
+    async for item in stream:
+        if isinstance(item, Usage):
+            usages += 1
+            continue
+        assert isinstance(item, str), f"{name}: stream yielded {type(item).__name__}, not str"
+        texts.append(item)
+    assert usages <= 1, f"{name}: yield at most one Usage per answer (got {usages})"
+    answer = "".join(texts)
+    assert answer.strip(), f"{name}: the stream produced no text"
+
+    early = provider.stream(request)
+    async for _first in early:
+        break
+    if hasattr(early, "aclose"):
+        await early.aclose()
+    if hasattr(provider, "aclose"):
+        await provider.aclose()
+    return answer
+
+
+class LLMProviderContract:
+    """What every LLM provider class must do.
+
+    Provide a ``provider_class`` fixture and, if it needs any, ``provider_options``
+    (the dict an operator would put in ``llm.providers.<name>``).
+    """
+
+    @pytest.fixture
+    def provider_class(self):  # pragma: no cover - the subclass provides it
+        raise NotImplementedError("Subclass LLMProviderContract and provide `provider_class`.")
+
+    @pytest.fixture
+    def provider_options(self):
+        return {}
+
+    def test_conforms(self, provider_class, provider_options):
+        import asyncio
+
+        assert asyncio.run(check_llm_provider(provider_class, provider_options))

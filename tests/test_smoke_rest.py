@@ -18,3 +18,59 @@ def test_health_and_error_shape(client):
     body = missing.json()
     assert body["error"]["code"] == "not_found"
     assert body["error"]["request_id"] == "abc-123"
+
+
+def test_openapi_docs_work_offline(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs/static/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    js = client.get("/docs/static/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 100_000
+    spec = client.get("/openapi.json").json()
+    assert "/health" in spec["paths"]
+
+
+def test_cors_only_for_configured_origins(make_kernel):
+    from fastapi.testclient import TestClient
+
+    from bwenge_rest.app import create_app
+
+    kernel = make_kernel(server={"cors_origins": ["https://school.example"]})
+    with TestClient(create_app(kernel)) as c:
+        ok = c.options("/health", headers={"Origin": "https://school.example",
+                                           "Access-Control-Request-Method": "GET"})
+        assert ok.headers.get("access-control-allow-origin") == "https://school.example"
+        assert ok.headers.get("access-control-allow-credentials") == "true"
+        evil = c.get("/health", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in evil.headers
+
+
+def test_unhandled_errors_have_the_shape_and_no_trace(make_kernel):
+    from fastapi import APIRouter
+    from fastapi.testclient import TestClient
+
+    from bwenge import hookimpl
+    from bwenge_rest.app import create_app
+    from bwenge_rest.deps import PUBLIC_ROUTE
+
+    class Boom:
+        __name__ = "boom"
+
+        @hookimpl
+        def register_routes(self, register):
+            router = APIRouter()
+
+            @router.get("/boom", **PUBLIC_ROUTE)
+            async def boom():
+                raise RuntimeError("secret internals /etc/passwd")
+
+            register(router)
+
+    with TestClient(create_app(make_kernel(plugins=[Boom()])), raise_server_exceptions=False) as c:
+        r = c.get("/boom")
+        assert r.status_code == 500
+        assert r.json()["error"]["code"] == "internal_error"
+        assert "passwd" not in r.text and "Traceback" not in r.text
+        assert r.json()["error"]["request_id"] == r.headers["x-request-id"]
+        assert c.get("/health").status_code == 200

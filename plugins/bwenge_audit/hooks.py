@@ -1,3 +1,87 @@
-"""Hook implementations of the audit plugin."""
+"""Hook implementations of the audit plugin: one entry per announced change."""
 
-from bwenge import hookimpl  # noqa: F401
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bwenge import hookimpl
+
+
+def audit_service(kernel):
+    service = kernel.services.get("audit")
+    if service is None:
+        from .service import AuditService
+
+        service = AuditService(kernel)
+        kernel.provide("audit", service)
+    return service
+
+
+async def _record(kernel, event, action: str, object_type: str, object_id: Any,
+                  details: dict[str, Any] | None = None) -> None:
+    org_id = event.org_id or event.data.get("org_id")
+    if not org_id:
+        return
+    await asyncio.to_thread(audit_service(kernel).record, org_id=org_id, actor_id=event.user_id,
+                            action=action, object_type=object_type, object_id=object_id,
+                            details=details if details is not None else dict(event.data), at=event.at)
+
+
+@hookimpl
+def register_migrations(register):
+    register(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def register_routes(register, kernel):
+    from .routes import router
+
+    register(router)
+
+
+@hookimpl
+def after_app_start(kernel):
+    audit_service(kernel)
+
+
+@hookimpl
+async def after_org_create(kernel, event):
+    await _record(kernel, event, "org.create", "org", event.org_id or event.data.get("org_id"))
+
+
+@hookimpl
+async def after_member_join(kernel, event):
+    await _record(kernel, event, "member.join", "user", event.data.get("user_id"))
+
+
+@hookimpl
+async def after_member_change(kernel, event):
+    action = event.data.get("action") or "change"
+    await _record(kernel, event, f"member.{action}", "user", event.data.get("user_id"))
+
+
+@hookimpl
+async def after_persona_change(kernel, event):
+    action = event.data.get("action") or "change"
+    if action == "release" and event.data.get("override"):
+        action = "release_override"  # a release that skipped a failed readiness check
+    await _record(kernel, event, f"persona.{action}", "persona", event.data.get("persona_id"))
+
+
+@hookimpl
+async def after_source_delete(kernel, event):
+    await _record(kernel, event, "knowledge.delete", "knowledge_source", event.data.get("source_id"))
+
+
+@hookimpl
+async def after_subscription_change(kernel, event):
+    reason = event.data.get("reason")
+    action = "subscription.cancel" if reason == "cancel" else "subscription.plan_change"
+    await _record(kernel, event, action, "subscription", event.data.get("subscription_id"))
+
+
+@hookimpl
+async def after_payment_settle(kernel, event):
+    await _record(kernel, event, "payment.settle", "transaction", event.data.get("transaction_id"))

@@ -16,13 +16,32 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 DEFAULT_PASSWORD = "Test-password-4-bwenge"
+
+
+def iter_routes(app_or_routes: Any) -> Iterator[Any]:
+    """Every route of an app, flattened: recent FastAPI keeps included routers
+    as nested branches instead of copying their routes into ``app.routes``."""
+    routes = getattr(app_or_routes, "routes", app_or_routes)
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        if original is not None:
+            yield from iter_routes(original.routes)
+        else:
+            yield route
+
+
+def iter_api_routes(app: Any) -> Iterator[Any]:
+    """The ``APIRoute``s (HTTP endpoints) of an app, flattened."""
+    from fastapi.routing import APIRoute
+
+    return (r for r in iter_routes(app) if isinstance(r, APIRoute))
 
 
 @dataclass

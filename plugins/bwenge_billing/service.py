@@ -520,7 +520,7 @@ class BillingService:
             if note:
                 tx.details = {**(tx.details or {}), "settlement_note": note[:500]}
             session.refresh(tx)
-            announce = self._settled(tx, principal.user_id)
+            announce = [self._settled(tx, principal.user_id)]
             sub, more = self._subscription(session, tx.org_id, now)
             announce += more
             old = sub.plan_id

@@ -8,6 +8,7 @@ import json
 import logging
 from typing import Any
 
+from bwenge_rest.deps import authenticate, get_kernel, require
 from fastapi import APIRouter, Depends, WebSocket
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -16,7 +17,6 @@ from bwenge.domain import Principal
 from bwenge.errors import BwengeError, TooManyRequests
 from bwenge.kernel import Kernel
 from bwenge.utils import utcnow
-from bwenge_rest.deps import authenticate, get_kernel, require
 
 from . import protocol
 from .protocol import FrameError
@@ -38,7 +38,7 @@ async def issue_ticket(principal: Principal = Depends(require(ACTION)),
     return {"ticket": ticket, "expires_in": hub.settings.ticket_ttl_seconds}
 
 
-def _socket_action() -> None:
+async def _socket_action() -> None:
     """Marks the socket's action for the permission table; the handler itself
     authenticates, because credentials may arrive in the first frame."""
 
@@ -110,6 +110,21 @@ async def _auth_frame(websocket: WebSocket, kernel: Kernel, settings: ChatSettin
         raise Refused(protocol.POLICY, 'Authentication required: the first frame must be '
                                        '{"type": "auth", "token": "..."}.')
     return await authenticate(_with_bearer(websocket, frame["token"]), kernel)
+
+
+async def _authorize(kernel: Kernel, principal: Principal, websocket: WebSocket) -> None:
+    """What ``require(ACTION)`` does for HTTP routes: the listeners (rate limits) and the table."""
+    if kernel.pm.hook.before_request_authorize.get_hookimpls():
+        try:
+            await kernel.emit("before_request_authorize", org_id=principal.org_id,
+                              user_id=principal.user_id, action=ACTION, principal=principal,
+                              method="WEBSOCKET", path=websocket.scope["path"])
+        except TooManyRequests as exc:
+            raise Refused(protocol.TRY_AGAIN_LATER, exc.message) from None
+        except BwengeError as exc:
+            raise Refused(protocol.POLICY, exc.message) from None
+    if principal.role not in kernel.permissions.get(ACTION, frozenset()):
+        raise Refused(protocol.POLICY, f"Your role ({principal.role}) may not use chat.")
 
 
 class SocketConnection:
@@ -191,12 +206,10 @@ async def chat_socket(websocket: WebSocket):
         if not persona_id:
             raise Refused(protocol.POLICY, "persona_id is required.")
         principal = await _identify(websocket, kernel, hub)
-        roles = kernel.permissions.get(ACTION, frozenset())
-        if principal.role not in roles:
-            raise Refused(protocol.POLICY, f"Your role ({principal.role}) may not use chat.")
+        await _authorize(kernel, principal, websocket)
         try:
-            session_id = await asyncio.to_thread(hub.open_session, principal, persona_id,
-                                                 requested_session)
+            # On the loop, not in a thread: it may announce after_session_start.
+            session_id = hub.open_session(principal, persona_id, requested_session)
         except BwengeError as exc:
             reason = "Session not found." if requested_session and exc.code == "not_found" else exc.message
             raise Refused(protocol.POLICY, reason) from None

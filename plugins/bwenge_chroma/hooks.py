@@ -31,3 +31,14 @@ def chroma_factory(kernel):
             kernel.settings_for("chroma"), kernel.data_dir
         )
     return _made[kernel]
+
+
+@hookimpl
+def register_readiness_checks(register):
+    def chroma(kernel):
+        knowledge = kernel.settings.get("knowledge")
+        if getattr(knowledge, "vector_store", "chroma") != "chroma":
+            return None  # installed but not the configured store
+        return chroma_factory(kernel).heartbeat()
+
+    register("chroma", chroma)

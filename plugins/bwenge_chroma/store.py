@@ -57,9 +57,32 @@ def _explicit_vectors_function() -> Any:
     return ExplicitVectorsOnly()
 
 
+def _as_matrix(vectors: Any) -> Any:
+    """Lists of floats or numpy arrays -> one float32 (n, d) array, as Chroma wants."""
+    import numpy as np
+
+    try:
+        matrix = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise BadRequest("embeddings must be equal-length sequences of numbers.") from None
+    if matrix.ndim != 2 or matrix.shape[1] == 0:
+        raise BadRequest(f"embeddings must be a non-empty 2-d array, got shape {matrix.shape}.")
+    return matrix
+
+
 def _clean_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     # Chroma rejects None values; an absent key means the same to callers.
-    return {k: v for k, v in meta.items() if v is not None}
+    # Checked before anything is written, so a bad value never half-writes a batch.
+    clean = {}
+    for key, value in meta.items():
+        if value is None:
+            continue
+        if not isinstance(key, str) or not isinstance(value, str | int | float | bool):
+            raise BadRequest(
+                f"Metadata {key!r} = {value!r}: values must be str, int, float or bool."
+            )
+        clean[key] = value
+    return clean
 
 
 class ChromaVectorStore:
@@ -195,7 +218,8 @@ class ChromaVectorStore:
             return
         if len(set(ids)) != n:
             raise BadRequest("upsert ids must be unique within one call.")
-        dims = len(embeddings[0])
+        vectors = _as_matrix(embeddings)
+        dims = vectors.shape[1]
         col = self._get(collection)
         if col is None:
             col = self.client.get_or_create_collection(
@@ -215,16 +239,17 @@ class ChromaVectorStore:
             raise EmbedderMismatch(
                 f"Collection {collection!r} holds {recorded_dims}-dimensional vectors, got {dims}."
             )
-        metas = [_clean_metadata(m) for m in metadatas]
+        # Chroma refuses empty metadata dicts but takes None for "no metadata".
+        metas = [_clean_metadata(m) or None for m in metadatas]
         # Chroma caps one call's size; stay well under it.
         step = min(5000, self.client.get_max_batch_size())
         for start in range(0, n, step):
             end = start + step
             col.upsert(
                 ids=list(ids[start:end]),
-                embeddings=[list(e) for e in embeddings[start:end]],
+                embeddings=vectors[start:end],
                 documents=list(documents[start:end]),
-                metadatas=metas[start:end] or None,
+                metadatas=metas[start:end] if any(metas[start:end]) else None,
             )
 
     def query(
@@ -242,7 +267,7 @@ class ChromaVectorStore:
         def op(col: Any) -> list[VectorHit]:
             self._check_embedder(collection, col, embedder)
             result = col.query(
-                query_embeddings=[list(embedding)],
+                query_embeddings=_as_matrix([embedding]),
                 n_results=k,
                 where=where or None,
                 include=["documents", "metadatas", "distances"],
@@ -291,6 +316,14 @@ class ChromaVectorStore:
     def embedder_of(self, collection: str) -> str | None:
         col = self._get(collection)
         return None if col is None else (col.metadata or {}).get(EMBEDDER_KEY)
+
+    def heartbeat(self) -> str | None:
+        """None when the store answers, else why not (for ``/health/ready``)."""
+        try:
+            self.client.heartbeat()
+        except Exception as exc:
+            return f"{self.description}: {exc}"
+        return None
 
     def __repr__(self) -> str:
         return f"ChromaVectorStore({self.description})"

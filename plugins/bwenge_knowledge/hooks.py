@@ -27,9 +27,10 @@ def register_loaders(register):
 
 
 @hookimpl
-def register_routes(register):
+def register_routes(register, kernel):
     from .routes import router
 
+    _service(kernel)  # services exist as soon as the app is built, before start-up
     register(router)
 
 

@@ -51,9 +51,11 @@ def chunk_id(source_id: str, index: int) -> str:
 
 
 def collection_name(org_id: str, persona_id: str) -> str:
-    """One collection per persona (tenant isolation by construction)."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{org_id}_{persona_id}")
-    return f"bwenge-{safe}"[:200]
+    """One collection per persona (tenant isolation by construction); persona ids
+    are globally unique, the org check happens on the source rows."""
+    from bwenge.contracts.knowledge import collection_name as persona_collection
+
+    return persona_collection(persona_id)
 
 
 @dataclass
@@ -213,6 +215,11 @@ class KnowledgeService:
             query = query.where(KnowledgeSource.persona_id == persona_id)
         with self.kernel.db.session() as session:
             return list(session.scalars(query.order_by(KnowledgeSource.created_at)))
+
+    def persona_summary(self, org_id: str, persona_id: str) -> dict[str, Any]:
+        """For the personas plugin's readiness report."""
+        return {"sources": [{"source_id": s.id, "title": s.title, "status": s.status,
+                             "chunk_count": s.chunk_count} for s in self.list(org_id, persona_id)]}
 
     # -- deleting ------------------------------------------------------------------------
 

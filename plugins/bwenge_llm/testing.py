@@ -6,8 +6,9 @@
   streaming), scripted per test: answers, HTTP errors, 429 with
   ``Retry-After``, hanging, dropping the stream midway. It records every
   request it received (``server.requests``).
-* :func:`check_provider` / :func:`assert_provider_conforms` — contract checks a
-  third-party provider class can run to prove it plugs into the chain.
+* :func:`check_provider` / :func:`assert_provider_conforms` and the
+  ``LLMProviderContract`` test class (from :mod:`bwenge.testing_contracts`) — the
+  checks a third-party provider runs to prove it plugs into the chain.
 
 Example::
 
@@ -32,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from bwenge.testing_contracts import LLMProviderContract, check_llm_provider  # noqa: F401 (re-exported)
 
 DEFAULT_ANSWER = "Hello from the fake model."
 FAKE_MODEL = "fake-model"
@@ -433,105 +436,12 @@ def openai_server() -> Iterator[OpenAIServer]:
 
 # -- provider contract --------------------------------------------------------------
 
-
-def _sample_request() -> Any:
-    from bwenge.contracts.knowledge import RetrievedChunk
-    from bwenge.contracts.llm import ChatMessage, LLMRequest
-    from bwenge.contracts.personas import Persona
-
-    persona = Persona(
-        persona_id="p-contract",
-        org_id="o-contract",
-        name="Contract Persona",
-        tone={"style": "friendly"},
-    )
-    passages = [
-        RetrievedChunk(
-            source_id="s1",
-            chunk_id="c1",
-            score=0.8,
-            title="Guide",
-            text="To reset your password, open Settings and choose Security.",
-        )
-    ]
-    question = "How do I reset my password?"
-    return LLMRequest(
-        persona=persona,
-        question=question,
-        passages=passages,
-        messages=[
-            ChatMessage(role="system", content="Answer from the material: [1] " + passages[0].text),
-            ChatMessage(role="user", content=question),
-        ],
-        request_id="contract-test",
-    )
-
-
-async def check_provider(
-    provider_class: type, options: dict[str, Any] | None = None, request: Any = None
-) -> str:
-    """Prove ``provider_class`` follows :class:`bwenge.contracts.llm.LLMProvider`.
-
-    Checks: a ``name``; an ``Options`` pydantic model that forbids unknown keys
-    and builds from ``options`` (``{}``: every option has a default); ``stream``
-    yields only ``str`` chunks (plus at most one ``Usage``), at least one
-    non-empty; a stream closed after its first chunk closes cleanly. Returns the
-    answer text. Raises ``AssertionError`` explaining what is wrong.
-    """
-    from pydantic import BaseModel, ValidationError
-
-    from bwenge.contracts.llm import Usage
-
-    name = getattr(provider_class, "name", None)
-    assert isinstance(name, str) and name, (
-        f"{provider_class!r} needs a class attribute `name` (str)"
-    )
-    options_model = getattr(provider_class, "Options", None)
-    assert isinstance(options_model, type) and issubclass(options_model, BaseModel), (
-        f"{name}: `Options` must be a pydantic BaseModel subclass"
-    )
-    try:
-        options_model.model_validate({**(options or {}), "__not_an_option__": 1})
-    except ValidationError as exc:
-        assert any(e["type"] == "extra_forbidden" for e in exc.errors()), (
-            f"{name}: Options must reject unknown keys (model_config = ConfigDict(extra='forbid'))"
-        )
-    else:
-        raise AssertionError(
-            f"{name}: Options accepted an unknown key; use ConfigDict(extra='forbid')"
-        )
-    opts = options_model.model_validate(options or {})
-    provider = provider_class(opts)
-    request = request or _sample_request()
-
-    stream = provider.stream(request)
-    assert hasattr(stream, "__anext__"), f"{name}: stream(request) must return an async iterator"
-    texts: list[str] = []
-    usages = 0
-    async for item in stream:
-        if isinstance(item, Usage):
-            usages += 1
-            continue
-        assert isinstance(item, str), f"{name}: stream yielded {type(item).__name__}, expected str"
-        texts.append(item)
-    assert usages <= 1, f"{name}: yield at most one Usage per answer, got {usages}"
-    answer = "".join(texts)
-    assert answer.strip(), f"{name}: the stream produced no text"
-
-    early = provider.stream(request)
-    async for _first in early:
-        break
-    close = getattr(early, "aclose", None)
-    if close is not None:
-        await close()
-    closer = getattr(provider, "aclose", None)
-    if closer is not None:
-        await closer()
-    return answer
+#: ``await check_provider(ProviderClass, options)``; see ``check_llm_provider``.
+check_provider = check_llm_provider
 
 
 def assert_provider_conforms(
     provider_class: type, options: dict[str, Any] | None = None, request: Any = None
 ) -> str:
-    """:func:`check_provider` for synchronous tests."""
-    return asyncio.run(check_provider(provider_class, options, request))
+    """:func:`check_provider` for synchronous tests; returns the answer text."""
+    return asyncio.run(check_llm_provider(provider_class, options, request))

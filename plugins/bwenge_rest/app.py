@@ -35,9 +35,12 @@ def create_app(kernel: Kernel) -> FastAPI:
         version=bwenge.__version__,
         description="AI personas that answer from an expert's own material.",
         lifespan=lifespan,
+        docs_url=None,  # served below from packaged assets: no CDN, works offline
+        redoc_url=None,
     )
     app.state.kernel = kernel
     errors.install(app)
+    _offline_docs(app)
 
     # The transport's own routes go first: /health is matched before any plugin route.
     from .routes import router as system_router
@@ -60,6 +63,26 @@ def create_app(kernel: Kernel) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware, hsts=kernel.core.env == "production")
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the swagger-ui-bundle package instead of a CDN."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    from .deps import PUBLIC_ROUTE
+
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False, **PUBLIC_ROUTE)
+    async def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title="Bwenge API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        )
 
 
 def app_factory() -> FastAPI:

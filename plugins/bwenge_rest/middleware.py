@@ -3,6 +3,7 @@ security headers and an access log line carrying the request id."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -77,6 +78,18 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # Errors no handler caught: answer in the one error shape, with this
+            # request's id, instead of Starlette's plain-text 500.
+            access_log.getChild("error").exception("Unhandled error on %s", path)
+            if scope_type != "http" or status:
+                raise
+            from .errors import error_body
+
+            body = json.dumps(error_body(500, "Internal server error", "internal_error")).encode()
+            await send_wrapper({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
         finally:
             if logging_on:
                 access_log.info("%s %s %s %.1fms", scope.get("method"), path, status,

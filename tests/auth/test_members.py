@@ -74,12 +74,13 @@ def test_expired_invite_is_refused_and_its_email_can_be_invited_elsewhere(client
 
     from sqlalchemy import update
 
+    from bwenge.utils import utcnow
     from bwenge_auth.models import Invite
 
     body = invite(client, owner, "late@example.com").json()
     kernel = client.app.state.kernel
     with kernel.db.session() as s:
-        s.execute(update(Invite).values(expires_at=Invite.created_at - timedelta(hours=1)))
+        s.execute(update(Invite).values(expires_at=utcnow() - timedelta(hours=1)))
     assert client.post("/auth/invites/accept", json={"token": body["invite_token"],
                                                      "password": PASSWORD}).status_code == 400
     other = make_user(client)

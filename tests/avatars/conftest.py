@@ -21,6 +21,12 @@ def make_persona(client, user, name="Avatar Persona", release=False) -> str:
 
 
 @pytest.fixture
+def kernel_settings(kernel_settings):
+    # These tests make many calls a second; API rate limits have their own tests.
+    return {**kernel_settings, "rate_limits": {"enabled": False}}
+
+
+@pytest.fixture
 def owner(client, make_user):
     return make_user(client)
 

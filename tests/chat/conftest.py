@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-
 from bwenge_rest.app import create_app
 
 
@@ -56,7 +55,7 @@ class LiveServer:
 
 # -- the stack under test ---------------------------------------------------------
 
-STACK_PLUGINS = ["rest", "auth", "personas", "chat"]
+STACK_PLUGINS = ["rest", "auth", "personas", "answers", "llm", "chat"]
 
 
 @pytest.fixture
@@ -101,12 +100,12 @@ class ChatStack:
 
 @pytest.fixture
 def make_stack(make_kernel, make_user):
-    from chat_fakes import ChatTestPlugin, FakeStackPlugin, Script
+    from chat_fakes import ChatTestPlugin, Script
 
     Script.reset()
 
     def factory(**overrides) -> ChatStack:
-        kernel = make_kernel(plugins=[ChatTestPlugin(), FakeStackPlugin()], **overrides)
+        kernel = make_kernel(plugins=[ChatTestPlugin()], **overrides)
         return ChatStack(kernel, make_user)
 
     yield factory

@@ -95,7 +95,8 @@ async def test_wrong_org_persona_or_session_closes_with_1008(stack, server):
         (alice, "no-such-persona", None, "persona"),
         (bob, persona_a, alice_session, "session"),  # same org, someone else's session
         (mallory, stack.persona("b"), alice_session, "session"),
-        (alice, persona_a, "no-such-session", "session"),
+        (alice, persona_a, "not%20a%20session%20id!", "session"),
+        (alice, stack.persona("a"), alice_session, "session"),  # her session, another persona
     ]
     for user, persona_id, session_id, word in cases:
         url = f"{server.ws}/ws/chat?persona_id={persona_id}&ticket={await ticket_for(server, user)}"

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 import httpx
-from websockets.asyncio.client import connect
-
 from chat_helpers import answer_done, recv_json, recv_until
-from chat_fakes import Script
+from websockets.asyncio.client import connect
 
 
 async def open_chat(server, user, persona_id, session_id=None, **kwargs):

@@ -190,3 +190,35 @@ def test_http_mode_unreachable_server_is_clear(make_kernel):
     store = kernel.vector_stores.get("chroma")(kernel)
     with pytest.raises(VectorStoreError, match="Cannot open chroma server http://127.0.0.1:9"):
         store.count(collection_name("p"))
+
+
+def test_metadata_rules_and_numpy_input(chroma_store):
+    col = collection_name("p")
+    vectors = np.eye(3, 4, dtype=np.float32)  # numpy arrays are accepted as well as lists
+    chroma_store.upsert(
+        col,
+        ["a", "b", "c"],
+        vectors,
+        ["A", "B", "C"],
+        [{}, {"page": None}, {"page": 3, "ok": True}],
+        embedder=EMB,
+    )
+    hits = {h.id: h.metadata for h in chroma_store.query(col, vectors[2], 3, embedder=EMB)}
+    assert hits == {"a": {}, "b": {}, "c": {"page": 3, "ok": True}}
+    with pytest.raises(BadRequest, match="values must be str, int, float or bool"):
+        chroma_store.upsert(
+            col, ["d", "e"], vectors[:2], ["D", "E"], [{"page": 1}, {"tags": ["x"]}], embedder=EMB
+        )
+    with pytest.raises(BadRequest, match="equal-length"):
+        chroma_store.upsert(
+            col, ["d", "e"], [[1.0, 0.0], [1.0]], ["D", "E"], [{}, {}], embedder=EMB
+        )
+    assert chroma_store.count(col) == 3
+
+
+def test_readiness_check(make_kernel):
+    kernel = make_kernel(chroma={"mode": "http", "host": "127.0.0.1", "port": 9})
+    check = kernel.readiness_checks.get("chroma")
+    assert "chroma server http://127.0.0.1:9" in check(kernel)
+    healthy = make_kernel()
+    assert healthy.readiness_checks.get("chroma")(healthy) is None

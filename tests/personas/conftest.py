@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from bwenge import hookimpl
-from bwenge.domain import Principal, Role
-
-
-class HeaderAuth:
-    """Test authenticator: ``X-Test-Principal: user:org:role`` (until auth's make_user)."""
-
-    __name__ = "test_header_auth"
-
-    @hookimpl
-    def register_authenticators(self, register):
-        register("test-header", self)
-
-    def authenticate(self, conn, kernel):
-        value = conn.headers.get("x-test-principal")
-        if not value:
-            return None
-        user_id, org_id, role = value.split(":")
-        return Principal(user_id=user_id, org_id=org_id, role=Role(role))
 
 
 class EventLog:
-    """Records every persona/answer event the kernel emits."""
+    """Records every persona event the kernel emits."""
 
-    __name__ = "test_event_log"
+    __name__ = "test_persona_event_log"
 
     def __init__(self):
         self.events = []
@@ -47,20 +27,10 @@ def events():
 
 @pytest.fixture
 def bwenge_kernel(make_kernel, events):
-    return make_kernel(plugins=[HeaderAuth(), events])
+    return make_kernel(plugins=[events])
 
 
 @pytest.fixture
-def user():
-    """``user(role, org=None)`` -> headers of a new user in ``org`` (a new org when None)."""
-
-    def make(role: str = "expert", org: str | None = None) -> dict[str, str]:
-        return {"X-Test-Principal": f"{uuid.uuid4()}:{org or uuid.uuid4()}:{role}"}
-
-    return make
-
-
-@pytest.fixture
-def org_of():
-    """``org_of(headers)`` -> the org id of a user made by ``user``."""
-    return lambda headers: headers["X-Test-Principal"].split(":")[1]
+def user(client, make_user):
+    """``user(role, org=None)`` -> a signed-in ``TestUser`` (``org``: another TestUser)."""
+    return lambda role="expert", org=None: make_user(client, role=role, org=org)

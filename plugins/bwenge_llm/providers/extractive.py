@@ -49,6 +49,13 @@ your yours yourself yourselves explain know want wants wonder show give
 """.split()
 )
 
+# Words that frame a question ("explain how X works") rather than say what it is about.
+QUESTION_FRAME = frozenset("""
+describe explain tell mean means meaning define definition work works happen happens example
+examples info information detail details summary summarise summarize overview briefly thing things
+something anything more
+""".split())
+
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and
 # an upper-case letter, digit or opening quote; line breaks always end one.
@@ -156,6 +163,12 @@ def terms(text: str, language: str = "english") -> list[str]:
     return _stemmer(language).stemWords(words)
 
 
+def question_terms(question: str, language: str = "english") -> list[str]:
+    """:func:`terms` of a question, without the words that only frame it."""
+    kept = " ".join(w for w in _WORD.findall(question.lower()) if w not in QUESTION_FRAME)
+    return terms(kept, language)
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences (and bullet/heading lines) of a passage, whitespace-normalised."""
     out = []
@@ -191,7 +204,9 @@ def select_sentences(
     contains; sentences below ``min_relevance`` are never returned.
     ``extra_terms`` (e.g. the previous question's, for follow-ups) count half.
     """
-    query = Counter(terms(question, language))
+    query = Counter(question_terms(question, language))
+    if not query:  # a bare follow-up ("tell me more"): the previous question's terms
+        query = Counter(extra_terms)
     for t in extra_terms:
         query.setdefault(t, 0)
     if not query or not passages:
@@ -312,8 +327,8 @@ class ExtractiveProvider:
 
         previous = [m.content for m in history if m.role == "user"]
         extra = (
-            terms(previous[-1], self.options.language)
-            if previous and len(terms(question, self.options.language)) <= 2
+            question_terms(previous[-1], self.options.language)
+            if previous and len(question_terms(question, self.options.language)) <= 2
             else []
         )
         chosen = select_sentences(

@@ -1,0 +1,45 @@
+"""``bwenge users create-admin`` makes the first owner; nothing is hard-coded."""
+
+from typer.testing import CliRunner
+
+from bwenge.cli import cli
+
+
+def test_create_admin_then_log_in(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from bwenge.kernel import Kernel
+    from bwenge_rest.app import create_app
+
+    (tmp_path / "config").mkdir()
+    env = {"BWENGE_CONFIG_DIR": str(tmp_path / "config"), "BWENGE_ENV": "testing",
+           "BWENGE_DATA_DIR": str(tmp_path / "data"), "BWENGE_SECRET_KEY": "k" * 48,
+           "BWENGE_PLUGINS__ENABLED": '["rest", "auth"]'}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    runner = CliRunner()
+    args = ["users", "create-admin", "--email", "Root@Example.com", "--name", "Root",
+            "--org-name", "Operators", "--platform-admin"]
+    result = runner.invoke(cli, args, env={"BWENGE_ADMIN_PASSWORD": "Operator-pass-42"})
+    assert result.exit_code == 0, result.output
+    assert "root@example.com" in result.output and "platform admin" in result.output
+
+    again = runner.invoke(cli, args, env={"BWENGE_ADMIN_PASSWORD": "Operator-pass-42"})
+    assert again.exit_code != 0 and "already registered" in again.output
+    weak = runner.invoke(cli, [*args[:3], "other@example.com", *args[4:]], env={"BWENGE_ADMIN_PASSWORD": "short"})
+    assert weak.exit_code != 0 and "Password" in weak.output
+
+    kernel = Kernel().load()
+    with TestClient(create_app(kernel)) as client:
+        r = client.post("/auth/login", json={"email": "root@example.com", "password": "Operator-pass-42"})
+        assert r.status_code == 200
+        h = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        me = client.get("/users/me", headers=h).json()
+        assert me["role"] == "owner"
+        assert client.get(f"/orgs/{me['org_id']}", headers=h).json()["name"] == "Operators"
+        principal_admin = client.app.state.kernel.service("auth").principal_from_access_token(
+            r.json()["access_token"]).is_platform_admin
+        assert principal_admin is True
+        # no default accounts exist
+        for email, password in (("admin@example.com", "admin"), ("admin", "admin123")):
+            assert client.post("/auth/login", json={"email": email, "password": password}).status_code == 401
