@@ -2,6 +2,7 @@
 
     python bench/retrieve.py                  # 50k chunks, 200 queries
     python bench/retrieve.py --chunks 10000   # quicker
+    python bench/retrieve.py --data-dir /tmp/bench-retrieve   # fill once, rerun queries
 
 Target (issue 4): p95 of a top-5 retrieval (real query embedding + Chroma
 query) <= 25 ms over a persona collection of 50k chunks.
@@ -170,6 +171,7 @@ def main() -> int:
     parser.add_argument(
         "--personas", type=int, default=10, help="personas in the shared-collection baseline"
     )
+    parser.add_argument("--data-dir", help="keep the filled collection here and reuse it next run")
     args = parser.parse_args()
 
     from bwenge.contracts.knowledge import collection_name
@@ -177,7 +179,7 @@ def main() -> int:
 
     rng = random.Random(42)
     nrng = np.random.default_rng(42)
-    tmp = tempfile.mkdtemp(prefix="bwenge-bench-retrieve-")
+    tmp = args.data_dir or tempfile.mkdtemp(prefix="bwenge-bench-retrieve-")
     kernel = Kernel(
         config_dir=Path(tmp) / "config",
         env="testing",
@@ -235,20 +237,24 @@ def main() -> int:
     ids = [f"chunk-{i}" for i in range(args.chunks)]
     col = collection_name("bench-persona")
     t = time.perf_counter()
-    for start in range(0, args.chunks, 5000):
-        end = start + 5000
-        store.upsert(
-            col,
-            ids[start:end],
-            vectors[start:end],
-            docs[start:end],
-            metas[start:end],
-            embedder=embedder.name,
+    if store.count(col) == args.chunks:  # --data-dir from an earlier run: same seeded data
+        print(f"reusing {args.chunks} chunks in {tmp}")
+    else:
+        store.drop(col)
+        for start in range(0, args.chunks, 5000):
+            end = start + 5000
+            store.upsert(
+                col,
+                ids[start:end],
+                vectors[start:end],
+                docs[start:end],
+                metas[start:end],
+                embedder=embedder.name,
+            )
+        print(
+            f"upserted {store.count(col)} chunks (mean cosine to base {cos:.3f}) "
+            f"in {time.perf_counter() - t:.1f} s"
         )
-    print(
-        f"upserted {store.count(col)} chunks (mean cosine to base {cos:.3f}) "
-        f"in {time.perf_counter() - t:.1f} s"
-    )
 
     # -- queries ------------------------------------------------------------------
     queries = [

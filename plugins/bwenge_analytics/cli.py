@@ -21,6 +21,17 @@ def store_weekly() -> None:
     typer.echo(f"stored {stored} weekly report(s)")
 
 
+@app.command("rebuild-rollup")
+def rebuild_rollup() -> None:
+    """Recompute the daily message counts from the raw events (after a bulk import)."""
+    from bwenge.cli import load_kernel
+
+    from .hooks import analytics_service
+
+    rows = analytics_service(load_kernel()).rebuild_rollup()
+    typer.echo(f"daily rollup rebuilt: {rows} row(s)")
+
+
 @app.command("weekly")
 def weekly(
     org_id: str,

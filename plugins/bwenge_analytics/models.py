@@ -38,6 +38,26 @@ class AnalyticsEvent(Base):
     )
 
 
+class DailyMessages(Base):
+    """Answered messages per org, UTC day, persona, user and conversation, kept
+    up to date on every insert. Reports read this instead of the raw events:
+    a conversation-day is one row however many messages it had. Missing ids
+    are '' (NULLs would defeat the primary key)."""
+
+    __tablename__ = "analytics_daily_messages"
+
+    org_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # 'YYYY-MM-DD' (UTC)
+    persona_id: Mapped[str] = mapped_column(String(36), primary_key=True, default="")
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True, default="")
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    messages: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    # The primary key is the only index; without a rowid SQLite keeps rows in it,
+    # so every report query is a covering range scan.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
 class WeeklyReport(Base):
     """A finished week's org-wide report, stored by the weekly job."""
 

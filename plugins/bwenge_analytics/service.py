@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import and_, case, delete, distinct, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bwenge.domain import Principal, Role
 from bwenge.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from bwenge.utils import utcnow
 
-from .models import AnalyticsEvent, WeeklyReport
+from .models import AnalyticsEvent, DailyMessages, WeeklyReport
 from .settings import AnalyticsSettings
 
 log = logging.getLogger("bwenge.analytics")
@@ -92,14 +92,48 @@ class AnalyticsService:
     def record(self, *, org_id: str, event_type: str, user_id: str | None = None,
                persona_id: str | None = None, session_id: str | None = None,
                payload: dict[str, Any] | None = None, at: datetime | None = None) -> int:
-        """Store one event; returns its id."""
+        """Store one event (and count an answered message in the daily rollup, in
+        the same transaction); returns its id."""
+        at = at or utcnow()
         with self.db.session() as s:
             row = AnalyticsEvent(org_id=org_id, user_id=user_id, persona_id=persona_id,
                                  session_id=session_id, event_type=event_type,
-                                 payload=payload or {}, at=at or utcnow())
+                                 payload=payload or {}, at=at)
             s.add(row)
             s.flush()
+            if event_type == MESSAGE_ANSWERED:
+                self._count_message(s, org_id, at, persona_id, user_id, session_id)
             return row.id
+
+    def _count_message(self, s, org_id: str, at: datetime, persona_id: str | None,
+                       user_id: str | None, session_id: str | None) -> None:
+        if self.db.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        d = DailyMessages
+        stmt = insert(d).values(org_id=org_id, day=at.astimezone(UTC).date().isoformat(),
+                                persona_id=persona_id or "", user_id=user_id or "",
+                                session_id=session_id or "", messages=1)
+        # An atomic upsert: concurrent writers never lose a count.
+        s.execute(stmt.on_conflict_do_update(
+            index_elements=[d.org_id, d.day, d.persona_id, d.user_id, d.session_id],
+            set_={"messages": d.messages + 1}))
+
+    def rebuild_rollup(self) -> int:
+        """Recompute the daily message rollup from the raw events (after a bulk
+        import or a restore). Returns the number of rollup rows."""
+        e, d = AnalyticsEvent, DailyMessages
+        day = self._day()
+        pid, uid, sid = (func.coalesce(c, "") for c in (e.persona_id, e.user_id, e.session_id))
+        grouped = (select(e.org_id, day, pid, uid, sid, func.count())
+                   .where(e.event_type == MESSAGE_ANSWERED)
+                   .group_by(e.org_id, day, pid, uid, sid))
+        with self.db.session() as s:
+            s.execute(delete(d))
+            s.execute(insert(d).from_select(
+                ["org_id", "day", "persona_id", "user_id", "session_id", "messages"], grouped))
+            return s.execute(select(func.count()).select_from(d)).scalar_one()
 
     def record_client_event(self, principal: Principal, event_type: str,
                             payload: dict[str, Any] | None, persona_id: str | None = None,
@@ -200,21 +234,29 @@ class AnalyticsService:
             clauses.append(e.persona_id.in_(sorted(scope.persona_ids)))
         return clauses
 
-    def _message_stats(self, s, scope: Scope, start: datetime, end: datetime,
+    def _message_stats(self, s, scope: Scope, start: date, end: date,
                        top: int) -> dict[str, Any]:
-        e = AnalyticsEvent
-        where = and_(*self._where(scope, start, end, MESSAGE_ANSWERED))
-        day = self._day().label("day")
-        per_day = {d: n for d, n in s.execute(
-            select(day, func.count()).where(where).group_by(day).order_by(day))}
-        users, sessions = s.execute(
-            select(func.count(distinct(e.user_id)), func.count(distinct(e.session_id))).where(where)
-        ).one()
-        persona_rows = s.execute(
-            select(e.persona_id, func.count().label("n")).where(where, e.persona_id.is_not(None))
-            .group_by(e.persona_id).order_by(func.count().desc(), e.persona_id).limit(top)).all()
+        """Answered messages in the UTC days [start, end), from the daily rollup."""
+        d = DailyMessages
+        where = [d.org_id == scope.org_id, d.day >= start.isoformat(), d.day < end.isoformat()]
+        if scope.persona_ids is not None:
+            where.append(d.persona_id.in_(sorted(scope.persona_ids)))
+        # Two scans of the rollup. Grouping by (day, persona) follows the primary
+        # key's order, so it streams without a sort; totals per day and per persona
+        # are summed from those few groups here.
+        per_day: dict[str, int] = {}
+        per_persona: dict[str, int] = {}
+        for day, pid, n in s.execute(select(d.day, d.persona_id, func.sum(d.messages))
+                                     .where(*where).group_by(d.day, d.persona_id)):
+            per_day[day] = per_day.get(day, 0) + int(n)
+            if pid:
+                per_persona[pid] = per_persona.get(pid, 0) + int(n)
+        users, sessions = s.execute(select(
+            func.count(distinct(func.nullif(d.user_id, ""))),
+            func.count(distinct(func.nullif(d.session_id, "")))).where(*where)).one()
+        persona_rows = sorted(per_persona.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
         return {"per_day": per_day, "users": users or 0, "sessions": sessions or 0,
-                "personas": [(pid, n) for pid, n in persona_rows]}
+                "personas": [(pid, int(n)) for pid, n in persona_rows]}
 
     # -- weekly report -------------------------------------------------------------
 
@@ -223,7 +265,8 @@ class AnalyticsService:
         stats = {"per_day": {}, "users": 0, "sessions": 0, "personas": []}
         if not scope.empty:
             with self.db.session() as s:
-                stats = self._message_stats(s, scope, start, end, self.settings.top_personas)
+                stats = self._message_stats(s, scope, start.date(), end.date(),
+                                            self.settings.top_personas)
         per_day: dict[str, int] = stats["per_day"]
         total = sum(per_day.values())
         names = self._persona_names(scope.org_id, [pid for pid, _ in stats["personas"]])
@@ -291,7 +334,7 @@ class AnalyticsService:
         for offset in range(1, self.settings.report_job_weeks_back + 1):
             start, end = week_bounds(offset, now)
             with self.db.session() as s:
-                orgs = [o for (o,) in s.execute(select(distinct(AnalyticsEvent.org_id)).where(
+                orgs = [o for (o,) in s.execute(select(AnalyticsEvent.org_id).distinct().where(
                     AnalyticsEvent.at >= start, AnalyticsEvent.at < end))]
                 have = {o for (o,) in s.execute(select(WeeklyReport.org_id).where(
                     WeeklyReport.week_start == start))}
@@ -370,41 +413,43 @@ class AnalyticsService:
 
     def dashboard(self, principal: Principal, org_id: str,
                   now: datetime | None = None) -> dict[str, Any]:
-        """Headline numbers for the last 30 days and messages per day for 14."""
+        """Headline numbers over whole UTC days: today, the last 7 and the last 30
+        (today included), and messages per day for the last 14."""
         scope = self.scope_for(principal, org_id)
         now = (now or utcnow()).astimezone(UTC)
-        today = datetime.combine(now.date(), datetime.min.time(), UTC)
-        d7, d30 = now - timedelta(days=7), now - timedelta(days=30)
-        e = AnalyticsEvent
+        today = now.date()
+        tomorrow, d7, d30 = today + timedelta(days=1), today - timedelta(days=6), \
+            today - timedelta(days=29)
+        since_d30 = datetime.combine(d30, datetime.min.time(), UTC)
         totals = dict.fromkeys(("messages_today", "messages_7d", "messages_30d", "active_users_7d",
                                 "active_users_30d", "conversations_30d", "sessions_started_30d",
                                 "sources_ingested_30d", "members_joined_30d"), 0)
         stats = {"per_day": {}, "personas": []}
         if not scope.empty:
+            top = self.settings.top_personas
             with self.db.session() as s:
-                stats = self._message_stats(s, scope, d30, now, self.settings.top_personas)
-                totals["active_users_30d"] = stats["users"]
-                totals["conversations_30d"] = stats["sessions"]
-                totals["active_users_7d"] = s.execute(select(func.count(distinct(e.user_id))).where(
-                    *self._where(scope, d7, now, MESSAGE_ANSWERED))).scalar_one()
-                for key, start, kind in (("messages_today", today, MESSAGE_ANSWERED),
-                                         ("messages_7d", d7, MESSAGE_ANSWERED),
-                                         ("messages_30d", d30, MESSAGE_ANSWERED),
-                                         ("sessions_started_30d", d30, SESSION_STARTED),
-                                         ("sources_ingested_30d", d30, SOURCE_INGESTED),
-                                         ("members_joined_30d", d30, MEMBER_JOINED)):
+                stats = self._message_stats(s, scope, d30, tomorrow, top)
+                totals["active_users_7d"] = self._message_stats(s, scope, d7, tomorrow, 0)["users"]
+                for key, kind in (("sessions_started_30d", SESSION_STARTED),
+                                  ("sources_ingested_30d", SOURCE_INGESTED),
+                                  ("members_joined_30d", MEMBER_JOINED)):
                     totals[key] = s.execute(select(func.count()).where(
-                        *self._where(scope, start, now, kind))).scalar_one()
+                        *self._where(scope, since_d30, now + timedelta(seconds=1), kind))
+                    ).scalar_one()
+            per_day = stats["per_day"]
+            totals["messages_today"] = per_day.get(today.isoformat(), 0)
+            totals["messages_7d"] = sum(n for d, n in per_day.items() if d >= d7.isoformat())
+            totals["messages_30d"] = sum(per_day.values())
+            totals["active_users_30d"] = stats["users"]
+            totals["conversations_30d"] = stats["sessions"]
         names = self._persona_names(org_id, [pid for pid, _ in stats["personas"]])
-        daily = [{"date": (now.date() - timedelta(days=i)).isoformat(),
-                  "messages": stats["per_day"].get((now.date() - timedelta(days=i)).isoformat(), 0)}
-                 for i in range(13, -1, -1)]
+        days = [(today - timedelta(days=i)).isoformat() for i in range(13, -1, -1)]
         return {
             "org_id": org_id,
             "scope": scope.label,
             "generated_at": now.isoformat(),
             "totals": totals,
-            "daily_messages": daily,
+            "daily_messages": [{"date": d, "messages": stats["per_day"].get(d, 0)} for d in days],
             "top_personas": [{"persona_id": pid, "name": names[pid], "interaction_count": n}
                              for pid, n in stats["personas"]],
         }

@@ -9,10 +9,12 @@ from bwenge.contracts.knowledge import RetrievedChunk
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
-_COMMON = frozenset("""the and for are but not you your with this that from have has had was were
+_COMMON = frozenset(
+    """the and for are but not you your with this that from have has had was were
 will would can could should about into than then them they their there what when where which who
 why how also more most some such only other its it's our out use used using very just like been
-being does did doing here over under between each these those because while""".split())
+being does did doing here over under between each these those because while""".split()
+)
 # A passage counts as used when this share of the answer's words come from it
 OVERLAP_MIN = 0.35
 EXCERPT_CHARS = 500
@@ -47,10 +49,20 @@ def used_passages(answer: str, passages: list[RetrievedChunk]) -> list[Retrieved
 
 
 def to_citation(chunk: RetrievedChunk) -> Citation:
-    text = chunk.text if len(chunk.text) <= EXCERPT_CHARS else chunk.text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
-    return Citation(source_id=chunk.source_id, chunk_id=chunk.chunk_id, text=text,
-                    relevance_score=round(float(chunk.score), 4), title=chunk.title,
-                    page=chunk.page, slide=chunk.slide)
+    text = (
+        chunk.text
+        if len(chunk.text) <= EXCERPT_CHARS
+        else chunk.text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
+    )
+    return Citation(
+        source_id=chunk.source_id,
+        chunk_id=chunk.chunk_id,
+        text=text,
+        relevance_score=round(float(chunk.score), 4),
+        title=chunk.title,
+        page=chunk.page,
+        slide=chunk.slide,
+    )
 
 
 def confidence(used: list[RetrievedChunk]) -> float:

@@ -14,30 +14,108 @@ from dataclasses import dataclass
 from bwenge.contracts.answers import ANIMATIONS
 
 _CUES: dict[str, dict[str, float]] = {
-    "greeting": {"hello": 2, "hi": 2, "hey": 2, "good morning": 2.5, "good afternoon": 2.5,
-                 "good evening": 2.5, "greetings": 2, "muraho": 2.5, "bonjour": 2.5, "howdy": 2,
-                 "how are you": 1.5, "nice to meet you": 2},
-    "thanks": {"thanks": 3, "thank you": 3, "thx": 2.5, "cheers": 1.5, "appreciate": 2,
-               "murakoze": 3, "merci": 3, "grateful": 2, "helpful": 1},
-    "farewell": {"bye": 3, "goodbye": 3, "see you": 2.5, "good night": 2.5, "later": 0.8,
-                 "that's all": 1.5, "take care": 2},
-    "excitement": {"wow": 2, "amazing": 2, "awesome": 2, "great": 1, "cool": 1.2, "i passed": 2.5,
-                   "excited": 2, "fantastic": 2},
-    "distress": {"sad": 2, "confused": 1.5, "failed": 1.5, "i don't understand": 2, "worried": 1.5,
-                 "stressed": 2, "frustrated": 2, "upset": 2, "difficult": 0.8},
-    "pointing": {"where": 1.2, "which page": 2.5, "which slide": 2.5, "show me": 2, "point": 1.5,
-                 "find": 0.8, "source": 1.2, "reference": 1},
-    "confirm": {"is it true": 2, "right?": 1.5, "correct?": 1.5, "isn't it": 1.5, "am i right": 2,
-                "true or false": 1.5},
-    "explain": {"why": 1.5, "how": 1.2, "explain": 2.5, "describe": 2, "what is": 1.2,
-                "what are": 1.2, "difference": 1.5, "tell me about": 2, "steps": 1.2},
-    "recall": {"what did i ask": 3, "what did i say": 3, "my first question": 3,
-               "my last question": 3, "my previous question": 3, "earlier": 1.2,
-               "before that": 1.5, "what did you say": 2.5, "you said": 1.5, "we discussed": 2,
-               "remind me": 1.5},
+    "greeting": {
+        "hello": 2,
+        "hi": 2,
+        "hey": 2,
+        "good morning": 2.5,
+        "good afternoon": 2.5,
+        "good evening": 2.5,
+        "greetings": 2,
+        "muraho": 2.5,
+        "bonjour": 2.5,
+        "howdy": 2,
+        "how are you": 1.5,
+        "nice to meet you": 2,
+    },
+    "thanks": {
+        "thanks": 3,
+        "thank you": 3,
+        "thx": 2.5,
+        "cheers": 1.5,
+        "appreciate": 2,
+        "murakoze": 3,
+        "merci": 3,
+        "grateful": 2,
+        "helpful": 1,
+    },
+    "farewell": {
+        "bye": 3,
+        "goodbye": 3,
+        "see you": 2.5,
+        "good night": 2.5,
+        "later": 0.8,
+        "that's all": 1.5,
+        "take care": 2,
+    },
+    "excitement": {
+        "wow": 2,
+        "amazing": 2,
+        "awesome": 2,
+        "great": 1,
+        "cool": 1.2,
+        "i passed": 2.5,
+        "excited": 2,
+        "fantastic": 2,
+    },
+    "distress": {
+        "sad": 2,
+        "confused": 1.5,
+        "failed": 1.5,
+        "i don't understand": 2,
+        "worried": 1.5,
+        "stressed": 2,
+        "frustrated": 2,
+        "upset": 2,
+        "difficult": 0.8,
+    },
+    "pointing": {
+        "where": 1.2,
+        "which page": 2.5,
+        "which slide": 2.5,
+        "show me": 2,
+        "point": 1.5,
+        "find": 0.8,
+        "source": 1.2,
+        "reference": 1,
+    },
+    "confirm": {
+        "is it true": 2,
+        "right?": 1.5,
+        "correct?": 1.5,
+        "isn't it": 1.5,
+        "am i right": 2,
+        "true or false": 1.5,
+    },
+    "explain": {
+        "why": 1.5,
+        "how": 1.2,
+        "explain": 2.5,
+        "describe": 2,
+        "what is": 1.2,
+        "what are": 1.2,
+        "difference": 1.5,
+        "tell me about": 2,
+        "steps": 1.2,
+    },
+    "recall": {
+        "what did i ask": 3,
+        "what did i say": 3,
+        "my first question": 3,
+        "my last question": 3,
+        "my previous question": 3,
+        "earlier": 1.2,
+        "before that": 1.5,
+        "what did you say": 2.5,
+        "you said": 1.5,
+        "we discussed": 2,
+        "remind me": 1.5,
+    },
 }
-_PATTERNS = {intent: [(re.compile(r"(?<!\w)" + re.escape(cue) + r"(?!\w)"), w)
-                      for cue, w in cues.items()] for intent, cues in _CUES.items()}
+_PATTERNS = {
+    intent: [(re.compile(r"(?<!\w)" + re.escape(cue) + r"(?!\w)"), w) for cue, w in cues.items()]
+    for intent, cues in _CUES.items()
+}
 
 
 @dataclass(frozen=True)
@@ -70,8 +148,12 @@ def classify(message: str) -> Intent:
         for social in ("greeting", "thanks", "farewell"):
             if social in scores:
                 scores[social] *= 0.4
-    is_question = text.endswith("?") or bool(re.match(
-        r"(what|why|how|when|where|who|which|is|are|does|do|can|could|should|explain|tell)\b", text))
+    is_question = text.endswith("?") or bool(
+        re.match(
+            r"(what|why|how|when|where|who|which|is|are|does|do|can|could|should|explain|tell)\b",
+            text,
+        )
+    )
     return Intent(scores=scores, is_question=is_question, words=words)
 
 

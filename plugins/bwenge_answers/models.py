@@ -13,8 +13,10 @@ from bwenge.db import Base, UTCDateTime
 
 class SessionRow(Base):
     __tablename__ = "sessions"
-    __table_args__ = (Index("ix_sessions_org_id_user_id", "org_id", "user_id"),
-                      Index("ix_sessions_persona_id", "persona_id"))
+    __table_args__ = (
+        Index("ix_sessions_org_id_user_id", "org_id", "user_id"),
+        Index("ix_sessions_persona_id", "persona_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # clients may choose it (seed)
     org_id: Mapped[str] = mapped_column(String(36), nullable=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
+from bwenge_rest.deps import get_kernel, require
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -12,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from bwenge.contracts.answers import AnswerEvent
 from bwenge.domain import Principal
 from bwenge.logs import request_id_var
-from bwenge_rest.deps import get_kernel, require
 
 from .service import AnswerEngine
 
@@ -57,11 +57,15 @@ def _context(body: RespondRequest) -> dict[str, Any]:
 
 
 @router.post("/ai/respond")
-async def respond(body: RespondRequest, principal: Principal = Depends(require("answer.ask")),
-                  answers: AnswerEngine = Depends(engine)):
+async def respond(
+    body: RespondRequest,
+    principal: Principal = Depends(require("answer.ask")),
+    answers: AnswerEngine = Depends(engine),
+):
     """Answer one question from the persona's material (seed shape + confidence, provider)."""
-    answer = await answers.answer(principal, body.persona_id, body.session_id, body.user_message,
-                                  _context(body))
+    answer = await answers.answer(
+        principal, body.persona_id, body.session_id, body.user_message, _context(body)
+    )
     return answer.model_dump(mode="json", exclude={"complete"})
 
 
@@ -70,21 +74,28 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 
 
 @router.post("/ai/respond/stream")
-async def respond_stream(body: RespondRequest, principal: Principal = Depends(require("answer.ask")),
-                         answers: AnswerEngine = Depends(engine)):
+async def respond_stream(
+    body: RespondRequest,
+    principal: Principal = Depends(require("answer.ask")),
+    answers: AnswerEngine = Depends(engine),
+):
     """The same answer as Server-Sent Events: ``delta`` ({text}), ``reset`` (discard the
     text shown so far), then one ``answer`` (the /ai/respond body) or ``error``."""
     # refusals (persona, session, billing) are plain HTTP errors, before the stream starts
-    exchange = await answers.prepare(principal, body.persona_id, body.session_id, body.user_message,
-                                     _context(body))
+    exchange = await answers.prepare(
+        principal, body.persona_id, body.session_id, body.user_message, _context(body)
+    )
     request_id = request_id_var.get()
 
     async def events():
         async for event in answers.run(exchange):
             yield _frame(event, request_id)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _frame(event: AnswerEvent, request_id: str) -> bytes:
@@ -98,11 +109,17 @@ def _frame(event: AnswerEvent, request_id: str) -> bytes:
 
 
 @router.get("/sessions/{session_id}/messages")
-async def session_messages(session_id: str, limit: int = Query(50, ge=1, le=500),
-                           offset: int = Query(0, ge=0),
-                           principal: Principal = Depends(require("session.read_own")),
-                           answers: AnswerEngine = Depends(engine)):
+async def session_messages(
+    session_id: str,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    principal: Principal = Depends(require("session.read_own")),
+    answers: AnswerEngine = Depends(engine),
+):
     """The caller's own conversation, oldest first (someone else's session is a 404)."""
     messages, total = answers.history(principal, session_id, limit=limit, offset=offset)
-    return {"session_id": session_id, "messages": [m.model_dump(mode="json") for m in messages],
-            "total": total}
+    return {
+        "session_id": session_id,
+        "messages": [m.model_dump(mode="json") for m in messages],
+        "total": total,
+    }

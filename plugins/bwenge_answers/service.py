@@ -81,7 +81,9 @@ class AnswerEngine:
             raise NotFound("Persona not found")
         return persona
 
-    def _find_session(self, principal: Principal, persona_id: str, session_id: str | None) -> tuple[str, bool]:
+    def _find_session(
+        self, principal: Principal, persona_id: str, session_id: str | None
+    ) -> tuple[str, bool]:
         """(session id, is new). Someone else's session is a 404, like a missing one."""
         if session_id is None:
             return new_id(), True
@@ -102,8 +104,17 @@ class AnswerEngine:
         now = utcnow()
         try:
             with self.kernel.db.session() as s:
-                s.add(SessionRow(id=session_id, org_id=principal.org_id, user_id=principal.user_id,
-                                 persona_id=persona_id, message_count=0, created_at=now, updated_at=now))
+                s.add(
+                    SessionRow(
+                        id=session_id,
+                        org_id=principal.org_id,
+                        user_id=principal.user_id,
+                        persona_id=persona_id,
+                        message_count=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
         except IntegrityError:
             self._find_session(principal, persona_id, session_id)  # raises unless it's the caller's
             return False
@@ -112,17 +123,29 @@ class AnswerEngine:
     async def _open(self, principal: Principal, persona_id: str, session_id: str | None) -> str:
         sid, new = self._find_session(principal, persona_id, session_id)
         if new and self._create_session(principal, persona_id, sid):
-            await self.kernel.emit("after_session_start", org_id=principal.org_id,
-                                   user_id=principal.user_id, session_id=sid, persona_id=persona_id)
+            await self.kernel.emit(
+                "after_session_start",
+                org_id=principal.org_id,
+                user_id=principal.user_id,
+                session_id=sid,
+                persona_id=persona_id,
+            )
         return sid
 
-    def open_session(self, principal: Principal, persona_id: str, session_id: str | None = None) -> str:
+    def open_session(
+        self, principal: Principal, persona_id: str, session_id: str | None = None
+    ) -> str:
         """The caller's session with the persona, created when new (sync, for transports)."""
         self.persona_for(principal, persona_id)
         sid, new = self._find_session(principal, persona_id, session_id)
         if new and self._create_session(principal, persona_id, sid):
-            self._emit_soon("after_session_start", org_id=principal.org_id, user_id=principal.user_id,
-                            session_id=sid, persona_id=persona_id)
+            self._emit_soon(
+                "after_session_start",
+                org_id=principal.org_id,
+                user_id=principal.user_id,
+                session_id=sid,
+                persona_id=persona_id,
+            )
         return sid
 
     def _emit_soon(self, hook: str, **data: Any) -> None:
@@ -135,17 +158,29 @@ class AnswerEngine:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def history(self, principal: Principal, session_id: str, limit: int = 50,
-                offset: int = 0) -> tuple[list[StoredMessage], int]:
+    def history(
+        self, principal: Principal, session_id: str, limit: int = 50, offset: int = 0
+    ) -> tuple[list[StoredMessage], int]:
         """Stored messages of the caller's own session, oldest first."""
         with self.kernel.db.session() as s:
             row = s.get(SessionRow, session_id) if isinstance(session_id, str) else None
             if row is None or row.user_id != principal.user_id or row.org_id != principal.org_id:
                 raise NotFound("Session not found")
-            total = s.scalar(select(func.count()).select_from(MessageRow)
-                             .where(MessageRow.session_id == session_id)) or 0
-            rows = s.scalars(select(MessageRow).where(MessageRow.session_id == session_id)
-                             .order_by(MessageRow.seq).offset(max(offset, 0)).limit(max(limit, 0))).all()
+            total = (
+                s.scalar(
+                    select(func.count())
+                    .select_from(MessageRow)
+                    .where(MessageRow.session_id == session_id)
+                )
+                or 0
+            )
+            rows = s.scalars(
+                select(MessageRow)
+                .where(MessageRow.session_id == session_id)
+                .order_by(MessageRow.seq)
+                .offset(max(offset, 0))
+                .limit(max(limit, 0))
+            ).all()
             return [_stored(r) for r in rows], total
 
     def _recent_turns(self, session_id: str) -> list[ChatMessage]:
@@ -154,20 +189,35 @@ class AnswerEngine:
         if n == 0:
             return []
         with self.kernel.db.session() as s:
-            rows = list(reversed(s.scalars(
-                select(MessageRow).where(MessageRow.session_id == session_id)
-                .order_by(MessageRow.seq.desc()).limit(4 * n)).all()))
+            rows = list(
+                reversed(
+                    s.scalars(
+                        select(MessageRow)
+                        .where(MessageRow.session_id == session_id)
+                        .order_by(MessageRow.seq.desc())
+                        .limit(4 * n)
+                    ).all()
+                )
+            )
         turns: list[ChatMessage] = []
         for question, reply in zip(rows, rows[1:], strict=False):
             if question.sender == "user" and reply.sender == "persona" and reply.complete:
-                turns += [ChatMessage(role="user", content=question.content),
-                          ChatMessage(role="assistant", content=reply.content)]
-        return turns[-2 * n:]
+                turns += [
+                    ChatMessage(role="user", content=question.content),
+                    ChatMessage(role="assistant", content=reply.content),
+                ]
+        return turns[-2 * n :]
 
     # -- answering ---------------------------------------------------------------------
 
-    async def prepare(self, principal: Principal, persona_id: str, session_id: str | None,
-                      user_message: str, context: dict[str, Any] | None = None) -> Exchange:
+    async def prepare(
+        self,
+        principal: Principal,
+        persona_id: str,
+        session_id: str | None,
+        user_message: str,
+        context: dict[str, Any] | None = None,
+    ) -> Exchange:
         """Validate and authorise one question; nothing is sent to a provider yet.
 
         Raises NotFound (persona/session), BadRequest, or whatever a
@@ -177,11 +227,18 @@ class AnswerEngine:
         if not question:
             raise BadRequest("user_message is empty.")
         if len(question) > self.settings.max_message_chars:
-            raise BadRequest(f"user_message is longer than {self.settings.max_message_chars} characters.")
+            raise BadRequest(
+                f"user_message is longer than {self.settings.max_message_chars} characters."
+            )
         persona = self.persona_for(principal, persona_id)
         sid, new = self._find_session(principal, persona_id, session_id)
-        await self.kernel.emit("before_message_answer", org_id=principal.org_id, user_id=principal.user_id,
-                               persona_id=persona_id, session_id=sid)
+        await self.kernel.emit(
+            "before_message_answer",
+            org_id=principal.org_id,
+            user_id=principal.user_id,
+            persona_id=persona_id,
+            session_id=sid,
+        )
         if new:
             await self._open(principal, persona_id, sid)
         history = [] if new else self._recent_turns(sid)
@@ -189,11 +246,24 @@ class AnswerEngine:
         if not history and context.get("conversation_history"):
             history = _client_history(context["conversation_history"], self.settings.history_turns)
         rid = request_id_var.get()
-        return Exchange(principal=principal, persona=persona, session_id=sid, question=question,
-                        history=history, context=context, request_id=None if rid == "-" else rid)
+        return Exchange(
+            principal=principal,
+            persona=persona,
+            session_id=sid,
+            question=question,
+            history=history,
+            context=context,
+            request_id=None if rid == "-" else rid,
+        )
 
-    async def stream(self, principal: Principal, persona_id: str, session_id: str | None,
-                     user_message: str, context: dict[str, Any] | None = None):
+    async def stream(
+        self,
+        principal: Principal,
+        persona_id: str,
+        session_id: str | None,
+        user_message: str,
+        context: dict[str, Any] | None = None,
+    ):
         """Answer as :class:`AnswerEvent`s: deltas, resets, then one answer or error.
 
         Refusals before answering (persona, session, billing) are raised."""
@@ -202,8 +272,14 @@ class AnswerEngine:
             async for event in events:
                 yield event
 
-    async def answer(self, principal: Principal, persona_id: str, session_id: str | None,
-                     user_message: str, context: dict[str, Any] | None = None) -> Answer:
+    async def answer(
+        self,
+        principal: Principal,
+        persona_id: str,
+        session_id: str | None,
+        user_message: str,
+        context: dict[str, Any] | None = None,
+    ) -> Answer:
         exchange = await self.prepare(principal, persona_id, session_id, user_message, context)
         return await self.complete(exchange)
 
@@ -218,8 +294,9 @@ class AnswerEngine:
     async def preview(self, persona: Persona, question: str) -> Answer:
         """Answer ``question`` as ``persona`` without a session: nothing stored, no
         events (readiness checks of sample dialogs use this)."""
-        exchange = Exchange(principal=None, persona=persona, session_id="preview", question=question,
-                            store=False)
+        exchange = Exchange(
+            principal=None, persona=persona, session_id="preview", question=question, store=False
+        )
         return await self.complete(exchange)
 
     async def run(self, ex: Exchange, *, raise_errors: bool = False):
@@ -230,12 +307,24 @@ class AnswerEngine:
             ex.passages = await self._retrieve(ex)
             llm = self.kernel.services.get("llm")
             if llm is None:
-                raise ServiceUnavailable("No language model provider is active (enable the llm plugin).")
+                raise ServiceUnavailable(
+                    "No language model provider is active (enable the llm plugin)."
+                )
             request = LLMRequest(
-                persona=ex.persona, question=ex.question, passages=ex.passages, history=ex.history,
-                messages=build_messages(ex.persona, ex.question, ex.passages, ex.history,
-                                        max_passage_chars=self.settings.max_passage_chars),
-                max_tokens=self.settings.max_answer_tokens, request_id=ex.request_id)
+                persona=ex.persona,
+                question=ex.question,
+                passages=ex.passages,
+                history=ex.history,
+                messages=build_messages(
+                    ex.persona,
+                    ex.question,
+                    ex.passages,
+                    ex.history,
+                    max_passage_chars=self.settings.max_passage_chars,
+                ),
+                max_tokens=self.settings.max_answer_tokens,
+                request_id=ex.request_id,
+            )
             started = time.perf_counter()
             done = None
             async for event in llm.stream(request):
@@ -257,7 +346,9 @@ class AnswerEngine:
                 await self._answered(ex, request, answer, done.usage)
             yield AnswerEvent(type="answer", text=answer.response_text, answer=answer)
         except (asyncio.CancelledError, GeneratorExit):
-            if not finished and ex.store:  # the client went away: keep what it saw, marked incomplete
+            if (
+                not finished and ex.store
+            ):  # the client went away: keep what it saw, marked incomplete
                 self._store(ex, "".join(shown), None, complete=False)
                 await self._failed(ex, "interrupted")
             raise
@@ -290,62 +381,129 @@ class AnswerEngine:
         else:
             chunks = await asyncio.to_thread(retriever.retrieve, *args)
         ex.timings["retrieval_ms"] = (time.perf_counter() - started) * 1000
-        chunks = [c if isinstance(c, RetrievedChunk) else RetrievedChunk.model_validate(c) for c in chunks]
+        chunks = [
+            c if isinstance(c, RetrievedChunk) else RetrievedChunk.model_validate(c) for c in chunks
+        ]
         relevant = [c for c in chunks if c.score >= self.settings.min_relevance]
         return sorted(relevant, key=lambda c: c.score, reverse=True)
 
-    def _finish(self, ex: Exchange, request: LLMRequest, text: str, provider: str | None,
-                usage: dict[str, Any] | None) -> Answer:
+    def _finish(
+        self,
+        ex: Exchange,
+        request: LLMRequest,
+        text: str,
+        provider: str | None,
+        usage: dict[str, Any] | None,
+    ) -> Answer:
         used = cite.used_passages(text, ex.passages)
         intent = classify(ex.question)
-        hint = animation_for(intent, cited=bool(used), answer_chars=len(text),
-                             sentences=len(_SENTENCE.findall(text)) or 1)
-        answer = Answer(response_text=text, citations=[cite.to_citation(c) for c in used],
-                        animation_hint=hint, session_id=ex.session_id, confidence=cite.confidence(used),
-                        provider=provider)
+        hint = animation_for(
+            intent,
+            cited=bool(used),
+            answer_chars=len(text),
+            sentences=len(_SENTENCE.findall(text)) or 1,
+        )
+        answer = Answer(
+            response_text=text,
+            citations=[cite.to_citation(c) for c in used],
+            animation_hint=hint,
+            session_id=ex.session_id,
+            confidence=cite.confidence(used),
+            provider=provider,
+        )
         if ex.store:
             answer.message_id = self._store(ex, text, answer, complete=True, usage=usage)
         return answer
 
-    def _store(self, ex: Exchange, text: str, answer: Answer | None, *, complete: bool,
-               usage: dict[str, Any] | None = None) -> str:
+    def _store(
+        self,
+        ex: Exchange,
+        text: str,
+        answer: Answer | None,
+        *,
+        complete: bool,
+        usage: dict[str, Any] | None = None,
+    ) -> str:
         """Store the question and its answer in one transaction; returns the answer's id."""
         now = utcnow()
         latency_ms = round((time.perf_counter() - ex.started) * 1000, 1)
-        meta: dict[str, Any] = {"complete": complete, "request_id": ex.request_id, "latency_ms": latency_ms}
+        meta: dict[str, Any] = {
+            "complete": complete,
+            "request_id": ex.request_id,
+            "latency_ms": latency_ms,
+        }
         if answer is not None:
-            meta.update(citations=[c.model_dump() for c in answer.citations], provider=answer.provider,
-                        confidence=answer.confidence, animation_hint=answer.animation_hint)
+            meta.update(
+                citations=[c.model_dump() for c in answer.citations],
+                provider=answer.provider,
+                confidence=answer.confidence,
+                animation_hint=answer.animation_hint,
+            )
         if usage:
             meta["usage"] = usage
         answer_id = new_id()
         with self.kernel.db.session() as s:
             # bump the counter first: it takes the write lock, so concurrent
             # exchanges in one session get distinct sequence numbers
-            s.execute(update(SessionRow).where(SessionRow.id == ex.session_id)
-                      .values(message_count=SessionRow.message_count + 2, updated_at=now))
+            s.execute(
+                update(SessionRow)
+                .where(SessionRow.id == ex.session_id)
+                .values(message_count=SessionRow.message_count + 2, updated_at=now)
+            )
             count = s.scalar(select(SessionRow.message_count).where(SessionRow.id == ex.session_id))
-            s.add(MessageRow(id=new_id(), session_id=ex.session_id, org_id=ex.persona.org_id,
-                             seq=count - 2, sender="user", content=ex.question, complete=True,
-                             meta={}, created_at=now))
-            s.add(MessageRow(id=answer_id, session_id=ex.session_id, org_id=ex.persona.org_id,
-                             seq=count - 1, sender="persona", content=text, complete=complete,
-                             meta=meta, created_at=now))
+            s.add(
+                MessageRow(
+                    id=new_id(),
+                    session_id=ex.session_id,
+                    org_id=ex.persona.org_id,
+                    seq=count - 2,
+                    sender="user",
+                    content=ex.question,
+                    complete=True,
+                    meta={},
+                    created_at=now,
+                )
+            )
+            s.add(
+                MessageRow(
+                    id=answer_id,
+                    session_id=ex.session_id,
+                    org_id=ex.persona.org_id,
+                    seq=count - 1,
+                    sender="persona",
+                    content=text,
+                    complete=complete,
+                    meta=meta,
+                    created_at=now,
+                )
+            )
         return answer_id
 
-    async def _answered(self, ex: Exchange, request: LLMRequest, answer: Answer,
-                        usage: dict[str, Any] | None) -> None:
+    async def _answered(
+        self, ex: Exchange, request: LLMRequest, answer: Answer, usage: dict[str, Any] | None
+    ) -> None:
         latency_ms = round((time.perf_counter() - ex.started) * 1000, 1)
         prompt_chars = sum(len(m.content) for m in request.messages)
         tokens = (usage or {}).get("total_tokens")
         await self.kernel.emit(
-            "after_message_answer", org_id=ex.persona.org_id, user_id=ex.principal.user_id,
-            persona_id=ex.persona.persona_id, session_id=ex.session_id, message_id=answer.message_id,
-            provider=answer.provider, latency_ms=latency_ms, prompt_chars=prompt_chars,
-            answer_chars=len(answer.response_text), tokens=tokens, usage=usage,
-            citations=len(answer.citations), confidence=answer.confidence,
+            "after_message_answer",
+            org_id=ex.persona.org_id,
+            user_id=ex.principal.user_id,
+            persona_id=ex.persona.persona_id,
+            session_id=ex.session_id,
+            message_id=answer.message_id,
+            provider=answer.provider,
+            latency_ms=latency_ms,
+            prompt_chars=prompt_chars,
+            answer_chars=len(answer.response_text),
+            tokens=tokens,
+            usage=usage,
+            citations=len(answer.citations),
+            confidence=answer.confidence,
             retrieval_ms=round(ex.timings.get("retrieval_ms", 0.0), 2),
-            provider_ms=round(ex.timings.get("provider_ms", 0.0), 2), request_id=ex.request_id)
+            provider_ms=round(ex.timings.get("provider_ms", 0.0), 2),
+            request_id=ex.request_id,
+        )
 
     async def _failed(self, ex: Exchange, code: str, message: str | None = None) -> None:
         """Tell listeners (billing) the question they let through wasn't answered."""
@@ -353,10 +511,16 @@ class AnswerEngine:
             import anyio
 
             with anyio.CancelScope(shield=True):  # runs even while the request is being cancelled
-                await self.kernel.emit("on_message_answer_error", org_id=ex.persona.org_id,
-                                       user_id=ex.principal.user_id if ex.principal else None,
-                                       persona_id=ex.persona.persona_id, session_id=ex.session_id,
-                                       error=code, message=message, request_id=ex.request_id)
+                await self.kernel.emit(
+                    "on_message_answer_error",
+                    org_id=ex.persona.org_id,
+                    user_id=ex.principal.user_id if ex.principal else None,
+                    persona_id=ex.persona.persona_id,
+                    session_id=ex.session_id,
+                    error=code,
+                    message=message,
+                    request_id=ex.request_id,
+                )
         except BaseException:  # noqa: BLE001 - never mask the original failure
             log.exception("on_message_answer_error listeners failed")
 
@@ -364,15 +528,21 @@ class AnswerEngine:
 def _stored(row: MessageRow) -> StoredMessage:
     meta = dict(row.meta or {})
     meta.setdefault("complete", row.complete)
-    return StoredMessage(message_id=row.id, session_id=row.session_id, sender=row.sender,
-                         content=row.content, timestamp=row.created_at, metadata=meta)
+    return StoredMessage(
+        message_id=row.id,
+        session_id=row.session_id,
+        sender=row.sender,
+        content=row.content,
+        timestamp=row.created_at,
+        metadata=meta,
+    )
 
 
 def _client_history(items: list[Any], turns: int) -> list[ChatMessage]:
     """Seed clients sent their own history; use it (user/assistant turns only) when
     the server has none for the session yet."""
     out = []
-    for item in items[-2 * turns:] if turns else []:
+    for item in items[-2 * turns :] if turns else []:
         role = item.get("role") if isinstance(item, dict) else getattr(item, "role", None)
         content = item.get("content") if isinstance(item, dict) else getattr(item, "content", None)
         if role in ("user", "assistant") and isinstance(content, str) and content.strip():

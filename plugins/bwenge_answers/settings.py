@@ -10,11 +10,16 @@ class AnswersSettings(BaseModel):
 
     top_k: int = Field(5, ge=1, le=50, description="passages retrieved per question")
     min_relevance: float = Field(
-        0.3, ge=0, le=1,
-        description="passages scoring below this (cosine similarity) are not material for the answer")
-    history_turns: int = Field(6, ge=0, le=50,
-                               description="recent exchanges (question + answer) fed to the prompt")
+        0.3,
+        ge=0,
+        le=1,
+        description="passages scoring below this (cosine similarity) are not answer material",
+    )
+    history_turns: int = Field(
+        6, ge=0, le=50, description="recent exchanges (question + answer) fed to the prompt"
+    )
     max_message_chars: int = Field(4000, ge=1, le=100_000, description="longest question accepted")
-    max_passage_chars: int = Field(2000, ge=100, le=20_000,
-                                   description="passage text quoted to providers is cut to this")
+    max_passage_chars: int = Field(
+        2000, ge=100, le=20_000, description="passage text quoted to providers is cut to this"
+    )
     max_answer_tokens: int | None = Field(None, ge=1, description="passed to LLM providers")

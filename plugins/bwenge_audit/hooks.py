@@ -19,14 +19,29 @@ def audit_service(kernel):
     return service
 
 
-async def _record(kernel, event, action: str, object_type: str, object_id: Any,
-                  details: dict[str, Any] | None = None) -> None:
+async def _record(
+    kernel,
+    event,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    details: dict[str, Any] | None = None,
+) -> None:
     org_id = event.org_id or event.data.get("org_id")
     if not org_id:
         return
-    await asyncio.to_thread(audit_service(kernel).record, org_id=org_id, actor_id=event.user_id,
-                            action=action, object_type=object_type, object_id=object_id,
-                            details=details if details is not None else dict(event.data), at=event.at)
+    # member events carry the member as the event's user and the actor as ``by``
+    actor = event.data.get("by") or event.user_id
+    await asyncio.to_thread(
+        audit_service(kernel).record,
+        org_id=org_id,
+        actor_id=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        details=details if details is not None else dict(event.data),
+        at=event.at,
+    )
 
 
 @hookimpl
@@ -53,13 +68,15 @@ async def after_org_create(kernel, event):
 
 @hookimpl
 async def after_member_join(kernel, event):
-    await _record(kernel, event, "member.join", "user", event.data.get("user_id"))
+    await _record(kernel, event, "member.join", "user", event.data.get("user_id") or event.user_id)
 
 
 @hookimpl
 async def after_member_change(kernel, event):
     action = event.data.get("action") or "change"
-    await _record(kernel, event, f"member.{action}", "user", event.data.get("user_id"))
+    await _record(
+        kernel, event, f"member.{action}", "user", event.data.get("user_id") or event.user_id
+    )
 
 
 @hookimpl
@@ -72,7 +89,9 @@ async def after_persona_change(kernel, event):
 
 @hookimpl
 async def after_source_delete(kernel, event):
-    await _record(kernel, event, "knowledge.delete", "knowledge_source", event.data.get("source_id"))
+    await _record(
+        kernel, event, "knowledge.delete", "knowledge_source", event.data.get("source_id")
+    )
 
 
 @hookimpl

@@ -4,29 +4,40 @@ from __future__ import annotations
 
 import asyncio
 
+from bwenge_rest.deps import get_kernel, require
 from fastapi import APIRouter, Depends, Query
 
 from bwenge.domain import Principal
 from bwenge.errors import NotFound
 from bwenge.kernel import Kernel
-from bwenge_rest.deps import get_kernel, require
 
 router = APIRouter(tags=["audit"])
 
 
 @router.get("/orgs/{org_id}/audit")
-async def audit_trail(org_id: str, principal: Principal = Depends(require("audit.read")),
-                      kernel: Kernel = Depends(get_kernel),
-                      limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
-                      action: str | None = Query(None, max_length=64),
-                      actor_id: str | None = Query(None, max_length=36),
-                      object_type: str | None = Query(None, max_length=40),
-                      object_id: str | None = Query(None, max_length=255)):
+async def audit_trail(
+    org_id: str,
+    principal: Principal = Depends(require("audit.read")),
+    kernel: Kernel = Depends(get_kernel),
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+    action: str | None = Query(None, max_length=64),
+    actor_id: str | None = Query(None, max_length=36),
+    object_type: str | None = Query(None, max_length=40),
+    object_id: str | None = Query(None, max_length=255),
+):
     """Who did what, newest first; paginate with ``limit``/``offset`` (``next_offset``)."""
     from .hooks import audit_service
 
     if org_id != principal.org_id and not principal.is_platform_admin:
         raise NotFound("Organisation not found")  # another org is a 404, like a missing one
-    return await asyncio.to_thread(audit_service(kernel).entries, org_id, limit=limit, offset=offset,
-                                   action=action, actor_id=actor_id, object_type=object_type,
-                                   object_id=object_id)
+    return await asyncio.to_thread(
+        audit_service(kernel).entries,
+        org_id,
+        limit=limit,
+        offset=offset,
+        action=action,
+        actor_id=actor_id,
+        object_type=object_type,
+        object_id=object_id,
+    )

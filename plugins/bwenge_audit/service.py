@@ -34,26 +34,51 @@ class AuditService:
     def __init__(self, kernel: Any):
         self.kernel = kernel
 
-    def record(self, *, org_id: str, actor_id: str | None, action: str, object_type: str,
-               object_id: str | None = None, details: dict[str, Any] | None = None,
-               at: datetime | None = None) -> str:
-        entry = AuditEntry(id=new_id(), org_id=org_id, actor_id=actor_id, action=action[:64],
-                           object_type=object_type[:40],
-                           object_id=None if object_id is None else str(object_id)[:255],
-                           details=_plain(details or {}), at=at or utcnow())
+    def record(
+        self,
+        *,
+        org_id: str,
+        actor_id: str | None,
+        action: str,
+        object_type: str,
+        object_id: str | None = None,
+        details: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> str:
+        entry = AuditEntry(
+            id=new_id(),
+            org_id=org_id,
+            actor_id=actor_id,
+            action=action[:64],
+            object_type=object_type[:40],
+            object_id=None if object_id is None else str(object_id)[:255],
+            details=_plain(details or {}),
+            at=at or utcnow(),
+        )
         with self.kernel.db.session() as session:
             session.add(entry)
         return entry.id
 
-    def entries(self, org_id: str, *, limit: int = 50, offset: int = 0, action: str | None = None,
-                actor_id: str | None = None, object_type: str | None = None,
-                object_id: str | None = None) -> dict[str, Any]:
+    def entries(
+        self,
+        org_id: str,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        action: str | None = None,
+        actor_id: str | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+    ) -> dict[str, Any]:
         """The org's entries, newest first. ``action`` ending in ``.`` is a prefix
         (``persona.`` = every persona action)."""
         conditions = [AuditEntry.org_id == org_id]
         if action:
-            conditions.append(AuditEntry.action.startswith(action, autoescape=True)
-                              if action.endswith(".") else AuditEntry.action == action)
+            conditions.append(
+                AuditEntry.action.startswith(action, autoescape=True)
+                if action.endswith(".")
+                else AuditEntry.action == action
+            )
         if actor_id:
             conditions.append(AuditEntry.actor_id == actor_id)
         if object_type:
@@ -62,16 +87,29 @@ class AuditService:
             conditions.append(AuditEntry.object_id == object_id)
         with self.kernel.db.session() as session:
             total = session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions))
-            rows = session.scalars(select(AuditEntry).where(*conditions)
-                                   .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-                                   .limit(limit).offset(offset)).all()
+            rows = session.scalars(
+                select(AuditEntry)
+                .where(*conditions)
+                .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
         return {
             "org_id": org_id,
-            "entries": [{
-                "id": r.id, "actor_id": r.actor_id, "action": r.action, "object_type": r.object_type,
-                "object_id": r.object_id, "details": r.details or {},
-                "at": r.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            } for r in rows],
-            "total": total, "limit": limit, "offset": offset,
+            "entries": [
+                {
+                    "id": r.id,
+                    "actor_id": r.actor_id,
+                    "action": r.action,
+                    "object_type": r.object_type,
+                    "object_id": r.object_id,
+                    "details": r.details or {},
+                    "at": r.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                }
+                for r in rows
+            ],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
             "next_offset": offset + len(rows) if offset + len(rows) < (total or 0) else None,
         }

@@ -8,7 +8,7 @@ import time
 
 from limits import parse_many
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from bwenge.errors import TooManyRequests
 
@@ -27,7 +27,9 @@ class RateLimiter:
         uri = redis_url if redis_url else "memory://"
         options = {"key_prefix": f"{namespace}-limits"} if redis_url else {}
         self.storage = storage_from_string(uri, **options)
-        self.strategy = MovingWindowRateLimiter(self.storage)
+        # a sliding-window counter: O(1) memory and time per key whatever the limit,
+        # unlike a moving window that keeps one entry per request
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self.enabled = enabled
         self._parsed: dict[str, list] = {}
 

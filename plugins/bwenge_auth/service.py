@@ -11,10 +11,11 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import anyio
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bwenge.domain import Principal, Role
@@ -23,6 +24,7 @@ from bwenge.kernel import Kernel
 from bwenge.tenancy import ensure_org, get_in_org
 from bwenge.utils import new_id, utcnow
 
+from .fastquery import CompiledQuery
 from .models import ApiKey, Invite, Org, RefreshToken, TokenFamily, User
 from .security import (
     ACCESS,
@@ -122,6 +124,38 @@ class AuthService:
     def db(self):
         return self.kernel.db
 
+    @cached_property
+    def _principal_query(self) -> CompiledQuery:
+        stmt = (
+            select(
+                User.id,
+                User.org_id,
+                User.role,
+                User.email,
+                User.name,
+                User.is_active,
+                User.is_platform_admin,
+                User.token_version,
+                User.created_at,
+                TokenFamily.id.label("family_id"),
+                TokenFamily.revoked_at,
+            )
+            .select_from(User)
+            .outerjoin(
+                TokenFamily,
+                and_(TokenFamily.id == bindparam("fam"), TokenFamily.user_id == User.id),
+            )
+            .where(User.id == bindparam("sub"))
+        )
+        return CompiledQuery(self.db.engine, stmt)
+
+    @cached_property
+    def _api_key_query(self) -> CompiledQuery:
+        stmt = select(
+            ApiKey.id, ApiKey.org_id, ApiKey.role, ApiKey.name, ApiKey.expires_at, ApiKey.revoked_at
+        ).where(ApiKey.key_hash == bindparam("key_hash"))
+        return CompiledQuery(self.db.engine, stmt)
+
     async def _emit(self, hook: str, **kwargs: Any) -> None:
         await self.kernel.emit(hook, **kwargs)
 
@@ -179,28 +213,7 @@ class AuthService:
         family_id = claims.get("fam")
         if not isinstance(family_id, str):
             raise _invalid_token()
-        stmt = (
-            select(
-                User.id,
-                User.org_id,
-                User.role,
-                User.email,
-                User.name,
-                User.is_active,
-                User.is_platform_admin,
-                User.token_version,
-                User.created_at,
-                TokenFamily.id.label("family_id"),
-                TokenFamily.revoked_at,
-            )
-            .select_from(User)
-            .outerjoin(
-                TokenFamily, and_(TokenFamily.id == family_id, TokenFamily.user_id == User.id)
-            )
-            .where(User.id == claims["sub"])
-        )
-        with self.db.engine.connect() as conn:
-            row = conn.execute(stmt).first()
+        row = self._principal_query.first(fam=family_id, sub=claims["sub"])
         if (
             row is None
             or not row.is_active
@@ -228,21 +241,11 @@ class AuthService:
     def principal_from_api_key(self, key: str) -> Principal:
         if not key.startswith(API_KEY_PREFIX):
             raise Unauthorized("Invalid API key", code="invalid_api_key")
-        stmt = select(
-            ApiKey.id, ApiKey.org_id, ApiKey.role, ApiKey.name, ApiKey.expires_at, ApiKey.revoked_at
-        ).where(ApiKey.key_hash == sha256(key))
-        with self.db.engine.connect() as conn:
-            row = conn.execute(stmt).first()
+        row = self._api_key_query.first(key_hash=sha256(key))
         if row is None or row.revoked_at is not None:
             raise Unauthorized("Invalid API key", code="invalid_api_key")
-        expires_at = row.expires_at
-        if expires_at is not None:
-            if expires_at.tzinfo is None:
-                from datetime import UTC
-
-                expires_at = expires_at.replace(tzinfo=UTC)
-            if expires_at <= utcnow():
-                raise Unauthorized("API key expired", code="invalid_api_key")
+        if row.expires_at is not None and row.expires_at <= utcnow():
+            raise Unauthorized("API key expired", code="invalid_api_key")
         return Principal(
             user_id=row.id,
             org_id=row.org_id,

@@ -14,8 +14,9 @@ from .service import MEMBERS, MESSAGES, STORAGE
 # The message reservation of the answer in flight, so a failure releases it
 # from the period it was taken from (the answers service emits before/after/
 # error in one task). Keyed by org and session.
-_reserved: contextvars.ContextVar[dict | None] = contextvars.ContextVar("bwenge_billing_reserved",
-                                                                       default=None)
+_reserved: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "bwenge_billing_reserved", default=None
+)
 
 
 def billing_service(kernel):
@@ -90,14 +91,18 @@ def after_app_start(kernel):
 async def after_org_create(kernel, event):
     org_id = event.org_id or event.data.get("org_id")
     if org_id:
-        await _announce(kernel, await asyncio.to_thread(billing_service(kernel).ensure_subscription, org_id))
+        await _announce(
+            kernel, await asyncio.to_thread(billing_service(kernel).ensure_subscription, org_id)
+        )
 
 
 @hookimpl
 async def before_message_answer(kernel, event):
     if not event.org_id:
         return
-    period, items = await asyncio.to_thread(billing_service(kernel).reserve, event.org_id, MESSAGES, 1)
+    period, items = await asyncio.to_thread(
+        billing_service(kernel).reserve, event.org_id, MESSAGES, 1
+    )
     _reserved.set({(event.org_id, event.data.get("session_id")): period})
     await _announce(kernel, items)
 
@@ -121,7 +126,9 @@ async def on_message_answer_error(kernel, event):
 async def before_source_upload(kernel, event):
     size = int(event.data.get("size_bytes") or 0)
     if event.org_id:
-        _period, items = await asyncio.to_thread(billing_service(kernel).reserve, event.org_id, STORAGE, size)
+        _period, items = await asyncio.to_thread(
+            billing_service(kernel).reserve, event.org_id, STORAGE, size
+        )
         await _announce(kernel, items)
 
 
@@ -135,7 +142,9 @@ async def after_source_delete(kernel, event):
 @hookimpl
 async def before_member_invite(kernel, event):
     if event.org_id:
-        await _announce(kernel, await asyncio.to_thread(billing_service(kernel).check, event.org_id, MEMBERS, 1))
+        await _announce(
+            kernel, await asyncio.to_thread(billing_service(kernel).check, event.org_id, MEMBERS, 1)
+        )
 
 
 @hookimpl

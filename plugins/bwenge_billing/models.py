@@ -23,7 +23,9 @@ class Subscription(Base):
     plan_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20))  # active | past_due
     provider: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    provider_subscription_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    provider_subscription_id: Mapped[str | None] = mapped_column(
+        String(255), nullable=True, index=True
+    )
     current_period_start: Mapped[datetime] = mapped_column(UTCDateTime())
     # None: a plan that never expires (the default plan)
     current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -77,7 +79,9 @@ class WebhookEvent(Base):
     replay or a concurrent duplicate fail to insert, so it has no second effect."""
 
     __tablename__ = "billing_webhook_events"
-    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_billing_webhook_events_provider_event"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id", name="uq_billing_webhook_events_provider_event"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     provider: Mapped[str] = mapped_column(String(40))

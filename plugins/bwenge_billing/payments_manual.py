@@ -23,8 +23,11 @@ class ManualProvider:
         reference = "INV-" + request.transaction_id.replace("-", "")[:10].upper()
         amount = f"{request.amount:,.2f}".rstrip("0").rstrip(".")
         instructions = self.settings.instructions.format(
-            amount=amount, currency=request.currency, reference=reference,
-            plan=request.plan.name, method=request.payment_method or "bank transfer",
+            amount=amount,
+            currency=request.currency,
+            reference=reference,
+            plan=request.plan.name,
+            method=request.payment_method or "bank transfer",
         )
         return Checkout(reference=reference, instructions=instructions)
 
@@ -32,5 +35,7 @@ class ManualProvider:
         return None  # a manual plan never renews by itself
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
-        raise NotFound("The manual payment provider takes no webhooks: a platform administrator "
-                       "settles its invoices.")
+        raise NotFound(
+            "The manual payment provider takes no webhooks: a platform administrator "
+            "settles its invoices."
+        )

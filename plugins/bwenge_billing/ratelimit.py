@@ -23,7 +23,9 @@ class _Limiter:
         from limits.strategies import MovingWindowRateLimiter
 
         options = {"key_prefix": "bwenge-api-limits"} if redis_url else {}
-        self.strategy = MovingWindowRateLimiter(storage_from_string(redis_url or "memory://", **options))
+        self.strategy = MovingWindowRateLimiter(
+            storage_from_string(redis_url or "memory://", **options)
+        )
         self._parsed: dict[str, list] = {}
 
     def hit(self, spec: str, *identifiers: str, message: str = "Too many requests.") -> None:
@@ -34,8 +36,9 @@ class _Limiter:
             if not self.strategy.hit(item, *identifiers):
                 reset_at, _ = self.strategy.get_window_stats(item, *identifiers)
                 retry = max(1, math.ceil(reset_at - time.time()))
-                raise TooManyRequests(message, headers={"Retry-After": str(retry)},
-                                      details={"retry_after": retry})
+                raise TooManyRequests(
+                    message, headers={"Retry-After": str(retry)}, details={"retry_after": retry}
+                )
 
 
 class ApiRateLimits:
@@ -64,8 +67,16 @@ class ApiRateLimits:
             return
         limiter = self.limiter
         if user_id:
-            limiter.hit(self.settings.per_user, "api-user", user_id,
-                        message="Too many requests from this user; slow down.")
+            limiter.hit(
+                self.settings.per_user,
+                "api-user",
+                user_id,
+                message="Too many requests from this user; slow down.",
+            )
         if org_id:
-            limiter.hit(self.settings.per_org, "api-org", org_id,
-                        message="Too many requests from this organisation; slow down.")
+            limiter.hit(
+                self.settings.per_org,
+                "api-org",
+                org_id,
+                message="Too many requests from this organisation; slow down.",
+            )

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bwenge_rest.deps import get_kernel, public, require
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from bwenge.domain import Principal
 from bwenge.errors import Forbidden, PayloadTooLarge
 from bwenge.kernel import Kernel
-from bwenge_rest.deps import get_kernel, public, require
 
 from .service import Announce, BillingService
 
@@ -50,7 +50,9 @@ class SubscribeRequest(BaseModel):
 class SettleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(None, max_length=500, description="e.g. the bank or MoMo transaction id")
+    note: str | None = Field(
+        None, max_length=500, description="e.g. the bank or MoMo transaction id"
+    )
 
 
 @router.get("/plans", dependencies=[Depends(public())])
@@ -60,58 +62,89 @@ async def list_plans(kernel: Kernel = Depends(get_kernel)):
 
 
 @router.get("/subscriptions/current")
-async def current_subscription(principal: Principal = Depends(require("billing.subscription.read")),
-                               kernel: Kernel = Depends(get_kernel)):
+async def current_subscription(
+    principal: Principal = Depends(require("billing.subscription.read")),
+    kernel: Kernel = Depends(get_kernel),
+):
     """The caller's org's plan, period and quota use ``{type: {limit, used, percentage}}``."""
     return await run(kernel, billing(kernel).current, principal.org_id)
 
 
 @router.post("/payments/subscribe")
-async def subscribe(body: SubscribeRequest,
-                    principal: Principal = Depends(require("billing.subscribe")),
-                    kernel: Kernel = Depends(get_kernel)):
+async def subscribe(
+    body: SubscribeRequest,
+    principal: Principal = Depends(require("billing.subscribe")),
+    kernel: Kernel = Depends(get_kernel),
+):
     """Start a checkout for a plan with the provider of ``payment_method`` (or ``provider``)."""
-    return await run(kernel, billing(kernel).subscribe, principal, body.plan_name,
-                     payment_method=body.payment_method, provider=body.provider,
-                     currency=body.currency, options=body.model_extra)
+    return await run(
+        kernel,
+        billing(kernel).subscribe,
+        principal,
+        body.plan_name,
+        payment_method=body.payment_method,
+        provider=body.provider,
+        currency=body.currency,
+        options=body.model_extra,
+    )
 
 
 @router.post("/payments/cancel-subscription")
-async def cancel_subscription(principal: Principal = Depends(require("billing.cancel")),
-                              kernel: Kernel = Depends(get_kernel)):
+async def cancel_subscription(
+    principal: Principal = Depends(require("billing.cancel")), kernel: Kernel = Depends(get_kernel)
+):
     """Stop renewing; the org moves to the default plan when the paid period ends."""
     return await run(kernel, billing(kernel).cancel, principal)
 
 
 @router.get("/payments/transactions")
-async def transactions(principal: Principal = Depends(require("billing.transactions.read")),
-                       kernel: Kernel = Depends(get_kernel),
-                       limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)):
+async def transactions(
+    principal: Principal = Depends(require("billing.transactions.read")),
+    kernel: Kernel = Depends(get_kernel),
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+):
     """The org's payments, newest first."""
-    return await asyncio.to_thread(billing(kernel).transactions, principal.org_id,
-                                   limit=limit, offset=offset)
+    return await asyncio.to_thread(
+        billing(kernel).transactions, principal.org_id, limit=limit, offset=offset
+    )
 
 
 @router.get("/payments/invoices")
-async def invoices(principal: Principal = Depends(require("billing.invoices.settle")),
-                   kernel: Kernel = Depends(get_kernel),
-                   status: str | None = Query("pending", max_length=20),
-                   limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)):
+async def invoices(
+    principal: Principal = Depends(require("billing.invoices.settle")),
+    kernel: Kernel = Depends(get_kernel),
+    status: str | None = Query("pending", max_length=20),
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+):
     """Platform admins: manual invoices of every org (default: those awaiting payment)."""
     if not principal.is_platform_admin:
-        raise Forbidden("Only a platform administrator can list every org's invoices.",
-                        code="not_platform_admin")
-    return await asyncio.to_thread(billing(kernel).transactions, None, status=status or None,
-                                   provider="manual", limit=limit, offset=offset)
+        raise Forbidden(
+            "Only a platform administrator can list every org's invoices.",
+            code="not_platform_admin",
+        )
+    return await asyncio.to_thread(
+        billing(kernel).transactions,
+        None,
+        status=status or None,
+        provider="manual",
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.post("/payments/invoices/{transaction_id}/settle")
-async def settle_invoice(transaction_id: str, body: SettleRequest | None = None,
-                         principal: Principal = Depends(require("billing.invoices.settle")),
-                         kernel: Kernel = Depends(get_kernel)):
+async def settle_invoice(
+    transaction_id: str,
+    body: SettleRequest | None = None,
+    principal: Principal = Depends(require("billing.invoices.settle")),
+    kernel: Kernel = Depends(get_kernel),
+):
     """Platform admins: confirm a manual invoice was paid; the plan starts now."""
-    return await run(kernel, billing(kernel).settle, principal, transaction_id,
-                     note=body.note if body else None)
+    return await run(
+        kernel, billing(kernel).settle, principal, transaction_id, note=body.note if body else None
+    )
 
 
 async def _webhook(kernel: Kernel, provider: str, request: Request) -> dict[str, Any]:

@@ -90,6 +90,10 @@ def number(value: Decimal | None) -> int | float | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def _whole(value: float | None) -> int | float | None:
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
 def iso(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z") if at else None
 
@@ -120,29 +124,40 @@ class BillingService:
         for plan_id, plan in self.settings.plans.items():
             if wanted in (plan_id.lower(), plan.name.lower()):
                 return plan_id, plan
-        raise BadRequest(f"Unknown plan {name!r}; plans: {', '.join(self.settings.plans)}.",
-                         code="unknown_plan")
+        raise BadRequest(
+            f"Unknown plan {name!r}; plans: {', '.join(self.settings.plans)}.", code="unknown_plan"
+        )
 
     @staticmethod
     def limit(plan: PlanSettings, quota: str) -> int | None:
-        return {MESSAGES: plan.messages_per_month, STORAGE: plan.storage_bytes,
-                MEMBERS: plan.members}[quota]
+        return {
+            MESSAGES: plan.messages_per_month,
+            STORAGE: plan.storage_bytes,
+            MEMBERS: plan.members,
+        }[quota]
 
     def plans(self) -> list[dict[str, Any]]:
         """``GET /plans`` items: ``{id, name, price, quotas}`` (+ currency, other prices)."""
         out = []
         for plan_id, plan in self.settings.plans.items():
-            out.append({
-                "id": plan_id,
-                "name": plan.name,
-                "price": number(plan.price),
-                "currency": plan.currency,
-                "interval": "month",
-                "prices": {plan.currency: number(plan.price),
-                           **{c.upper(): number(p) for c, p in plan.prices.items()}},
-                "quotas": {"messages_per_month": plan.messages_per_month,
-                           "storage_mb": plan.storage_mb, "members": plan.members},
-            })
+            out.append(
+                {
+                    "id": plan_id,
+                    "name": plan.name,
+                    "price": number(plan.price),
+                    "currency": plan.currency,
+                    "interval": "month",
+                    "prices": {
+                        plan.currency: number(plan.price),
+                        **{c.upper(): number(p) for c, p in plan.prices.items()},
+                    },
+                    "quotas": {
+                        "messages_per_month": plan.messages_per_month,
+                        "storage_mb": _whole(plan.storage_mb),
+                        "members": plan.members,
+                    },
+                }
+            )
         return out
 
     # -- subscriptions --------------------------------------------------------------------
@@ -163,16 +178,28 @@ class BillingService:
         except IntegrityError:
             pass
 
-    def _subscription(self, session: Session, org_id: str, now: datetime) -> tuple[Subscription, list[Announce]]:
+    def _subscription(
+        self, session: Session, org_id: str, now: datetime
+    ) -> tuple[Subscription, list[Announce]]:
         """The org's subscription, created on the default plan when missing, after
         applying a period end that has passed (cancellation or an unpaid manual period)."""
         sub = session.scalars(select(Subscription).where(Subscription.org_id == org_id)).first()
         if sub is None:
             self._insert_ignore(
-                session, Subscription, id=new_id(), org_id=org_id, plan_id=self.settings.default_plan,
-                status="active", provider=None, provider_subscription_id=None,
-                current_period_start=month_start(now), current_period_end=None,
-                cancel_at_period_end=False, last_event_at=None, created_at=now, updated_at=now,
+                session,
+                Subscription,
+                id=new_id(),
+                org_id=org_id,
+                plan_id=self.settings.default_plan,
+                status="active",
+                provider=None,
+                provider_subscription_id=None,
+                current_period_start=month_start(now),
+                current_period_end=None,
+                cancel_at_period_end=False,
+                last_event_at=None,
+                created_at=now,
+                updated_at=now,
             )
             sub = session.scalars(select(Subscription).where(Subscription.org_id == org_id)).one()
         announce: list[Announce] = []
@@ -183,25 +210,51 @@ class BillingService:
             # conditional: of two requests noticing the expiry, one applies it
             done = session.execute(
                 update(Subscription)
-                .where(Subscription.id == sub.id, Subscription.plan_id == old_plan,
-                       Subscription.current_period_end == end)
-                .values(plan_id=self.settings.default_plan, status="active", provider=None,
-                        provider_subscription_id=None, current_period_start=month_start(now),
-                        current_period_end=None, cancel_at_period_end=False, updated_at=now)
+                .where(
+                    Subscription.id == sub.id,
+                    Subscription.plan_id == old_plan,
+                    Subscription.current_period_end.is_not(None),
+                    Subscription.current_period_end <= now,
+                )
+                .values(
+                    plan_id=self.settings.default_plan,
+                    status="active",
+                    provider=None,
+                    provider_subscription_id=None,
+                    current_period_start=month_start(now),
+                    current_period_end=None,
+                    cancel_at_period_end=False,
+                    updated_at=now,
+                )
             ).rowcount
             session.refresh(sub)
             if done and old_plan != sub.plan_id:
                 announce.append(self._plan_change(sub, old_plan, "period_end", None))
         return sub, announce
 
-    def _plan_change(self, sub: Subscription, old_plan: str, reason: str, user_id: str | None,
-                     provider: str | None = None) -> Announce:
-        return Announce("after_subscription_change", sub.org_id, user_id, {
-            "subscription_id": sub.id, "old_plan": old_plan, "new_plan": sub.plan_id,
-            "status": sub.status, "reason": reason, "provider": provider or sub.provider,
-            "cancel_at_period_end": sub.cancel_at_period_end,
-            "period_end": iso(sub.current_period_end),
-        })
+    def _plan_change(
+        self,
+        sub: Subscription,
+        old_plan: str,
+        reason: str,
+        user_id: str | None,
+        provider: str | None = None,
+    ) -> Announce:
+        return Announce(
+            "after_subscription_change",
+            sub.org_id,
+            user_id,
+            {
+                "subscription_id": sub.id,
+                "old_plan": old_plan,
+                "new_plan": sub.plan_id,
+                "status": sub.status,
+                "reason": reason,
+                "provider": provider or sub.provider,
+                "cancel_at_period_end": sub.cancel_at_period_end,
+                "period_end": iso(sub.current_period_end),
+            },
+        )
 
     def ensure_subscription(self, org_id: str) -> list[Announce]:
         """Give a (new) org its default plan; idempotent."""
@@ -228,14 +281,17 @@ class BillingService:
             used = self._usage(session, org_id, now)
         return self._describe(sub, used, now), announce
 
-    def _describe(self, sub: Subscription, used: Mapping[str, int], now: datetime) -> dict[str, Any]:
+    def _describe(
+        self, sub: Subscription, used: Mapping[str, int], now: datetime
+    ) -> dict[str, Any]:
         plan = self.plan(sub.plan_id)
         quotas = {}
         for quota in QUOTAS:
             limit = self.limit(plan, quota)
             value = used.get(quota, 0)
             entry: dict[str, Any] = {
-                "limit": limit, "used": value,
+                "limit": limit,
+                "used": value,
                 "percentage": round(100.0 * value / limit, 1) if limit else 0.0,
                 "unlimited": limit is None,
             }
@@ -265,7 +321,9 @@ class BillingService:
 
     # -- quotas ---------------------------------------------------------------------
 
-    def _limit_for(self, org_id: str, quota: str, now: datetime) -> tuple[PlanSettings, int | None, list[Announce]]:
+    def _limit_for(
+        self, org_id: str, quota: str, now: datetime
+    ) -> tuple[PlanSettings, int | None, list[Announce]]:
         with self.db.session() as session:
             sub, announce = self._subscription(session, org_id, now)
         plan = self.plan(sub.plan_id)
@@ -281,14 +339,22 @@ class BillingService:
         amount = max(0, int(amount))
         with self.db.session() as session:
             self._insert_ignore(session, Usage, org_id=org_id, quota=quota, period=period, used=0)
-            stmt = (update(Usage)
-                    .where(Usage.org_id == org_id, Usage.quota == quota, Usage.period == period)
-                    .values(used=Usage.used + amount))
+            stmt = (
+                update(Usage)
+                .where(Usage.org_id == org_id, Usage.quota == quota, Usage.period == period)
+                .values(used=Usage.used + amount)
+            )
             if limit is not None:
                 stmt = stmt.where(Usage.used + amount <= limit)
             if session.execute(stmt).rowcount == 0:
-                used = session.scalar(select(Usage.used).where(
-                    Usage.org_id == org_id, Usage.quota == quota, Usage.period == period)) or 0
+                used = (
+                    session.scalar(
+                        select(Usage.used).where(
+                            Usage.org_id == org_id, Usage.quota == quota, Usage.period == period
+                        )
+                    )
+                    or 0
+                )
                 raise self._exceeded(plan, quota, limit, int(used), amount, now)
         return period, announce
 
@@ -299,9 +365,16 @@ class BillingService:
         if limit is None:
             return announce
         with self.db.session() as session:
-            used = session.scalar(select(Usage.used).where(
-                Usage.org_id == org_id, Usage.quota == quota,
-                Usage.period == period_key(quota, now))) or 0
+            used = (
+                session.scalar(
+                    select(Usage.used).where(
+                        Usage.org_id == org_id,
+                        Usage.quota == quota,
+                        Usage.period == period_key(quota, now),
+                    )
+                )
+                or 0
+            )
         if used + amount > limit:
             raise self._exceeded(plan, quota, limit, int(used), amount, now)
         return announce
@@ -328,23 +401,43 @@ class BillingService:
                 .values(used=Usage.used + amount)
             )
 
-    def _exceeded(self, plan: PlanSettings, quota: str, limit: int | None, used: int, amount: int,
-                  now: datetime) -> BwengeError:
+    def _exceeded(
+        self,
+        plan: PlanSettings,
+        quota: str,
+        limit: int | None,
+        used: int,
+        amount: int,
+        now: datetime,
+    ) -> BwengeError:
         resets = quota_reset(quota, now)
-        details = {"quota": quota, "limit": limit, "used": used, "requested": amount,
-                   "plan": plan.name, "resets_at": iso(resets)}
+        details = {
+            "quota": quota,
+            "limit": limit,
+            "used": used,
+            "requested": amount,
+            "plan": plan.name,
+            "resets_at": iso(resets),
+        }
         if quota == MESSAGES:
             retry = max(1, math.ceil((resets - now).total_seconds()))
             return TooManyRequests(
-                f"The {plan.name} plan's quota of {limit} messages a month is used up; it resets at "
-                f"{iso(resets)}. Upgrade the plan for more.",
-                code="quota_exceeded", details=details, headers={"Retry-After": str(retry)})
+                f"The {plan.name} plan's quota of {limit} messages a month is used up; "
+                f"it resets at {iso(resets)}. Upgrade the plan for more.",
+                code="quota_exceeded",
+                details=details,
+                headers={"Retry-After": str(retry)},
+            )
         if quota == STORAGE:
-            message = (f"The {plan.name} plan's storage quota ({limit // (1024 * 1024)} MB) can't hold "
-                       f"another {amount} bytes ({used} bytes used); delete sources or upgrade the plan.")
+            message = (
+                f"The {plan.name} plan's storage quota ({limit / (1024 * 1024):g} MB) can't hold "
+                f"another {amount} bytes ({used} bytes used); delete sources or upgrade the plan."
+            )
         else:
-            message = (f"The {plan.name} plan allows {limit} members and the organisation has {used}; "
-                       "remove members or upgrade the plan.")
+            message = (
+                f"The {plan.name} plan allows {limit} members and the organisation has {used}; "
+                "remove members or upgrade the plan."
+            )
         return PaymentRequired(message, code="quota_exceeded", details=details)
 
     # -- payments -----------------------------------------------------------------
@@ -362,8 +455,10 @@ class BillingService:
     def provider_for(self, payment_method: str | None, provider: str | None) -> str:
         if provider:
             if provider not in self.kernel.payment_providers:
-                raise BadRequest(f"Unknown payment provider {provider!r}; installed: "
-                                 f"{', '.join(self.kernel.payment_providers.names())}.")
+                raise BadRequest(
+                    f"Unknown payment provider {provider!r}; installed: "
+                    f"{', '.join(self.kernel.payment_providers.names())}."
+                )
             return provider
         if payment_method:
             try:
@@ -371,12 +466,20 @@ class BillingService:
             except KeyError:
                 raise BadRequest(
                     f"Unknown payment_method {payment_method!r}; accepted: "
-                    f"{', '.join(self.settings.payment_methods)}.", code="unknown_payment_method") from None
+                    f"{', '.join(self.settings.payment_methods)}.",
+                    code="unknown_payment_method",
+                ) from None
         return self.settings.default_provider
 
-    def subscribe(self, principal: Principal, plan_name: str, payment_method: str | None = None,
-                  provider: str | None = None, currency: str | None = None,
-                  options: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[Announce]]:
+    def subscribe(
+        self,
+        principal: Principal,
+        plan_name: str,
+        payment_method: str | None = None,
+        provider: str | None = None,
+        currency: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], list[Announce]]:
         """Start paying for a plan. A plan that costs nothing switches at once (the
         default plan: at the end of the paid period, like a cancellation)."""
         plan_id, plan = self.find_plan(plan_name)
@@ -386,8 +489,10 @@ class BillingService:
             current_plan, pending_cancel = sub.plan_id, sub.cancel_at_period_end
         if plan_id == current_plan:
             hint = " (its cancellation is pending)" if pending_cancel else ""
-            raise Conflict(f"The organisation is already on the {plan.name} plan{hint}.",
-                           code="already_subscribed")
+            raise Conflict(
+                f"The organisation is already on the {plan.name} plan{hint}.",
+                code="already_subscribed",
+            )
         if plan.price == 0:
             if plan_id == self.settings.default_plan and current_plan != plan_id:
                 result, more = self.cancel(principal)
@@ -395,10 +500,17 @@ class BillingService:
             with self.db.session() as session:
                 sub, _ = self._subscription(session, principal.org_id, now)
                 old = sub.plan_id
-                self._activate(sub, plan_id, None, None, now, None, now)
+                replaced = self._activate(sub, plan_id, None, None, now, None, now)
                 announce.append(self._plan_change(sub, old, "payment", principal.user_id))
-            return {"status": "active", "plan": plan_id, "amount": 0, "currency": plan.currency,
-                    "transaction_id": None, "provider": None}, announce
+            self._stop_renewing([replaced])
+            return {
+                "status": "active",
+                "plan": plan_id,
+                "amount": 0,
+                "currency": plan.currency,
+                "transaction_id": None,
+                "provider": None,
+            }, announce
 
         provider_name = self.provider_for(payment_method, provider)
         chosen = self.provider(provider_name)
@@ -408,36 +520,88 @@ class BillingService:
         elif currency in {c.upper() for c in plan.prices}:
             amount = {c.upper(): p for c, p in plan.prices.items()}[currency]
         else:
-            raise BadRequest(f"The {plan.name} plan is not priced in {currency}; currencies: "
-                             f"{', '.join([plan.currency, *plan.prices])}.", code="unknown_currency")
+            raise BadRequest(
+                f"The {plan.name} plan is not priced in {currency}; currencies: "
+                f"{', '.join([plan.currency, *plan.prices])}.",
+                code="unknown_currency",
+            )
         transaction_id = new_id()
         request = CheckoutRequest(
-            transaction_id=transaction_id, org_id=principal.org_id,
-            plan=PlanInfo(id=plan_id, name=plan.name, price=plan.price, currency=plan.currency,
-                          provider_price_id=plan.stripe_price_id if provider_name == "stripe" else None),
-            amount=amount, currency=currency, payment_method=payment_method,
-            customer_email=principal.email, options=dict(options or {}),
+            transaction_id=transaction_id,
+            org_id=principal.org_id,
+            plan=PlanInfo(
+                id=plan_id,
+                name=plan.name,
+                price=plan.price,
+                currency=plan.currency,
+                provider_price_id=plan.stripe_price_id if provider_name == "stripe" else None,
+            ),
+            amount=amount,
+            currency=currency,
+            payment_method=payment_method,
+            customer_email=principal.email,
+            options=dict(options or {}),
         )
         # the provider first: if it fails nothing is stored
         checkout = chosen.start_checkout(request, principal)
         with self.db.session() as session:
-            session.add(Transaction(
-                id=transaction_id, org_id=principal.org_id, plan_id=plan_id, provider=provider_name,
-                payment_method=payment_method, reference=checkout.reference, amount=amount,
-                currency=currency, status="pending", created_by=principal.user_id, created_at=now,
-                details={"checkout_url": checkout.checkout_url, "instructions": checkout.instructions,
-                         "options": {k: v for k, v in (options or {}).items()
-                                     if isinstance(v, str | int | float | bool)}},
-            ))
+            session.add(
+                Transaction(
+                    id=transaction_id,
+                    org_id=principal.org_id,
+                    plan_id=plan_id,
+                    provider=provider_name,
+                    payment_method=payment_method,
+                    reference=checkout.reference,
+                    amount=amount,
+                    currency=currency,
+                    status="pending",
+                    created_by=principal.user_id,
+                    created_at=now,
+                    details={
+                        "checkout_url": checkout.checkout_url,
+                        "instructions": checkout.instructions,
+                        "options": {
+                            k: v
+                            for k, v in (options or {}).items()
+                            if isinstance(v, str | int | float | bool)
+                        },
+                    },
+                )
+            )
         return {
-            "transaction_id": transaction_id, "status": "pending", "plan": plan_id,
-            "amount": number(amount), "currency": currency, "provider": provider_name,
-            "payment_method": payment_method, "reference": checkout.reference,
-            "checkout_url": checkout.checkout_url, "instructions": checkout.instructions,
+            "transaction_id": transaction_id,
+            "status": "pending",
+            "plan": plan_id,
+            "amount": number(amount),
+            "currency": currency,
+            "provider": provider_name,
+            "payment_method": payment_method,
+            "reference": checkout.reference,
+            "checkout_url": checkout.checkout_url,
+            "instructions": checkout.instructions,
         }, announce
 
-    def _activate(self, sub: Subscription, plan_id: str, provider: str | None, subscription_ref: str | None,
-                  start: datetime, end: datetime | None, now: datetime) -> None:
+    def _activate(
+        self,
+        sub: Subscription,
+        plan_id: str,
+        provider: str | None,
+        subscription_ref: str | None,
+        start: datetime,
+        end: datetime | None,
+        now: datetime,
+    ) -> tuple[str, str] | None:
+        """Put ``sub`` on ``plan_id``. Returns the provider subscription it replaces
+        when that one would otherwise keep renewing (stop it after commit)."""
+        replaced = None
+        if (
+            sub.provider not in (None, "manual")
+            and sub.provider_subscription_id
+            and sub.provider_subscription_id != subscription_ref
+            and not sub.cancel_at_period_end
+        ):
+            replaced = (sub.provider, sub.provider_subscription_id)
         sub.plan_id = plan_id
         sub.status = "active"
         sub.provider = provider
@@ -446,6 +610,16 @@ class BillingService:
         sub.current_period_end = end
         sub.cancel_at_period_end = False
         sub.updated_at = now
+        return replaced
+
+    def _stop_renewing(self, replaced: list[tuple[str, str] | None]) -> None:
+        """A new plan replaced a provider subscription: it must not bill again."""
+        for item in filter(None, replaced):
+            provider, ref = item
+            try:
+                self.provider(provider).cancel_at_period_end(ref)
+            except Exception:  # the new plan stands; an operator finishes this by hand
+                log.exception("Could not stop the replaced %s subscription %s", provider, ref)
 
     def cancel(self, principal: Principal) -> tuple[dict[str, Any], list[Announce]]:
         """Stop renewing: the plan lasts until the period ends, then the org is on
@@ -463,56 +637,91 @@ class BillingService:
                 announce.append(self._plan_change(sub, sub.plan_id, "cancel", principal.user_id))
             described = self._describe(sub, self._usage(session, sub.org_id, now), now)
         return {
-            "message": f"The subscription ends at {iso(sub.current_period_end)}; the organisation then "
-                       f"moves to the {self.plan(self.settings.default_plan).name} plan.",
+            "message": f"The subscription ends at {iso(sub.current_period_end)}; the "
+            f"organisation then moves to the {self.plan(self.settings.default_plan).name} plan.",
             "effective_at": iso(sub.current_period_end),
             "subscription": described,
         }, announce
 
-    def transactions(self, org_id: str | None, *, status: str | None = None, provider: str | None = None,
-                     limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    def transactions(
+        self,
+        org_id: str | None,
+        *,
+        status: str | None = None,
+        provider: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
         with self.db.session() as session:
             query = select(Transaction)
             count = select(func.count()).select_from(Transaction)
             if org_id is not None:
-                query, count = query.where(Transaction.org_id == org_id), count.where(Transaction.org_id == org_id)
+                query, count = (
+                    query.where(Transaction.org_id == org_id),
+                    count.where(Transaction.org_id == org_id),
+                )
             if status:
-                query, count = query.where(Transaction.status == status), count.where(Transaction.status == status)
+                query, count = (
+                    query.where(Transaction.status == status),
+                    count.where(Transaction.status == status),
+                )
             if provider:
                 query = query.where(Transaction.provider == provider)
                 count = count.where(Transaction.provider == provider)
-            rows = session.scalars(query.order_by(Transaction.created_at.desc(), Transaction.id)
-                                   .limit(limit).offset(offset)).all()
+            rows = session.scalars(
+                query.order_by(Transaction.created_at.desc(), Transaction.id)
+                .limit(limit)
+                .offset(offset)
+            ).all()
             total = session.scalar(count)
-        return {"transactions": [self._transaction(t) for t in rows], "total": total,
-                "limit": limit, "offset": offset}
+        return {
+            "transactions": [self._transaction(t) for t in rows],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
 
     @staticmethod
     def _transaction(t: Transaction) -> dict[str, Any]:
         details = t.details or {}
         return {
-            "transaction_id": t.id, "org_id": t.org_id, "plan": t.plan_id, "amount": number(t.amount),
-            "currency": t.currency, "status": t.status, "provider": t.provider,
-            "payment_method": t.payment_method, "reference": t.reference,
-            "checkout_url": details.get("checkout_url"), "instructions": details.get("instructions"),
-            "created_at": iso(t.created_at), "settled_at": iso(t.settled_at), "settled_by": t.settled_by,
+            "transaction_id": t.id,
+            "org_id": t.org_id,
+            "plan": t.plan_id,
+            "amount": number(t.amount),
+            "currency": t.currency,
+            "status": t.status,
+            "provider": t.provider,
+            "payment_method": t.payment_method,
+            "reference": t.reference,
+            "checkout_url": details.get("checkout_url"),
+            "instructions": details.get("instructions"),
+            "created_at": iso(t.created_at),
+            "settled_at": iso(t.settled_at),
+            "settled_by": t.settled_by,
         }
 
-    def settle(self, principal: Principal, transaction_id: str,
-               note: str | None = None) -> tuple[dict[str, Any], list[Announce]]:
+    def settle(
+        self, principal: Principal, transaction_id: str, note: str | None = None
+    ) -> tuple[dict[str, Any], list[Announce]]:
         """A platform admin confirms a manual invoice was paid (bank transfer, mobile
         money). No role inside the paying org is enough."""
         if not principal.is_platform_admin:
-            raise Forbidden("Only a platform administrator can settle invoices.", code="not_platform_admin")
+            raise Forbidden(
+                "Only a platform administrator can settle invoices.", code="not_platform_admin"
+            )
         now = utcnow()
         with self.db.session() as session:
             tx = session.get(Transaction, transaction_id)
             if tx is None:
                 raise NotFound("Transaction not found")
             if tx.provider != "manual":
-                raise BadRequest(f"A {tx.provider} payment is settled by its provider, not by hand.")
+                raise BadRequest(
+                    f"A {tx.provider} payment is settled by its provider, not by hand."
+                )
             done = session.execute(
-                update(Transaction).where(Transaction.id == tx.id, Transaction.status == "pending")
+                update(Transaction)
+                .where(Transaction.id == tx.id, Transaction.status == "pending")
                 .values(status="completed", settled_by=principal.user_id, settled_at=now)
             ).rowcount
             if not done:
@@ -529,22 +738,33 @@ class BillingService:
                 start, end = sub.current_period_start, add_month(end)  # paid again: one more month
             else:
                 start, end = now, add_month(now)
-            self._activate(sub, tx.plan_id, "manual", None, start, end, now)
+            replaced = self._activate(sub, tx.plan_id, "manual", None, start, end, now)
             announce.append(self._plan_change(sub, old, "payment", principal.user_id, "manual"))
             result = self._transaction(tx)
+        self._stop_renewing([replaced])
         return result, announce
 
     @staticmethod
     def _settled(tx: Transaction, user_id: str | None) -> Announce:
-        return Announce("after_payment_settle", tx.org_id, user_id, {
-            "transaction_id": tx.id, "plan": tx.plan_id, "amount": number(tx.amount),
-            "currency": tx.currency, "provider": tx.provider, "reference": tx.reference,
-        })
+        return Announce(
+            "after_payment_settle",
+            tx.org_id,
+            user_id,
+            {
+                "transaction_id": tx.id,
+                "plan": tx.plan_id,
+                "amount": number(tx.amount),
+                "currency": tx.currency,
+                "provider": tx.provider,
+                "reference": tx.reference,
+            },
+        )
 
     # -- webhooks -----------------------------------------------------------------
 
-    def process_webhook(self, provider_name: str, body: bytes,
-                        headers: Mapping[str, str]) -> tuple[dict[str, Any], list[Announce]]:
+    def process_webhook(
+        self, provider_name: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[dict[str, Any], list[Announce]]:
         """Verify, record once, apply. A replayed or concurrently duplicated event
         fails the unique (provider, event_id) insert and changes nothing."""
         provider = self.provider(provider_name)
@@ -554,41 +774,64 @@ class BillingService:
         now = utcnow()
         try:
             with self.db.session() as session:
-                record = WebhookEvent(id=new_id(), provider=provider_name, event_id=event.event_id,
-                                      event_type=event.type, outcome="processing",
-                                      event_created=event.created, received_at=now)
+                record = WebhookEvent(
+                    id=new_id(),
+                    provider=provider_name,
+                    event_id=event.event_id,
+                    event_type=event.type,
+                    outcome="processing",
+                    event_created=event.created,
+                    received_at=now,
+                )
                 session.add(record)
                 session.flush()  # the unique constraint speaks here, before any effect
-                outcome, announce = self._apply(session, event, now)
+                replaced: list[tuple[str, str] | None] = []
+                outcome, announce = self._apply(session, event, now, replaced)
                 record.outcome = outcome
         except IntegrityError:
             log.info("Ignoring duplicate %s webhook %s", provider_name, event.event_id)
             return {"received": True, "status": "duplicate", "event_id": event.event_id}, []
+        self._stop_renewing(replaced)
         return {"received": True, "status": outcome, "event_id": event.event_id}, announce
 
-    def _apply(self, session: Session, ev: PaymentEvent, now: datetime) -> tuple[str, list[Announce]]:
+    def _apply(
+        self,
+        session: Session,
+        ev: PaymentEvent,
+        now: datetime,
+        replaced: list[tuple[str, str] | None],
+    ) -> tuple[str, list[Announce]]:
         if ev.kind == "ignored":
             return "ignored", []
         tx = None
         if ev.transaction_id:
             tx = session.get(Transaction, ev.transaction_id)
         if tx is None and ev.reference:
-            tx = session.scalars(select(Transaction).where(
-                Transaction.provider == ev.provider, Transaction.reference == ev.reference)).first()
+            tx = session.scalars(
+                select(Transaction).where(
+                    Transaction.provider == ev.provider, Transaction.reference == ev.reference
+                )
+            ).first()
         if tx is not None and tx.provider != ev.provider:
             tx = None  # a provider may only settle its own transactions
         org_id = tx.org_id if tx is not None else ev.org_id
         linked = None
         if ev.subscription_ref:
-            linked = session.scalars(select(Subscription).where(
-                Subscription.provider == ev.provider,
-                Subscription.provider_subscription_id == ev.subscription_ref)).first()
+            linked = session.scalars(
+                select(Subscription).where(
+                    Subscription.provider == ev.provider,
+                    Subscription.provider_subscription_id == ev.subscription_ref,
+                )
+            ).first()
             org_id = org_id or (linked.org_id if linked else None)
         if org_id is None:
             return "unmatched", []
         sub, announce = self._subscription(session, org_id, now)
-        is_current = bool(ev.subscription_ref) and sub.provider == ev.provider and \
-            sub.provider_subscription_id == ev.subscription_ref
+        is_current = (
+            bool(ev.subscription_ref)
+            and sub.provider == ev.provider
+            and sub.provider_subscription_id == ev.subscription_ref
+        )
         newer = sub.last_event_at is None or ev.created >= sub.last_event_at
         outcome = "processed"
 
@@ -596,16 +839,28 @@ class BillingService:
             if tx is not None and tx.status == "pending":
                 tx.status, tx.settled_at = "completed", now
                 announce.append(self._settled(tx, None))
-            plan_id = ev.plan_id or (tx.plan_id if tx is not None else None) or (
-                sub.plan_id if is_current else None)
+            plan_id = (
+                ev.plan_id
+                or (tx.plan_id if tx is not None else None)
+                or (sub.plan_id if is_current else None)
+            )
             if plan_id not in self.settings.plans:
                 return "unmatched", announce
             if not newer:
                 return "stale", announce
             old = sub.plan_id
             start = ev.period_start or now
-            self._activate(sub, plan_id, ev.provider, ev.subscription_ref or sub.provider_subscription_id,
-                           start, ev.period_end or add_month(start), now)
+            replaced.append(
+                self._activate(
+                    sub,
+                    plan_id,
+                    ev.provider,
+                    ev.subscription_ref or sub.provider_subscription_id,
+                    start,
+                    ev.period_end or add_month(start),
+                    now,
+                )
+            )
             sub.last_event_at = ev.created
             if old != plan_id:
                 announce.append(self._plan_change(sub, old, "payment", None))

@@ -7,6 +7,7 @@ and ``[default.rate_limits]``. See ``docs/billing.md``.
 from __future__ import annotations
 
 from decimal import Decimal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 MB = 1024 * 1024
@@ -21,15 +22,21 @@ class PlanSettings(BaseModel):
     price: Decimal = Field(Decimal("0"), ge=0, description="Per month, in `currency`.")
     currency: str = "USD"
     messages_per_month: int | None = Field(..., ge=0)
-    storage_mb: int | None = Field(..., ge=0)
+    storage_mb: float | None = Field(..., ge=0)
     members: int | None = Field(..., ge=1)
     prices: dict[str, Decimal] = Field(
         default_factory=dict,
-        description="The same plan priced in other currencies, e.g. {RWF = 38000} for mobile money.",
+        description="The plan priced in other currencies, e.g. {RWF = 38000} for mobile money.",
     )
     stripe_price_id: str | None = Field(
         None, description="A recurring Price in your Stripe account; unset: priced inline."
     )
+
+    @field_validator("messages_per_month", "storage_mb", "members", mode="before")
+    @classmethod
+    def _unlimited(cls, value: object) -> object:
+        # TOML has no null: "unlimited" says it in config files
+        return None if isinstance(value, str) and value.strip().lower() == "unlimited" else value
 
     @field_validator("currency")
     @classmethod
@@ -38,27 +45,47 @@ class PlanSettings(BaseModel):
 
     @property
     def storage_bytes(self) -> int | None:
-        return None if self.storage_mb is None else self.storage_mb * MB
+        return None if self.storage_mb is None else int(self.storage_mb * MB)
 
 
 def _seed_plans() -> dict[str, PlanSettings]:
     return {
-        "free": PlanSettings(name="Free", price=Decimal("0"), messages_per_month=100,
-                             storage_mb=100, members=5),
-        "basic": PlanSettings(name="Basic", price=Decimal("29"), messages_per_month=1_000,
-                              storage_mb=1_024, members=25),
-        "pro": PlanSettings(name="Pro", price=Decimal("99"), messages_per_month=10_000,
-                            storage_mb=10_240, members=100),
-        "enterprise": PlanSettings(name="Enterprise", price=Decimal("299"),
-                                   messages_per_month=None, storage_mb=None, members=None),
+        "free": PlanSettings(
+            name="Free", price=Decimal("0"), messages_per_month=100, storage_mb=100, members=5
+        ),
+        "basic": PlanSettings(
+            name="Basic",
+            price=Decimal("29"),
+            messages_per_month=1_000,
+            storage_mb=1_024,
+            members=25,
+        ),
+        "pro": PlanSettings(
+            name="Pro",
+            price=Decimal("99"),
+            messages_per_month=10_000,
+            storage_mb=10_240,
+            members=100,
+        ),
+        "enterprise": PlanSettings(
+            name="Enterprise",
+            price=Decimal("299"),
+            messages_per_month=None,
+            storage_mb=None,
+            members=None,
+        ),
     }
 
 
 class StripeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    api_key: SecretStr | None = Field(None, description="sk_live_... / sk_test_...; unset: stripe is off.")
-    webhook_secret: SecretStr | None = Field(None, description="whsec_... of your webhook endpoint.")
+    api_key: SecretStr | None = Field(
+        None, description="sk_live_... / sk_test_...; unset: stripe is off."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="whsec_... of your webhook endpoint."
+    )
     api_base: str | None = Field(None, description="Stripe API base URL; unset: Stripe's own.")
     webhook_tolerance_seconds: int = Field(300, ge=1, le=3600)
     success_url: str = "http://localhost:8000/billing/success?session_id={CHECKOUT_SESSION_ID}"
@@ -85,9 +112,13 @@ class BillingSettings(BaseModel):
     )
     payment_methods: dict[str, str] = Field(
         default_factory=lambda: {
-            "card": "stripe", "stripe": "stripe",
-            "bank_transfer": "manual", "mobile_money": "manual", "mtn_momo": "manual",
-            "airtel_money": "manual", "manual": "manual",
+            "card": "stripe",
+            "stripe": "stripe",
+            "bank_transfer": "manual",
+            "mobile_money": "manual",
+            "mtn_momo": "manual",
+            "airtel_money": "manual",
+            "manual": "manual",
         },
         description="payment_method of POST /payments/subscribe -> payment provider name.",
     )
@@ -100,7 +131,7 @@ class BillingSettings(BaseModel):
             raise ValueError("billing.plans must define at least one plan")
         if self.default_plan not in self.plans:
             raise ValueError(
-                f"default_plan {self.default_plan!r} is not one of the plans: {', '.join(self.plans)}"
+                f"default_plan {self.default_plan!r} is not a plan: {', '.join(self.plans)}"
             )
         return self
 
@@ -124,6 +155,7 @@ class RateLimitSettings(BaseModel):
         try:
             parse_many(value)
         except ValueError as exc:
-            raise ValueError(f"not a rate limit (try '600/minute' or '20/second;600/minute'): {exc}") from None
+            raise ValueError(
+                f"not a rate limit (try '600/minute' or '20/second;600/minute'): {exc}"
+            ) from None
         return value
-

@@ -156,7 +156,7 @@ class RedisBroadcaster(_LocalFanOut):
                 frame = json.loads(message["data"])
             except (ValueError, TypeError):
                 continue
-            self.deliver(channel[len(self.PREFIX):], frame)
+            self.deliver(channel[len(self.PREFIX) :], frame)
 
     async def publish(self, channel: str, frame: Frame) -> None:
         await self.client.publish(self.PREFIX + channel, json.dumps(frame, default=str))

@@ -25,7 +25,8 @@ def _default_url() -> str:
 
         cfg = Config()
         server = CoreSettings.model_validate(
-            {k: v for k, v in cfg.data.items() if k != "secret_key"}).server
+            {k: v for k, v in cfg.data.items() if k != "secret_key"}
+        ).server
         if server.public_url:
             return server.public_url
         host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
@@ -37,14 +38,26 @@ def _default_url() -> str:
 def chat(
     persona_id: Annotated[str, typer.Argument(help="The persona to talk to.")],
     url: Annotated[str | None, typer.Option(help="Server base URL (default: from config).")] = None,
-    token: Annotated[str | None, typer.Option(envvar="BWENGE_TOKEN",
-                                              help="Bearer token (or API key with --api-key).")] = None,
-    email: Annotated[str | None, typer.Option(help="Log in with this email instead of a token.")] = None,
-    password: Annotated[str | None, typer.Option(envvar="BWENGE_PASSWORD",
-                                                 help="Password for --email (prompted if missing).")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="BWENGE_TOKEN", help="Bearer token (or API key with --api-key)."),
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option(help="Log in with this email instead of a token.")
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(envvar="BWENGE_PASSWORD", help="Password for --email (prompted if missing)."),
+    ] = None,
     session: Annotated[str | None, typer.Option(help="Continue this session id.")] = None,
-    message: Annotated[list[str] | None, typer.Option(
-        "--message", "-m", help="Ask this and exit (repeatable); otherwise read lines from stdin.")] = None,
+    message: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--message",
+            "-m",
+            help="Ask this and exit (repeatable); otherwise read lines from stdin.",
+        ),
+    ] = None,
     history: Annotated[bool, typer.Option(help="Print the replayed history on connect.")] = True,
 ) -> None:
     """Chat with a persona over WebSocket, streaming answers as they are written."""
@@ -57,7 +70,9 @@ def chat(
             raise typer.Exit(2)
         if password is None:
             password = typer.prompt("Password", hide_input=True)
-        r = httpx.post(f"{base}/auth/login", json={"email": email, "password": password}, timeout=30)
+        r = httpx.post(
+            f"{base}/auth/login", json={"email": email, "password": password}, timeout=30
+        )
         if r.status_code != 200:
             typer.echo(f"Login failed: {_detail(r)}", err=True)
             raise typer.Exit(1)
@@ -66,7 +81,9 @@ def chat(
     if r.status_code != 200:
         typer.echo(f"Could not get a chat ticket: {_detail(r)}", err=True)
         raise typer.Exit(1)
-    ws_url = _ws_url(base, persona_id=persona_id, session_id=session or "", ticket=r.json()["ticket"])
+    ws_url = _ws_url(
+        base, persona_id=persona_id, session_id=session or "", ticket=r.json()["ticket"]
+    )
     code = asyncio.run(_talk(ws_url, list(message or []), history))
     raise typer.Exit(code)
 

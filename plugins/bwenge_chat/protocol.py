@@ -33,24 +33,43 @@ def error(code: str, message: str) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message}
 
 
-def session_info(session_id: str, persona_id: str, message_count: int, replayed: int,
-                 answering: bool) -> dict[str, Any]:
-    return {"type": "session_info", "session_id": session_id, "persona_id": persona_id,
-            "message_count": message_count, "replayed": replayed, "answering": answering}
+def session_info(
+    session_id: str, persona_id: str, message_count: int, replayed: int, answering: bool
+) -> dict[str, Any]:
+    return {
+        "type": "session_info",
+        "session_id": session_id,
+        "persona_id": persona_id,
+        "message_count": message_count,
+        "replayed": replayed,
+        "answering": answering,
+    }
 
 
 def stored_message(msg: StoredMessage) -> dict[str, Any]:
-    return {"type": "message", "message": {
-        "message_id": msg.message_id, "sender": msg.sender, "content": msg.content,
-        "timestamp": msg.timestamp.isoformat(), "metadata": msg.metadata,
-    }}
+    return {
+        "type": "message",
+        "message": {
+            "message_id": msg.message_id,
+            "sender": msg.sender,
+            "content": msg.content,
+            "timestamp": msg.timestamp.isoformat(),
+            "metadata": msg.metadata,
+        },
+    }
 
 
 def user_message(content: str, message_id: str | None, timestamp: str) -> dict[str, Any]:
-    return {"type": "message", "message": {
-        "message_id": message_id, "sender": "user", "content": content,
-        "timestamp": timestamp, "metadata": {},
-    }}
+    return {
+        "type": "message",
+        "message": {
+            "message_id": message_id,
+            "sender": "user",
+            "content": content,
+            "timestamp": timestamp,
+            "metadata": {},
+        },
+    }
 
 
 def answer_message(answer: Answer) -> dict[str, Any]:
@@ -62,10 +81,16 @@ def answer_message(answer: Answer) -> dict[str, Any]:
         "provider": answer.provider,
         "complete": answer.complete,
     }
-    return {"type": "message", "message": {
-        "message_id": answer.message_id, "sender": "persona", "content": answer.response_text,
-        "timestamp": utcnow().isoformat(), "metadata": metadata,
-    }}
+    return {
+        "type": "message",
+        "message": {
+            "message_id": answer.message_id,
+            "sender": "persona",
+            "content": answer.response_text,
+            "timestamp": utcnow().isoformat(),
+            "metadata": metadata,
+        },
+    }
 
 
 def typing(is_typing: bool) -> dict[str, Any]:
@@ -84,7 +109,9 @@ def animation(hint: str) -> dict[str, Any]:
     return {"type": "animation", "animation": hint}
 
 
-def parse_client_frame(raw: str | bytes | None, *, max_bytes: int, max_chars: int) -> dict[str, Any]:
+def parse_client_frame(
+    raw: str | bytes | None, *, max_bytes: int, max_chars: int
+) -> dict[str, Any]:
     """Validate one client frame; raise :class:`FrameError` with a stable code."""
     if raw is None or isinstance(raw, bytes):
         raise FrameError("unsupported_frame", "Send text frames holding JSON objects.")
@@ -98,13 +125,16 @@ def parse_client_frame(raw: str | bytes | None, *, max_bytes: int, max_chars: in
         raise FrameError("invalid_frame", "A frame must be a JSON object with a 'type'.")
     kind = frame.get("type")
     if kind not in CLIENT_TYPES:
-        raise FrameError("unknown_type",
-                         f"Unknown frame type {kind!r}; expected one of {', '.join(CLIENT_TYPES)}.")
+        raise FrameError(
+            "unknown_type",
+            f"Unknown frame type {kind!r}; expected one of {', '.join(CLIENT_TYPES)}.",
+        )
     if kind == "user_message":
         content = frame.get("content")
         if not isinstance(content, str) or not content.strip():
             raise FrameError("empty_message", "user_message needs a non-empty 'content' string.")
         if len(content) > max_chars:
-            raise FrameError("message_too_long",
-                             f"A message may be at most {max_chars} characters.")
+            raise FrameError(
+                "message_too_long", f"A message may be at most {max_chars} characters."
+            )
     return frame

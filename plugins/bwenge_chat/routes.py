@@ -30,8 +30,9 @@ ACTION = "chat.connect"
 
 
 @router.post("/ws/ticket")
-async def issue_ticket(principal: Principal = Depends(require(ACTION)),
-                       kernel: Kernel = Depends(get_kernel)):
+async def issue_ticket(
+    principal: Principal = Depends(require(ACTION)), kernel: Kernel = Depends(get_kernel)
+):
     """A single-use ticket for ``/ws/chat?ticket=``, bound to the caller, valid a few seconds."""
     hub: ChatHub = kernel.service("chat")
     ticket = await hub.tickets.issue(principal)
@@ -85,8 +86,11 @@ async def _identify(websocket: WebSocket, kernel: Kernel, hub: ChatHub) -> Princ
             principal = await authenticate(websocket, kernel)
         elif token := params.get("token"):
             if not token_query_allowed(kernel, settings):
-                raise Refused(protocol.POLICY, "Tokens in the URL are disabled; use a ticket from "
-                                               "POST /ws/ticket or an auth frame.")
+                raise Refused(
+                    protocol.POLICY,
+                    "Tokens in the URL are disabled; use a ticket from "
+                    "POST /ws/ticket or an auth frame.",
+                )
             principal = await authenticate(_with_bearer(websocket, token), kernel)
         else:
             principal = await _auth_frame(websocket, kernel, settings)
@@ -97,18 +101,28 @@ async def _identify(websocket: WebSocket, kernel: Kernel, hub: ChatHub) -> Princ
     return principal
 
 
-async def _auth_frame(websocket: WebSocket, kernel: Kernel, settings: ChatSettings) -> Principal | None:
+async def _auth_frame(
+    websocket: WebSocket, kernel: Kernel, settings: ChatSettings
+) -> Principal | None:
     try:
         raw = await asyncio.wait_for(websocket.receive_text(), settings.auth_timeout_seconds)
     except TimeoutError:
-        raise Refused(protocol.POLICY, "Authentication required: send an auth frame first.") from None
+        raise Refused(
+            protocol.POLICY, "Authentication required: send an auth frame first."
+        ) from None
     try:
         frame = json.loads(raw)
     except ValueError:
         frame = None
-    if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
-        raise Refused(protocol.POLICY, 'Authentication required: the first frame must be '
-                                       '{"type": "auth", "token": "..."}.')
+    if (
+        not isinstance(frame, dict)
+        or frame.get("type") != "auth"
+        or not isinstance(frame.get("token"), str)
+    ):
+        raise Refused(
+            protocol.POLICY,
+            'Authentication required: the first frame must be {"type": "auth", "token": "..."}.',
+        )
     return await authenticate(_with_bearer(websocket, frame["token"]), kernel)
 
 
@@ -116,9 +130,15 @@ async def _authorize(kernel: Kernel, principal: Principal, websocket: WebSocket)
     """What ``require(ACTION)`` does for HTTP routes: the listeners (rate limits) and the table."""
     if kernel.pm.hook.before_request_authorize.get_hookimpls():
         try:
-            await kernel.emit("before_request_authorize", org_id=principal.org_id,
-                              user_id=principal.user_id, action=ACTION, principal=principal,
-                              method="WEBSOCKET", path=websocket.scope["path"])
+            await kernel.emit(
+                "before_request_authorize",
+                org_id=principal.org_id,
+                user_id=principal.user_id,
+                action=ACTION,
+                principal=principal,
+                method="WEBSOCKET",
+                path=websocket.scope["path"],
+            )
         except TooManyRequests as exc:
             raise Refused(protocol.TRY_AGAIN_LATER, exc.message) from None
         except BwengeError as exc:
@@ -131,7 +151,9 @@ class SocketConnection:
     """One accepted socket: frames for it queue here and one writer task sends them,
     so a slow client never holds up the others on its session."""
 
-    def __init__(self, websocket: WebSocket, principal: Principal, session_id: str, max_frames: int):
+    def __init__(
+        self, websocket: WebSocket, principal: Principal, session_id: str, max_frames: int
+    ):
         self.websocket = websocket
         self.principal = principal
         self.session_id = session_id
@@ -156,7 +178,8 @@ class SocketConnection:
         ws = self.websocket
         while True:
             frame = await self.queue.get()
-            if frame is None or self.closing:
+            # A slow client is cut off at once; otherwise queued frames go out first.
+            if frame is None or (self.closing and self.closing[0] == protocol.TRY_AGAIN_LATER):
                 break
             await ws.send_text(json.dumps(frame, default=str))
         code, reason = self.closing or (protocol.NORMAL, "")
@@ -211,8 +234,7 @@ async def chat_socket(websocket: WebSocket):
             # On the loop, not in a thread: it may announce after_session_start.
             session_id = hub.open_session(principal, persona_id, requested_session)
         except BwengeError as exc:
-            reason = "Session not found." if requested_session and exc.code == "not_found" else exc.message
-            raise Refused(protocol.POLICY, reason) from None
+            raise Refused(protocol.POLICY, exc.message) from None
         conn = SocketConnection(websocket, principal, session_id, settings.send_queue_frames)
         try:
             hub.admit(conn)
@@ -222,16 +244,29 @@ async def chat_socket(websocket: WebSocket):
         return await _refuse(websocket, refused.code, refused.reason)
     except WebSocketDisconnect:
         return
+    except Exception:
+        log.exception("chat: opening a socket failed")
+        return await _refuse(websocket, protocol.INTERNAL, "internal error")
 
     subscription = None
     try:
         # Subscribe before reading history so no frame falls in between; a message
         # may then arrive both ways (clients dedupe by message_id).
         subscription = await hub.subscribe(conn)
-        messages, total = await asyncio.to_thread(hub.history, principal, session_id,
-                                                  settings.history_replay)
-        await websocket.send_text(json.dumps(protocol.session_info(
-            session_id, persona_id, total, len(messages), bool(hub.answering.get(session_id)))))
+        messages, total = await asyncio.to_thread(
+            hub.history, principal, session_id, settings.history_replay
+        )
+        await websocket.send_text(
+            json.dumps(
+                protocol.session_info(
+                    session_id,
+                    persona_id,
+                    total,
+                    len(messages),
+                    bool(hub.answering.get(session_id)),
+                )
+            )
+        )
         for msg in messages:
             await websocket.send_text(json.dumps(protocol.stored_message(msg), default=str))
         conn.writer = asyncio.create_task(conn.write())
@@ -253,8 +288,9 @@ async def chat_socket(websocket: WebSocket):
                 await conn.writer
 
 
-async def _receive_loop(websocket: WebSocket, conn: SocketConnection, hub: ChatHub,
-                        persona_id: str) -> None:
+async def _receive_loop(
+    websocket: WebSocket, conn: SocketConnection, hub: ChatHub, persona_id: str
+) -> None:
     settings = hub.settings
     mine: set[asyncio.Task] = set()  # this socket's questions not yet answered
     while conn.closing is None:
@@ -266,9 +302,11 @@ async def _receive_loop(websocket: WebSocket, conn: SocketConnection, hub: ChatH
         if message["type"] == "websocket.disconnect":
             return
         try:
-            frame = protocol.parse_client_frame(message.get("text", message.get("bytes")),
-                                                max_bytes=settings.max_frame_bytes,
-                                                max_chars=settings.max_message_chars)
+            frame = protocol.parse_client_frame(
+                message.get("text", message.get("bytes")),
+                max_bytes=settings.max_frame_bytes,
+                max_chars=settings.max_message_chars,
+            )
         except FrameError as exc:
             conn.deliver(protocol.error(exc.code, exc.message))
             continue
@@ -276,15 +314,22 @@ async def _receive_loop(websocket: WebSocket, conn: SocketConnection, hub: ChatH
         if kind == "ping":
             conn.deliver({"type": "pong"})
         elif kind == "auth":
-            conn.deliver(protocol.error("already_authenticated", "This socket is already authenticated."))
+            conn.deliver(
+                protocol.error("already_authenticated", "This socket is already authenticated.")
+            )
         elif kind == "user_message":
             mine = {t for t in mine if not t.done()}
             if len(mine) >= settings.max_pending_questions:
-                conn.deliver(protocol.error("busy", "Wait for the current answers before asking more."))
+                conn.deliver(
+                    protocol.error("busy", "Wait for the current answers before asking more.")
+                )
                 continue
             if hub.draining:
-                conn.deliver(protocol.error("shutting_down", "The server is restarting; ask again shortly."))
+                conn.deliver(
+                    protocol.error("shutting_down", "The server is restarting; ask again shortly.")
+                )
                 continue
-            await hub.broadcaster.publish(conn.session_id, protocol.user_message(
-                frame["content"], None, utcnow().isoformat()))
+            await hub.broadcaster.publish(
+                conn.session_id, protocol.user_message(frame["content"], None, utcnow().isoformat())
+            )
             mine.add(hub.ask(conn.principal, persona_id, conn.session_id, frame["content"]))

@@ -56,7 +56,9 @@ class ChatHub:
         url = self.kernel.core.redis_url
         mode = self.settings.broadcaster
         if mode == "redis" and not url:
-            raise BwengeError("chat.broadcaster = 'redis' needs redis_url to be set.", code="config_error")
+            raise BwengeError(
+                "chat.broadcaster = 'redis' needs redis_url to be set.", code="config_error"
+            )
         if url:
             import redis.asyncio as aioredis
 
@@ -76,9 +78,14 @@ class ChatHub:
         self.draining = True
         pending = {t for t in self.tasks if not t.done()}
         if pending:
-            log.info("chat: waiting up to %ss for %d answer(s)", self.settings.drain_timeout_seconds,
-                     len(pending))
-            _, still = await asyncio.wait(pending, timeout=self.settings.drain_timeout_seconds or None)
+            log.info(
+                "chat: waiting up to %ss for %d answer(s)",
+                self.settings.drain_timeout_seconds,
+                len(pending),
+            )
+            _, still = await asyncio.wait(
+                pending, timeout=self.settings.drain_timeout_seconds or None
+            )
             for task in still:
                 task.cancel()  # the answers service stores what it has, marked incomplete
             if still:
@@ -98,7 +105,8 @@ class ChatHub:
         p = conn.principal
         if self.per_user[p.user_id] >= self.settings.max_connections_per_user:
             raise TooManyRequests(
-                f"You already have {self.settings.max_connections_per_user} chat connections open.")
+                f"You already have {self.settings.max_connections_per_user} chat connections open."
+            )
         if self.per_org[p.org_id] >= self.settings.max_connections_per_org:
             raise TooManyRequests("Your organisation has reached its chat connection limit.")
         self.per_user[p.user_id] += 1
@@ -140,15 +148,20 @@ class ChatHub:
         _, total = self.answers.history(principal, session_id, limit=1, offset=0)
         if limit <= 0 or total == 0:
             return [], total
-        messages, total = self.answers.history(principal, session_id, limit=limit,
-                                               offset=max(0, total - limit))
+        messages, total = self.answers.history(
+            principal, session_id, limit=limit, offset=max(0, total - limit)
+        )
         return messages, total
 
-    def ask(self, principal: Principal, persona_id: str, session_id: str, content: str) -> asyncio.Task:
+    def ask(
+        self, principal: Principal, persona_id: str, session_id: str, content: str
+    ) -> asyncio.Task:
         """Start answering in the background; frames go to every socket on the session."""
         self.answering[session_id] += 1
-        task = asyncio.create_task(self._answer(principal, persona_id, session_id, content),
-                                   name=f"bwenge-chat-answer-{session_id}")
+        task = asyncio.create_task(
+            self._answer(principal, persona_id, session_id, content),
+            name=f"bwenge-chat-answer-{session_id}",
+        )
         self.tasks.add(task)
         task.add_done_callback(lambda t: self._done(t, session_id))
         return task
@@ -160,16 +173,26 @@ class ChatHub:
             del self.answering[session_id]
             self._locks.pop(session_id, None)
 
-    async def _answer(self, principal: Principal, persona_id: str, session_id: str, content: str) -> None:
-        publish = self.broadcaster.publish
+    async def _publish(self, session_id: str, frame: dict[str, Any]) -> None:
+        """Fan-out failures (Redis down) must not stop the answer: it is still stored."""
+        try:
+            await self.broadcaster.publish(session_id, frame)
+        except Exception as exc:
+            log.warning("chat: could not publish to session %s: %s", session_id, exc)
+
+    async def _answer(
+        self, principal: Principal, persona_id: str, session_id: str, content: str
+    ) -> None:
+        publish = self._publish
         # One answer at a time per session (in this worker) keeps frames in order.
         lock = self._locks.setdefault(session_id, asyncio.Lock())
         async with lock:
             hint = None
             await publish(session_id, protocol.typing(True))
             try:
-                stream = self.answers.stream(principal, persona_id, session_id, content,
-                                             context={"channel": "chat"})
+                stream = self.answers.stream(
+                    principal, persona_id, session_id, content, context={"channel": "chat"}
+                )
                 async for event in stream:
                     if event.type == "delta":
                         if event.text:
@@ -180,12 +203,17 @@ class ChatHub:
                         hint = event.answer.animation_hint
                         await publish(session_id, protocol.answer_message(event.answer))
                     elif event.type == "error":
-                        await publish(session_id, protocol.error(event.code or "answer_failed",
-                                                                 event.message or "Answering failed."))
+                        await publish(
+                            session_id,
+                            protocol.error(
+                                event.code or "answer_failed", event.message or "Answering failed."
+                            ),
+                        )
             except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    await publish(session_id, protocol.error(
-                        "interrupted", "The server stopped before the answer finished."))
+                await publish(
+                    session_id,
+                    protocol.error("interrupted", "The server stopped before the answer finished."),
+                )
                 raise
             except BwengeError as exc:
                 await publish(session_id, protocol.error(exc.code, exc.message))
@@ -193,7 +221,6 @@ class ChatHub:
                 log.exception("chat: answering failed in session %s", session_id)
                 await publish(session_id, protocol.error("internal_error", "Answering failed."))
             finally:
-                with contextlib.suppress(Exception):
-                    await publish(session_id, protocol.typing(False))
+                await publish(session_id, protocol.typing(False))
             if hint:
                 await publish(session_id, protocol.animation(hint))

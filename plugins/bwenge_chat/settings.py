@@ -29,7 +29,9 @@ class ChatSettings(BaseModel):
     max_pending_questions: int = Field(
         3, ge=1, description="Questions one socket may queue while an answer is streaming."
     )
-    history_replay: int = Field(50, ge=0, le=500, description="Recent messages replayed on connect.")
+    history_replay: int = Field(
+        50, ge=0, le=500, description="Recent messages replayed on connect."
+    )
     send_queue_frames: int = Field(
         2000, ge=10, description="Frames buffered for a slow client before it is disconnected."
     )
@@ -37,7 +39,8 @@ class ChatSettings(BaseModel):
         20.0, ge=0, description="On shutdown, wait this long for in-flight answers to finish."
     )
     broadcaster: str = Field(
-        "auto", pattern="^(auto|memory|redis)$",
+        "auto",
+        pattern="^(auto|memory|redis)$",
         description="Fan-out between workers: 'redis' (needs redis_url), 'memory' (one process) "
         "or 'auto' (redis when redis_url is set).",
     )

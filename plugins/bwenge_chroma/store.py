@@ -186,16 +186,27 @@ class ChromaVectorStore:
             col = self._get(name)
             return None if col is None else op(col)
 
-    @staticmethod
-    def _check_embedder(name: str, col: Any, embedder: str) -> None:
+    def _check_embedder(self, name: str, col: Any, embedder: str) -> Any:
+        """``col`` (or a fresher handle) if it was made by ``embedder``, else raise."""
+        from chromadb.errors import NotFoundError
+
         recorded = (col.metadata or {}).get(EMBEDDER_KEY)
         if recorded != embedder:
+            # The cached handle may predate a drop + re-create by another process.
+            self._collections.pop(name, None)
+            fresh = self._get(name)
+            if fresh is not None and (fresh.metadata or {}).get(EMBEDDER_KEY) == embedder:
+                return fresh
+            if fresh is None:
+                raise NotFoundError(name)
+            recorded = (fresh.metadata or {}).get(EMBEDDER_KEY)
             raise EmbedderMismatch(
                 f"Collection {name!r} holds vectors from embedder {recorded!r}, not {embedder!r}. "
                 "Re-ingest the persona's knowledge with the configured embedder (or switch "
                 "knowledge.embedder back).",
                 details={"collection": name, "collection_embedder": recorded, "embedder": embedder},
             )
+        return col
 
     # -- VectorStore ------------------------------------------------------------
 
@@ -218,7 +229,26 @@ class ChromaVectorStore:
             return
         if len(set(ids)) != n:
             raise BadRequest("upsert ids must be unique within one call.")
+        from chromadb.errors import NotFoundError
+
         vectors = _as_matrix(embeddings)
+        # Chroma refuses empty metadata dicts but takes None for "no metadata".
+        metas = [_clean_metadata(m) or None for m in metadatas]
+        try:
+            self._write(collection, ids, vectors, documents, metas, embedder)
+        except NotFoundError:  # cached handle of a collection dropped elsewhere
+            self._collections.pop(collection, None)
+            self._write(collection, ids, vectors, documents, metas, embedder)
+
+    def _write(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        vectors: Any,
+        documents: Sequence[str],
+        metas: list[dict[str, Any] | None],
+        embedder: str,
+    ) -> None:
         dims = vectors.shape[1]
         col = self._get(collection)
         if col is None:
@@ -233,17 +263,15 @@ class ChromaVectorStore:
                 },
             )
             self._collections[collection] = col
-        self._check_embedder(collection, col, embedder)
+        col = self._check_embedder(collection, col, embedder)
         recorded_dims = (col.metadata or {}).get(DIMENSIONS_KEY)
         if recorded_dims is not None and recorded_dims != dims:
             raise EmbedderMismatch(
                 f"Collection {collection!r} holds {recorded_dims}-dimensional vectors, got {dims}."
             )
-        # Chroma refuses empty metadata dicts but takes None for "no metadata".
-        metas = [_clean_metadata(m) or None for m in metadatas]
         # Chroma caps one call's size; stay well under it.
         step = min(5000, self.client.get_max_batch_size())
-        for start in range(0, n, step):
+        for start in range(0, len(ids), step):
             end = start + step
             col.upsert(
                 ids=list(ids[start:end]),
@@ -265,7 +293,7 @@ class ChromaVectorStore:
             return []
 
         def op(col: Any) -> list[VectorHit]:
-            self._check_embedder(collection, col, embedder)
+            col = self._check_embedder(collection, col, embedder)
             result = col.query(
                 query_embeddings=_as_matrix([embedding]),
                 n_results=k,

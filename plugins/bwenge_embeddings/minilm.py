@@ -104,6 +104,9 @@ def _load_session(model_path: str, size: int, mtime_ns: int, threads: int) -> An
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    # Idle worker threads would otherwise busy-wait for the next run, taking CPU
+    # from the web server and other workers on small machines.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(
         model_path, sess_options=options, providers=["CPUExecutionProvider"]
     )
@@ -229,5 +232,7 @@ class MiniLMEmbedder:
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
     def __repr__(self) -> str:
-        return (f"MiniLMEmbedder(name={self.name!r}, threads={self.threads}, "
-                f"batch_size={self.batch_size})")
+        return (
+            f"MiniLMEmbedder(name={self.name!r}, threads={self.threads}, "
+            f"batch_size={self.batch_size})"
+        )

@@ -13,6 +13,13 @@ def register_settings(register):
 
 
 @hookimpl
+def register_commands(cli):
+    from .cli import app
+
+    cli.add_typer(app, name="llm")
+
+
+@hookimpl
 def register_llm_providers(register):
     from .providers.extractive import ExtractiveProvider
     from .providers.openai_chat import OpenAIProvider
@@ -21,9 +28,10 @@ def register_llm_providers(register):
     register("openai", OpenAIProvider)
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def after_app_start(kernel):
-    """Build ``llm.chain`` and publish it as ``kernel.service("llm")``."""
+    """Build ``llm.chain`` and publish it as ``kernel.service("llm")`` (first, so other
+    plugins' start-up code can already look it up)."""
     from .service import build_chain
 
     kernel.provide("llm", build_chain(kernel))

@@ -253,6 +253,11 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_owner: OpenAIServer
 
+    def setup(self) -> None:
+        super().setup()
+        # Small SSE writes must not wait for the client's delayed ACK (Nagle): ~40 ms each.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
 
@@ -378,14 +383,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
 
+        # With no pacing asked for, the whole body goes out in one write (a zero-delay
+        # server for benchmarks); otherwise each event is written as it is produced.
+        batch = bytearray() if not reply.chunk_delay and reply.kind != "drop" else None
+
         def event(payload: Any) -> None:
             data = (
                 b"data: "
                 + (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
                 + b"\n\n"
             )
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
+            framed = f"{len(data):x}\r\n".encode() + data + b"\r\n"
+            if batch is not None:
+                batch.extend(framed)
+            else:
+                self.wfile.write(framed)
+                self.wfile.flush()
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
             return {
@@ -421,7 +434,7 @@ class _Handler(BaseHTTPRequestHandler):
                     }
                 )
             event(b"[DONE]")
-            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.write(bytes(batch or b"") + b"0\r\n\r\n")
             self.wfile.flush()
         except OSError:  # the client went away (timeout, cancelled): nothing to do
             self.close_connection = True

@@ -6,14 +6,37 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
+from answers_helpers import MITOCHONDRIA, OSMOSIS, PHOTOSYNTHESIS
 
 from bwenge import hookimpl
 from bwenge.contracts.knowledge import RetrievedChunk
-from bwenge.errors import PaymentRequired
 
 _WORD = re.compile(r"[a-z]{3,}")
-_COMMON = {"the", "and", "what", "does", "how", "why", "are", "for", "with", "you", "your", "about",
-           "tell", "this", "that", "which", "from", "can", "into", "its", "when", "who", "was"}
+_COMMON = {
+    "the",
+    "and",
+    "what",
+    "does",
+    "how",
+    "why",
+    "are",
+    "for",
+    "with",
+    "you",
+    "your",
+    "about",
+    "tell",
+    "this",
+    "that",
+    "which",
+    "from",
+    "can",
+    "into",
+    "its",
+    "when",
+    "who",
+    "was",
+}
 
 
 def words(text: str) -> set[str]:
@@ -31,10 +54,20 @@ class KeywordRetriever:
         self.passages: dict[str, list[RetrievedChunk]] = {}
         self.queries: list[str] = []
 
-    def teach(self, persona_id: str, *texts: str, title: str = "Biology notes") -> list[RetrievedChunk]:
-        chunks = [RetrievedChunk(source_id=f"src-{persona_id[:8]}", chunk_id=f"{persona_id[:8]}-{i}",
-                                 text=t, score=0.0, title=title, page=i + 1)
-                  for i, t in enumerate(texts, start=len(self.passages.get(persona_id, [])))]
+    def teach(
+        self, persona_id: str, *texts: str, title: str = "Biology notes"
+    ) -> list[RetrievedChunk]:
+        chunks = [
+            RetrievedChunk(
+                source_id=f"src-{persona_id[:8]}",
+                chunk_id=f"{persona_id[:8]}-{i}",
+                text=t,
+                score=0.0,
+                title=title,
+                page=i + 1,
+            )
+            for i, t in enumerate(texts, start=len(self.passages.get(persona_id, [])))
+        ]
         self.passages.setdefault(persona_id, []).extend(chunks)
         return chunks
 
@@ -110,22 +143,18 @@ def user(client, make_user):
     return lambda role="expert", org=None: make_user(client, role=role, org=org)
 
 
-OSMOSIS = ("Osmosis is the movement of water across a semipermeable membrane from a region of low "
-           "solute concentration to a region of high solute concentration.")
-MITOCHONDRIA = ("Mitochondria are the powerhouse of the cell: they produce ATP through cellular "
-                "respiration.")
-PHOTOSYNTHESIS = ("Photosynthesis converts light energy into chemical energy stored in glucose, "
-                  "inside the chloroplasts of plant cells.")
-
-
 @pytest.fixture
 def persona(client, user, retriever):
     """A released biology persona taught three passages; returns (persona, expert, recipient)."""
     expert = user("expert")
-    body = {"name": "Dr. Amani", "description": "Biology tutor",
-            "tone": {"style": "friendly", "formality": "casual"},
-            "rules": {"guidelines": ["Be helpful", "Stay on topic"]},
-            "sample_prompts": ["What is osmosis?"], "safety_rules": ["No inappropriate content"]}
+    body = {
+        "name": "Dr. Amani",
+        "description": "Biology tutor",
+        "tone": {"style": "friendly", "formality": "casual"},
+        "rules": {"guidelines": ["Be helpful", "Stay on topic"]},
+        "sample_prompts": ["What is osmosis?"],
+        "safety_rules": ["No inappropriate content"],
+    }
     r = client.post("/personas", json=body, headers=expert.headers)
     assert r.status_code == 200, r.text
     p = r.json()
@@ -133,12 +162,11 @@ def persona(client, user, retriever):
     r = client.post(f"/personas/{p['persona_id']}/release", headers=expert.headers)
     assert r.status_code in (200, 409), r.text
     if r.status_code == 409:  # no knowledge summary for the test retriever: an admin overrides
-        r = client.post(f"/personas/{p['persona_id']}/release",
-                        json={"override": True, "reason": "test retriever"},
-                        headers=expert.owner.headers)
+        r = client.post(
+            f"/personas/{p['persona_id']}/release",
+            json={"override": True, "reason": "test retriever"},
+            headers=expert.owner.headers,
+        )
         assert r.status_code == 200, r.text
     recipient = user("recipient", expert)
     return p, expert, recipient
-
-
-__all__ = ["PaymentRequired"]

@@ -3,17 +3,18 @@
 import json
 
 import pytest
+from answers_helpers import MITOCHONDRIA, OSMOSIS
 
 from bwenge.contracts.answers import ANIMATIONS
 from bwenge.errors import PaymentRequired
 
-from conftest import MITOCHONDRIA, OSMOSIS  # noqa: I001 - the sibling conftest
-
 
 def ask(client, who, persona_id, message, session_id="sess-1", **extra):
-    return client.post("/ai/respond", headers=who.headers,
-                       json={"persona_id": persona_id, "session_id": session_id,
-                             "user_message": message, **extra})
+    return client.post(
+        "/ai/respond",
+        headers=who.headers,
+        json={"persona_id": persona_id, "session_id": session_id, "user_message": message, **extra},
+    )
 
 
 def test_on_topic_answer_cites_the_passage_holding_it(client, persona):
@@ -21,13 +22,23 @@ def test_on_topic_answer_cites_the_passage_holding_it(client, persona):
     r = ask(client, recipient, p["persona_id"], "What is osmosis?")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) >= {"response_text", "actions", "citations", "animation_hint", "session_id",
-                         "confidence", "provider", "message_id"}
+    assert set(body) >= {
+        "response_text",
+        "actions",
+        "citations",
+        "animation_hint",
+        "session_id",
+        "confidence",
+        "provider",
+        "message_id",
+    }
     assert body["session_id"] == "sess-1" and body["provider"] == "extractive"
     assert "semipermeable membrane" in body["response_text"]
     assert [c["text"] for c in body["citations"]] == [OSMOSIS]
     cite = body["citations"][0]
-    assert cite["chunk_id"].endswith("-0") and cite["title"] == "Biology notes" and cite["page"] == 1
+    assert (
+        cite["chunk_id"].endswith("-0") and cite["title"] == "Biology notes" and cite["page"] == 1
+    )
     assert 0 < cite["relevance_score"] <= 1 and 0 < body["confidence"] <= 1
     assert body["animation_hint"] in ANIMATIONS and body["animation_hint"] != "shaking_head"
 
@@ -46,15 +57,19 @@ def test_animation_hints_follow_the_intent(client, persona):
     p, _, recipient = persona
     assert ask(client, recipient, p["persona_id"], "Hello!").json()["animation_hint"] == "greeting"
     assert ask(client, recipient, p["persona_id"], "Thank you!").json()["animation_hint"] == "happy"
-    hint = ask(client, recipient, p["persona_id"],
-               "Explain how mitochondria produce ATP in the cell").json()["animation_hint"]
+    hint = ask(
+        client, recipient, p["persona_id"], "Explain how mitochondria produce ATP in the cell"
+    ).json()["animation_hint"]
     assert hint == "explaining"
 
 
 def test_sessions_belong_to_their_user(client, persona, user, recorder):
     p, expert, recipient = persona
     assert ask(client, recipient, p["persona_id"], "What is osmosis?", "mine-1").status_code == 200
-    assert ask(client, recipient, p["persona_id"], "What do mitochondria do?", "mine-1").status_code == 200
+    assert (
+        ask(client, recipient, p["persona_id"], "What do mitochondria do?", "mine-1").status_code
+        == 200
+    )
     starts = recorder.named("after_session_start")
     assert [e.data["session_id"] for e in starts] == ["mine-1"]
 
@@ -65,8 +80,12 @@ def test_sessions_belong_to_their_user(client, persona, user, recorder):
     assert [m["sender"] for m in body["messages"]] == ["user", "persona", "user", "persona"]
     assert body["messages"][0]["content"] == "What is osmosis?"
     assert body["messages"][1]["metadata"]["citations"][0]["text"] == OSMOSIS
-    page = client.get("/sessions/mine-1/messages?limit=1&offset=2", headers=recipient.headers).json()
-    assert page["total"] == 4 and [m["content"] for m in page["messages"]] == ["What do mitochondria do?"]
+    page = client.get(
+        "/sessions/mine-1/messages?limit=1&offset=2", headers=recipient.headers
+    ).json()
+    assert page["total"] == 4 and [m["content"] for m in page["messages"]] == [
+        "What do mitochondria do?"
+    ]
 
     # someone else (even staff of the same org, or another org) can neither read nor join it
     other = user("recipient", expert)
@@ -106,7 +125,10 @@ def test_billing_refusal_stops_before_any_answer(client, persona, recorder):
     recorder.refuse = PaymentRequired("Message quota used up")
     r = ask(client, recipient, p["persona_id"], "What is osmosis?", "billed")
     assert r.status_code == 402 and r.json()["error"]["code"] == "payment_required"
-    assert recorder.named("after_message_answer") == [] and recorder.named("on_message_answer_error") == []
+    assert (
+        recorder.named("after_message_answer") == []
+        and recorder.named("on_message_answer_error") == []
+    )
     assert client.get("/sessions/billed/messages", headers=recipient.headers).status_code == 404
     recorder.refuse = None
     r = ask(client, recipient, p["persona_id"], "What is osmosis?", "billed")
@@ -114,19 +136,32 @@ def test_billing_refusal_stops_before_any_answer(client, persona, recorder):
     [done] = recorder.named("after_message_answer")
     assert done.data["persona_id"] == p["persona_id"] and done.data["session_id"] == "billed"
     assert done.data["provider"] == "extractive" and done.data["citations"] == 1
-    assert done.data["answer_chars"] == len(r.json()["response_text"]) and done.data["prompt_chars"] > 0
+    assert (
+        done.data["answer_chars"] == len(r.json()["response_text"])
+        and done.data["prompt_chars"] > 0
+    )
     assert done.data["latency_ms"] > 0 and done.data["message_id"] == r.json()["message_id"]
     assert done.user_id == recipient.user_id and done.org_id == recipient.org_id
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"persona_id": "x", "session_id": "s", "user_message": ""}, 422),
-    ({"persona_id": "x", "session_id": "s"}, 422),
-    ({"persona_id": "x", "session_id": "s", "user_message": "hi", "extra": 1}, 422),
-    ({"persona_id": "x", "session_id": "s", "user_message": "hi",
-      "context": {"conversation_history": [{"role": "system", "content": "x"}]}}, 422),
-    ({"persona_id": "x", "session_id": "bad id with spaces", "user_message": "hi"}, 400),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"persona_id": "x", "session_id": "s", "user_message": ""}, 422),
+        ({"persona_id": "x", "session_id": "s"}, 422),
+        ({"persona_id": "x", "session_id": "s", "user_message": "hi", "extra": 1}, 422),
+        (
+            {
+                "persona_id": "x",
+                "session_id": "s",
+                "user_message": "hi",
+                "context": {"conversation_history": [{"role": "system", "content": "x"}]},
+            },
+            422,
+        ),
+        ({"persona_id": "x", "session_id": "bad id with spaces", "user_message": "hi"}, 400),
+    ],
+)
 def test_invalid_requests(client, persona, body, status):
     p, _, recipient = persona
     if body["persona_id"] == "x":
@@ -151,9 +186,15 @@ def sse_events(text):
 
 def test_stream_sends_deltas_then_the_stored_answer(client, persona):
     p, _, recipient = persona
-    r = client.post("/ai/respond/stream", headers=recipient.headers,
-                    json={"persona_id": p["persona_id"], "session_id": "sse",
-                          "user_message": "What do mitochondria do?"})
+    r = client.post(
+        "/ai/respond/stream",
+        headers=recipient.headers,
+        json={
+            "persona_id": p["persona_id"],
+            "session_id": "sse",
+            "user_message": "What do mitochondria do?",
+        },
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = sse_events(r.text)
     kinds = [k for k, _ in events]
@@ -165,8 +206,11 @@ def test_stream_sends_deltas_then_the_stored_answer(client, persona):
     assert stored["messages"][1]["message_id"] == answer["message_id"]
 
     # refusals are plain HTTP errors before any stream starts
-    r = client.post("/ai/respond/stream", headers=user_headers(client, recipient),
-                    json={"persona_id": "nope", "session_id": "sse", "user_message": "hi"})
+    r = client.post(
+        "/ai/respond/stream",
+        headers=user_headers(client, recipient),
+        json={"persona_id": "nope", "session_id": "sse", "user_message": "hi"},
+    )
     assert r.status_code == 404
 
 

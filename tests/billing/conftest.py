@@ -38,20 +38,36 @@ class FakeStripe:
             def do_POST(self):  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 form = dict(parse_qsl(body, keep_blank_values=True))
-                fake.requests.append({"path": self.path, "form": form, "headers": dict(self.headers)})
+                fake.requests.append(
+                    {"path": self.path, "form": form, "headers": dict(self.headers)}
+                )
                 if fake.fail_next:
                     status, fake.fail_next = fake.fail_next, None
                     return self._reply(status, {"error": {"type": "api_error", "message": "boom"}})
                 if self.path == "/v1/checkout/sessions":
                     sid = f"cs_test_{next(ids)}"
-                    return self._reply(200, {"id": sid, "object": "checkout.session",
-                                             "mode": "subscription",
-                                             "url": f"https://checkout.stripe.test/pay/{sid}"})
+                    return self._reply(
+                        200,
+                        {
+                            "id": sid,
+                            "object": "checkout.session",
+                            "mode": "subscription",
+                            "url": f"https://checkout.stripe.test/pay/{sid}",
+                        },
+                    )
                 if self.path.startswith("/v1/subscriptions/"):
                     sub_id = self.path.rsplit("/", 1)[1]
-                    return self._reply(200, {"id": sub_id, "object": "subscription",
-                                             "cancel_at_period_end": form.get("cancel_at_period_end") == "true"})
-                return self._reply(404, {"error": {"type": "invalid_request_error", "message": "no route"}})
+                    return self._reply(
+                        200,
+                        {
+                            "id": sub_id,
+                            "object": "subscription",
+                            "cancel_at_period_end": form.get("cancel_at_period_end") == "true",
+                        },
+                    )
+                return self._reply(
+                    404, {"error": {"type": "invalid_request_error", "message": "no route"}}
+                )
 
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
@@ -78,27 +94,47 @@ def fake_stripe():
     fake.close()
 
 
-def stripe_signature(payload: str, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+def stripe_signature(
+    payload: str, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
+) -> str:
     """The ``Stripe-Signature`` header Stripe sends (its documented v1 scheme)."""
     ts = int(time.time()) if timestamp is None else timestamp
     mac = hmac.new(secret.encode(), f"{ts}.{payload}".encode(), hashlib.sha256).hexdigest()
     return f"t={ts},v1={mac}"
 
 
-def stripe_event(event_type: str, obj: dict[str, Any], *, created: int | None = None,
-                 event_id: str | None = None) -> str:
-    return json.dumps({
-        "id": event_id or f"evt_{uuid.uuid4().hex[:16]}", "object": "event", "type": event_type,
-        "created": int(time.time()) if created is None else created, "livemode": False,
-        "api_version": "2024-06-20", "data": {"object": obj},
-    })
+def stripe_event(
+    event_type: str, obj: dict[str, Any], *, created: int | None = None, event_id: str | None = None
+) -> str:
+    return json.dumps(
+        {
+            "id": event_id or f"evt_{uuid.uuid4().hex[:16]}",
+            "object": "event",
+            "type": event_type,
+            "created": int(time.time()) if created is None else created,
+            "livemode": False,
+            "api_version": "2024-06-20",
+            "data": {"object": obj},
+        }
+    )
 
 
-def post_webhook(client, payload: str, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None,
-                 path: str = "/webhooks/payment/stripe"):
-    return client.post(path, content=payload, headers={
-        "Stripe-Signature": stripe_signature(payload, secret, timestamp),
-        "Content-Type": "application/json"})
+def post_webhook(
+    client,
+    payload: str,
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+    path: str = "/webhooks/payment/stripe",
+):
+    return client.post(
+        path,
+        content=payload,
+        headers={
+            "Stripe-Signature": stripe_signature(payload, secret, timestamp),
+            "Content-Type": "application/json",
+        },
+    )
 
 
 def platform_admin(client) -> dict[str, str]:
@@ -106,9 +142,14 @@ def platform_admin(client) -> dict[str, str]:
     kernel = client.app.state.kernel
     email = f"ops-{uuid.uuid4().hex[:8]}@example.test"
     password = "Platform-admin-pass-42"
-    asyncio.run(kernel.service("auth").register("Platform Ops", email, password, "Bwenge Operators",
-                                                is_platform_admin=True, via="cli"))
-    token = client.post("/auth/login", json={"email": email, "password": password}).json()["access_token"]
+    asyncio.run(
+        kernel.service("auth").register(
+            "Platform Ops", email, password, "Bwenge Operators", is_platform_admin=True, via="cli"
+        )
+    )
+    token = client.post("/auth/login", json={"email": email, "password": password}).json()[
+        "access_token"
+    ]
     return {"Authorization": f"Bearer {token}"}
 
 

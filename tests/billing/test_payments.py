@@ -8,16 +8,33 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from bwenge_billing.models import Subscription
+from sqlalchemy import update
 
-from .conftest import ENABLED, STRIPE_KEY, WEBHOOK_SECRET, platform_admin, post_webhook, stripe_event
+from .conftest import (
+    ENABLED,
+    STRIPE_KEY,
+    WEBHOOK_SECRET,
+    platform_admin,
+    post_webhook,
+    stripe_event,
+)
 
 
 @pytest.fixture
 def kernel_settings(kernel_settings, fake_stripe):
-    return {**kernel_settings, "plugins": {"enabled": ENABLED}, "billing": {"stripe": {
-        "api_key": STRIPE_KEY, "webhook_secret": WEBHOOK_SECRET, "api_base": fake_stripe.url,
-        "webhook_tolerance_seconds": 300}}}
+    return {
+        **kernel_settings,
+        "plugins": {"enabled": ENABLED},
+        "billing": {
+            "stripe": {
+                "api_key": STRIPE_KEY,
+                "webhook_secret": WEBHOOK_SECRET,
+                "api_base": fake_stripe.url,
+                "webhook_tolerance_seconds": 300,
+            }
+        },
+    }
 
 
 def current(client, user):
@@ -27,7 +44,9 @@ def current(client, user):
 
 
 def audit_actions(client, user, **params):
-    r = client.get(f"/orgs/{user.org_id}/audit", headers=user.headers, params={"limit": 200, **params})
+    r = client.get(
+        f"/orgs/{user.org_id}/audit", headers=user.headers, params={"limit": 200, **params}
+    )
     assert r.status_code == 200, r.text
     return [e["action"] for e in r.json()["entries"]]
 
@@ -40,11 +59,17 @@ def test_only_a_platform_admin_settles_a_manual_invoice(client, make_user):
     admin = make_user(client, role="admin", org=owner)
     recipient = make_user(client, role="recipient", org=owner)
 
-    r = client.post("/payments/subscribe", headers=recipient.headers,
-                    json={"plan_name": "basic", "payment_method": "mtn_momo"})
+    r = client.post(
+        "/payments/subscribe",
+        headers=recipient.headers,
+        json={"plan_name": "basic", "payment_method": "mtn_momo"},
+    )
     assert r.status_code == 403
-    r = client.post("/payments/subscribe", headers=owner.headers,
-                    json={"plan_name": "basic", "payment_method": "mtn_momo", "phone_number": "+250788000000"})
+    r = client.post(
+        "/payments/subscribe",
+        headers=owner.headers,
+        json={"plan_name": "basic", "payment_method": "mtn_momo", "phone_number": "+250788000000"},
+    )
     assert r.status_code == 200, r.text
     invoice = r.json()
     assert invoice["status"] == "pending" and invoice["provider"] == "manual"
@@ -58,7 +83,9 @@ def test_only_a_platform_admin_settles_a_manual_invoice(client, make_user):
         assert r.status_code == 403, r.text
     assert current(client, owner)["plan"] == "free"
     listed = client.get("/payments/transactions", headers=admin.headers).json()
-    assert [(t["transaction_id"], t["status"]) for t in listed["transactions"]] == [(tx_id, "pending")]
+    assert [(t["transaction_id"], t["status"]) for t in listed["transactions"]] == [
+        (tx_id, "pending")
+    ]
     assert client.get("/payments/transactions", headers=recipient.headers).status_code == 403
     assert client.get("/payments/invoices", headers=owner.headers).status_code == 403
 
@@ -73,7 +100,9 @@ def test_only_a_platform_admin_settles_a_manual_invoice(client, make_user):
     end = datetime.fromisoformat(sub["period"]["end"])
     assert timedelta(days=27) < end - datetime.now(UTC) < timedelta(days=32)
     # settling twice has no second effect
-    assert client.post(f"/payments/invoices/{tx_id}/settle", headers=ops, json={}).status_code == 409
+    assert (
+        client.post(f"/payments/invoices/{tx_id}/settle", headers=ops, json={}).status_code == 409
+    )
     assert current(client, owner)["period"]["end"] == sub["period"]["end"]
 
     actions = audit_actions(client, owner)
@@ -81,17 +110,28 @@ def test_only_a_platform_admin_settles_a_manual_invoice(client, make_user):
 
     # another org sees none of it
     stranger = make_user(client)
-    assert client.get("/payments/transactions", headers=stranger.headers).json()["transactions"] == []
-    assert client.post(f"/payments/invoices/{tx_id}/settle", headers=stranger.headers).status_code == 403
+    assert (
+        client.get("/payments/transactions", headers=stranger.headers).json()["transactions"] == []
+    )
+    assert (
+        client.post(f"/payments/invoices/{tx_id}/settle", headers=stranger.headers).status_code
+        == 403
+    )
 
 
 def test_cancel_keeps_the_plan_until_the_period_ends(client, make_user):
     owner = make_user(client)
     assert client.post("/payments/cancel-subscription", headers=owner.headers).status_code == 409
-    tx = client.post("/payments/subscribe", headers=owner.headers,
-                     json={"plan_name": "Pro", "payment_method": "bank_transfer"}).json()
+    tx = client.post(
+        "/payments/subscribe",
+        headers=owner.headers,
+        json={"plan_name": "Pro", "payment_method": "bank_transfer"},
+    ).json()
     ops = platform_admin(client)
-    assert client.post(f"/payments/invoices/{tx['transaction_id']}/settle", headers=ops).status_code == 200
+    assert (
+        client.post(f"/payments/invoices/{tx['transaction_id']}/settle", headers=ops).status_code
+        == 200
+    )
     expert = make_user(client, role="expert", org=owner)
     assert client.post("/payments/cancel-subscription", headers=expert.headers).status_code == 403
     r = client.post("/payments/cancel-subscription", headers=owner.headers)
@@ -103,8 +143,11 @@ def test_cancel_keeps_the_plan_until_the_period_ends(client, make_user):
     # the period ends (moved into the past here): the org is back on the free plan
     kernel = client.app.state.kernel
     with kernel.db.session() as s:
-        s.execute(text("UPDATE billing_subscriptions SET current_period_end = :t WHERE org_id = :o"),
-                  {"t": datetime.now(UTC) - timedelta(seconds=1), "o": owner.org_id})
+        s.execute(
+            update(Subscription)
+            .where(Subscription.org_id == owner.org_id)
+            .values(current_period_end=datetime.now(UTC) - timedelta(seconds=1))
+        )
     sub = current(client, owner)
     assert sub["plan"] == "free" and sub["cancel_at_period_end"] is False
     assert "subscription.cancel" in audit_actions(client, owner)
@@ -123,9 +166,12 @@ def test_bad_subscribe_requests_are_4xx_and_store_nothing(client, make_user, fak
         r = client.post("/payments/subscribe", headers=owner.headers, json=body)
         assert r.status_code == status, (body, r.text)
         assert r.json()["error"]["code"]
-    fake_stripe.fail_next = 500
-    r = client.post("/payments/subscribe", headers=owner.headers,
-                    json={"plan_name": "basic", "payment_method": "card"})
+    fake_stripe.fail_next = 400  # not retried, unlike a 5xx
+    r = client.post(
+        "/payments/subscribe",
+        headers=owner.headers,
+        json={"plan_name": "basic", "payment_method": "card"},
+    )
     assert r.status_code == 502 and r.json()["error"]["code"] == "payment_provider_error"
     assert client.get("/payments/transactions", headers=owner.headers).json()["total"] == 0
 
@@ -134,16 +180,27 @@ def test_bad_subscribe_requests_are_4xx_and_store_nothing(client, make_user, fak
 
 
 def _checkout(client, owner, fake_stripe, plan="basic"):
-    r = client.post("/payments/subscribe", headers=owner.headers,
-                    json={"plan_name": plan, "payment_method": "card"})
+    r = client.post(
+        "/payments/subscribe",
+        headers=owner.headers,
+        json={"plan_name": plan, "payment_method": "card"},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
 
 def _completed(tx, sub_id="sub_1", **extra):
-    return {"id": tx["reference"], "object": "checkout.session", "client_reference_id": tx["transaction_id"],
-            "payment_status": "paid", "subscription": sub_id, "amount_total": 2900, "currency": "usd",
-            "metadata": {"plan_id": tx["plan"], "transaction_id": tx["transaction_id"]}, **extra}
+    return {
+        "id": tx["reference"],
+        "object": "checkout.session",
+        "client_reference_id": tx["transaction_id"],
+        "payment_status": "paid",
+        "subscription": sub_id,
+        "amount_total": 2900,
+        "currency": "usd",
+        "metadata": {"plan_id": tx["plan"], "transaction_id": tx["transaction_id"]},
+        **extra,
+    }
 
 
 def test_stripe_checkout_and_a_signed_webhook(client, make_user, fake_stripe):
@@ -158,7 +215,10 @@ def test_stripe_checkout_and_a_signed_webhook(client, make_user, fake_stripe):
     assert form["mode"] == "subscription" and form["client_reference_id"] == tx["transaction_id"]
     assert form["line_items[0][price_data][unit_amount]"] == "2900"
     assert form["line_items[0][price_data][recurring][interval]"] == "month"
-    assert form["metadata[org_id]"] == owner.org_id and form["subscription_data[metadata][plan_id]"] == "basic"
+    assert (
+        form["metadata[org_id]"] == owner.org_id
+        and form["subscription_data[metadata][plan_id]"] == "basic"
+    )
 
     r = post_webhook(client, stripe_event("checkout.session.completed", _completed(tx)))
     assert r.status_code == 200, r.text
@@ -170,19 +230,37 @@ def test_stripe_checkout_and_a_signed_webhook(client, make_user, fake_stripe):
 
     # renewal: invoice.paid moves the period on
     start, end = int(time.time()) + 30 * 86400, int(time.time()) + 61 * 86400
-    invoice = {"id": "in_1", "object": "invoice", "subscription": "sub_1", "amount_paid": 2900,
-               "currency": "usd", "lines": {"data": [{"period": {"start": start, "end": end}}]}}
-    assert post_webhook(client, stripe_event("invoice.paid", invoice)).json()["status"] == "processed"
+    invoice = {
+        "id": "in_1",
+        "object": "invoice",
+        "subscription": "sub_1",
+        "amount_paid": 2900,
+        "currency": "usd",
+        "lines": {"data": [{"period": {"start": start, "end": end}}]},
+    }
+    assert (
+        post_webhook(client, stripe_event("invoice.paid", invoice)).json()["status"] == "processed"
+    )
     assert datetime.fromisoformat(current(client, owner)["period"]["end"]).timestamp() == end
 
     # cancel at period end is sent to Stripe
     r = client.post("/payments/cancel-subscription", headers=owner.headers)
     assert r.status_code == 200, r.text
     call = fake_stripe.requests[-1]
-    assert call["path"] == "/v1/subscriptions/sub_1" and call["form"] == {"cancel_at_period_end": "true"}
+    assert call["path"] == "/v1/subscriptions/sub_1" and call["form"] == {
+        "cancel_at_period_end": "true"
+    }
     # Stripe ends it: back to free
-    ended = {"id": "sub_1", "object": "subscription", "status": "canceled", "cancel_at_period_end": True}
-    assert post_webhook(client, stripe_event("customer.subscription.deleted", ended)).json()["status"] == "processed"
+    ended = {
+        "id": "sub_1",
+        "object": "subscription",
+        "status": "canceled",
+        "cancel_at_period_end": True,
+    }
+    assert (
+        post_webhook(client, stripe_event("customer.subscription.deleted", ended)).json()["status"]
+        == "processed"
+    )
     assert current(client, owner)["plan"] == "free"
 
 
@@ -197,22 +275,36 @@ def test_forged_stale_and_replayed_webhooks_have_no_effect(client, make_user, fa
     assert unsigned.status_code == 400
     stale = post_webhook(client, payload, timestamp=int(time.time()) - 600)
     assert stale.status_code == 400
-    tampered = client.post("/webhooks/payment/stripe", content=payload.replace("basic", "pro"),
-                           headers={"Stripe-Signature": post_webhook.__globals__["stripe_signature"](payload)})
+    tampered = client.post(
+        "/webhooks/payment/stripe",
+        content=payload.replace("basic", "pro"),
+        headers={"Stripe-Signature": post_webhook.__globals__["stripe_signature"](payload)},
+    )
     assert tampered.status_code == 400
     assert current(client, owner)["plan"] == "free"
-    assert client.get("/payments/transactions", headers=owner.headers).json()["transactions"][0]["status"] == "pending"
+    assert (
+        client.get("/payments/transactions", headers=owner.headers).json()["transactions"][0][
+            "status"
+        ]
+        == "pending"
+    )
 
     # the real one, through the seed's path (stripe is the default provider)
     assert post_webhook(client, payload, path="/webhooks/payment").json()["status"] == "processed"
     assert current(client, owner)["plan"] == "basic"
 
     # a new subscription later replaces it; replaying the old events changes nothing
-    cancel = stripe_event("customer.subscription.deleted", {"id": "sub_1", "object": "subscription"})
+    cancel = stripe_event(
+        "customer.subscription.deleted", {"id": "sub_1", "object": "subscription"}
+    )
     assert post_webhook(client, cancel).json()["status"] == "processed"
     tx2 = _checkout(client, owner, fake_stripe, plan="pro")
-    assert post_webhook(client, stripe_event("checkout.session.completed", _completed(tx2, "sub_2"))).json()[
-        "status"] == "processed"
+    assert (
+        post_webhook(
+            client, stripe_event("checkout.session.completed", _completed(tx2, "sub_2"))
+        ).json()["status"]
+        == "processed"
+    )
     assert current(client, owner)["plan"] == "pro"
     for old in (payload, cancel):
         r = post_webhook(client, old)  # freshly signed: only the event id says it's a replay
@@ -225,12 +317,25 @@ def test_out_of_order_events_do_not_roll_a_subscription_back(client, make_user, 
     owner = make_user(client)
     tx = _checkout(client, owner, fake_stripe)
     now = int(time.time())
-    assert post_webhook(client, stripe_event("checkout.session.completed", _completed(tx), created=now - 20)
-                        ).json()["status"] == "processed"
-    sub = {"id": "sub_1", "object": "subscription", "status": "active", "cancel_at_period_end": True,
-           "current_period_end": now + 10 * 86400}
-    assert post_webhook(client, stripe_event("customer.subscription.updated", sub, created=now)).json()[
-        "status"] == "processed"
+    assert (
+        post_webhook(
+            client, stripe_event("checkout.session.completed", _completed(tx), created=now - 20)
+        ).json()["status"]
+        == "processed"
+    )
+    sub = {
+        "id": "sub_1",
+        "object": "subscription",
+        "status": "active",
+        "cancel_at_period_end": True,
+        "current_period_end": now + 10 * 86400,
+    }
+    assert (
+        post_webhook(
+            client, stripe_event("customer.subscription.updated", sub, created=now)
+        ).json()["status"]
+        == "processed"
+    )
     older = {**sub, "cancel_at_period_end": False, "status": "past_due"}
     r = post_webhook(client, stripe_event("customer.subscription.updated", older, created=now - 10))
     assert r.json()["status"] == "stale"
@@ -264,3 +369,31 @@ def test_a_concurrent_duplicate_webhook_applies_once(client, make_user, fake_str
 def test_webhooks_of_unknown_or_manual_providers_are_404(client):
     assert client.post("/webhooks/payment/paypal", content=b"{}").status_code == 404
     assert client.post("/webhooks/payment/manual", content=b"{}").status_code == 404
+
+
+def test_an_upgrade_stops_the_replaced_stripe_subscription_renewing(client, make_user, fake_stripe):
+    owner = make_user(client)
+    basic = _checkout(client, owner, fake_stripe)
+    assert (
+        post_webhook(
+            client, stripe_event("checkout.session.completed", _completed(basic, "sub_old"))
+        ).json()["status"]
+        == "processed"
+    )
+    pro = _checkout(client, owner, fake_stripe, plan="pro")
+    assert (
+        post_webhook(
+            client, stripe_event("checkout.session.completed", _completed(pro, "sub_new"))
+        ).json()["status"]
+        == "processed"
+    )
+    sub = current(client, owner)
+    assert (sub["plan"], sub["cancel_at_period_end"]) == ("pro", False)
+    stop = fake_stripe.requests[-1]
+    assert stop["path"] == "/v1/subscriptions/sub_old"
+    assert stop["form"] == {"cancel_at_period_end": "true"}
+    # the old subscription's end, when Stripe sends it, leaves the new plan alone
+    ended = {"id": "sub_old", "object": "subscription", "status": "canceled"}
+    r = post_webhook(client, stripe_event("customer.subscription.deleted", ended))
+    assert r.json()["status"] == "unmatched"
+    assert current(client, owner)["plan"] == "pro"

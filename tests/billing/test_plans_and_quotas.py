@@ -28,10 +28,16 @@ def test_plans_have_the_seed_shape_and_values(client):
     assert plans["free"]["price"] == 0
     assert plans["free"]["quotas"] == {"messages_per_month": 100, "storage_mb": 100, "members": 5}
     assert (plans["basic"]["price"], plans["basic"]["quotas"]["messages_per_month"]) == (29, 1000)
-    assert plans["basic"]["quotas"]["storage_mb"] == 1024 and plans["basic"]["quotas"]["members"] == 25
+    assert (
+        plans["basic"]["quotas"]["storage_mb"] == 1024 and plans["basic"]["quotas"]["members"] == 25
+    )
     assert (plans["pro"]["price"], plans["pro"]["quotas"]["messages_per_month"]) == (99, 10000)
     assert plans["enterprise"]["price"] == 299
-    assert plans["enterprise"]["quotas"] == {"messages_per_month": None, "storage_mb": None, "members": None}
+    assert plans["enterprise"]["quotas"] == {
+        "messages_per_month": None,
+        "storage_mb": None,
+        "members": None,
+    }
 
 
 def test_a_new_org_is_on_the_free_plan(client, make_user):
@@ -43,7 +49,12 @@ def test_a_new_org_is_on_the_free_plan(client, make_user):
     assert body["plan"] == "free" and body["status"] == "active"
     quotas = body["quotas"]
     assert quotas["messages"] | {"resets_at": None} == {
-        "limit": 100, "used": 0, "percentage": 0.0, "unlimited": False, "resets_at": None}
+        "limit": 100,
+        "used": 0,
+        "percentage": 0.0,
+        "unlimited": False,
+        "resets_at": None,
+    }
     assert quotas["storage"]["limit"] == 100 * MB and quotas["storage"]["used"] == 0
     assert quotas["members"]["limit"] == 5 and quotas["members"]["used"] == 1  # the owner
     assert body["period"]["start"] < body["period"]["end"]
@@ -51,13 +62,31 @@ def test_a_new_org_is_on_the_free_plan(client, make_user):
 
 
 def test_plans_come_from_config(make_kernel):
-    kernel = make_kernel(billing={"default_plan": "starter", "plans": {
-        "starter": {"name": "Starter", "messages_per_month": 3, "storage_mb": 1, "members": 2},
-        "team": {"name": "Team", "price": "12.50", "currency": "eur", "messages_per_month": 50,
-                 "storage_mb": 10, "members": 10, "prices": {"RWF": 18000}},
-    }})
+    kernel = make_kernel(
+        billing={
+            "default_plan": "starter",
+            "plans": {
+                "starter": {
+                    "name": "Starter",
+                    "messages_per_month": 3,
+                    "storage_mb": 1,
+                    "members": 2,
+                },
+                "team": {
+                    "name": "Team",
+                    "price": "12.50",
+                    "currency": "eur",
+                    "messages_per_month": 50,
+                    "storage_mb": 10,
+                    "members": "unlimited",
+                    "prices": {"RWF": 18000},
+                },
+            },
+        }
+    )
     plans = kernel.settings_for("billing").plans
     assert set(plans) == {"starter", "team"} and plans["team"].currency == "EUR"
+    assert plans["team"].members is None and plans["team"].storage_bytes == 10 * MB
     with pytest.raises(ConfigError) as err:
         make_kernel(billing={"default_plan": "gold"})
     assert "default_plan" in str(err.value) and "gold" in str(err.value)
@@ -65,22 +94,64 @@ def test_plans_come_from_config(make_kernel):
         make_kernel(rate_limits={"per_user": "lots"})
 
 
-def test_the_101st_message_of_a_month_is_refused_and_a_failed_answer_is_not_charged(client, make_user):
+def test_the_101st_message_of_a_month_is_refused_and_a_failed_answer_is_not_charged(
+    client, make_user
+):
     owner = make_user(client)
     org = owner.org_id
     for _ in range(99):
-        emit(client, "before_message_answer", org_id=org, user_id=owner.user_id,
-             persona_id="p1", session_id="s1")
-        emit(client, "after_message_answer", org_id=org, user_id=owner.user_id,
-             persona_id="p1", session_id="s1", message_id="m")
+        emit(
+            client,
+            "before_message_answer",
+            org_id=org,
+            user_id=owner.user_id,
+            persona_id="p1",
+            session_id="s1",
+        )
+        emit(
+            client,
+            "after_message_answer",
+            org_id=org,
+            user_id=owner.user_id,
+            persona_id="p1",
+            session_id="s1",
+            message_id="m",
+        )
     # the 100th fails while answering: released, so it doesn't count
-    emit(client, "before_message_answer", org_id=org, user_id=owner.user_id, persona_id="p1", session_id="s1")
-    emit(client, "on_message_answer_error", org_id=org, user_id=owner.user_id,
-         persona_id="p1", session_id="s1", error="llm down")
-    emit(client, "before_message_answer", org_id=org, user_id=owner.user_id, persona_id="p1", session_id="s1")
+    emit(
+        client,
+        "before_message_answer",
+        org_id=org,
+        user_id=owner.user_id,
+        persona_id="p1",
+        session_id="s1",
+    )
+    emit(
+        client,
+        "on_message_answer_error",
+        org_id=org,
+        user_id=owner.user_id,
+        persona_id="p1",
+        session_id="s1",
+        error="llm down",
+    )
+    emit(
+        client,
+        "before_message_answer",
+        org_id=org,
+        user_id=owner.user_id,
+        persona_id="p1",
+        session_id="s1",
+    )
     with pytest.raises(TooManyRequests) as refused:
-        emit(client, "before_message_answer", org_id=org, user_id=owner.user_id,
-             persona_id="p1", session_id="s1")
+        emit(
+            client,
+            "before_message_answer",
+            org_id=org,
+            user_id=owner.user_id,
+            persona_id="p1",
+            session_id="s1",
+        )
     err = refused.value
     assert err.code == "quota_exceeded" and err.details["quota"] == "messages"
     assert err.details["limit"] == 100 and err.details["resets_at"]
@@ -89,8 +160,14 @@ def test_the_101st_message_of_a_month_is_refused_and_a_failed_answer_is_not_char
     assert (usage["used"], usage["percentage"]) == (100, 100.0)
     # other orgs are not affected
     other = make_user(client)
-    emit(client, "before_message_answer", org_id=other.org_id, user_id=other.user_id,
-         persona_id="p2", session_id="s2")
+    emit(
+        client,
+        "before_message_answer",
+        org_id=other.org_id,
+        user_id=other.user_id,
+        persona_id="p2",
+        session_id="s2",
+    )
 
 
 @pytest.mark.all_databases
@@ -103,8 +180,15 @@ def test_concurrent_reservations_never_exceed_a_quota(client, make_user):
     def upload():
         barrier.wait()
         try:
-            emit(client, "before_source_upload", org_id=owner.org_id, user_id=owner.user_id,
-                 persona_id="p", size_bytes=size, filename="big.pdf")
+            emit(
+                client,
+                "before_source_upload",
+                org_id=owner.org_id,
+                user_id=owner.user_id,
+                persona_id="p",
+                size_bytes=size,
+                filename="big.pdf",
+            )
             outcomes.append("stored")
         except PaymentRequired as exc:
             assert exc.details["quota"] == "storage"
@@ -116,14 +200,30 @@ def test_concurrent_reservations_never_exceed_a_quota(client, make_user):
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["refused", "refused", "refused", "stored"]
-    storage = client.get("/subscriptions/current", headers=owner.headers).json()["quotas"]["storage"]
+    storage = client.get("/subscriptions/current", headers=owner.headers).json()["quotas"][
+        "storage"
+    ]
     assert storage["used"] == size
 
     # deleting the source frees its bytes
-    emit(client, "after_source_delete", org_id=owner.org_id, user_id=owner.user_id,
-         source_id="s", persona_id="p", size_bytes=size)
-    emit(client, "before_source_upload", org_id=owner.org_id, user_id=owner.user_id,
-         persona_id="p", size_bytes=size, filename="again.pdf")
+    emit(
+        client,
+        "after_source_delete",
+        org_id=owner.org_id,
+        user_id=owner.user_id,
+        source_id="s",
+        persona_id="p",
+        size_bytes=size,
+    )
+    emit(
+        client,
+        "before_source_upload",
+        org_id=owner.org_id,
+        user_id=owner.user_id,
+        persona_id="p",
+        size_bytes=size,
+        filename="again.pdf",
+    )
 
     # messages: 12 racing answers against 5 left in the month
     kernel = client.app.state.kernel
@@ -134,8 +234,14 @@ def test_concurrent_reservations_never_exceed_a_quota(client, make_user):
     def ask():
         barrier.wait()
         try:
-            emit(client, "before_message_answer", org_id=owner.org_id, user_id=owner.user_id,
-                 persona_id="p", session_id="s")
+            emit(
+                client,
+                "before_message_answer",
+                org_id=owner.org_id,
+                user_id=owner.user_id,
+                persona_id="p",
+                session_id="s",
+            )
             answered.append(True)
         except TooManyRequests:
             answered.append(False)
@@ -146,19 +252,28 @@ def test_concurrent_reservations_never_exceed_a_quota(client, make_user):
     for t in threads:
         t.join()
     assert answered.count(True) == 5
-    assert client.get("/subscriptions/current", headers=owner.headers).json()[
-        "quotas"]["messages"]["used"] == 100
+    assert (
+        client.get("/subscriptions/current", headers=owner.headers).json()["quotas"]["messages"][
+            "used"
+        ]
+        == 100
+    )
 
 
 def test_members_quota_is_checked_at_invite(client, make_user):
     owner = make_user(client)
     for role in ("admin", "expert", "recipient", "recipient"):
         make_user(client, role=role, org=owner)
-    r = client.post(f"/orgs/{owner.org_id}/invite", headers=owner.headers,
-                    json={"email": "sixth@example.test", "name": "Sixth", "role": "recipient"})
+    r = client.post(
+        f"/orgs/{owner.org_id}/invite",
+        headers=owner.headers,
+        json={"email": "sixth@example.test", "name": "Sixth", "role": "recipient"},
+    )
     assert r.status_code == 402, r.text
     body = r.json()
     assert body["error"]["code"] == "quota_exceeded"
     assert "members" in body["detail"] and "5" in body["detail"]
-    members = client.get("/subscriptions/current", headers=owner.headers).json()["quotas"]["members"]
+    members = client.get("/subscriptions/current", headers=owner.headers).json()["quotas"][
+        "members"
+    ]
     assert (members["used"], members["limit"], members["percentage"]) == (5, 5, 100.0)

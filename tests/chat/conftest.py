@@ -22,11 +22,17 @@ class LiveServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, lifespan="on", log_level="warning", ws="websockets-sansio",
-                                timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            app,
+            lifespan="on",
+            log_level="warning",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=5,
+        )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
 
     @property
     def http(self) -> str:
@@ -51,8 +57,6 @@ class LiveServer:
         self.sock.close()
 
 
-
-
 # -- the stack under test ---------------------------------------------------------
 
 STACK_PLUGINS = ["rest", "auth", "personas", "answers", "llm", "chat"]
@@ -61,9 +65,12 @@ STACK_PLUGINS = ["rest", "auth", "personas", "answers", "llm", "chat"]
 @pytest.fixture
 def kernel_settings(kernel_settings):
     # One secret for every kernel of a test: two "workers" must accept each other's tokens.
-    return {**kernel_settings, "plugins": {"enabled": STACK_PLUGINS},
-            "secret_key": "chat-tests-shared-secret-key-0123456789",
-            "llm": {"chain": ["chat-scripted"]}}
+    return {
+        **kernel_settings,
+        "plugins": {"enabled": STACK_PLUGINS},
+        "secret_key": "chat-tests-shared-secret-key-0123456789",
+        "llm": {"chain": ["chat-scripted"]},
+    }
 
 
 class ChatStack:
@@ -93,8 +100,9 @@ class ChatStack:
 
     def persona(self, org: str = "a", released: bool = True) -> str:
         store = self.kernel.service("personas")
-        persona = store.create(self.org_id(org), {
-            "name": "Tutor", "status": "released" if released else "draft"}, None)
+        persona = store.create(
+            self.org_id(org), {"name": "Tutor", "status": "released" if released else "draft"}, None
+        )
         return persona.persona_id
 
 

@@ -70,12 +70,15 @@ async def test_token_in_url_refused_when_config_says_so(make_stack, serve):
     user = stack.user()
     persona_id = stack.persona()
     with serve(stack) as server:
-        async with connect(f"{server.ws}/ws/chat?persona_id={persona_id}&token={user.access_token}") as ws:
+        async with connect(
+            f"{server.ws}/ws/chat?persona_id={persona_id}&token={user.access_token}"
+        ) as ws:
             code, reason = await closed_with(ws)
         assert code == 1008 and "ticket" in reason
         # the header still works for non-browser clients
-        async with connect(f"{server.ws}/ws/chat?persona_id={persona_id}",
-                           additional_headers=user.headers) as ws:
+        async with connect(
+            f"{server.ws}/ws/chat?persona_id={persona_id}", additional_headers=user.headers
+        ) as ws:
             assert (await recv_json(ws))["type"] == "session_info"
 
 
@@ -85,8 +88,9 @@ async def test_wrong_org_persona_or_session_closes_with_1008(stack, server):
     mallory = stack.user("b")
     persona_a = stack.persona("a")
     draft_a = stack.persona("a", released=False)
-    async with connect(f"{server.ws}/ws/chat?persona_id={persona_a}&ticket="
-                       f"{await ticket_for(server, alice)}") as ws:
+    async with connect(
+        f"{server.ws}/ws/chat?persona_id={persona_a}&ticket={await ticket_for(server, alice)}"
+    ) as ws:
         alice_session = (await recv_json(ws))["session_id"]
 
     cases = [
@@ -110,13 +114,16 @@ async def test_wrong_org_persona_or_session_closes_with_1008(stack, server):
 
 
 async def test_origin_checked_against_configured_origins(make_stack, serve):
-    stack = make_stack(server={"cors_origins": ["https://app.example.org"]},
-                       chat={"allowed_origins": ["https://kiosk.example.org"]})
+    stack = make_stack(
+        server={"cors_origins": ["https://app.example.org"]},
+        chat={"allowed_origins": ["https://kiosk.example.org"]},
+    )
     user = stack.user()
     persona_id = stack.persona()
     with serve(stack) as server:
         for origin in ("https://app.example.org", "https://kiosk.example.org"):
-            url = f"{server.ws}/ws/chat?persona_id={persona_id}&ticket={await ticket_for(server, user)}"
+            ticket = await ticket_for(server, user)
+            url = f"{server.ws}/ws/chat?persona_id={persona_id}&ticket={ticket}"
             async with connect(url, origin=origin) as ws:
                 assert (await recv_json(ws))["type"] == "session_info"
         url = f"{server.ws}/ws/chat?persona_id={persona_id}&ticket={await ticket_for(server, user)}"
@@ -163,11 +170,15 @@ async def test_per_org_connection_limit(make_stack, serve):
     a1, a2, b1 = stack.user("a"), stack.user("a"), stack.user("b")
     pa, pb = stack.persona("a"), stack.persona("b")
     with serve(stack) as server:
-        async with connect(f"{server.ws}/ws/chat?persona_id={pa}", additional_headers=a1.headers) as ws:
+        async with connect(
+            f"{server.ws}/ws/chat?persona_id={pa}", additional_headers=a1.headers
+        ) as ws:
             assert (await recv_json(ws))["type"] == "session_info"
-            async with connect(f"{server.ws}/ws/chat?persona_id={pa}",
-                               additional_headers=a2.headers) as refused:
+            async with connect(
+                f"{server.ws}/ws/chat?persona_id={pa}", additional_headers=a2.headers
+            ) as refused:
                 assert (await closed_with(refused))[0] == 1013
-            async with connect(f"{server.ws}/ws/chat?persona_id={pb}",
-                               additional_headers=b1.headers) as other_org:
+            async with connect(
+                f"{server.ws}/ws/chat?persona_id={pb}", additional_headers=b1.headers
+            ) as other_org:
                 assert (await recv_json(other_org))["type"] == "session_info"

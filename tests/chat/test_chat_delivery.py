@@ -22,12 +22,15 @@ def chat_url(server, persona_id, session_id=None):
 
 async def persona_messages(server, user, persona_id, session_id):
     """The stored persona messages of a session, as a reconnecting client sees them."""
-    async with connect(chat_url(server, persona_id, session_id), additional_headers=user.headers) as ws:
+    async with connect(
+        chat_url(server, persona_id, session_id), additional_headers=user.headers
+    ) as ws:
         info = await recv_json(ws)
         replay = [await recv_json(ws) for _ in range(info["replayed"])]
     return info, [f["message"] for f in replay if f["message"]["sender"] == "persona"]
 
 
+@pytest.mark.all_databases
 async def test_disconnect_mid_answer_then_reconnect(stack, server):
     Script.chunks, Script.delay = CHUNKS, 0.05
     user = stack.user()
@@ -39,13 +42,16 @@ async def test_disconnect_mid_answer_then_reconnect(stack, server):
     await ws.close()  # gone mid-answer
 
     # Back while the answer is still being written: the rest streams live.
-    async with connect(chat_url(server, persona_id, session_id), additional_headers=user.headers) as ws:
+    async with connect(
+        chat_url(server, persona_id, session_id), additional_headers=user.headers
+    ) as ws:
         info = await recv_json(ws)
         assert info["answering"] is True
         for _ in range(info["replayed"]):
             await recv_json(ws)
-        frames = await recv_until(ws, lambda f: f["type"] == "message"
-                                  and f["message"]["sender"] == "persona")
+        frames = await recv_until(
+            ws, lambda f: f["type"] == "message" and f["message"]["sender"] == "persona"
+        )
         assert frames[-1]["message"]["content"] == FULL
         assert frames[-1]["message"]["metadata"]["complete"] is True
 
@@ -70,7 +76,9 @@ async def test_every_socket_of_the_session_gets_the_frames(stack, server):
     persona_id = stack.persona()
     first = await connect(chat_url(server, persona_id), additional_headers=user.headers)
     session_id = (await recv_json(first))["session_id"]
-    second = await connect(chat_url(server, persona_id, session_id), additional_headers=user.headers)
+    second = await connect(
+        chat_url(server, persona_id, session_id), additional_headers=user.headers
+    )
     await recv_json(second)
     elsewhere = await connect(chat_url(server, persona_id), additional_headers=user.headers)
     await recv_json(elsewhere)  # same user, another session: must see nothing
@@ -140,7 +148,9 @@ async def test_frames_cross_workers_through_redis(make_stack, serve, redis_url):
     with serve(one) as server_one, serve(two) as server_two:
         a = await connect(chat_url(server_one, persona_id), additional_headers=user.headers)
         session_id = (await recv_json(a))["session_id"]
-        b = await connect(chat_url(server_two, persona_id, session_id), additional_headers=user.headers)
+        b = await connect(
+            chat_url(server_two, persona_id, session_id), additional_headers=user.headers
+        )
         assert (await recv_json(b))["session_id"] == session_id
         await a.send(json.dumps({"type": "user_message", "content": "Across workers?"}))
         seen_a = await recv_until(a, answer_done)
@@ -169,7 +179,9 @@ async def test_without_redis_workers_do_not_share_frames(make_stack, serve):
     with serve(one) as server_one, serve(two) as server_two:
         a = await connect(chat_url(server_one, persona_id), additional_headers=user.headers)
         session_id = (await recv_json(a))["session_id"]
-        b = await connect(chat_url(server_two, persona_id, session_id), additional_headers=user.headers)
+        b = await connect(
+            chat_url(server_two, persona_id, session_id), additional_headers=user.headers
+        )
         await recv_json(b)
         await a.send(json.dumps({"type": "user_message", "content": "Anyone?"}))
         await recv_until(a, answer_done)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
+from chat_fakes import Script
 from chat_helpers import answer_done, recv_json, recv_until
 from websockets.asyncio.client import connect
 
@@ -23,6 +25,7 @@ async def open_chat(server, user, persona_id, session_id=None, **kwargs):
     return ws, info
 
 
+@pytest.mark.all_databases
 async def test_streaming_order_and_history_replay(stack, server):
     user = stack.user()
     persona_id = stack.persona()
@@ -40,7 +43,7 @@ async def test_streaming_order_and_history_replay(stack, server):
     assert kinds[1] == "typing" and frames[1]["is_typing"] is True
     deltas = [f["text"] for f in frames if f["type"] == "delta"]
     assert "".join(deltas) == "Hello from the persona."
-    assert kinds[2:2 + len(deltas)] == ["delta"] * len(deltas)
+    assert kinds[2 : 2 + len(deltas)] == ["delta"] * len(deltas)
     final = frames[2 + len(deltas)]
     assert final["type"] == "message" and final["message"]["sender"] == "persona"
     assert final["message"]["content"] == "Hello from the persona."
@@ -86,4 +89,30 @@ async def test_malformed_frames_get_errors_and_the_socket_survives(stack, server
     await ws.send(json.dumps({"type": "user_message", "content": "Still there?"}))
     frames = await recv_until(ws, answer_done)
     assert any(f["type"] == "delta" for f in frames)
+    await ws.close()
+
+
+async def test_reset_when_a_retry_starts_over_and_error_frames(stack, server):
+    Script.chunks, Script.fail_after, Script.failures = ["One ", "two ", "three."], 2, 1
+    user = stack.user()
+    persona_id = stack.persona()
+    ws, _ = await open_chat(server, user, persona_id)
+    await ws.send(json.dumps({"type": "user_message", "content": "Count for me"}))
+    frames = await recv_until(ws, answer_done)
+    kinds = [f["type"] for f in frames]
+    assert kinds[:6] == ["message", "typing", "delta", "delta", "reset", "delta"], kinds
+    final = [f for f in frames if f["type"] == "message"][-1]["message"]
+    assert final["content"] == "One two three."  # only the attempt after the reset
+    assert "error" not in kinds
+
+    # Every attempt fails: an error frame with a code, typing off, the socket stays open.
+    Script.failures = 10
+    await ws.send(json.dumps({"type": "user_message", "content": "Again"}))
+    frames = await recv_until(ws, answer_done)
+    errors = [f for f in frames if f["type"] == "error"]
+    assert len(errors) == 1 and errors[0]["code"] == "llm_unavailable", frames
+    assert not any(f["type"] == "message" and f["message"]["sender"] == "persona" for f in frames)
+    Script.failures = 0
+    await ws.send(json.dumps({"type": "ping"}))
+    assert await recv_json(ws) == {"type": "pong"}
     await ws.close()

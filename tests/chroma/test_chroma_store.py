@@ -222,3 +222,22 @@ def test_readiness_check(make_kernel):
     assert "chroma server http://127.0.0.1:9" in check(kernel)
     healthy = make_kernel()
     assert healthy.readiness_checks.get("chroma")(healthy) is None
+
+
+def test_drop_and_recreate_seen_by_another_store(tmp_path):
+    """Two stores on one index (e.g. two processes on one Chroma server) keep
+    cached collection handles; a drop + re-create by one must not confuse the other."""
+    from bwenge_chroma.settings import ChromaSettings
+    from bwenge_chroma.store import ChromaVectorStore
+
+    a, b = (ChromaVectorStore.from_settings(ChromaSettings(), tmp_path) for _ in range(2))
+    col = collection_name("p")
+    fill(a, col)
+    assert b.count(col) == 4  # b caches its handle
+    a.drop(col)
+    assert b.query(col, unit(1, 0, 0, 0), 3, embedder=EMB) == []
+    fill(a, col, n=4, embedder="new@2")
+    assert b.embedder_of(col) == "new@2"
+    a.drop(col)
+    b.upsert(col, ["x"], [unit(1, 0)], ["x"], [{"k": 1}], embedder=EMB)  # re-created by b
+    assert a.count(col) == 1 and a.embedder_of(col) == EMB

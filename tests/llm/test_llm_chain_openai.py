@@ -6,11 +6,11 @@ import asyncio
 import time
 
 import pytest
+from bwenge_llm.providers.extractive import NO_MATERIAL_MARKER
 from llm_helpers import chunk, collect, deltas, request, shown_text
 
 from bwenge.contracts.llm import ChatMessage, LLMUnavailable
 from bwenge.errors import BwengeError, ConfigError, UnknownNameError
-from bwenge_llm.providers.extractive import NO_MATERIAL_MARKER
 
 PASSAGES = [chunk(1, "To reset your password, open Settings and choose Security.")]
 
@@ -29,8 +29,10 @@ def engine_request(question: str = "How do I reset my password?", **extra):
 
 
 async def test_streams_openai_deltas_in_order_and_names_provider(openai_server, llm_service):
-    openai_server.answer("Open Settings then Security [1].", chunks=["Open", " Settings", " then",
-                                                                     " Security", " [1]."])
+    openai_server.answer(
+        "Open Settings then Security [1].",
+        chunks=["Open", " Settings", " then", " Security", " [1]."],
+    )
     llm = await llm_service(**openai_server.llm_config())
     events = await collect(llm, engine_request(request_id="req-42"))
 
@@ -184,8 +186,11 @@ async def test_without_engine_messages_the_provider_quotes_passages(openai_serve
 
 
 async def test_options_and_request_max_tokens_reach_the_server(openai_server, llm_service):
-    llm = await llm_service(**openai_server.llm_config(
-        chain=["openai"], temperature=0.7, max_tokens=64, extra_body={"top_k": 5}))
+    llm = await llm_service(
+        **openai_server.llm_config(
+            chain=["openai"], temperature=0.7, max_tokens=64, extra_body={"top_k": 5}
+        )
+    )
     await llm.complete(engine_request())
     await llm.complete(engine_request(max_tokens=10))
     first, second = openai_server.chat_requests

@@ -52,8 +52,9 @@ def reset_calls():
 
 
 async def test_a_plugin_provider_answers_with_its_options_and_usage(llm_service):
-    llm = await llm_service(plugins=[EchoPlugin()],
-                            llm={"chain": ["echo"], "providers": {"echo": {"prefix": ">>"}}})
+    llm = await llm_service(
+        plugins=[EchoPlugin()], llm={"chain": ["echo"], "providers": {"echo": {"prefix": ">>"}}}
+    )
     done = await llm.complete(request("How long?", PASSAGES))
     assert done.provider == "echo" and done.text == ">> How long?"
     assert done.usage == {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}
@@ -62,8 +63,11 @@ async def test_a_plugin_provider_answers_with_its_options_and_usage(llm_service)
 async def test_non_retryable_failure_midway_resets_and_falls_back_once(llm_service):
     llm = await llm_service(
         plugins=[EchoPlugin()],
-        llm={"chain": ["echo", "extractive"], "retries": 2,
-             "providers": {"echo": {"fail_after": 2, "retryable": False}}},
+        llm={
+            "chain": ["echo", "extractive"],
+            "retries": 2,
+            "providers": {"echo": {"fail_after": 2, "retryable": False}},
+        },
     )
     events = await collect(llm, request("How long do refunds take?", PASSAGES))
     assert [e.type for e in events[:3]] == ["delta", "delta", "reset"]
@@ -75,8 +79,12 @@ async def test_non_retryable_failure_midway_resets_and_falls_back_once(llm_servi
 async def test_retryable_failure_is_retried_within_bounds(llm_service):
     llm = await llm_service(
         plugins=[EchoPlugin()],
-        llm={"chain": ["echo", "extractive"], "retries": 2, "retry_backoff": 0.001,
-             "providers": {"echo": {"fail_after": 0}}},
+        llm={
+            "chain": ["echo", "extractive"],
+            "retries": 2,
+            "retry_backoff": 0.001,
+            "providers": {"echo": {"fail_after": 0}},
+        },
     )
     done = await llm.complete(request("How long do refunds take?", PASSAGES))
     assert EchoProvider.calls == 3 and done.provider == "extractive"

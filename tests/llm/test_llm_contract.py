@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from pydantic import BaseModel, ConfigDict
-
-from bwenge.testing_contracts import LLMProviderContract
 from bwenge_llm.providers.extractive import ExtractiveProvider
 from bwenge_llm.providers.openai_chat import OpenAIProvider
 from bwenge_llm.testing import assert_provider_conforms
+from pydantic import BaseModel, ConfigDict
+
+from bwenge.testing_contracts import LLMProviderContract
 
 
 class TestExtractiveConforms(LLMProviderContract):
@@ -56,11 +56,14 @@ def test_a_conforming_provider_passes():
     assert assert_provider_conforms(provider(Strict, ["Hello", " world"])) == "Hello world"
 
 
-@pytest.mark.parametrize(("options_model", "chunks", "complaint"), [
-    (Loose, ["Hi"], "extra='forbid'"),
-    (Strict, ["Hi", {"text": "no"}], "yielded dict, not str"),
-    (Strict, [], "produced no text"),
-])
+@pytest.mark.parametrize(
+    ("options_model", "chunks", "complaint"),
+    [
+        (Loose, ["Hi"], "extra='forbid'"),
+        (Strict, ["Hi", {"text": "no"}], "yielded dict, not str"),
+        (Strict, [], "produced no text"),
+    ],
+)
 def test_a_broken_provider_is_told_what_is_wrong(options_model, chunks, complaint):
     with pytest.raises(AssertionError) as caught:
         assert_provider_conforms(provider(options_model, chunks))

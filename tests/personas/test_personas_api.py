@@ -38,10 +38,14 @@ def test_seed_crud_round_trip(client, user, events):
     assert persona["status"] == "draft" and persona["is_active"] is True
     pid = persona["persona_id"]
 
-    assert [p["persona_id"] for p in client.get("/personas", headers=expert.headers).json()] == [pid]
+    assert [p["persona_id"] for p in client.get("/personas", headers=expert.headers).json()] == [
+        pid
+    ]
     assert client.get(f"/personas/{pid}", headers=expert.headers).json()["name"] == "Dr. Amani"
 
-    r = client.put(f"/personas/{pid}", json={"description": "Cell biology tutor"}, headers=expert.headers)
+    r = client.put(
+        f"/personas/{pid}", json={"description": "Cell biology tutor"}, headers=expert.headers
+    )
     assert r.status_code == 200, r.text
     assert r.json()["description"] == "Cell biology tutor" and r.json()["name"] == "Dr. Amani"
 
@@ -93,13 +97,20 @@ def test_invalid_fields_are_422_and_nothing_is_stored(client, user, bad):
 def test_update_validation(client, user):
     expert = user("expert")
     pid = client.post("/personas", json=SEED, headers=expert.headers).json()["persona_id"]
-    assert client.put(f"/personas/{pid}", json={"name": None}, headers=expert.headers).status_code == 422
     assert (
-        client.put(f"/personas/{pid}", json={"status": "released"}, headers=expert.headers).status_code
+        client.put(f"/personas/{pid}", json={"name": None}, headers=expert.headers).status_code
         == 422
     )
     assert (
-        client.post(f"/personas/{pid}/settings", json={"name": "x"}, headers=expert.headers).status_code
+        client.put(
+            f"/personas/{pid}", json={"status": "released"}, headers=expert.headers
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            f"/personas/{pid}/settings", json={"name": "x"}, headers=expert.headers
+        ).status_code
         == 422
     )
     assert client.get(f"/personas/{pid}", headers=expert.headers).json()["name"] == "Dr. Amani"
@@ -118,17 +129,24 @@ def test_recipients_read_only_released_personas(client, user):
 
     # recipients never manage
     assert client.post("/personas", json=SEED, headers=recipient.headers).status_code == 403
-    assert client.put(f"/personas/{pid}", json={"name": "x"}, headers=recipient.headers).status_code == 403
+    assert (
+        client.put(f"/personas/{pid}", json={"name": "x"}, headers=recipient.headers).status_code
+        == 403
+    )
     assert client.delete(f"/personas/{pid}", headers=recipient.headers).status_code == 403
     assert client.post(f"/personas/{pid}/release", headers=recipient.headers).status_code == 403
 
     admin = user("admin", org)
     r = client.post(
-        f"/personas/{pid}/release", json={"override": True, "reason": "pilot"}, headers=admin.headers
+        f"/personas/{pid}/release",
+        json={"override": True, "reason": "pilot"},
+        headers=admin.headers,
     )
     assert r.status_code == 200, r.text
     assert client.get(f"/personas/{pid}", headers=recipient.headers).status_code == 200
-    assert [p["persona_id"] for p in client.get("/personas", headers=recipient.headers).json()] == [pid]
+    assert [p["persona_id"] for p in client.get("/personas", headers=recipient.headers).json()] == [
+        pid
+    ]
 
     # deactivated personas disappear for recipients again
     client.put(f"/personas/{pid}", json={"is_active": False}, headers=expert.headers)
@@ -156,7 +174,9 @@ def test_other_orgs_persona_is_a_404(client, user):
 def test_release_requires_readiness_unless_an_admin_overrides(client, user, events):
     expert = user("expert")
     org = expert
-    pid = client.post("/personas", json={"name": "Empty"}, headers=expert.headers).json()["persona_id"]
+    pid = client.post("/personas", json={"name": "Empty"}, headers=expert.headers).json()[
+        "persona_id"
+    ]
 
     report = client.get(f"/personas/{pid}/readiness", headers=expert.headers).json()
     assert report["ready"] is False and report["status"] == "draft"
@@ -169,15 +189,21 @@ def test_release_requires_readiness_unless_an_admin_overrides(client, user, even
     assert client.get(f"/personas/{pid}", headers=expert.headers).json()["status"] == "draft"
 
     r = client.post(
-        f"/personas/{pid}/release", json={"override": True, "reason": "demo"}, headers=expert.headers
+        f"/personas/{pid}/release",
+        json={"override": True, "reason": "demo"},
+        headers=expert.headers,
     )
     assert r.status_code == 403  # experts may not override
-    r = client.post(f"/personas/{pid}/release", json={"override": True}, headers=user("admin", org).headers)
+    r = client.post(
+        f"/personas/{pid}/release", json={"override": True}, headers=user("admin", org).headers
+    )
     assert r.status_code == 422  # an override needs a reason
 
     owner = expert.owner
     r = client.post(
-        f"/personas/{pid}/release", json={"override": True, "reason": "demo day"}, headers=owner.headers
+        f"/personas/{pid}/release",
+        json={"override": True, "reason": "demo day"},
+        headers=owner.headers,
     )
     assert r.status_code == 200, r.text
     body = r.json()

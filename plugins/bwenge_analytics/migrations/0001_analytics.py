@@ -1,4 +1,4 @@
-"""analytics: events and weekly reports
+"""analytics: events, daily message rollup and weekly reports
 
 Revision ID: analytics_0001
 Revises:
@@ -35,6 +35,18 @@ def upgrade() -> None:
     op.create_index("ix_analytics_events_org_user_at", "analytics_events",
                     ["org_id", "user_id", "at"])
     op.create_table(
+        "analytics_daily_messages",
+        sa.Column("org_id", sa.String(36), nullable=False),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("persona_id", sa.String(36), nullable=False),
+        sa.Column("user_id", sa.String(36), nullable=False),
+        sa.Column("session_id", sa.String(64), nullable=False),
+        sa.Column("messages", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("org_id", "day", "persona_id", "user_id", "session_id",
+                                name="pk_analytics_daily_messages"),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
         "analytics_weekly_reports",
         sa.Column("id", EventId, primary_key=True, autoincrement=True),
         sa.Column("org_id", sa.String(36), nullable=False),
@@ -47,6 +59,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("analytics_weekly_reports")
+    op.drop_table("analytics_daily_messages")
     op.drop_index("ix_analytics_events_org_user_at", table_name="analytics_events")
     op.drop_index("ix_analytics_events_org_type_at", table_name="analytics_events")
     op.drop_index("ix_analytics_events_org_at", table_name="analytics_events")

@@ -4,6 +4,7 @@ Revision ID: billing_0001
 Revises:
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -32,8 +33,11 @@ def upgrade() -> None:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.UniqueConstraint("org_id", name="uq_billing_subscriptions_org_id"),
     )
-    op.create_index("ix_billing_subscriptions_provider_subscription_id", "billing_subscriptions",
-                    ["provider_subscription_id"])
+    op.create_index(
+        "ix_billing_subscriptions_provider_subscription_id",
+        "billing_subscriptions",
+        ["provider_subscription_id"],
+    )
     op.create_table(
         "billing_usage",
         sa.Column("org_id", sa.String(36), nullable=False),
@@ -59,10 +63,16 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
     )
-    op.create_index("ix_billing_transactions_org_id_created_at", "billing_transactions",
-                    ["org_id", "created_at"])
-    op.create_index("ix_billing_transactions_provider_reference", "billing_transactions",
-                    ["provider", "reference"])
+    op.create_index(
+        "ix_billing_transactions_org_id_created_at",
+        "billing_transactions",
+        ["org_id", "created_at"],
+    )
+    op.create_index(
+        "ix_billing_transactions_provider_reference",
+        "billing_transactions",
+        ["provider", "reference"],
+    )
     op.create_table(
         "billing_webhook_events",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -72,7 +82,9 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(20), nullable=False),
         sa.Column("event_created", UTCDateTime(), nullable=False),
         sa.Column("received_at", UTCDateTime(), nullable=False),
-        sa.UniqueConstraint("provider", "event_id", name="uq_billing_webhook_events_provider_event"),
+        sa.UniqueConstraint(
+            "provider", "event_id", name="uq_billing_webhook_events_provider_event"
+        ),
     )
 
 
@@ -82,5 +94,7 @@ def downgrade() -> None:
     op.drop_index("ix_billing_transactions_org_id_created_at", table_name="billing_transactions")
     op.drop_table("billing_transactions")
     op.drop_table("billing_usage")
-    op.drop_index("ix_billing_subscriptions_provider_subscription_id", table_name="billing_subscriptions")
+    op.drop_index(
+        "ix_billing_subscriptions_provider_subscription_id", table_name="billing_subscriptions"
+    )
     op.drop_table("billing_subscriptions")

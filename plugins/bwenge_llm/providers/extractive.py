@@ -50,11 +50,13 @@ your yours yourself yourselves explain know want wants wonder show give
 )
 
 # Words that frame a question ("explain how X works") rather than say what it is about.
-QUESTION_FRAME = frozenset("""
+QUESTION_FRAME = frozenset(
+    """
 describe explain tell mean means meaning define definition work works happen happens example
 examples info information detail details summary summarise summarize overview briefly thing things
 something anything more
-""".split())
+""".split()
+)
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and
@@ -156,11 +158,17 @@ def _stemmer(language: str):
     return snowballstemmer.stemmer(language)
 
 
+@lru_cache(maxsize=100_000)
+def _stem(word: str, language: str) -> str:
+    # Vocabularies are small and stemming is the extractive answer's main cost.
+    return _stemmer(language).stemWord(word)
+
+
 def terms(text: str, language: str = "english") -> list[str]:
     """Stemmed content words of ``text`` (lower-cased, stop words dropped)."""
     words = [w for w in _WORD.findall(text.lower().replace("\u2019", "'")) if w not in STOPWORDS]
     words = [w for w in words if len(w) > 1 or w.isdigit()]
-    return _stemmer(language).stemWords(words)
+    return [_stem(w, language) for w in words]
 
 
 def question_terms(question: str, language: str = "english") -> list[str]:
@@ -340,7 +348,7 @@ class ExtractiveProvider:
             language=self.options.language,
         )
         if not chosen:
-            return _trim(greeting + no_material(request.persona), limit)
+            return greeting + no_material(request.persona)  # never cut: engines look for it
 
         body = " ".join(_cite(c.text, c.passage + 1) for c in chosen)
         lead = {
