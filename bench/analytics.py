@@ -46,6 +46,11 @@ def make_kernel(data_dir: str):
     }).load()
 
 
+class Body(BaseModel):
+    event_type: str
+    payload: dict = {}
+
+
 def bare_app(kernel) -> FastAPI:
     """The baseline: a bare FastAPI endpoint writing the same row the same way."""
     from bwenge_analytics.models import AnalyticsEvent
@@ -53,10 +58,6 @@ def bare_app(kernel) -> FastAPI:
     from bwenge.utils import utcnow
 
     app = FastAPI()
-
-    class Body(BaseModel):
-        event_type: str
-        payload: dict = {}
 
     @app.post("/events")
     def post_event(body: Body):
@@ -80,7 +81,7 @@ async def drive(client, headers: dict, seconds: float, concurrency: int = 8) -> 
         while time.perf_counter() < deadline:
             r = await client.post("/events", json=body, headers=headers)
             if r.status_code != 200:
-                raise SystemExit(f"POST /events: {r.status_code} {r.text[:200]}")
+                raise RuntimeError(f"POST /events: {r.status_code} {r.text[:200]}")
             count += 1
 
     start = time.perf_counter()

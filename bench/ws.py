@@ -385,7 +385,9 @@ async def run(args) -> int:
         }
         samples: dict[str, list[float]] = {k: [] for k in kinds}
         for round_no in range(args.rounds):
-            for kind, url in kinds.items():  # interleaved, so drift hits all three alike
+            order = list(kinds.items())
+            order = order[round_no % 3 :] + order[: round_no % 3]  # rotate: drift hits all alike
+            for kind, url in order:
                 group = [Asker(url, tokens[i % len(tokens)], kind) for i in range(args.askers)]
                 await open_all(group)
                 samples[kind] += await ask_all(group, round_no)

@@ -161,7 +161,9 @@ class Config:
             load_dotenv=False,
         )
         self.overrides = _lower_keys(dict(overrides or {}))
-        data = {k: v for k, v in _lower_keys(self._dynaconf.as_dict()).items() if k not in _DYNACONF_KEYS}
+        # BWENGE_TEST_* variables belong to the test suite (database URLs), not to config.
+        data = {k: v for k, v in _lower_keys(self._dynaconf.as_dict()).items()
+                if k not in _DYNACONF_KEYS and not k.startswith("test_")}
         data["env"] = env
         self.data: dict[str, Any] = _deep_merge(data, self.overrides)
 

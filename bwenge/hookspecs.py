@@ -190,8 +190,11 @@ def register_llm_providers(register):
     """Contribute an LLM provider. Call ``register(name, provider_class)`` where
     the class follows :class:`bwenge.contracts.LLMProvider`: a pydantic
     ``Options`` model (``extra="forbid"``) built from ``llm.providers.<name>``
-    config, and an async ``stream(request)`` that yields text chunks.
-    ``llm.chain`` names the primary provider and its fallbacks."""
+    config, and an async ``stream(request)`` that yields text chunks (and at
+    most one ``Usage``) and raises ``LLMProviderError`` to fail. ``llm.chain``
+    names the primary provider and its fallbacks; the chain (service ``"llm"``)
+    does retries, fallbacks and the deadline. Contract tests:
+    ``bwenge.testing_contracts.LLMProviderContract``."""
 
 
 @hookspec

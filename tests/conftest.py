@@ -5,4 +5,5 @@ pytest_plugins = [
     "bwenge_embeddings.testing",
     "bwenge_chroma.testing",
     "bwenge_llm.testing",
+    "bwenge_billing.testing",
 ]

@@ -2,13 +2,13 @@
 permission table knows (or is explicitly public). A new route without a
 decision about who may call it fails here."""
 
+from bwenge_auth.testing import iter_routes
+from bwenge_rest.deps import require, route_actions
 from fastapi import APIRouter, Depends
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from bwenge import hookimpl
 from bwenge.domain import Role
-from bwenge_auth.testing import iter_routes
-from bwenge_rest.deps import require, route_actions
 
 FASTAPI_OWN = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/docs/static"}
 
@@ -21,8 +21,10 @@ def permission_problems(app) -> tuple[list[str], int]:
         if path in FASTAPI_OWN:
             continue
         if not isinstance(route, APIRoute | APIWebSocketRoute):
-            problems.append(f"{path}: a {type(route).__name__} cannot declare an action; "
-                            "use an APIRouter route with require()/public()")
+            problems.append(
+                f"{path}: a {type(route).__name__} cannot declare an action; "
+                "use an APIRouter route with require()/public()"
+            )
             continue
         actions = route_actions(route)
         methods = ",".join(sorted(getattr(route, "methods", None) or {"WS"}))
@@ -30,7 +32,9 @@ def permission_problems(app) -> tuple[list[str], int]:
             problems.append(f"{methods} {path}: no require(action) or public() dependency")
         for action in actions:
             if action != "public" and action not in kernel.permissions:
-                problems.append(f"{methods} {path}: action {action!r} is not in the permission table")
+                problems.append(
+                    f"{methods} {path}: action {action!r} is not in the permission table"
+                )
         checked += 1
     return problems, checked
 

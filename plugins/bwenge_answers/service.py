@@ -59,6 +59,7 @@ class Exchange:
     passages: list[RetrievedChunk] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     store: bool = True
+    retrieval: asyncio.Future | None = None  # started early, while the session is checked
 
 
 class AnswerEngine:
@@ -223,6 +224,7 @@ class AnswerEngine:
         Raises NotFound (persona/session), BadRequest, or whatever a
         ``before_message_answer`` listener raises (PaymentRequired, TooManyRequests).
         """
+        started = time.perf_counter()
         question = (user_message or "").strip()
         if not question:
             raise BadRequest("user_message is empty.")
@@ -231,22 +233,35 @@ class AnswerEngine:
                 f"user_message is longer than {self.settings.max_message_chars} characters."
             )
         persona = self.persona_for(principal, persona_id)
-        sid, new = self._find_session(principal, persona_id, session_id)
-        await self.kernel.emit(
-            "before_message_answer",
-            org_id=principal.org_id,
-            user_id=principal.user_id,
-            persona_id=persona_id,
-            session_id=sid,
-        )
-        if new:
-            await self._open(principal, persona_id, sid)
+        timings: dict[str, float] = {}
+        retrieval = None
+        if not self._is_follow_up(question):
+            # Retrieval (query embedding, vector search) runs in a thread while the
+            # session and the before_message_answer listeners are checked; it is
+            # not a provider call, so a refusal below still stops before any.
+            retrieval = asyncio.ensure_future(self._retrieve(persona, question, timings))
+        try:
+            sid, new = self._find_session(principal, persona_id, session_id)
+            await self.kernel.emit(
+                "before_message_answer",
+                org_id=principal.org_id,
+                user_id=principal.user_id,
+                persona_id=persona_id,
+                session_id=sid,
+            )
+            if new:
+                await self._open(principal, persona_id, sid)
+        except BaseException:
+            if retrieval is not None:
+                retrieval.cancel()
+                retrieval.add_done_callback(_quiet)
+            raise
         history = [] if new else self._recent_turns(sid)
         context = dict(context or {})
         if not history and context.get("conversation_history"):
             history = _client_history(context["conversation_history"], self.settings.history_turns)
         rid = request_id_var.get()
-        return Exchange(
+        exchange = Exchange(
             principal=principal,
             persona=persona,
             session_id=sid,
@@ -254,7 +269,12 @@ class AnswerEngine:
             history=history,
             context=context,
             request_id=None if rid == "-" else rid,
+            started=started,
+            timings=timings,
+            retrieval=retrieval,
         )
+        timings["prepare_ms"] = (time.perf_counter() - started) * 1000
+        return exchange
 
     async def stream(
         self,
@@ -304,7 +324,7 @@ class AnswerEngine:
         shown: list[str] = []  # text the client has seen since the last reset
         finished = False
         try:
-            ex.passages = await self._retrieve(ex)
+            ex.passages = await self._passages(ex)
             llm = self.kernel.services.get("llm")
             if llm is None:
                 raise ServiceUnavailable(
@@ -340,7 +360,9 @@ class AnswerEngine:
             if done is None:
                 raise ServiceUnavailable("The language model ended without an answer.")
             text = done.text or "".join(shown)
+            stored = time.perf_counter()
             answer = self._finish(ex, request, text, done.provider, done.usage)
+            ex.timings["store_ms"] = (time.perf_counter() - stored) * 1000
             finished = True
             if ex.store:
                 await self._answered(ex, request, answer, done.usage)
@@ -366,26 +388,35 @@ class AnswerEngine:
             message = error.message if error else "Answering failed."
             yield AnswerEvent(type="error", code=code, message=message)
 
-    async def _retrieve(self, ex: Exchange) -> list[RetrievedChunk]:
+    def _is_follow_up(self, question: str) -> bool:
+        return len(question.split()) <= 8 and bool(_FOLLOW_UP.search(question))
+
+    async def _retrieve(self, persona: Persona, query: str, timings: dict[str, float]):
+        """The persona's passages for ``query`` scoring at least ``min_relevance``, best first."""
         retriever = self.kernel.services.get("retriever")
         if retriever is None:
             return []
-        query = ex.question
-        previous = [m.content for m in ex.history if m.role == "user"]
-        if previous and len(query.split()) <= 8 and _FOLLOW_UP.search(query):
-            query = f"{previous[-1]} {query}"  # "tell me more about it" needs the earlier topic
         started = time.perf_counter()
-        args = (ex.persona.org_id, ex.persona.persona_id, query, self.settings.top_k)
+        args = (persona.org_id, persona.persona_id, query, self.settings.top_k)
         if inspect.iscoroutinefunction(retriever.retrieve):
             chunks = await retriever.retrieve(*args)
         else:
             chunks = await asyncio.to_thread(retriever.retrieve, *args)
-        ex.timings["retrieval_ms"] = (time.perf_counter() - started) * 1000
+        timings["retrieval_ms"] = (time.perf_counter() - started) * 1000
         chunks = [
             c if isinstance(c, RetrievedChunk) else RetrievedChunk.model_validate(c) for c in chunks
         ]
         relevant = [c for c in chunks if c.score >= self.settings.min_relevance]
         return sorted(relevant, key=lambda c: c.score, reverse=True)
+
+    async def _passages(self, ex: Exchange) -> list[RetrievedChunk]:
+        if ex.retrieval is not None:
+            return await ex.retrieval
+        query = ex.question
+        previous = [m.content for m in ex.history if m.role == "user"]
+        if previous and self._is_follow_up(query):
+            query = f"{previous[-1]} {query}"  # "tell me more about it" needs the earlier topic
+        return await self._retrieve(ex.persona, query, ex.timings)
 
     def _finish(
         self,
@@ -502,6 +533,8 @@ class AnswerEngine:
             confidence=answer.confidence,
             retrieval_ms=round(ex.timings.get("retrieval_ms", 0.0), 2),
             provider_ms=round(ex.timings.get("provider_ms", 0.0), 2),
+            prepare_ms=round(ex.timings.get("prepare_ms", 0.0), 2),
+            store_ms=round(ex.timings.get("store_ms", 0.0), 2),
             request_id=ex.request_id,
         )
 
@@ -523,6 +556,12 @@ class AnswerEngine:
                 )
         except BaseException:  # noqa: BLE001 - never mask the original failure
             log.exception("on_message_answer_error listeners failed")
+
+
+def _quiet(future: asyncio.Future) -> None:
+    """Consume the outcome of a retrieval nobody will wait for."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _stored(row: MessageRow) -> StoredMessage:

@@ -10,7 +10,7 @@ class AnswersSettings(BaseModel):
 
     top_k: int = Field(5, ge=1, le=50, description="passages retrieved per question")
     min_relevance: float = Field(
-        0.3,
+        0.25,
         ge=0,
         le=1,
         description="passages scoring below this (cosine similarity) are not answer material",

@@ -77,7 +77,7 @@ def register_authenticators(register):
     register("api_key", ApiKeyAuthenticator())
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def register_routes(register, kernel):
     from .routes import router
 

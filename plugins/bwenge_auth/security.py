@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,8 @@ from bwenge.utils import utcnow
 
 ALGORITHM = "HS256"  # pinned: decode() accepts nothing else, so alg=none/RS-confusion fail
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "typ"]
+LEEWAY = 5  # seconds of clock skew tolerated on exp/iat
+VERIFIED_CACHE_SIZE = 10_000
 ACCESS, REFRESH = "access", "refresh"
 API_KEY_PREFIX = "bw_"
 
@@ -127,6 +130,10 @@ class TokenCodec:
         # secret_key cannot mint tokens
         self.key = hmac.new(secret.encode(), b"bwenge-auth-jwt-v1", hashlib.sha256).digest()
         self.issuer = issuer
+        # token string -> verified claims. The same string always verifies the same
+        # way, so a client reusing its access token skips the HMAC/base64/JSON work;
+        # expiry is still checked on every use and revocation by the caller's query.
+        self._verified: dict[str, dict[str, Any]] = {}
 
     def encode(
         self, typ: str, sub: str, ttl: timedelta, now: datetime | None = None, **claims: Any
@@ -143,31 +150,37 @@ class TokenCodec:
         return jwt.encode(payload, self.key, algorithm=ALGORITHM)
 
     def decode(self, token: str, typ: str) -> dict[str, Any]:
+        """Verified claims of ``token`` if it is a valid, unexpired ``typ`` token."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()  # crude bound; refilling costs one verify per token
+            self._verified[token] = claims
+        elif claims["exp"] + LEEWAY < time.time():
+            self._verified.pop(token, None)
+            raise _unauthorized("Token expired", "token_expired")
+        if claims.get("typ") != typ or not isinstance(claims.get("sub"), str):
+            raise _unauthorized("Invalid token", "invalid_token")
+        return dict(claims)
+
+    def _verify(self, token: str) -> dict[str, Any]:
         try:
-            claims = jwt.decode(
+            return jwt.decode(
                 token,
                 self.key,
                 algorithms=[ALGORITHM],
                 issuer=self.issuer,
                 options={"require": [*REQUIRED_CLAIMS, "iss"]},
-                leeway=5,
+                leeway=LEEWAY,
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthorized(
-                "Token expired",
-                code="token_expired",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            ) from None
+            raise _unauthorized("Token expired", "token_expired") from None
         except jwt.PyJWTError:
-            raise Unauthorized(
-                "Invalid token",
-                code="invalid_token",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            ) from None
-        if claims.get("typ") != typ or not isinstance(claims.get("sub"), str):
-            raise Unauthorized(
-                "Invalid token",
-                code="invalid_token",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
-        return claims
+            raise _unauthorized("Invalid token", "invalid_token") from None
+
+
+def _unauthorized(message: str, code: str) -> Unauthorized:
+    return Unauthorized(
+        message, code=code, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    )

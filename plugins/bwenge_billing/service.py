@@ -94,6 +94,17 @@ def _whole(value: float | None) -> int | float | None:
     return int(value) if value is not None and float(value).is_integer() else value
 
 
+def _kept_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The request's extra fields worth keeping with a transaction: a few short scalars."""
+    kept = {}
+    for key, value in list((options or {}).items())[:20]:
+        if isinstance(value, bool | int | float):
+            kept[str(key)[:50]] = value
+        elif isinstance(value, str):
+            kept[str(key)[:50]] = value[:200]
+    return kept
+
+
 def iso(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z") if at else None
 
@@ -179,11 +190,16 @@ class BillingService:
             pass
 
     def _subscription(
-        self, session: Session, org_id: str, now: datetime
+        self, session: Session, org_id: str, now: datetime, *, lock: bool = False
     ) -> tuple[Subscription, list[Announce]]:
         """The org's subscription, created on the default plan when missing, after
-        applying a period end that has passed (cancellation or an unpaid manual period)."""
-        sub = session.scalars(select(Subscription).where(Subscription.org_id == org_id)).first()
+        applying a period end that has passed (cancellation or an unpaid manual period).
+        ``lock``: hold the row until commit (PostgreSQL), so concurrent payment
+        events about one org apply one after the other, never interleaved."""
+        query = select(Subscription).where(Subscription.org_id == org_id)
+        if lock:
+            query = query.with_for_update()
+        sub = session.scalars(query).first()
         if sub is None:
             self._insert_ignore(
                 session,
@@ -201,7 +217,7 @@ class BillingService:
                 created_at=now,
                 updated_at=now,
             )
-            sub = session.scalars(select(Subscription).where(Subscription.org_id == org_id)).one()
+            sub = session.scalars(query).one()
         announce: list[Announce] = []
         end = sub.current_period_end
         renews = sub.provider not in (None, "manual") and not sub.cancel_at_period_end
@@ -561,11 +577,7 @@ class BillingService:
                     details={
                         "checkout_url": checkout.checkout_url,
                         "instructions": checkout.instructions,
-                        "options": {
-                            k: v
-                            for k, v in (options or {}).items()
-                            if isinstance(v, str | int | float | bool)
-                        },
+                        "options": _kept_options(options),
                     },
                 )
             )
@@ -730,7 +742,7 @@ class BillingService:
                 tx.details = {**(tx.details or {}), "settlement_note": note[:500]}
             session.refresh(tx)
             announce = [self._settled(tx, principal.user_id)]
-            sub, more = self._subscription(session, tx.org_id, now)
+            sub, more = self._subscription(session, tx.org_id, now, lock=True)
             announce += more
             old = sub.plan_id
             end = sub.current_period_end
@@ -826,7 +838,7 @@ class BillingService:
             org_id = org_id or (linked.org_id if linked else None)
         if org_id is None:
             return "unmatched", []
-        sub, announce = self._subscription(session, org_id, now)
+        sub, announce = self._subscription(session, org_id, now, lock=True)
         is_current = (
             bool(ev.subscription_ref)
             and sub.provider == ev.provider

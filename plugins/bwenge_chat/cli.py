@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -37,10 +36,13 @@ def _default_url() -> str:
 
 def chat(
     persona_id: Annotated[str, typer.Argument(help="The persona to talk to.")],
-    url: Annotated[str | None, typer.Option(help="Server base URL (default: from config).")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(envvar="BWENGE_URL", help="Server base URL (default: from config)."),
+    ] = None,
     token: Annotated[
         str | None,
-        typer.Option(envvar="BWENGE_TOKEN", help="Bearer token (or API key with --api-key)."),
+        typer.Option(envvar="BWENGE_TOKEN", help="Access token or API key (bw_...)."),
     ] = None,
     email: Annotated[
         str | None, typer.Option(help="Log in with this email instead of a token.")
@@ -63,7 +65,7 @@ def chat(
     """Chat with a persona over WebSocket, streaming answers as they are written."""
     import httpx
 
-    base = (url or os.environ.get("BWENGE_URL") or _default_url()).rstrip("/")
+    base = (url or _default_url()).rstrip("/")
     if token is None:
         if not email:
             typer.echo("Give --token (or BWENGE_TOKEN) or --email to log in.", err=True)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from typing import Any
 
 from bwenge_rest.deps import authenticate, get_kernel, require
@@ -105,13 +106,15 @@ async def _auth_frame(
     websocket: WebSocket, kernel: Kernel, settings: ChatSettings
 ) -> Principal | None:
     try:
-        raw = await asyncio.wait_for(websocket.receive_text(), settings.auth_timeout_seconds)
+        message = await asyncio.wait_for(websocket.receive(), settings.auth_timeout_seconds)
     except TimeoutError:
         raise Refused(
             protocol.POLICY, "Authentication required: send an auth frame first."
         ) from None
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
     try:
-        frame = json.loads(raw)
+        frame = json.loads(message.get("text") or "")
     except ValueError:
         frame = None
     if (
@@ -148,8 +151,9 @@ async def _authorize(kernel: Kernel, principal: Principal, websocket: WebSocket)
 
 
 class SocketConnection:
-    """One accepted socket: frames for it queue here and one writer task sends them,
-    so a slow client never holds up the others on its session."""
+    """One accepted socket. Frames for it wait here and one writer task sends them,
+    so a slow client never holds up the others on its session; deltas that piled
+    up while the client was slow go out as one larger delta."""
 
     def __init__(
         self, websocket: WebSocket, principal: Principal, session_id: str, max_frames: int
@@ -157,32 +161,45 @@ class SocketConnection:
         self.websocket = websocket
         self.principal = principal
         self.session_id = session_id
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(max_frames)
+        self.max_frames = max_frames
+        self.pending: deque[dict[str, Any]] = deque()
+        self.wakeup = asyncio.Event()
         self.closing: tuple[int, str] | None = None
         self.writer: asyncio.Task | None = None
 
     def deliver(self, frame: dict[str, Any]) -> None:
         if self.closing:
             return
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self.pending) >= self.max_frames:
             self.closing = (protocol.TRY_AGAIN_LATER, "client reads too slowly")
-            self._wake()
+            self.pending.clear()
+        else:
+            self.pending.append(frame)
+        self.wakeup.set()
 
     def _wake(self) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(None)
+        self.wakeup.set()
+
+    def _batch(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while self.pending:
+            frame = self.pending.popleft()
+            if frame["type"] == "delta" and out and out[-1]["type"] == "delta":
+                out[-1] = protocol.delta(out[-1]["text"] + frame["text"])
+            else:
+                out.append(frame)
+        return out
 
     async def write(self) -> None:
         ws = self.websocket
         while True:
-            frame = await self.queue.get()
-            # A slow client is cut off at once; otherwise queued frames go out first.
-            if frame is None or (self.closing and self.closing[0] == protocol.TRY_AGAIN_LATER):
+            await self.wakeup.wait()
+            self.wakeup.clear()
+            for frame in self._batch():  # queued frames go out before a close
+                await ws.send_text(json.dumps(frame, default=str))
+            if self.closing:
                 break
-            await ws.send_text(json.dumps(frame, default=str))
-        code, reason = self.closing or (protocol.NORMAL, "")
+        code, reason = self.closing
         if ws.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close(code, reason)
@@ -280,8 +297,9 @@ async def chat_socket(websocket: WebSocket):
         hub.leave(conn)
         if subscription is not None:
             await subscription.close()
+        conn.closing = conn.closing or (protocol.NORMAL, "")
         if conn.writer is None:
-            await _refuse(websocket, *(conn.closing or (protocol.NORMAL, "")))
+            await _refuse(websocket, *conn.closing)
         else:
             conn._wake()
             with contextlib.suppress(Exception):

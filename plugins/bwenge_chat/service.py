@@ -145,13 +145,12 @@ class ChatHub:
 
     def history(self, principal: Principal, session_id: str, limit: int):
         """The last ``limit`` stored messages (oldest first) and the total count."""
-        _, total = self.answers.history(principal, session_id, limit=1, offset=0)
-        if limit <= 0 or total == 0:
-            return [], total
-        messages, total = self.answers.history(
-            principal, session_id, limit=limit, offset=max(0, total - limit)
-        )
-        return messages, total
+        messages, total = self.answers.history(principal, session_id, limit=limit, offset=0)
+        if 0 < limit < total:  # one query for short conversations, two for long ones
+            messages, total = self.answers.history(
+                principal, session_id, limit=limit, offset=total - limit
+            )
+        return (messages if limit > 0 else []), total
 
     def ask(
         self, principal: Principal, persona_id: str, session_id: str, content: str

@@ -7,13 +7,15 @@ store is first used.
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bwenge.contracts.knowledge import EmbedderMismatch, VectorHit
-from bwenge.errors import BadRequest, PluginError
+from bwenge.errors import BadRequest, BwengeError, PluginError
 
 EMBEDDER_KEY = "bwenge_embedder"
 DIMENSIONS_KEY = "bwenge_dimensions"
@@ -55,6 +57,35 @@ def _explicit_vectors_function() -> Any:
             return ExplicitVectorsOnly()
 
     return ExplicitVectorsOnly()
+
+
+def _wrap_errors(method: Any) -> Any:
+    """Turn chromadb/transport exceptions into :class:`VectorStoreError` naming the store."""
+
+    @functools.wraps(method)
+    def wrapper(self: ChromaVectorStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except BwengeError:
+            raise
+        except Exception as exc:
+            raise VectorStoreError(
+                f"{self.description}: {method.__name__} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    return wrapper
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
+
+
+def _check_name(name: str) -> str:
+    # Chroma's own rule, checked here so a bad name is a BadRequest, not a chromadb error.
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        raise BadRequest(
+            f"Invalid collection name {name!r}; use bwenge.contracts.knowledge.collection_name()."
+        )
+    return name
 
 
 def _as_matrix(vectors: Any) -> Any:
@@ -161,7 +192,7 @@ class ChromaVectorStore:
         """The collection, or None if it doesn't exist (handles are cached)."""
         from chromadb.errors import NotFoundError
 
-        col = self._collections.get(name)
+        col = self._collections.get(_check_name(name))
         if col is not None:
             return col
         try:
@@ -210,6 +241,7 @@ class ChromaVectorStore:
 
     # -- VectorStore ------------------------------------------------------------
 
+    @_wrap_errors
     def upsert(
         self,
         collection: str,
@@ -280,6 +312,7 @@ class ChromaVectorStore:
                 metadatas=metas[start:end] if any(metas[start:end]) else None,
             )
 
+    @_wrap_errors
     def query(
         self,
         collection: str,
@@ -313,6 +346,7 @@ class ChromaVectorStore:
 
         return self._retry_stale(collection, op) or []
 
+    @_wrap_errors
     def delete(
         self,
         collection: str,
@@ -329,18 +363,21 @@ class ChromaVectorStore:
             lambda col: col.delete(ids=list(ids) if ids is not None else None, where=where or None),
         )
 
+    @_wrap_errors
     def drop(self, collection: str) -> None:
         from chromadb.errors import NotFoundError
 
-        self._collections.pop(collection, None)
+        self._collections.pop(_check_name(collection), None)
         try:
             self.client.delete_collection(collection)
         except (NotFoundError, ValueError):
             pass
 
+    @_wrap_errors
     def count(self, collection: str) -> int:
         return self._retry_stale(collection, lambda col: col.count()) or 0
 
+    @_wrap_errors
     def embedder_of(self, collection: str) -> str | None:
         col = self._get(collection)
         return None if col is None else (col.metadata or {}).get(EMBEDDER_KEY)

@@ -4,6 +4,8 @@
   in a fresh temp dir.
 * ``chroma_server`` (module) — a real ``chroma run`` server on 127.0.0.1; yields
   ``(host, port)``. Skips if the ``chroma`` CLI is missing.
+
+The vector-store contract tests are ``bwenge.testing_contracts.VectorStoreContract``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """pytest fixtures of the embeddings plugin, for Bwenge's and plugin authors' tests.
 
 * ``minilm_embedder`` (session) — the real offline MiniLM embedder, loaded once.
+
+The embedder contract tests are ``bwenge.testing_contracts.EmbedderContract``.
 """
 
 from __future__ import annotations

@@ -28,6 +28,17 @@ def register_llm_providers(register):
     register("openai", OpenAIProvider)
 
 
+@hookimpl
+def register_readiness_checks(register):
+    async def llm(kernel):
+        chain = kernel.services.get("llm")
+        if chain is None:
+            return "the llm service has not started"
+        return await chain.check()
+
+    register("llm", llm)
+
+
 @hookimpl(tryfirst=True)
 def after_app_start(kernel):
     """Build ``llm.chain`` and publish it as ``kernel.service("llm")`` (first, so other

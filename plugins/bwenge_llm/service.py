@@ -3,8 +3,9 @@
 ``LLMChain.stream(request)`` tries ``llm.chain`` in order. Each provider gets
 ``1 + llm.retries`` attempts for retryable failures (waiting ``Retry-After``
 when the server sends one no longer than ``llm.max_retry_after``, else an
-exponential backoff), then the chain falls back to the next provider. The whole
-call must end within ``llm.deadline`` seconds.
+exponential backoff), then the chain falls back to the next provider; an empty
+answer is a non-retryable failure. The whole call must end within
+``llm.deadline`` seconds.
 
 Events, in order: ``delta`` chunks; a ``reset`` whenever an attempt that had
 already produced text fails (the consumer discards what it showed; the next
@@ -22,7 +23,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bwenge.contracts.llm import LLMRequest, LLMUnavailable, StreamEvent, Usage
+from bwenge.contracts.llm import LLMProviderError, LLMRequest, LLMUnavailable, StreamEvent, Usage
 from bwenge.errors import ConfigError
 
 from .settings import LLMSettings
@@ -73,6 +74,9 @@ class LLMChain:
                         if item:
                             parts.append(item)
                             yield StreamEvent(type="delta", text=item, provider=name)
+                    if not "".join(parts).strip():
+                        # An empty answer helps nobody: let the next provider try.
+                        raise LLMProviderError(f"{name} returned an empty answer", retryable=False)
                 except _DeadlineExceeded:
                     attempts.append(
                         {"provider": name, "error": f"deadline of {s.deadline:g} s passed"}
@@ -81,7 +85,6 @@ class LLMChain:
                         "LLM chain deadline (%gs) passed during %s",
                         s.deadline,
                         name,
-                        extra={"request_id": request.request_id},
                     )
                     raise LLMUnavailable(
                         f"No answer within {s.deadline:g} s (tried: {_tried(attempts)}).",
@@ -95,7 +98,6 @@ class LLMChain:
                         name,
                         attempt + 1,
                         error,
-                        extra={"request_id": request.request_id},
                     )
                     if parts:
                         yield StreamEvent(type="reset", provider=name)
@@ -126,6 +128,23 @@ class LLMChain:
         if retry_after is not None:
             return retry_after if retry_after <= self.settings.max_retry_after else None
         return self.settings.retry_backoff * (2**attempt)
+
+    async def check(self) -> str | None:
+        """Readiness: None when some provider of the chain can answer.
+
+        Providers may offer ``async check() -> str | None``; one without it (like
+        ``extractive``) is taken as available, so a chain ending in it is always ready.
+        """
+        problems = []
+        for name, provider in self.providers:
+            probe = getattr(provider, "check", None)
+            problem = await probe() if probe is not None else None
+            if not problem:
+                if problems:
+                    log.warning("LLM chain degraded: %s", "; ".join(problems))
+                return None
+            problems.append(f"{name}: {problem}")
+        return "no provider can answer: " + "; ".join(problems)
 
     async def complete(self, request: LLMRequest) -> StreamEvent:
         """The whole answer: the final ``done`` event (``text``, ``provider``, ``usage``)."""

@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from bwenge import hookimpl
 from bwenge.testing_contracts import LLMProviderContract, check_llm_provider  # noqa: F401 (re-exported)
 
 DEFAULT_ANSWER = "Hello from the fake model."
@@ -447,6 +448,88 @@ def openai_server() -> Iterator[OpenAIServer]:
         yield server
 
 
+# -- an in-process scripted provider ------------------------------------------------
+
+
+class ScriptedLLM:
+    """A provider plugin for tests that need no HTTP: ``make_kernel(plugins=[scripted],
+    **scripted.llm_config())`` registers provider ``"scripted"``; queue what it does
+    with :meth:`answer` / :meth:`fail`; ``requests`` records each ``LLMRequest``.
+    With nothing queued it answers :data:`DEFAULT_ANSWER`.
+    """
+
+    __name__ = "scripted_llm"  # the plugin's name in the kernel
+
+    def __init__(self) -> None:
+        self.requests: list[Any] = []
+        self._queue: deque[tuple[list[str], Exception | None]] = deque()
+
+    def answer(
+        self, text: str = DEFAULT_ANSWER, *, chunks: list[str] | None = None, times: int = 1
+    ) -> ScriptedLLM:
+        pieces = chunks if chunks is not None else Reply(text=text).pieces()
+        self._queue.extend((list(pieces), None) for _ in range(times))
+        return self
+
+    def fail(
+        self,
+        message: str = "scripted failure",
+        *,
+        after: list[str] | None = None,
+        retryable: bool = True,
+        times: int = 1,
+    ) -> ScriptedLLM:
+        """Raise ``LLMProviderError`` after streaming ``after`` (default: nothing)."""
+        from bwenge.contracts.llm import LLMProviderError
+
+        error = LLMProviderError(message, retryable=retryable)
+        self._queue.extend((list(after or []), error) for _ in range(times))
+        return self
+
+    def llm_config(
+        self,
+        chain: list[str] | tuple[str, ...] = ("scripted", "extractive"),
+        *,
+        retries: int = 0,
+        **settings: Any,
+    ) -> dict[str, Any]:
+        return {"llm": {"chain": list(chain), "retries": retries, "retry_backoff": 0.0, **settings}}
+
+    @hookimpl
+    def register_llm_providers(self, register: Any) -> None:
+        from pydantic import BaseModel, ConfigDict
+
+        script = self
+
+        class Options(BaseModel):
+            model_config = ConfigDict(extra="forbid")
+
+        class ScriptedProvider:
+            name = "scripted"
+
+            def __init__(self, options: Options) -> None:
+                self.options = options
+
+            async def stream(self, request: Any):
+                script.requests.append(request)
+                pieces, error = (
+                    script._queue.popleft() if script._queue else (Reply().pieces(), None)
+                )
+                for piece in pieces:
+                    yield piece
+                if error is not None:
+                    raise error
+
+        ScriptedProvider.Options = Options
+        register("scripted", ScriptedProvider)
+
+
+@pytest.fixture
+def scripted_llm() -> ScriptedLLM:
+    """A fresh :class:`ScriptedLLM` (pass it in ``make_kernel(plugins=[...])``)."""
+    return ScriptedLLM()
+
+
 # -- provider contract --------------------------------------------------------------
 
 #: ``await check_provider(ProviderClass, options)``; see ``check_llm_provider``.
@@ -458,3 +541,27 @@ def assert_provider_conforms(
 ) -> str:
     """:func:`check_provider` for synchronous tests; returns the answer text."""
     return asyncio.run(check_llm_provider(provider_class, options, request))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bwenge_llm.testing [--port N] [--text T]``: run the fake server
+    in its own process (benchmarks; trying a config) until interrupted."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A fake OpenAI-compatible chat server.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--text", default=DEFAULT_ANSWER, help="the answer it streams")
+    args = parser.parse_args(argv)
+    server = OpenAIServer(port=args.port)
+    server.default.text = args.text
+    print(server.base_url, flush=True)
+    try:
+        server._httpd.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server._httpd.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -25,30 +25,38 @@ def bwenge_kernel(make_kernel, recorder):
 
 
 def upload(client, who, persona_id, name, text):
-    r = client.post("/knowledge/upload", headers=who.headers,
-                    data={"persona_id": persona_id, "title": name.removesuffix(".txt")},
-                    files={"file": (name, text.encode(), "text/plain")})
+    r = client.post(
+        "/knowledge/upload",
+        headers=who.headers,
+        data={"persona_id": persona_id, "title": name.removesuffix(".txt")},
+        files={"file": (name, text.encode(), "text/plain")},
+    )
     assert r.status_code == 200, r.text
     return r.json()["upload_id"]
 
 
-def wait_ready(client, who, source_ids, timeout=90):
+def wait_ready(client, who, persona_id, source_ids, timeout=90):
     deadline = time.monotonic() + timeout
-    pending = set(source_ids)
-    while pending and time.monotonic() < deadline:
-        for sid in list(pending):
-            status = client.get(f"/knowledge/{sid}/status", headers=who.headers).json()
-            assert status.get("status") != "failed", status
-            assert "status" in status, status
-            if status["status"] == "ready":
-                pending.discard(sid)
-        time.sleep(0.1)
-    assert not pending, f"sources not ready in {timeout}s: {pending}"
+    while time.monotonic() < deadline:
+        r = client.get(f"/knowledge/sources?persona_id={persona_id}", headers=who.headers)
+        if r.status_code == 429:  # the API rate limit: polling is a client like any other
+            time.sleep(float(r.headers.get("Retry-After", 1)))
+            continue
+        assert r.status_code == 200, r.text
+        status = {s["source_id"]: s["status"] for s in r.json()}
+        assert "failed" not in status.values(), r.json()
+        if all(status.get(sid) == "ready" for sid in source_ids):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"sources not ready in {timeout}s")
 
 
 def ask(client, who, persona_id, message, session_id="bar"):
-    r = client.post("/ai/respond", headers=who.headers, json={
-        "persona_id": persona_id, "session_id": session_id, "user_message": message})
+    r = client.post(
+        "/ai/respond",
+        headers=who.headers,
+        json={"persona_id": persona_id, "session_id": session_id, "user_message": message},
+    )
     return r
 
 
@@ -56,12 +64,18 @@ def ask(client, who, persona_id, message, session_id="bar"):
 def test_a_taught_persona_answers_from_its_material(client, user):
     expert = user("expert")
     recipient = user("recipient", expert)
-    persona = client.post("/personas", headers=expert.headers, json={
-        "name": "Dr. Amani", "description": "Biology tutor",
-        "tone": {"style": "friendly", "formality": "casual", "greeting": "Muraho!"},
-        "rules": {"guidelines": ["Keep answers short"]},
-        "sample_prompts": ["What is osmosis?", {"question": "How long is the final exam?"}],
-        "safety_rules": ["Never share personal data"]}).json()
+    persona = client.post(
+        "/personas",
+        headers=expert.headers,
+        json={
+            "name": "Dr. Amani",
+            "description": "Biology tutor",
+            "tone": {"style": "friendly", "formality": "casual", "greeting": "Muraho!"},
+            "rules": {"guidelines": ["Keep answers short"]},
+            "sample_prompts": ["What is osmosis?", {"question": "How long is the final exam?"}],
+            "safety_rules": ["Never share personal data"],
+        },
+    ).json()
     pid = persona["persona_id"]
 
     # a draft is unreachable for recipients; readiness says what's missing
@@ -72,14 +86,16 @@ def test_a_taught_persona_answers_from_its_material(client, user):
     assert client.post(f"/personas/{pid}/release", headers=expert.headers).status_code == 409
 
     sources = {name: upload(client, expert, pid, name, text) for name, text in DOCS.items()}
-    wait_ready(client, expert, sources.values())
+    wait_ready(client, expert, pid, sources.values())
 
     report = client.get(f"/personas/{pid}/readiness", headers=expert.headers).json()
     assert report["ready"] is True, report
     assert report["knowledge"]["ready_sources"] == 3 and report["knowledge"]["chunks"] >= 3
     dialogs = {d["question"]: d for d in report["sample_dialogs"]}
     assert dialogs["What is osmosis?"]["citations"][0]["source_id"] == sources["osmosis.txt"]
-    assert dialogs["How long is the final exam?"]["citations"][0]["source_id"] == sources["exam.txt"]
+    assert (
+        dialogs["How long is the final exam?"]["citations"][0]["source_id"] == sources["exam.txt"]
+    )
 
     r = client.post(f"/personas/{pid}/release", headers=expert.headers)
     assert r.status_code == 200, r.text
@@ -119,3 +135,12 @@ def test_a_taught_persona_answers_from_its_material(client, user):
     assert "What is osmosis?" in r["response_text"]
     history = client.get("/sessions/bar/messages", headers=recipient.headers).json()
     assert history["total"] == 12
+
+    # deleting the persona takes its knowledge with it; its conversations stay readable
+    assert client.delete(f"/personas/{pid}", headers=expert.headers).status_code == 200
+    assert ask(client, recipient, pid, "What is osmosis?").status_code == 404
+    kernel = client.app.state.kernel
+    assert kernel.service("retriever").retrieve(expert.org_id, pid, "What is osmosis?", 5) == []
+    r = client.get(f"/knowledge/sources?persona_id={pid}", headers=expert.headers)
+    assert r.status_code in (200, 404) and (r.status_code == 404 or r.json() == [])
+    assert client.get("/sessions/bar/messages", headers=recipient.headers).json()["total"] == 12

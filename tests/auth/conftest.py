@@ -7,4 +7,3 @@ import pytest
 @pytest.fixture
 def kernel_settings(kernel_settings):
     return {**kernel_settings, "plugins": {"enabled": ["rest", "auth"]}}
-

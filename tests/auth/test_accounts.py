@@ -43,7 +43,9 @@ def test_register_without_org_gives_each_person_a_personal_org(client):
     me_b = client.get("/users/me", headers=bearer(b["access_token"])).json()
     assert me_a["org_id"] != me_b["org_id"]  # never a shared "Default Organization"
     assert me_a["role"] == me_b["role"] == "owner"
-    members = client.get(f"/orgs/{me_a['org_id']}/members", headers=bearer(a["access_token"])).json()
+    members = client.get(
+        f"/orgs/{me_a['org_id']}/members", headers=bearer(a["access_token"])
+    ).json()
     assert [m["email"] for m in members] == ["a@example.com"]
     org = client.get(f"/orgs/{me_a['org_id']}", headers=bearer(a["access_token"])).json()
     assert org["is_personal"] is True
@@ -68,7 +70,9 @@ def test_login_and_bad_credentials(client):
     ok = client.post("/auth/login", json={"email": "Grace@Example.com", "password": PASSWORD})
     assert ok.status_code == 200
     assert client.get("/users/me", headers=bearer(ok.json()["access_token"])).status_code == 200
-    wrong = client.post("/auth/login", json={"email": "grace@example.com", "password": "nope-nope-1"})
+    wrong = client.post(
+        "/auth/login", json={"email": "grace@example.com", "password": "nope-nope-1"}
+    )
     unknown = client.post("/auth/login", json={"email": "nobody@example.com", "password": PASSWORD})
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["detail"] == unknown.json()["detail"]  # no account enumeration
@@ -97,8 +101,12 @@ def test_profile_update_rejects_mass_assignment(client):
     tokens = register(client, "mass@example.com", org_name="Mass").json()
     h = bearer(tokens["access_token"])
     before = client.get("/users/me", headers=h).json()
-    for extra in ({"role": "owner"}, {"org_id": "11111111-1111-1111-1111-111111111111"},
-                  {"name": "X", "role": "admin"}, {"is_platform_admin": True}):
+    for extra in (
+        {"role": "owner"},
+        {"org_id": "11111111-1111-1111-1111-111111111111"},
+        {"name": "X", "role": "admin"},
+        {"is_platform_admin": True},
+    ):
         r = client.patch("/users/me", headers=h, json=extra)
         assert r.status_code == 422, (extra, r.text)
         assert r.json()["error"]["code"] == "validation_error"
@@ -110,32 +118,54 @@ def test_profile_update_rejects_mass_assignment(client):
 
 def test_password_change_revokes_old_tokens(client):
     first = register(client, "pw@example.com").json()
-    second = client.post("/auth/login", json={"email": "pw@example.com", "password": PASSWORD}).json()
+    second = client.post(
+        "/auth/login", json={"email": "pw@example.com", "password": PASSWORD}
+    ).json()
     h = bearer(first["access_token"])
-    bad = client.post("/users/me/password", headers=h,
-                      json={"current_password": "not-it-at-all", "new_password": "Another-long-pass-8"})
+    bad = client.post(
+        "/users/me/password",
+        headers=h,
+        json={"current_password": "not-it-at-all", "new_password": "Another-long-pass-8"},
+    )
     assert bad.status_code == 400
-    weak = client.post("/users/me/password", headers=h,
-                       json={"current_password": PASSWORD, "new_password": "short"})
+    weak = client.post(
+        "/users/me/password",
+        headers=h,
+        json={"current_password": PASSWORD, "new_password": "short"},
+    )
     assert weak.status_code == 422
-    r = client.post("/users/me/password", headers=h,
-                    json={"current_password": PASSWORD, "new_password": "Another-long-pass-8"})
+    r = client.post(
+        "/users/me/password",
+        headers=h,
+        json={"current_password": PASSWORD, "new_password": "Another-long-pass-8"},
+    )
     assert r.status_code == 200, r.text
     fresh = r.json()
     for old in (first, second):
         assert client.get("/users/me", headers=bearer(old["access_token"])).status_code == 401
-        assert client.post("/auth/refresh", json={"refresh_token": old["refresh_token"]}).status_code == 401
+        assert (
+            client.post("/auth/refresh", json={"refresh_token": old["refresh_token"]}).status_code
+            == 401
+        )
     assert client.get("/users/me", headers=bearer(fresh["access_token"])).status_code == 200
-    assert client.post("/auth/login", json={"email": "pw@example.com", "password": PASSWORD}).status_code == 401
-    assert client.post("/auth/login", json={"email": "pw@example.com",
-                                            "password": "Another-long-pass-8"}).status_code == 200
+    assert (
+        client.post(
+            "/auth/login", json={"email": "pw@example.com", "password": PASSWORD}
+        ).status_code
+        == 401
+    )
+    assert (
+        client.post(
+            "/auth/login", json={"email": "pw@example.com", "password": "Another-long-pass-8"}
+        ).status_code
+        == 200
+    )
 
 
 def test_login_rehashes_when_argon2_parameters_change(make_kernel):
+    from bwenge_rest.app import create_app
     from fastapi.testclient import TestClient
     from sqlalchemy import text
-
-    from bwenge_rest.app import create_app
 
     def stored_hash(kernel):
         with kernel.db.engine.connect() as conn:
@@ -149,6 +179,11 @@ def test_login_rehashes_when_argon2_parameters_change(make_kernel):
 
     stronger = make_kernel(auth={"password_hash": {"time_cost": 2, "memory_cost_kib": 8192}})
     with TestClient(create_app(stronger)) as c:
-        assert c.post("/auth/login", json={"email": "re@example.com", "password": PASSWORD}).status_code == 200
+        assert (
+            c.post(
+                "/auth/login", json={"email": "re@example.com", "password": PASSWORD}
+            ).status_code
+            == 200
+        )
     new = stored_hash(stronger)
     assert new != old and "t=2" in new and new.startswith("$argon2id$")

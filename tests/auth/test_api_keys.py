@@ -11,8 +11,11 @@ def owner(client, make_user):
 
 
 def create_key(client, user, role="recipient", **extra):
-    return client.post(f"/orgs/{user.org_id}/api-keys", headers=user.headers,
-                       json={"name": "ci bot", "role": role, **extra})
+    return client.post(
+        f"/orgs/{user.org_id}/api-keys",
+        headers=user.headers,
+        json={"name": "ci bot", "role": role, **extra},
+    )
 
 
 def test_api_key_lifecycle(client, owner):
@@ -20,7 +23,9 @@ def test_api_key_lifecycle(client, owner):
     assert r.status_code == 201, r.text
     created = r.json()
     secret = created["key"]
-    assert secret.startswith("bw_") and created["prefix"] == secret[:10] and created["role"] == "admin"
+    assert (
+        secret.startswith("bw_") and created["prefix"] == secret[:10] and created["role"] == "admin"
+    )
 
     listed = client.get(f"/orgs/{owner.org_id}/api-keys", headers=owner.headers).json()
     assert [k["key_id"] for k in listed] == [created["key_id"]]
@@ -30,21 +35,39 @@ def test_api_key_lifecycle(client, owner):
     for headers in ({"X-API-Key": secret}, {"Authorization": f"Bearer {secret}"}):
         members = client.get(f"/orgs/{owner.org_id}/members", headers=headers)
         assert members.status_code == 200, members.text
-    assert client.get("/users/me", headers={"X-API-Key": secret}).status_code == 404  # no user profile
+    assert (
+        client.get("/users/me", headers={"X-API-Key": secret}).status_code == 404
+    )  # no user profile
 
-    revoked = client.delete(f"/orgs/{owner.org_id}/api-keys/{created['key_id']}", headers=owner.headers)
+    revoked = client.delete(
+        f"/orgs/{owner.org_id}/api-keys/{created['key_id']}", headers=owner.headers
+    )
     assert revoked.status_code == 200 and revoked.json()["is_active"] is False
-    assert client.get(f"/orgs/{owner.org_id}/members", headers={"X-API-Key": secret}).status_code == 401
-    assert client.get(f"/orgs/{owner.org_id}/members", headers={"X-API-Key": "bw_made-up"}).status_code == 401
+    assert (
+        client.get(f"/orgs/{owner.org_id}/members", headers={"X-API-Key": secret}).status_code
+        == 401
+    )
+    assert (
+        client.get(f"/orgs/{owner.org_id}/members", headers={"X-API-Key": "bw_made-up"}).status_code
+        == 401
+    )
 
 
 def test_api_keys_are_scoped_to_their_role(client, owner, make_user):
     key = create_key(client, owner, role="recipient").json()["key"]
     # a recipient-scoped key may read its org but not manage it
     assert client.get(f"/orgs/{owner.org_id}", headers={"X-API-Key": key}).status_code == 200
-    assert client.get(f"/orgs/{owner.org_id}/members", headers={"X-API-Key": key}).status_code == 403
-    assert client.post(f"/orgs/{owner.org_id}/api-keys", headers={"X-API-Key": key},
-                       json={"name": "escalate", "role": "admin"}).status_code == 403
+    assert (
+        client.get(f"/orgs/{owner.org_id}/members", headers={"X-API-Key": key}).status_code == 403
+    )
+    assert (
+        client.post(
+            f"/orgs/{owner.org_id}/api-keys",
+            headers={"X-API-Key": key},
+            json={"name": "escalate", "role": "admin"},
+        ).status_code
+        == 403
+    )
     admin = make_user(client, role="admin", org=owner)
     assert create_key(client, admin, role="owner").status_code == 400
     expert = make_user(client, role="expert", org=owner)
@@ -54,10 +77,10 @@ def test_api_keys_are_scoped_to_their_role(client, owner, make_user):
 def test_expired_api_key_is_refused(client, owner):
     from datetime import timedelta
 
+    from bwenge_auth.models import ApiKey
     from sqlalchemy import update
 
     from bwenge.utils import utcnow
-    from bwenge_auth.models import ApiKey
 
     key = create_key(client, owner, expires_in_days=1).json()["key"]
     assert client.get(f"/orgs/{owner.org_id}", headers={"X-API-Key": key}).status_code == 200

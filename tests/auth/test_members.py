@@ -21,8 +21,11 @@ def owner(client, make_user):
 
 
 def invite(client, inviter, email, role="recipient", name=None):
-    return client.post(f"/orgs/{inviter.org_id}/invite", headers=inviter.headers,
-                       json={"email": email, "role": role, **({"name": name} if name else {})})
+    return client.post(
+        f"/orgs/{inviter.org_id}/invite",
+        headers=inviter.headers,
+        json={"email": email, "role": role, **({"name": name} if name else {})},
+    )
 
 
 def test_invitee_sets_their_own_password_with_a_single_use_token(client, owner):
@@ -33,20 +36,40 @@ def test_invitee_sets_their_own_password_with_a_single_use_token(client, owner):
     assert "password" not in body
     pending = client.get(f"/orgs/{owner.org_id}/members", headers=owner.headers).json()
     entry = next(m for m in pending if m["email"] == "new@example.com")
-    assert entry["user_id"] == body["user_id"] and entry["status"] == "invited" and entry["is_active"] is False
+    assert (
+        entry["user_id"] == body["user_id"]
+        and entry["status"] == "invited"
+        and entry["is_active"] is False
+    )
     # not a usable account until accepted
-    assert client.post("/auth/login", json={"email": "new@example.com", "password": PASSWORD}).status_code == 401
+    assert (
+        client.post(
+            "/auth/login", json={"email": "new@example.com", "password": PASSWORD}
+        ).status_code
+        == 401
+    )
 
-    weak = client.post("/auth/invites/accept", json={"token": body["invite_token"], "password": "weak"})
+    weak = client.post(
+        "/auth/invites/accept", json={"token": body["invite_token"], "password": "weak"}
+    )
     assert weak.status_code == 422
-    ok = client.post("/auth/invites/accept", json={"token": body["invite_token"], "password": PASSWORD})
+    ok = client.post(
+        "/auth/invites/accept", json={"token": body["invite_token"], "password": PASSWORD}
+    )
     assert ok.status_code == 200, ok.text
     me = client.get("/users/me", headers=bearer(ok.json()["access_token"])).json()
     assert me["user_id"] == body["user_id"] and me["org_id"] == owner.org_id
     assert me["role"] == "expert" and me["name"] == "Newton" and me["is_active"] is True
-    again = client.post("/auth/invites/accept", json={"token": body["invite_token"], "password": PASSWORD + "x"})
+    again = client.post(
+        "/auth/invites/accept", json={"token": body["invite_token"], "password": PASSWORD + "x"}
+    )
     assert again.status_code == 400 and again.json()["error"]["code"] == "invalid_invite"
-    assert client.post("/auth/login", json={"email": "new@example.com", "password": PASSWORD}).status_code == 200
+    assert (
+        client.post(
+            "/auth/login", json={"email": "new@example.com", "password": PASSWORD}
+        ).status_code
+        == 200
+    )
 
 
 def test_invite_rules(client, owner, make_user):
@@ -57,32 +80,50 @@ def test_invite_rules(client, owner, make_user):
     stranger = make_user(client)
     assert invite(client, owner, stranger.email).status_code == 409  # already has an account
     assert invite(client, owner, "not-an-email").status_code == 422
-    assert client.post(f"/orgs/{owner.org_id}/invite", headers=owner.headers,
-                       json={"email": "x@example.com", "password": "chosen-by-admin"}).status_code == 422
+    assert (
+        client.post(
+            f"/orgs/{owner.org_id}/invite",
+            headers=owner.headers,
+            json={"email": "x@example.com", "password": "chosen-by-admin"},
+        ).status_code
+        == 422
+    )
     # re-inviting a pending member renews the link and kills the old one
     first = invite(client, owner, "twice@example.com").json()
     second = invite(client, owner, "twice@example.com").json()
     assert first["user_id"] == second["user_id"]
-    assert client.post("/auth/invites/accept", json={"token": first["invite_token"],
-                                                     "password": PASSWORD}).status_code == 400
-    assert client.post("/auth/invites/accept", json={"token": second["invite_token"],
-                                                     "password": PASSWORD}).status_code == 200
+    assert (
+        client.post(
+            "/auth/invites/accept", json={"token": first["invite_token"], "password": PASSWORD}
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            "/auth/invites/accept", json={"token": second["invite_token"], "password": PASSWORD}
+        ).status_code
+        == 200
+    )
 
 
 def test_expired_invite_is_refused_and_its_email_can_be_invited_elsewhere(client, owner, make_user):
     from datetime import timedelta
 
+    from bwenge_auth.models import Invite
     from sqlalchemy import update
 
     from bwenge.utils import utcnow
-    from bwenge_auth.models import Invite
 
     body = invite(client, owner, "late@example.com").json()
     kernel = client.app.state.kernel
     with kernel.db.session() as s:
         s.execute(update(Invite).values(expires_at=utcnow() - timedelta(hours=1)))
-    assert client.post("/auth/invites/accept", json={"token": body["invite_token"],
-                                                     "password": PASSWORD}).status_code == 400
+    assert (
+        client.post(
+            "/auth/invites/accept", json={"token": body["invite_token"], "password": PASSWORD}
+        ).status_code
+        == 400
+    )
     other = make_user(client)
     moved = invite(client, other, "late@example.com")
     assert moved.status_code == 200
@@ -93,24 +134,61 @@ def test_expired_invite_is_refused_and_its_email_can_be_invited_elsewhere(client
 def test_role_change_revokes_tokens_and_follows_the_rules(client, owner, make_user):
     admin = make_user(client, role="admin", org=owner)
     expert = make_user(client, role="expert", org=owner)
-    r = client.patch(f"/orgs/{owner.org_id}/members/{expert.user_id}", headers=admin.headers,
-                     json={"role": "recipient"})
+    r = client.patch(
+        f"/orgs/{owner.org_id}/members/{expert.user_id}",
+        headers=admin.headers,
+        json={"role": "recipient"},
+    )
     assert r.status_code == 200 and r.json()["role"] == "recipient"
     assert client.get("/users/me", headers=expert.headers).status_code == 401  # old token, old role
-    fresh = client.post("/auth/login", json={"email": expert.email, "password": expert.password}).json()
-    assert client.get("/users/me", headers=bearer(fresh["access_token"])).json()["role"] == "recipient"
+    fresh = client.post(
+        "/auth/login", json={"email": expert.email, "password": expert.password}
+    ).json()
+    assert (
+        client.get("/users/me", headers=bearer(fresh["access_token"])).json()["role"] == "recipient"
+    )
 
-    assert client.patch(f"/orgs/{owner.org_id}/members/{owner.user_id}", headers=admin.headers,
-                        json={"role": "recipient"}).status_code == 403  # the owner is untouchable
-    assert client.patch(f"/orgs/{owner.org_id}/members/{expert.user_id}", headers=admin.headers,
-                        json={"role": "owner"}).status_code == 400
+    assert (
+        client.patch(
+            f"/orgs/{owner.org_id}/members/{owner.user_id}",
+            headers=admin.headers,
+            json={"role": "recipient"},
+        ).status_code
+        == 403
+    )  # the owner is untouchable
+    assert (
+        client.patch(
+            f"/orgs/{owner.org_id}/members/{expert.user_id}",
+            headers=admin.headers,
+            json={"role": "owner"},
+        ).status_code
+        == 400
+    )
     other_admin = make_user(client, role="admin", org=owner)
-    assert client.patch(f"/orgs/{owner.org_id}/members/{other_admin.user_id}", headers=admin.headers,
-                        json={"role": "expert"}).status_code == 403  # admins don't demote peers
-    assert client.patch(f"/orgs/{owner.org_id}/members/{other_admin.user_id}", headers=owner.headers,
-                        json={"role": "expert"}).status_code == 200
-    assert client.patch(f"/orgs/{owner.org_id}/members/{expert.user_id}", headers=admin.headers,
-                        json={"role": "superuser"}).status_code == 422
+    assert (
+        client.patch(
+            f"/orgs/{owner.org_id}/members/{other_admin.user_id}",
+            headers=admin.headers,
+            json={"role": "expert"},
+        ).status_code
+        == 403
+    )  # admins don't demote peers
+    assert (
+        client.patch(
+            f"/orgs/{owner.org_id}/members/{other_admin.user_id}",
+            headers=owner.headers,
+            json={"role": "expert"},
+        ).status_code
+        == 200
+    )
+    assert (
+        client.patch(
+            f"/orgs/{owner.org_id}/members/{expert.user_id}",
+            headers=admin.headers,
+            json={"role": "superuser"},
+        ).status_code
+        == 422
+    )
 
 
 def test_removal_deletes_the_member_and_revokes_their_tokens(client, owner, make_user):
@@ -118,25 +196,60 @@ def test_removal_deletes_the_member_and_revokes_their_tokens(client, owner, make
     r = client.delete(f"/orgs/{owner.org_id}/members/{member.user_id}", headers=owner.headers)
     assert r.status_code == 200
     assert client.get("/users/me", headers=member.headers).status_code == 401
-    assert client.post("/auth/refresh", json={"refresh_token": member.refresh_token}).status_code == 401
-    assert client.post("/auth/login", json={"email": member.email, "password": member.password}).status_code == 401
+    assert (
+        client.post("/auth/refresh", json={"refresh_token": member.refresh_token}).status_code
+        == 401
+    )
+    assert (
+        client.post(
+            "/auth/login", json={"email": member.email, "password": member.password}
+        ).status_code
+        == 401
+    )
     members = client.get(f"/orgs/{owner.org_id}/members", headers=owner.headers).json()
     assert member.user_id not in [m["user_id"] for m in members]
-    assert client.delete(f"/orgs/{owner.org_id}/members/{member.user_id}", headers=owner.headers).status_code == 404
-    assert client.delete(f"/orgs/{owner.org_id}/members/{owner.user_id}", headers=owner.headers).status_code == 400
+    assert (
+        client.delete(
+            f"/orgs/{owner.org_id}/members/{member.user_id}", headers=owner.headers
+        ).status_code
+        == 404
+    )
+    assert (
+        client.delete(
+            f"/orgs/{owner.org_id}/members/{owner.user_id}", headers=owner.headers
+        ).status_code
+        == 400
+    )
 
 
 def test_transfer_ownership(client, owner, make_user):
     admin = make_user(client, role="admin", org=owner)
-    assert client.post(f"/orgs/{owner.org_id}/transfer-ownership", headers=admin.headers,
-                       json={"user_id": admin.user_id}).status_code == 403
-    r = client.post(f"/orgs/{owner.org_id}/transfer-ownership", headers=owner.headers,
-                    json={"user_id": admin.user_id})
+    assert (
+        client.post(
+            f"/orgs/{owner.org_id}/transfer-ownership",
+            headers=admin.headers,
+            json={"user_id": admin.user_id},
+        ).status_code
+        == 403
+    )
+    r = client.post(
+        f"/orgs/{owner.org_id}/transfer-ownership",
+        headers=owner.headers,
+        json={"user_id": admin.user_id},
+    )
     assert r.status_code == 200, r.text
-    new_owner = client.post("/auth/login", json={"email": admin.email, "password": admin.password}).json()
-    old_owner = client.post("/auth/login", json={"email": owner.email, "password": owner.password}).json()
-    assert client.get("/users/me", headers=bearer(new_owner["access_token"])).json()["role"] == "owner"
-    assert client.get("/users/me", headers=bearer(old_owner["access_token"])).json()["role"] == "admin"
+    new_owner = client.post(
+        "/auth/login", json={"email": admin.email, "password": admin.password}
+    ).json()
+    old_owner = client.post(
+        "/auth/login", json={"email": owner.email, "password": owner.password}
+    ).json()
+    assert (
+        client.get("/users/me", headers=bearer(new_owner["access_token"])).json()["role"] == "owner"
+    )
+    assert (
+        client.get("/users/me", headers=bearer(old_owner["access_token"])).json()["role"] == "admin"
+    )
     assert client.get("/users/me", headers=owner.headers).status_code == 401
 
 
@@ -179,14 +292,26 @@ def test_membership_events_and_a_refusing_listener(make_kernel, make_user):
         assert refused.status_code == 402
         members = client.get(f"/orgs/{owner.org_id}/members", headers=owner.headers).json()
         assert "third@example.com" not in [m["email"] for m in members]  # nothing half-written
-        client.patch(f"/orgs/{owner.org_id}/members/{member.user_id}", headers=owner.headers,
-                     json={"role": "recipient"})
+        client.patch(
+            f"/orgs/{owner.org_id}/members/{member.user_id}",
+            headers=owner.headers,
+            json={"role": "recipient"},
+        )
         client.delete(f"/orgs/{owner.org_id}/members/{member.user_id}", headers=owner.headers)
     kinds = [(k, d.get("via") or d.get("action") or d.get("role")) for k, _o, d in listener.events]
-    assert kinds == [("org_create", None), ("member_join", "register"), ("invite", "expert"),
-                     ("member_join", "invite"), ("member_change", "role_change"), ("member_change", "remove")]
+    assert kinds == [
+        ("org_create", None),
+        ("member_join", "register"),
+        ("invite", "expert"),
+        ("member_join", "invite"),
+        ("member_change", "role_change"),
+        ("member_change", "remove"),
+    ]
     org_event = listener.events[0]
     assert org_event[1] == owner.org_id and org_event[2]["name"] == "Evented"
     assert org_event[2]["owner_id"] == owner.user_id
-    assert listener.events[4][2]["old_role"] == "expert" and listener.events[4][2]["new_role"] == "recipient"
+    assert (
+        listener.events[4][2]["old_role"] == "expert"
+        and listener.events[4][2]["new_role"] == "recipient"
+    )
     assert all(o == owner.org_id for _k, o, _d in listener.events)

@@ -1,43 +1,75 @@
 """Login, registration, refresh and invite acceptance are rate limited (429 + Retry-After)."""
 
 import pytest
-from fastapi.testclient import TestClient
-
 from bwenge_rest.app import create_app
+from fastapi.testclient import TestClient
 
 PASSWORD = "Rate-limit-pass-1"
 
 
 @pytest.fixture
 def kernel_settings(kernel_settings):
-    limits = {"login": "3/minute", "login_per_ip": "6/minute", "registration": "2/minute",
-              "refresh": "2/minute", "invite_accept": "2/minute"}
+    limits = {
+        "login": "3/minute",
+        "login_per_ip": "6/minute",
+        "registration": "2/minute",
+        "refresh": "2/minute",
+        "invite_accept": "2/minute",
+    }
     return {**kernel_settings, "auth": {"rate_limits": limits}}
 
 
 def test_login_is_limited_per_email_and_per_address(client):
-    assert client.post("/auth/register", json={"name": "R", "email": "r@example.com",
-                                               "password": PASSWORD}).status_code == 200
+    assert (
+        client.post(
+            "/auth/register", json={"name": "R", "email": "r@example.com", "password": PASSWORD}
+        ).status_code
+        == 200
+    )
     for _ in range(3):
-        assert client.post("/auth/login", json={"email": "r@example.com", "password": "wrong-guess-1"}).status_code == 401
+        assert (
+            client.post(
+                "/auth/login", json={"email": "r@example.com", "password": "wrong-guess-1"}
+            ).status_code
+            == 401
+        )
     blocked = client.post("/auth/login", json={"email": "r@example.com", "password": PASSWORD})
     assert blocked.status_code == 429
     assert 0 < int(blocked.headers["retry-after"]) <= 60
     assert blocked.json()["error"]["code"] == "rate_limited"
     # another email from the same address still has room under the per-address limit ...
-    assert client.post("/auth/login", json={"email": "x@example.com", "password": "guess-again-2"}).status_code == 401
-    assert client.post("/auth/login", json={"email": "y@example.com", "password": "guess-again-2"}).status_code == 401
+    assert (
+        client.post(
+            "/auth/login", json={"email": "x@example.com", "password": "guess-again-2"}
+        ).status_code
+        == 401
+    )
+    assert (
+        client.post(
+            "/auth/login", json={"email": "y@example.com", "password": "guess-again-2"}
+        ).status_code
+        == 401
+    )
     # ... until that one is spent too
-    assert client.post("/auth/login", json={"email": "z@example.com", "password": "guess-again-2"}).status_code == 429
+    assert (
+        client.post(
+            "/auth/login", json={"email": "z@example.com", "password": "guess-again-2"}
+        ).status_code
+        == 429
+    )
 
 
 def test_register_and_refresh_are_limited(client):
     tokens = None
     for i in range(2):
-        r = client.post("/auth/register", json={"name": "R", "email": f"r{i}@example.com", "password": PASSWORD})
+        r = client.post(
+            "/auth/register", json={"name": "R", "email": f"r{i}@example.com", "password": PASSWORD}
+        )
         assert r.status_code == 200
         tokens = r.json()
-    r = client.post("/auth/register", json={"name": "R", "email": "r9@example.com", "password": PASSWORD})
+    r = client.post(
+        "/auth/register", json={"name": "R", "email": "r9@example.com", "password": PASSWORD}
+    )
     assert r.status_code == 429 and "retry-after" in r.headers
     refresh = tokens["refresh_token"]
     for _ in range(2):

@@ -49,10 +49,16 @@ def test_tokens_without_required_claims_or_expired_are_rejected(client, owner):
     codec = client.app.state.kernel.service("auth").codec
     claims = claims_of(owner.access_token)
     for missing in ("exp", "iat", "sub", "typ"):
-        forged = jwt.encode({k: v for k, v in claims.items() if k != missing}, codec.key, algorithm="HS256")
+        forged = jwt.encode(
+            {k: v for k, v in claims.items() if k != missing}, codec.key, algorithm="HS256"
+        )
         assert client.get("/users/me", headers=bearer(forged)).status_code == 401, missing
-    expired = codec.encode("access", owner.user_id, timedelta(seconds=-60),
-                           **{k: claims[k] for k in ("fam", "ver", "org_id", "role")})
+    expired = codec.encode(
+        "access",
+        owner.user_id,
+        timedelta(seconds=-60),
+        **{k: claims[k] for k in ("fam", "ver", "org_id", "role")},
+    )
     r = client.get("/users/me", headers=bearer(expired))
     assert r.status_code == 401 and r.json()["error"]["code"] == "token_expired"
     # a valid signature with typ=refresh is not an access token
@@ -71,32 +77,48 @@ def test_refresh_rotates_and_reuse_revokes_the_family(client, owner):
     pair2 = r2.json()
     assert client.get("/users/me", headers=bearer(pair2["access_token"])).status_code == 200
 
-    other_session = client.post("/auth/login", json={"email": owner.email, "password": owner.password}).json()
+    other_session = client.post(
+        "/auth/login", json={"email": owner.email, "password": owner.password}
+    ).json()
 
     # the first refresh token, used a second time: a thief or a replay
     reuse = client.post("/auth/refresh", json={"refresh_token": owner.refresh_token})
     assert reuse.status_code == 401 and reuse.json()["error"]["code"] == "token_reused"
     # the whole family is dead: its newest refresh token and its access tokens
-    assert client.post("/auth/refresh", json={"refresh_token": pair2["refresh_token"]}).status_code == 401
+    assert (
+        client.post("/auth/refresh", json={"refresh_token": pair2["refresh_token"]}).status_code
+        == 401
+    )
     assert client.get("/users/me", headers=bearer(pair2["access_token"])).status_code == 401
     assert client.get("/users/me", headers=owner.headers).status_code == 401
     # another sign-in of the same user is a different family and keeps working
     assert client.get("/users/me", headers=bearer(other_session["access_token"])).status_code == 200
-    assert client.post("/auth/refresh", json={"refresh_token": other_session["refresh_token"]}).status_code == 200
+    assert (
+        client.post(
+            "/auth/refresh", json={"refresh_token": other_session["refresh_token"]}
+        ).status_code
+        == 200
+    )
 
 
 def test_refresh_rejects_junk_and_access_tokens(client, owner):
     assert client.post("/auth/refresh").status_code == 401
-    assert client.post("/auth/refresh", json={"refresh_token": owner.access_token}).status_code == 401
+    assert (
+        client.post("/auth/refresh", json={"refresh_token": owner.access_token}).status_code == 401
+    )
     assert client.post("/auth/refresh", json={"refresh_token": "junk"}).status_code == 401
     assert client.post("/auth/refresh", json={"token": "x"}).status_code == 422
 
 
 def test_logout_revokes_this_session_only(client, owner):
-    laptop = client.post("/auth/login", json={"email": owner.email, "password": owner.password}).json()
+    laptop = client.post(
+        "/auth/login", json={"email": owner.email, "password": owner.password}
+    ).json()
     r = client.post("/auth/logout", headers=owner.headers)
     assert r.status_code == 200 and r.json()["message"]
     assert client.get("/users/me", headers=owner.headers).status_code == 401
-    assert client.post("/auth/refresh", json={"refresh_token": owner.refresh_token}).status_code == 401
+    assert (
+        client.post("/auth/refresh", json={"refresh_token": owner.refresh_token}).status_code == 401
+    )
     assert client.get("/users/me", headers=bearer(laptop["access_token"])).status_code == 200
     assert client.post("/auth/logout").status_code == 401

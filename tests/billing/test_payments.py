@@ -9,15 +9,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from bwenge_billing.models import Subscription
+from bwenge_rest.app import create_app
+from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from .conftest import (
     ENABLED,
     STRIPE_KEY,
     WEBHOOK_SECRET,
+    emit,
     platform_admin,
     post_webhook,
     stripe_event,
+    stripe_signature,
 )
 
 
@@ -278,7 +282,7 @@ def test_forged_stale_and_replayed_webhooks_have_no_effect(client, make_user, fa
     tampered = client.post(
         "/webhooks/payment/stripe",
         content=payload.replace("basic", "pro"),
-        headers={"Stripe-Signature": post_webhook.__globals__["stripe_signature"](payload)},
+        headers={"Stripe-Signature": stripe_signature(payload)},
     )
     assert tampered.status_code == 400
     assert current(client, owner)["plan"] == "free"
@@ -397,3 +401,44 @@ def test_an_upgrade_stops_the_replaced_stripe_subscription_renewing(client, make
     r = post_webhook(client, stripe_event("customer.subscription.deleted", ended))
     assert r.json()["status"] == "unmatched"
     assert current(client, owner)["plan"] == "pro"
+
+
+def test_mobile_money_in_francs_and_an_unlimited_plan(make_kernel, make_user):
+
+    plans = {
+        "free": {"name": "Free", "messages_per_month": 2, "storage_mb": 1, "members": 5},
+        "campus": {
+            "name": "Campus",
+            "price": 299,
+            "prices": {"RWF": 390000},
+            "messages_per_month": "unlimited",
+            "storage_mb": "unlimited",
+            "members": "unlimited",
+        },
+    }
+    with TestClient(create_app(make_kernel(billing={"plans": plans}))) as client:
+        owner = make_user(client)
+        r = client.post(
+            "/payments/subscribe",
+            headers=owner.headers,
+            json={"plan_name": "Campus", "payment_method": "mtn_momo", "currency": "RWF"},
+        )
+        assert r.status_code == 200, r.text
+        invoice = r.json()
+        assert (invoice["amount"], invoice["currency"]) == (390000, "RWF")
+        assert "390,000 RWF" in invoice["instructions"]
+        ops = platform_admin(client)
+        settle = f"/payments/invoices/{invoice['transaction_id']}/settle"
+        assert client.post(settle, headers=ops).status_code == 200
+        client.app.state.kernel.service("billing").add(owner.org_id, "messages", 10**6)
+        emit(
+            client,
+            "before_message_answer",
+            org_id=owner.org_id,
+            user_id=owner.user_id,
+            persona_id="p",
+            session_id="s",
+        )
+        messages = current(client, owner)["quotas"]["messages"]
+        assert messages["limit"] is None and messages["unlimited"] is True
+        assert messages["used"] == 10**6 + 1 and messages["percentage"] == 0.0

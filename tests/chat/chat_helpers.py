@@ -26,3 +26,15 @@ async def recv_until(ws, predicate, timeout: float = 15) -> list[dict[str, Any]]
 def answer_done(frame: dict[str, Any]) -> bool:
     """The last frame of one answer: ``typing`` false."""
     return frame["type"] == "typing" and frame["is_typing"] is False
+
+
+def squash(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Frames with consecutive deltas merged: the server may coalesce deltas that
+    queue up for a slow reader, so only their text and position are stable."""
+    out: list[dict[str, Any]] = []
+    for frame in frames:
+        if frame["type"] == "delta" and out and out[-1]["type"] == "delta":
+            out[-1] = {"type": "delta", "text": out[-1]["text"] + frame["text"]}
+        else:
+            out.append(frame)
+    return out

@@ -63,6 +63,9 @@ async def test_bearer_as_first_frame_and_seed_query_names(stack, server):
     async with connect(f"{server.ws}/ws/chat?persona_id={persona_id}") as ws:
         await ws.send(json.dumps({"type": "auth", "token": "not-a-real-token"}))
         assert (await closed_with(ws))[0] == 1008
+    async with connect(f"{server.ws}/ws/chat?persona_id={persona_id}") as ws:
+        await ws.send(b"\x00binary")
+        assert (await closed_with(ws))[0] == 1008
 
 
 async def test_token_in_url_refused_when_config_says_so(make_stack, serve):

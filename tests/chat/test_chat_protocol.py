@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 from chat_fakes import Script
-from chat_helpers import answer_done, recv_json, recv_until
+from chat_helpers import answer_done, recv_json, recv_until, squash
 from websockets.asyncio.client import connect
 
 
@@ -27,6 +27,7 @@ async def open_chat(server, user, persona_id, session_id=None, **kwargs):
 
 @pytest.mark.all_databases
 async def test_streaming_order_and_history_replay(stack, server):
+    Script.delay = 0.02  # the chunks come apart in time, so they arrive as separate deltas
     user = stack.user()
     persona_id = stack.persona()
     ws, info = await open_chat(server, user, persona_id)
@@ -43,6 +44,7 @@ async def test_streaming_order_and_history_replay(stack, server):
     assert kinds[1] == "typing" and frames[1]["is_typing"] is True
     deltas = [f["text"] for f in frames if f["type"] == "delta"]
     assert "".join(deltas) == "Hello from the persona."
+    assert len(deltas) >= 2
     assert kinds[2 : 2 + len(deltas)] == ["delta"] * len(deltas)
     final = frames[2 + len(deltas)]
     assert final["type"] == "message" and final["message"]["sender"] == "persona"
@@ -98,10 +100,12 @@ async def test_reset_when_a_retry_starts_over_and_error_frames(stack, server):
     persona_id = stack.persona()
     ws, _ = await open_chat(server, user, persona_id)
     await ws.send(json.dumps({"type": "user_message", "content": "Count for me"}))
-    frames = await recv_until(ws, answer_done)
+    frames = squash(await recv_until(ws, answer_done))
     kinds = [f["type"] for f in frames]
-    assert kinds[:6] == ["message", "typing", "delta", "delta", "reset", "delta"], kinds
-    final = [f for f in frames if f["type"] == "message"][-1]["message"]
+    assert kinds == ["message", "typing", "delta", "reset", "delta", "message", "typing"], kinds
+    assert frames[2]["text"] == "One two "  # the failed attempt's text, to be discarded
+    assert frames[4]["text"] == "One two three."
+    final = frames[5]["message"]
     assert final["content"] == "One two three."  # only the attempt after the reset
     assert "error" not in kinds
 
@@ -116,3 +120,24 @@ async def test_reset_when_a_retry_starts_over_and_error_frames(stack, server):
     await ws.send(json.dumps({"type": "ping"}))
     assert await recv_json(ws) == {"type": "pong"}
     await ws.close()
+
+
+async def test_replay_is_the_most_recent_messages(make_stack, serve):
+    stack = make_stack(chat={"history_replay": 2})
+    user = stack.user()
+    persona_id = stack.persona()
+    with serve(stack) as server:
+        ws, info = await open_chat(server, user, persona_id)
+        for question in ("First question", "Second question"):
+            Script.chunks = [f"Answer to {question.lower()}"]
+            await ws.send(json.dumps({"type": "user_message", "content": question}))
+            await recv_until(ws, answer_done)
+        await ws.close()
+        ws, info = await open_chat(server, user, persona_id, info["session_id"])
+        assert info["message_count"] == 4 and info["replayed"] == 2
+        replay = [(await recv_json(ws))["message"] for _ in range(2)]
+        assert [m["content"] for m in replay] == [
+            "Second question",
+            "Answer to second question",
+        ]
+        await ws.close()

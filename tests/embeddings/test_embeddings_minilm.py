@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bwenge.errors import ConfigError
+from bwenge.testing_contracts import EmbedderContract
 
 PAIRS = [  # (text, paraphrase, unrelated)
     (
@@ -36,6 +37,12 @@ TEXTS = [
     "Two words",
     "The expert uploads PDFs, slides and notes; recipients ask questions and get cited answers.",
 ]
+
+
+class TestMiniLM(EmbedderContract):
+    @pytest.fixture
+    def embedder(self, minilm_embedder):
+        return minilm_embedder
 
 
 def test_kernel_registers_embedders(make_kernel):

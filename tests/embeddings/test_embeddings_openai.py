@@ -7,6 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from bwenge.testing_contracts import EmbedderContract
+
 
 def fake_vector(text: str, dims: int) -> list[float]:
     digest = hashlib.sha256(text.encode()).digest()
@@ -78,6 +80,12 @@ def openai_kernel(make_kernel, api, **extra):
     }
     kernel = make_kernel(embeddings={"openai": settings})
     return kernel.embedders.get("openai")(kernel)
+
+
+class TestOpenAICompatible(EmbedderContract):
+    @pytest.fixture
+    def embedder(self, make_kernel, api):
+        return openai_kernel(make_kernel, api, dimensions=16, batch_size=3)
 
 
 def test_embeds_in_order_in_batches(make_kernel, api):

@@ -103,7 +103,9 @@ def zip_bomb_docx(mb: int = 600) -> bytes:
     with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             dst.writestr(info, src.read(info))
-        with dst.open(zipfile.ZipInfo("word/media/bomb.bin"), "w", force_zip64=True) as fh:
+        bomb = zipfile.ZipInfo("word/media/bomb.bin")
+        bomb.compress_type = zipfile.ZIP_DEFLATED
+        with dst.open(bomb, "w", force_zip64=True) as fh:
             chunk = b"\0" * (1 << 20)
             for _ in range(mb):
                 fh.write(chunk)

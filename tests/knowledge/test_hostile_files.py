@@ -20,7 +20,8 @@ from knowledge_files import (
 
 from bwenge.contracts.knowledge import collection_name
 
-LIMITS = {"parse_timeout_seconds": 3, "parse_memory_mb": 768, "max_upload_mb": 2}
+LIMITS = {"parse_timeout_seconds": 3, "parse_memory_mb": 768, "max_upload_mb": 2,
+          "zip_max_total_mb": 100}
 
 
 @pytest.fixture
@@ -53,7 +54,8 @@ def expert_and_persona(client, make_user, persona):
     ("notes.txt", b"\x00\x01binary\xff\xfe" * 50, "not UTF-8"),
     ("notes.md", pdf_bytes(["hello"]), "pdf"),
     ("tool.exe", b"MZ" + b"\0" * 100, "not supported"),
-])
+], ids=["exe-as-pdf", "zip-as-pdf", "pdf-as-docx", "docx-as-pptx", "binary-as-txt", "pdf-as-md",
+        "exe"])
 def test_type_mismatch_is_415_and_nothing_is_stored(filename, data, why, client, expert_and_persona,
                                                     upload):
     expert, pid = expert_and_persona
@@ -95,12 +97,14 @@ def test_oversized_upload_without_content_length_stops_at_the_limit(client, expe
     assert stored_files(client.app.state.kernel) == []
 
 
-@pytest.mark.parametrize("data,why", [
-    (zip_bomb_docx(600), "zip bomb"),
-    (xxe_docx(), "DTD or entities"),
-])
-def test_unsafe_docx_is_refused_at_upload(data, why, client, expert_and_persona, upload):
+@pytest.mark.parametrize("make,why", [
+    (lambda: zip_bomb_docx(150), "would expand to 150 MB"),
+    (lambda: zip_bomb_docx(20), "compresses"),
+    (xxe_docx, "DTD or entities"),
+], ids=["zip-bomb-total", "zip-bomb-ratio", "xxe"])
+def test_unsafe_docx_is_refused_at_upload(make, why, client, expert_and_persona, upload):
     expert, pid = expert_and_persona
+    data = make()
     assert len(data) < 2 * 1024 * 1024  # small on the wire
     r = upload(expert, pid, "evil.docx", data)
     assert r.status_code == 422, r.text

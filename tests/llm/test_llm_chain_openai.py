@@ -236,3 +236,29 @@ async def test_fallback_answer_is_honest_when_nothing_matches(openai_server, llm
     llm = await llm_service(**openai_server.llm_config(retries=1))
     done = await llm.complete(request("What is the capital of France?", PASSAGES))
     assert done.provider == "extractive" and NO_MATERIAL_MARKER in done.text
+
+
+async def test_empty_answer_falls_back(openai_server, llm_service):
+    openai_server.answer("", chunks=[])
+    llm = await llm_service(**openai_server.llm_config(retries=1))
+    done = await llm.complete(engine_request())
+    assert done.provider == "extractive" and "[1]" in done.text
+    assert len(openai_server.chat_requests) == 1  # not retried
+
+
+async def test_consumer_stopping_early_closes_the_provider_stream(openai_server, llm_service):
+    openai_server.answer("one two three four five six", chunk_delay=0.05)
+    llm = await llm_service(**openai_server.llm_config(chain=["openai"]))
+    stream = llm.stream(engine_request())
+    first = await anext(stream)
+    await stream.aclose()
+    assert first.type == "delta" and first.text == "one"
+    openai_server.answer("Next.")  # the service still works afterwards
+    assert (await llm.complete(engine_request())).text == "Next."
+
+
+async def test_unreadable_retry_after_falls_back_to_backoff(openai_server, llm_service):
+    openai_server.rate_limit(retry_after="soon").answer("Backed off.")
+    llm = await llm_service(**openai_server.llm_config(retries=1, retry_backoff=0.01))
+    done = await llm.complete(engine_request())
+    assert done.provider == "openai" and done.text == "Backed off."

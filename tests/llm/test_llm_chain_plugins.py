@@ -101,3 +101,12 @@ async def test_a_provider_name_cannot_be_taken_twice(make_kernel):
     with pytest.raises(DuplicateNameError) as caught:
         make_kernel(plugins=[Squatter()])
     assert "extractive" in caught.value.message
+
+
+async def test_scripted_llm_fixture_drives_the_chain(llm_service, scripted_llm):
+    scripted_llm.fail(after=["Half", " an"]).answer("Whole answer.", chunks=["Whole", " answer."])
+    llm = await llm_service(plugins=[scripted_llm], **scripted_llm.llm_config(retries=1))
+    events = await collect(llm, request("How long do refunds take?", PASSAGES))
+    assert [e.type for e in events] == ["delta", "delta", "reset", "delta", "delta", "done"]
+    assert events[-1].provider == "scripted" and shown_text(events) == "Whole answer."
+    assert [r.question for r in scripted_llm.requests] == ["How long do refunds take?"] * 2

@@ -91,6 +91,7 @@ _ABOUT_HISTORY = re.compile(
 _ABOUT_OWN_ANSWER = re.compile(
     r"\bwhat\s+did\s+you\s+(?:just\s+)?(?:say|said|answer|tell)", re.IGNORECASE
 )
+_CONTINUES = re.compile(r"(?:it|its|this|these|they|their|that|such|those)\b", re.IGNORECASE)
 _FIRST = re.compile(r"\bfirst\b", re.IGNORECASE)
 
 _CASUAL = (
@@ -105,6 +106,9 @@ _CASUAL = (
     "cheerful",
     "chatty",
     "upbeat",
+    "encouraging",
+    "supportive",
+    "kind",
 )
 _FORMAL = ("formal", "professional", "academic", "serious", "business", "courteous", "reserved")
 _TONE_KEYS = ("style", "formality", "voice", "register", "personality", "mood", "tone", "manner")
@@ -140,10 +144,18 @@ def persona_voice(persona: Persona) -> Voice:
     """Read the persona's tone settings (``style``/``formality``/..., optional
     ``greeting`` and ``sign_off``) into a :class:`Voice`."""
     tone = persona.tone or {}
-    words = " ".join(str(tone.get(k, "")) for k in _TONE_KEYS).lower()
-    casual = any(w in words for w in _CASUAL)
-    formal = any(w in words for w in _FORMAL)
-    register = "formal" if formal and not casual else "casual" if casual else "neutral"
+
+    def register_of(text: str) -> str | None:
+        words = set(re.findall(r"[a-z]+", text.lower()))
+        casual, formal = bool(words & set(_CASUAL)), bool(words & set(_FORMAL))
+        return "casual" if casual and not formal else "formal" if formal and not casual else None
+
+    # An explicit formality wins over style words ("friendly" but "formal" is formal).
+    register = (
+        register_of(str(tone.get("formality", "")))
+        or register_of(" ".join(str(tone.get(k, "")) for k in _TONE_KEYS))
+        or "neutral"
+    )
     greeting = tone.get("greeting")
     if not isinstance(greeting, str) or not greeting.strip():
         greeting = {"casual": "Hi there!", "formal": "Good day.", "neutral": "Hello."}[register]
@@ -268,6 +280,18 @@ def select_sentences(
         if any(_similar(c.terms, o.terms) for o in chosen):
             continue
         chosen.append(c)
+    # A sentence that continues a chosen one ("It is stored in ...") says more about
+    # the same subject: quote it too while there is room.
+    by_place = {(c.passage, c.position): c for c in candidates}
+    for c in list(chosen):
+        follower = by_place.get((c.passage, c.position + 1))
+        if (
+            len(chosen) < max_sentences
+            and follower is not None
+            and follower not in chosen
+            and _CONTINUES.match(follower.text)
+        ):
+            chosen.append(follower)
     # Reading order: passages by their best sentence, sentences as written.
     first_seen = {}
     for i, c in enumerate(chosen):
@@ -350,7 +374,6 @@ class ExtractiveProvider:
         if not chosen:
             return greeting + no_material(request.persona)  # never cut: engines look for it
 
-        body = " ".join(_cite(c.text, c.passage + 1) for c in chosen)
         lead = {
             "casual": "Here's what my material says:",
             "formal": "According to my sources:",
@@ -358,9 +381,16 @@ class ExtractiveProvider:
         }[voice.register]
         tail = {"casual": " Hope that helps!", "formal": "", "neutral": ""}[voice.register]
         closing = f" {voice.closing}" if voice.closing else ""
-        text = f"{greeting}{lead} {body}"
-        reserve = len(tail) + len(closing)
-        return _trim(text, max(limit - reserve, 40)) + tail + closing
+        # Whole sentences while they fit; only a first sentence too long alone is cut.
+        room = max(limit - len(greeting) - len(lead) - len(tail) - len(closing) - 1, 40)
+        quoted: list[str] = []
+        for c in chosen:
+            cited = _cite(c.text, c.passage + 1)
+            if quoted and len(" ".join([*quoted, cited])) > room:
+                break
+            quoted.append(cited)
+        body = _trim(" ".join(quoted), room)
+        return f"{greeting}{lead} {body}{tail}{closing}"
 
     def _recall(self, question: str, history: list[ChatMessage], voice: Voice) -> str | None:
         if _ABOUT_OWN_ANSWER.search(question):

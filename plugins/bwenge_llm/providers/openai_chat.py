@@ -88,11 +88,16 @@ def _retry_after(headers: Any) -> float | None:
         if value is None:
             continue
         try:
-            return max(float(value) / divisor, 0.0)
+            seconds = float(value) / divisor
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if divisor == 1.0 else None
-            if parsed is not None:
-                return max(parsed.timestamp() - time.time(), 0.0)
+            if divisor != 1.0:
+                continue
+            try:  # Retry-After may also be an HTTP date
+                seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError):
+                continue
+        if seconds == seconds:  # not NaN
+            return max(seconds, 0.0)
     return None
 
 
@@ -134,6 +139,14 @@ class OpenAIProvider:
             except RuntimeError:  # its loop is gone; nothing left to close
                 pass
             self._client = None
+
+    async def check(self) -> str | None:
+        """Readiness probe: can the server list its models? (cheap, no tokens spent)"""
+        try:
+            await self.client().with_options(timeout=3.0, max_retries=0).models.list()
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer
+            return f"{self.options.base_url or 'OpenAI'} unreachable: {type(exc).__name__}: {exc}"
+        return None
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[str | Usage]:
         import openai
