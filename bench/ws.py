@@ -3,6 +3,7 @@
     python bench/ws.py                      # 1,000 sessions, 100 concurrent askers
     python bench/ws.py --sessions 300 --askers 50 --rounds 3
     python bench/ws.py --database postgresql+psycopg://postgres@127.0.0.1:5432/bench
+    python bench/ws.py --redis redis://127.0.0.1:6379/15   # fan-out through Redis
 
 Starts the server (the full stack: auth, personas, knowledge with the MiniLM
 embedder and Chroma, the extractive provider, answers, chat) in a subprocess,
@@ -145,6 +146,12 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (robust to other load on the machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -152,7 +159,9 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def start_server(tmp: Path, port: int, database: str | None, sessions: int) -> subprocess.Popen:
+def start_server(
+    tmp: Path, port: int, database: str | None, sessions: int, redis: str | None
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "BWENGE_ENV": "testing",
@@ -171,6 +180,8 @@ def start_server(tmp: Path, port: int, database: str | None, sessions: int) -> s
         "BWENGE_AUTH__RATE_LIMITS__INVITE_ACCEPT": "10000/minute",
     }
     env.pop("BWENGE_REDIS_URL", None)
+    if redis:  # frames, tickets and connection slots then go through Redis
+        env["BWENGE_REDIS_URL"] = redis
     if database:
         env["BWENGE_DATABASE__URL"] = database
         env["BWENGE_DATABASE__AUTO_MIGRATE"] = "true"
@@ -254,6 +265,9 @@ async def setup(base: str, users: int) -> tuple[str, list[str]]:
         return persona_id, tokens
 
 
+COMPRESSION: str | None = "deflate"  # what browsers negotiate; --no-deflate turns it off
+
+
 class Asker:
     """One socket that asks one question (or several, one per round)."""
 
@@ -261,6 +275,7 @@ class Asker:
         self.url, self.token, self.kind = url, token, kind
         self.ws = None
         self.error: str | None = None
+        self.first_frame: list[float] = []  # chat: seconds to the question's echo frame
 
     async def connect(self) -> bool:
         from websockets.asyncio.client import connect
@@ -272,6 +287,7 @@ class Asker:
                 open_timeout=120,
                 ping_interval=None,
                 max_size=2**22,
+                compression=COMPRESSION,
             )
             if self.kind == "chat":
                 info = json.loads(await asyncio.wait_for(self.ws.recv(), 120))
@@ -297,6 +313,8 @@ class Asker:
             first = None
             while True:
                 frame = json.loads(await asyncio.wait_for(ws.recv(), 300))
+                if frame["type"] == "message" and frame["message"]["sender"] == "user":
+                    self.first_frame.append(time.perf_counter() - start)
                 if frame["type"] == "delta" and first is None:
                     first = time.perf_counter() - start
                 if frame["type"] == "error":
@@ -334,7 +352,7 @@ async def run(args) -> int:
     raise_fd_limit()
     tmp = Path(tempfile.mkdtemp(prefix="bwenge-bench-ws-"))
     port = free_port()
-    proc = start_server(tmp, port, args.database, args.sessions)
+    proc = start_server(tmp, port, args.database, args.sessions, args.redis)
     base, ws_base = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
     try:
         persona_id, tokens = await setup(base, args.users)
@@ -384,13 +402,19 @@ async def run(args) -> int:
             "echo": f"{ws_base}/bench/echo",
         }
         samples: dict[str, list[float]] = {k: [] for k in kinds}
+        first_frames: list[float] = []
+        cpu: dict[str, float] = {k: 0.0 for k in kinds}
         for round_no in range(args.rounds):
             order = list(kinds.items())
             order = order[round_no % 3 :] + order[: round_no % 3]  # rotate: drift hits all alike
             for kind, url in order:
                 group = [Asker(url, tokens[i % len(tokens)], kind) for i in range(args.askers)]
                 await open_all(group)
+                await asyncio.sleep(0.5)  # let connect-time work (session events) settle
+                cpu0 = cpu_seconds(proc.pid)
                 samples[kind] += await ask_all(group, round_no)
+                cpu[kind] += cpu_seconds(proc.pid) - cpu0
+                first_frames += [t for a in group for t in a.first_frame]
                 failed = [a.error for a in group if a.error]
                 if failed:
                     print(f"{kind}: {len(failed)} failed, e.g. {failed[0]}")
@@ -402,7 +426,15 @@ async def run(args) -> int:
             ("chat", "Bwenge /ws/chat"),
         ):
             s = samples[kind]
-            print(f"{label:28s} p50 {ms(pct(s, 50))}   p95 {ms(pct(s, 95))}   (n={len(s)})")
+            per_q = cpu[kind] / max(len(s), 1)
+            print(
+                f"{label:28s} p50 {ms(pct(s, 50))}   p95 {ms(pct(s, 95))}   (n={len(s)}, "
+                f"server CPU {per_q * 1000:.1f} ms/question)"
+            )
+        print(
+            f"{'/ws/chat, first frame':28s} p50 {ms(pct(first_frames, 50))}   "
+            f"p95 {ms(pct(first_frames, 95))}   (the question's echo: chat's own path)"
+        )
         chat95 = pct(samples["chat"], 95)
         over_bare = chat95 - pct(samples["bare"], 95)
         over_echo = chat95 - pct(samples["echo"], 95)
@@ -433,12 +465,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--users", type=int, default=10, help="recipients sharing the sessions")
     parser.add_argument("--database", help="SQLAlchemy URL (default: SQLite in a temp dir)")
+    parser.add_argument(
+        "--no-deflate", action="store_true", help="clients don't offer permessage-deflate"
+    )
+    parser.add_argument("--redis", help="redis_url for the server (default: in-process fan-out)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.port)
         return
+    if args.no_deflate:
+        global COMPRESSION
+        COMPRESSION = None
     sys.exit(asyncio.run(run(args)))
 
 

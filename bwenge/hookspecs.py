@@ -234,9 +234,11 @@ def after_member_change(kernel, event):
 
 @hookspec
 def after_persona_change(kernel, event):
-    """A persona was created, updated, released or deleted.
-    ``event.data``: ``persona_id``, ``action`` ("create"|"update"|"release"|"delete"),
-    and for releases ``override`` (bool)."""
+    """A persona was created, updated, released, withdrawn (back to draft) or deleted.
+    ``event.data``: ``persona_id``, ``persona_name``, ``action``
+    ("create"|"update"|"release"|"withdraw"|"delete"); updates carry ``fields``
+    (the changed ones); releases carry ``override`` (bool), ``reason`` and
+    ``missing`` (what readiness lacked). On "delete" the persona is already gone."""
 
 
 @hookspec

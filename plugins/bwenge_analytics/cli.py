@@ -21,6 +21,36 @@ def store_weekly() -> None:
     typer.echo(f"stored {stored} weekly report(s)")
 
 
+@app.command("worker")
+def worker(
+    interval: Annotated[int | None, typer.Option(
+        help="Seconds between runs (default: analytics.report_job_interval_seconds).")] = None,
+) -> None:
+    """Run the weekly report job in the foreground until SIGINT/SIGTERM (for a
+    worker container when the servers run with analytics.report_job = false)."""
+    import asyncio
+    import signal
+
+    from bwenge.cli import load_kernel
+
+    from .hooks import report_job
+
+    kernel = load_kernel()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        task = asyncio.create_task(report_job(kernel, initial_delay=0, interval=interval))
+        typer.echo("analytics worker: storing finished weeks' reports on schedule")
+        await stop.wait()
+        task.cancel()
+
+    asyncio.run(run())
+    typer.echo("analytics worker stopped")
+
+
 @app.command("rebuild-rollup")
 def rebuild_rollup() -> None:
     """Recompute the daily message counts from the raw events (after a bulk import)."""

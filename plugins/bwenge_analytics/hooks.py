@@ -55,10 +55,13 @@ def register_commands(cli):
 # -- the weekly report job ------------------------------------------------------
 
 
-async def report_job(kernel) -> None:
+async def report_job(kernel, initial_delay: float | None = None,
+                     interval: float | None = None) -> None:
     """Store finished weeks' reports every ``report_job_interval_seconds``."""
     settings = kernel.settings_for("analytics")
-    await asyncio.sleep(settings.report_job_initial_delay_seconds)
+    interval = interval or settings.report_job_interval_seconds
+    await asyncio.sleep(settings.report_job_initial_delay_seconds if initial_delay is None
+                        else initial_delay)
     while True:
         try:
             stored = await asyncio.to_thread(analytics_service(kernel).store_finished_weeks)
@@ -66,7 +69,7 @@ async def report_job(kernel) -> None:
                 log.info("Stored %d weekly report(s)", stored)
         except Exception:  # a failed run must not end the schedule
             log.exception("Weekly report job failed")
-        await asyncio.sleep(settings.report_job_interval_seconds)
+        await asyncio.sleep(interval)
 
 
 @hookimpl

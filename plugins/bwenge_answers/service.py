@@ -240,6 +240,7 @@ class AnswerEngine:
             # session and the before_message_answer listeners are checked; it is
             # not a provider call, so a refusal below still stops before any.
             retrieval = asyncio.ensure_future(self._retrieve(persona, question, timings))
+            retrieval.add_done_callback(_quiet)  # an exchange that is never run must not warn
         try:
             sid, new = self._find_session(principal, persona_id, session_id)
             await self.kernel.emit(
@@ -254,7 +255,6 @@ class AnswerEngine:
         except BaseException:
             if retrieval is not None:
                 retrieval.cancel()
-                retrieval.add_done_callback(_quiet)
             raise
         history = [] if new else self._recent_turns(sid)
         context = dict(context or {})

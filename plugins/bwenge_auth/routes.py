@@ -153,6 +153,15 @@ def _api_key(key) -> dict[str, Any]:
     }
 
 
+# first: every client calls it on start-up, and routes are matched in order
+@router.get("/users/me", response_model=UserOut)
+async def me(principal: Principal = Depends(require("user.read_self"))):
+    """The caller's profile, from the row the authenticator already loaded (no extra query)."""
+    if principal.method == "api_key":
+        raise NotFound("API keys have no user profile")
+    return _me(principal)
+
+
 # -- accounts and tokens -----------------------------------------------------------
 
 
@@ -201,14 +210,6 @@ async def logout(request: Request, principal: Principal = Depends(require("user.
     """Sign out this session: its access and refresh tokens stop working at once."""
     await auth_service(get_kernel(request)).logout(principal)
     return {"message": "Logged out"}
-
-
-@router.get("/users/me", response_model=UserOut)
-async def me(principal: Principal = Depends(require("user.read_self"))):
-    """The caller's profile, from the row the authenticator already loaded (no extra query)."""
-    if principal.method == "api_key":
-        raise NotFound("API keys have no user profile")
-    return _me(principal)
 
 
 @router.patch("/users/me", response_model=UserOut)

@@ -134,6 +134,7 @@ class TokenCodec:
         # way, so a client reusing its access token skips the HMAC/base64/JSON work;
         # expiry is still checked on every use and revocation by the caller's query.
         self._verified: dict[str, dict[str, Any]] = {}
+        self.clock = time.time
 
     def encode(
         self, typ: str, sub: str, ttl: timedelta, now: datetime | None = None, **claims: Any
@@ -157,7 +158,7 @@ class TokenCodec:
             if len(self._verified) >= VERIFIED_CACHE_SIZE:
                 self._verified.clear()  # crude bound; refilling costs one verify per token
             self._verified[token] = claims
-        elif claims["exp"] + LEEWAY < time.time():
+        elif claims["exp"] + LEEWAY < self.clock():
             self._verified.pop(token, None)
             raise _unauthorized("Token expired", "token_expired")
         if claims.get("typ") != typ or not isinstance(claims.get("sub"), str):

@@ -31,3 +31,6 @@ class Avatar(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
     __table_args__ = (UniqueConstraint("org_id", "persona_id", name="uq_avatars_org_persona"),)
+    # Each upload bumps the version; an UPDATE that finds another version (a
+    # concurrent upload committed first) fails instead of silently winning.
+    __mapper_args__ = {"version_id_col": version}

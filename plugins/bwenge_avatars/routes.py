@@ -98,10 +98,10 @@ def delete_avatar(persona_id: str, request: Request,
 
 
 @router.get("/assets/{asset:path}", dependencies=[Depends(public())])
-def asset(asset: str, request: Request, kid: str | None = Query(None, max_length=32),
-          exp: str | None = Query(None, max_length=16),
-          sig: str | None = Query(None, max_length=64)):
-    """A model file behind a signed, expiring URL (the signature is the credential)."""
+def asset(asset: str, request: Request, kid: str | None = Query(None),
+          exp: str | None = Query(None), sig: str | None = Query(None)):
+    """A model file behind a signed, expiring URL (the signature is the credential).
+    Any malformed parameter is a 403 like a bad signature, never a 422."""
     path, mime, expiry = service(request).resolve_asset(asset, kid, exp, sig)
     max_age = max(0, int(expiry - time.time()))
     return FileResponse(path, media_type=mime, filename=path.name if asset.startswith("avatars/")

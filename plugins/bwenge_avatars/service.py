@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from bwenge.contracts.answers import ANIMATIONS
 from bwenge.contracts.personas import Persona, visible_to
@@ -141,7 +142,7 @@ class AvatarService:
                 now = utcnow()
                 if row is None:
                     row = Avatar(id=new_id(), org_id=principal.org_id, persona_id=persona_id,
-                                 version=0, created_at=now)
+                                 created_at=now)
                     s.add(row)
                 else:
                     old_name = row.stored_name
@@ -149,9 +150,9 @@ class AvatarService:
                 row.original_filename = Path(filename).name[:255]
                 row.mime_type, row.size_bytes = info.mime_type, size
                 row.animations, row.scale = chosen, scale_value
-                row.bounding_box, row.version = info.bounding_box, row.version + 1
+                row.bounding_box = info.bounding_box
                 row.uploaded_by, row.updated_at = principal.user_id, now
-        except IntegrityError:
+        except (IntegrityError, StaleDataError):
             final.unlink(missing_ok=True)
             raise Conflict("Another upload for this persona finished first; try again.") from None
         except BaseException:

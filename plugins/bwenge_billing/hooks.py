@@ -68,6 +68,13 @@ def register_payment_providers(register):
 
 
 @hookimpl
+def register_commands(cli):
+    from .cli import billing_cli
+
+    cli.add_typer(billing_cli, name="billing")
+
+
+@hookimpl
 def register_routes(register, kernel):
     from .routes import router
 
@@ -163,5 +170,12 @@ async def after_member_change(kernel, event):
 
 
 @hookimpl
-def before_request_authorize(kernel, event):
-    _rate_limits(kernel).check(event.user_id, event.org_id, event.data.get("action", ""))
+async def before_request_authorize(kernel, event):
+    limits = _rate_limits(kernel)
+    args = (event.user_id, event.org_id, event.data.get("action", ""))
+    if not limits.settings.enabled or args[2] in limits.exempt:
+        return
+    if kernel.core.redis_url:  # a network round trip: keep it off the event loop
+        await asyncio.to_thread(limits.check, *args)
+    else:
+        limits.check(*args)

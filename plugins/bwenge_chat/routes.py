@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections import deque
 from typing import Any
 
@@ -158,6 +159,7 @@ class SocketConnection:
     def __init__(
         self, websocket: WebSocket, principal: Principal, session_id: str, max_frames: int
     ):
+        self.id = uuid.uuid4().hex
         self.websocket = websocket
         self.principal = principal
         self.session_id = session_id
@@ -254,7 +256,7 @@ async def chat_socket(websocket: WebSocket):
             raise Refused(protocol.POLICY, exc.message) from None
         conn = SocketConnection(websocket, principal, session_id, settings.send_queue_frames)
         try:
-            hub.admit(conn)
+            await hub.admit(conn)
         except TooManyRequests as exc:
             raise Refused(protocol.TRY_AGAIN_LATER, exc.message) from None
     except Refused as refused:
@@ -294,7 +296,7 @@ async def chat_socket(websocket: WebSocket):
         log.exception("chat socket failed")
         conn.closing = conn.closing or (protocol.INTERNAL, "internal error")
     finally:
-        hub.leave(conn)
+        await hub.leave(conn)
         if subscription is not None:
             await subscription.close()
         conn.closing = conn.closing or (protocol.NORMAL, "")

@@ -16,11 +16,12 @@ from collections import Counter
 from typing import Any, Protocol
 
 from bwenge.domain import Principal
-from bwenge.errors import BwengeError, NotFound, TooManyRequests
+from bwenge.errors import BwengeError, NotFound
 from bwenge.kernel import Kernel
 
 from . import protocol
 from .broadcast import Broadcaster, MemoryBroadcaster, RedisBroadcaster, Subscription
+from .limits import MemoryConnectionLimits, RedisConnectionLimits
 from .settings import ChatSettings
 from .tickets import MemoryTicketStore, RedisTicketStore
 
@@ -28,6 +29,7 @@ log = logging.getLogger("bwenge.chat")
 
 
 class Connection(Protocol):
+    id: str
     principal: Principal
     session_id: str
 
@@ -43,8 +45,7 @@ class ChatHub:
         self.broadcaster: Broadcaster
         self.tickets: MemoryTicketStore | RedisTicketStore
         self.connections: set[Connection] = set()
-        self.per_user: Counter[str] = Counter()
-        self.per_org: Counter[str] = Counter()
+        self.limits: MemoryConnectionLimits | RedisConnectionLimits
         self.tasks: set[asyncio.Task] = set()
         self.answering: Counter[str] = Counter()  # session_id -> answers queued or running here
         self._locks: dict[str, asyncio.Lock] = {}
@@ -59,13 +60,17 @@ class ChatHub:
             raise BwengeError(
                 "chat.broadcaster = 'redis' needs redis_url to be set.", code="config_error"
             )
+        limits = (self.settings.max_connections_per_user, self.settings.max_connections_per_org)
         if url:
             import redis.asyncio as aioredis
 
             self.redis = aioredis.Redis.from_url(url)
             self.tickets = RedisTicketStore(self.redis, self.settings.ticket_ttl_seconds)
+            self.limits = RedisConnectionLimits(self.redis, *limits)
         else:
             self.tickets = MemoryTicketStore(self.settings.ticket_ttl_seconds)
+            self.limits = MemoryConnectionLimits(*limits)
+        await self.limits.start()
         if url and mode in ("auto", "redis"):
             self.broadcaster = RedisBroadcaster(url, client=self.redis)
         else:
@@ -94,34 +99,25 @@ class ChatHub:
             with contextlib.suppress(Exception):
                 await conn.close(protocol.GOING_AWAY, "server shutting down")
         await self.broadcaster.stop()
+        await self.limits.stop()
         if self.redis is not None:
             with contextlib.suppress(Exception):
                 await self.redis.aclose()
 
     # -- connections -------------------------------------------------------------
 
-    def admit(self, conn: Connection) -> None:
-        """Count a connection against the per-user and per-org limits (this worker)."""
+    async def admit(self, conn: Connection) -> None:
+        """Count a connection against the per-user and per-org limits (across
+        workers with Redis, else in this process); raises TooManyRequests."""
         p = conn.principal
-        if self.per_user[p.user_id] >= self.settings.max_connections_per_user:
-            raise TooManyRequests(
-                f"You already have {self.settings.max_connections_per_user} chat connections open."
-            )
-        if self.per_org[p.org_id] >= self.settings.max_connections_per_org:
-            raise TooManyRequests("Your organisation has reached its chat connection limit.")
-        self.per_user[p.user_id] += 1
-        self.per_org[p.org_id] += 1
+        await self.limits.acquire(conn.id, p.user_id, p.org_id)
         self.connections.add(conn)
 
-    def leave(self, conn: Connection) -> None:
+    async def leave(self, conn: Connection) -> None:
         if conn not in self.connections:
             return
         self.connections.discard(conn)
-        p = conn.principal
-        for counter, key in ((self.per_user, p.user_id), (self.per_org, p.org_id)):
-            counter[key] -= 1
-            if counter[key] <= 0:
-                del counter[key]
+        await self.limits.release(conn.id, conn.principal.user_id, conn.principal.org_id)
 
     async def subscribe(self, conn: Connection) -> Subscription:
         return await self.broadcaster.subscribe(conn.session_id, conn.deliver)

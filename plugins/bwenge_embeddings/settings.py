@@ -23,6 +23,14 @@ class MiniLMSettings(BaseModel):
         le=256,
         description="onnxruntime intra-op threads; 0 = one per CPU core, at most 4.",
     )
+    query_threads: int = Field(
+        1,
+        ge=0,
+        le=256,
+        description="threads for small calls (up to 4 texts, e.g. a question at retrieval); "
+        "0 = same as threads. One thread keeps question latency steady while "
+        "ingestion batches use the other cores.",
+    )
     max_length: int = Field(
         256, ge=8, le=512, description="Tokens kept per text (the model's limit is 512)."
     )

@@ -33,6 +33,8 @@ def worker(
 
     kernel = load_kernel(migrate=None)
     service = _service(kernel)
+    service.autostart = False
+    asyncio.run(kernel.start())  # other plugins' services and listeners
     settings = service.settings
     threads = threads or settings.workers
     stop = threading.Event()
@@ -61,7 +63,7 @@ def worker(
         runner.start()
         stop.wait()
         runner.stop(wait=True)
-    asyncio.run(kernel.stop()) if kernel.started else None
+    asyncio.run(kernel.stop())
     console.print("Knowledge worker stopped.")
 
 
@@ -100,6 +102,8 @@ def ingest(
 
     kernel = load_kernel(migrate=None)
     service = _service(kernel)
+    service.autostart = False  # jobs run right here, one by one
+    asyncio.run(kernel.start())
     try:
         service.check_persona(org, persona)
     except BwengeError:
@@ -145,6 +149,7 @@ def ingest(
                 progress.console.print(f"[red]failed[/] {path}: {final.error_message or final.status}",
                                        highlight=False)
             progress.advance(overall)
+    asyncio.run(kernel.stop())
     console.print(", ".join(f"{n} {k}" for k, n in results.items()), highlight=False)
     if results["failed"] or results["refused"]:
         raise typer.Exit(1)

@@ -58,6 +58,8 @@ async def after_app_start(kernel):
     from .runner import DramatiqRunner, InProcessRunner
 
     service = _service(kernel)
+    if not service.autostart:  # the CLI runs jobs itself
+        return
     service.loop = asyncio.get_running_loop()
     settings = service.settings
     if settings.queue == "dramatiq":

@@ -86,6 +86,7 @@ class KnowledgeService:
         self.loop: asyncio.AbstractEventLoop | None = None  # the app's loop, for events from threads
         self.stopping = threading.Event()
         self.runner = None  # set by hooks: enqueue(source_id)
+        self.autostart = True  # start the configured runner in after_app_start
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -390,8 +391,10 @@ class KnowledgeService:
             store.upsert(collection, [chunk_id(source.id, c.index) for c in batch], vectors,
                          [c.text for c in batch], [self._vector_meta(source, c) for c in batch],
                          embedder=embedder.name)
+            done = min(start + size, len(chunks))
+            log.info("Source %s: indexed %d/%d chunks", source.id, done, len(chunks))
             if progress:
-                progress(f"embedded {min(start + size, len(chunks))}/{len(chunks)}")
+                progress(f"embedded {done}/{len(chunks)}")
 
     @staticmethod
     def _vector_meta(source: KnowledgeSource, chunk: Chunk) -> dict[str, Any]:

@@ -63,6 +63,7 @@ def test_animation_hints_follow_the_intent(client, persona):
     assert hint == "explaining"
 
 
+@pytest.mark.all_databases
 def test_sessions_belong_to_their_user(client, persona, user, recorder):
     p, expert, recipient = persona
     assert ask(client, recipient, p["persona_id"], "What is osmosis?", "mine-1").status_code == 200
@@ -216,3 +217,38 @@ def test_stream_sends_deltas_then_the_stored_answer(client, persona):
 
 def user_headers(client, who):
     return who.headers
+
+
+def test_seed_clients_may_bring_their_own_history(client, persona):
+    p, _, recipient = persona
+    context = {
+        "conversation_history": [
+            {"role": "user", "content": "What is photosynthesis?"},
+            {"role": "assistant", "content": "It turns light into chemical energy."},
+        ]
+    }
+    r = ask(
+        client, recipient, p["persona_id"], "What was my first question?", "seeded", context=context
+    )
+    assert r.status_code == 200, r.text
+    assert "What is photosynthesis?" in r.json()["response_text"]
+
+
+@pytest.mark.all_databases
+def test_concurrent_questions_in_one_session_are_all_stored(client, persona):
+    from concurrent.futures import ThreadPoolExecutor
+
+    p, _, recipient = persona
+    questions = ["What is osmosis?", "What do mitochondria do?", "What is photosynthesis?"]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(
+            pool.map(
+                lambda q: ask(client, recipient, p["persona_id"], q, "busy").status_code, questions
+            )
+        )
+    assert results == [200, 200, 200]
+    body = client.get("/sessions/busy/messages", headers=recipient.headers).json()
+    assert body["total"] == 6
+    asked = [m["content"] for m in body["messages"] if m["sender"] == "user"]
+    assert sorted(asked) == sorted(questions)
+    assert [m["sender"] for m in body["messages"]] == ["user", "persona"] * 3

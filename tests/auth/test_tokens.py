@@ -66,6 +66,18 @@ def test_tokens_without_required_claims_or_expired_are_rejected(client, owner):
     assert client.get("/users/me", headers=bearer(as_refresh)).status_code == 401
 
 
+def test_a_token_seen_before_still_expires(client, owner):
+    codec = client.app.state.kernel.service("auth").codec
+    assert client.get("/users/me", headers=owner.headers).status_code == 200  # verified once
+    real_clock = codec.clock
+    codec.clock = lambda: real_clock() + 16 * 60  # past the 15-minute lifetime
+    try:
+        r = client.get("/users/me", headers=owner.headers)
+    finally:
+        codec.clock = real_clock
+    assert r.status_code == 401 and r.json()["error"]["code"] == "token_expired"
+
+
 def test_refresh_rotates_and_reuse_revokes_the_family(client, owner):
     # the seed passed the token as a query parameter; JSON bodies work too
     r1 = client.post("/auth/refresh", params={"refresh_token": owner.refresh_token})

@@ -123,3 +123,21 @@ def test_deleting_the_persona_removes_its_avatar(client, owner, persona_id):
     assert len(avatar_files(client)) == 1
     assert client.delete(f"/personas/{persona_id}", headers=owner.headers).status_code == 200
     assert avatar_files(client) == []
+
+
+@pytest.mark.all_databases
+def test_concurrent_uploads_leave_one_consistent_avatar(client, owner, persona_id):
+    """Racing uploads for one persona: each either wins or gets 409; exactly one
+    file is left and it is the one the persona points at."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    models = [cube_glb(float(size)) for size in range(1, 7)]
+    with ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(lambda m: upload(client, owner, persona_id, m).status_code,
+                                 models))
+    assert set(statuses) <= {200, 409} and 200 in statuses
+    body = client.get(f"/3d/persona/{persona_id}", headers=owner.headers).json()
+    assert body["version"] == statuses.count(200)
+    files = avatar_files(client)
+    assert len(files) == 1
+    assert client.get(body["model_url"]).content == files[0].read_bytes()

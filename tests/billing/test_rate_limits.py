@@ -65,3 +65,12 @@ def test_limits_can_be_switched_off(make_kernel, make_user):
     with TestClient(create_app(kernel)) as client:
         owner = make_user(client)
         assert {r.status_code for r in _spend(client, owner, 8)} == {200}
+
+
+def test_limits_hold_when_login_throttling_is_off(make_kernel, make_user):
+    # the auth plugin's shared limiter is switched off: the API limits keep their own
+    kernel = make_kernel(auth={"rate_limits": {"enabled": False}})
+    with TestClient(create_app(kernel)) as client:
+        owner = make_user(client)
+        statuses = [r.status_code for r in _spend(client, owner, 5)]
+        assert statuses[:2] == [200, 200] and 429 in statuses

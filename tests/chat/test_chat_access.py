@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 import httpx
@@ -158,7 +160,7 @@ async def test_per_user_connection_limit_and_idle_timeout(make_stack, serve):
         for _ in range(3):
             await first.send(json.dumps({"type": "ping"}))
             assert await recv_json(first) == {"type": "pong"}
-            await __import__("asyncio").sleep(0.3)
+            await asyncio.sleep(0.3)
         await first.send(json.dumps({"type": "user_message", "content": "still here"}))
         await recv_until(first, answer_done)
         assert (await closed_with(second)) == (1000, "idle timeout")
@@ -185,3 +187,33 @@ async def test_per_org_connection_limit(make_stack, serve):
                 f"{server.ws}/ws/chat?persona_id={pb}", additional_headers=b1.headers
             ) as other_org:
                 assert (await recv_json(other_org))["type"] == "session_info"
+
+
+@pytest.mark.redis
+async def test_connection_limit_counts_every_worker_with_redis(make_stack, serve, redis_url):
+    settings = {"redis_url": redis_url, "chat": {"max_connections_per_user": 2}}
+    one, two = make_stack(**settings), make_stack(**settings)
+    user = one.user()
+    persona_id = one.persona()
+    with serve(one) as server_one, serve(two) as server_two:
+        path = f"/ws/chat?persona_id={persona_id}"
+        first = await connect(server_one.ws + path, additional_headers=user.headers)
+        second = await connect(server_two.ws + path, additional_headers=user.headers)
+        for ws in (first, second):
+            assert (await recv_json(ws))["type"] == "session_info"
+        for server in (server_one, server_two):
+            async with connect(server.ws + path, additional_headers=user.headers) as third:
+                code, reason = await closed_with(third)
+            assert code == 1013 and "2 chat connections" in reason
+        await second.close()
+        for _ in range(50):  # the slot is released as the server notices the close
+            async with connect(server_one.ws + path, additional_headers=user.headers) as ws:
+                frame = None
+                with contextlib.suppress(ConnectionClosed):
+                    frame = await recv_json(ws)
+                if frame and frame["type"] == "session_info":
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the closed socket's slot was not released")
+        await first.close()

@@ -1,0 +1,132 @@
+"""Ingestion throughput: a generated ~200-page PDF, end to end vs the bare work.
+
+    python bench/ingest.py              # 200 pages
+    python bench/ingest.py --pages 50   # quicker
+
+Printed, all in the same run and process (model loaded and parser warm first):
+
+* (a) the whole pipeline: ``POST /knowledge/upload`` through the REST app, type and
+  safety checks, storage, the job (parse in a child process with limits, chunking,
+  embedding, Chroma upsert, database commit) until ``GET .../status`` says ready;
+* (b) the bare work called directly: pypdf extraction + SentenceSplitter chunking +
+  embedding, same settings, no storage;
+* pages/s for both and the ratio (a)/(b) (target >= 0.85).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS = ("cell membrane protein energy light water carbon enzyme gene river mountain trade "
+         "empire treaty law market price supply demand voltage current circuit signal").split()
+
+
+def make_pdf(pages: int, path: Path) -> None:
+    import random
+
+    from fpdf import FPDF
+
+    rng = random.Random(7)
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=10)
+    for n in range(pages):
+        pdf.add_page()
+        sentences = []
+        for i in range(22):
+            words = [rng.choice(WORDS) for _ in range(rng.randint(8, 16))]
+            sentences.append(f"Page {n + 1} point {i + 1}: " + " ".join(words).capitalize() + ".")
+        pdf.multi_cell(0, 5, " ".join(sentences))
+    pdf.output(str(path))
+
+
+def bare(path: Path, kernel) -> tuple[float, int]:
+    """(b): extraction + chunking + embedding, nothing else."""
+    from llama_index.core.node_parser import SentenceSplitter
+    from pypdf import PdfReader
+
+    settings = kernel.settings_for("knowledge")
+    embedder = kernel.embedders.get(settings.embedder)(kernel)
+    started = time.perf_counter()
+    texts = [(p.extract_text() or "").strip() for p in PdfReader(str(path)).pages]
+    splitter = SentenceSplitter(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
+    chunks = [piece for t in texts if t for piece in splitter.split_text(t)]
+    for start in range(0, len(chunks), settings.embed_batch_size):
+        embedder.embed(chunks[start:start + settings.embed_batch_size])
+    return time.perf_counter() - started, len(chunks)
+
+
+def whole(client, headers, persona_id: str, path: Path, title: str) -> tuple[float, int]:
+    """(a): upload through the REST API and wait until the source is ready."""
+    started = time.perf_counter()
+    with open(path, "rb") as fh:
+        r = client.post("/knowledge/upload", headers=headers, data={"persona_id": persona_id, "title": title},
+                        files={"file": (path.name, fh, "application/pdf")})
+    r.raise_for_status()
+    source_id = r.json()["source_id"]
+    while True:
+        body = client.get(f"/knowledge/{source_id}/status", headers=headers).json()
+        if body["status"] in ("ready", "failed"):
+            break
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    if body["status"] != "ready":
+        sys.exit(f"ingestion failed: {body['error_message']}")
+    return elapsed, body["chunk_count"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+    from fastapi.testclient import TestClient
+
+    from bwenge.kernel import Kernel
+    from bwenge_rest.app import create_app
+
+    work = Path(tempfile.mkdtemp(prefix="bwenge-bench-ingest-"))
+    (work / "config").mkdir()
+    os.environ.setdefault("BWENGE_LOG_LEVEL", "WARNING")
+    kernel = Kernel(config_dir=work / "config", env="testing", overrides={
+        "data_dir": str(work / "data"),
+        "database": {"url": f"sqlite:///{work / 'bench.db'}"},
+    }).load()
+    pdfs = []
+    for r in range(args.rounds + 1):  # +1 for the warm-up
+        path = work / f"book{r}.pdf"
+        make_pdf(args.pages if r else 3, path)
+        pdfs.append(path)
+
+    with TestClient(create_app(kernel)) as client:
+        tokens = client.post("/auth/register", json={
+            "name": "Bench", "email": "bench@example.test", "password": "Bench-password-123",
+            "org_name": "Bench"}).json()
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        persona_id = client.post("/personas", json={"name": "Bench"}, headers=headers).json()["persona_id"]
+        whole(client, headers, persona_id, pdfs[0], "warm-up")  # model, fork server, collection
+        bare(pdfs[0], kernel)
+        a_times, b_times = [], []
+        for r, path in enumerate(pdfs[1:], start=1):
+            tb, nb = bare(path, kernel)
+            ta, na = whole(client, headers, persona_id, path, f"round {r}")
+            b_times.append(tb)
+            a_times.append(ta)
+            print(f"round {r}: (a) whole {ta:.2f} s, {na} chunks; (b) bare {tb:.2f} s, {nb} chunks")
+    a, b = statistics.median(a_times), statistics.median(b_times)
+    print(f"pages: {args.pages}")
+    print(f"(a) whole pipeline: {args.pages / a:.2f} pages/s")
+    print(f"(b) pypdf + chunking + embedding: {args.pages / b:.2f} pages/s")
+    print(f"(a)/(b) = {b / a:.3f}  (target >= 0.85)")
+
+
+if __name__ == "__main__":
+    main()

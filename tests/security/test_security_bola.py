@@ -1,0 +1,325 @@
+"""BOLA: org A's owner, holding org B's ids, gets a 404 (never a 403, never B's data)
+from every route of the app that takes an id — in the path, the query or the body.
+
+``CASES`` says how to fill each route's id inputs. ``test_every_id_input_has_a_case``
+walks the app and fails when a route has an id input that no case fills with an
+org-B id, so a new id-bearing route (or a new id field) cannot ship without one.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from security_helpers import assert_error_shape, id_inputs, plugin_routes
+
+NO_BODY = object()
+MISSING = "missing"  # resolves to a well-formed id that exists nowhere
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call as org A's owner. Strings ``"B.<key>"``/``"A.<key>"`` are ids of that
+    org's objects (see ``conftest.populate``); ``"missing"`` is an id that exists nowhere."""
+
+    method: str
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    json: Any = NO_BODY
+    form: dict[str, str] | None = None  # multipart fields (a small file is attached)
+    # not_found: 404 in the error shape. same_as_missing: the route refuses for
+    # another reason first (e.g. platform admins only); B's id must then get
+    # exactly the answer a non-existent id gets, so it is no existence oracle.
+    expect: str = "not_found"
+    control_as: str = "owner"  # who in org A owns the object, for the positive control
+
+    @property
+    def name(self) -> str:
+        bits = [f"{k}={v}" for k, v in {**self.params, **self.query}.items()]
+        if isinstance(self.json, dict):
+            bits += [f"{k}={v}" for k, v in self.json.items() if isinstance(v, str) and "." in v]
+        bits += [f"{k}={v}" for k, v in (self.form or {}).items()]
+        return f"{self.method} {self.path} [{', '.join(bits)}]"
+
+    def id_inputs_with_b(self) -> set[str]:
+        """Which id inputs this case fills with an org-B id."""
+        out = {k for k, v in self.params.items() if _is_b(v)}
+        out |= {f"?{k}" for k, v in self.query.items() if _is_b(v)}
+        if isinstance(self.json, dict):
+            out |= {f"body.{k}" for k, v in self.json.items() if _is_b(v)}
+        out |= {f"body.{k}" for k, v in (self.form or {}).items() if _is_b(v)}
+        return out
+
+
+def _is_b(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("B.")
+
+
+MSG = "What does chlorophyll absorb?"
+CASES: list[Case] = [
+    # -- auth: orgs, members, invites, API keys
+    Case("GET", "/orgs/{org_id}", {"org_id": "B.org_id"}),
+    Case("POST", "/orgs/{org_id}/invite", {"org_id": "B.org_id"},
+         json={"email": "intruder@example.test", "role": "admin"}),
+    Case("GET", "/orgs/{org_id}/members", {"org_id": "B.org_id"}),
+    Case("PATCH", "/orgs/{org_id}/members/{user_id}",
+         {"org_id": "B.org_id", "user_id": "B.expert_id"}, json={"role": "admin"}),
+    Case("PATCH", "/orgs/{org_id}/members/{user_id}",
+         {"org_id": "A.org_id", "user_id": "B.expert_id"}, json={"role": "recipient"}),
+    Case("PATCH", "/orgs/{org_id}/members/{user_id}",
+         {"org_id": "A.org_id", "user_id": "B.owner_id"}, json={"role": "recipient"}),
+    Case("DELETE", "/orgs/{org_id}/members/{user_id}",
+         {"org_id": "B.org_id", "user_id": "B.recipient_id"}),
+    Case("DELETE", "/orgs/{org_id}/members/{user_id}",
+         {"org_id": "A.org_id", "user_id": "B.recipient_id"}),
+    Case("DELETE", "/orgs/{org_id}/members/{user_id}",
+         {"org_id": "A.org_id", "user_id": "B.pending_user_id"}),
+    Case("POST", "/orgs/{org_id}/transfer-ownership", {"org_id": "B.org_id"},
+         json={"user_id": "A.expert_id"}),
+    Case("POST", "/orgs/{org_id}/transfer-ownership", {"org_id": "A.org_id"},
+         json={"user_id": "B.expert_id"}),
+    Case("POST", "/orgs/{org_id}/api-keys", {"org_id": "B.org_id"},
+         json={"name": "intruder", "role": "owner"}),
+    Case("GET", "/orgs/{org_id}/api-keys", {"org_id": "B.org_id"}),
+    Case("DELETE", "/orgs/{org_id}/api-keys/{key_id}", {"org_id": "B.org_id", "key_id": "B.key_id"}),
+    Case("DELETE", "/orgs/{org_id}/api-keys/{key_id}", {"org_id": "A.org_id", "key_id": "B.key_id"}),
+    # -- personas
+    Case("GET", "/personas/{persona_id}", {"persona_id": "B.persona_id"}),
+    Case("GET", "/personas/{persona_id}", {"persona_id": "B.draft_persona_id"}),
+    Case("PUT", "/personas/{persona_id}", {"persona_id": "B.persona_id"}, json={"name": "Pwned"}),
+    Case("POST", "/personas/{persona_id}/settings", {"persona_id": "B.persona_id"},
+         json={"safety_rules": ["reveal everything"]}),
+    Case("DELETE", "/personas/{persona_id}", {"persona_id": "B.persona_id"}),
+    Case("GET", "/personas/{persona_id}/readiness", {"persona_id": "B.persona_id"}),
+    Case("POST", "/personas/{persona_id}/release", {"persona_id": "B.draft_persona_id"},
+         json={"override": True, "reason": "intruder"}),
+    Case("POST", "/personas/{persona_id}/withdraw", {"persona_id": "B.persona_id"}),
+    # -- knowledge
+    Case("POST", "/knowledge/upload", form={"persona_id": "B.persona_id"}),
+    Case("GET", "/knowledge/sources", query={"persona_id": "B.persona_id"}),
+    Case("GET", "/knowledge/{source_id}/status", {"source_id": "B.source_id"}),
+    Case("DELETE", "/knowledge/{source_id}", {"source_id": "B.source_id"}),
+    # -- answers
+    Case("POST", "/ai/respond", json={"persona_id": "B.persona_id", "user_message": MSG}),
+    Case("POST", "/ai/respond",
+         json={"persona_id": "A.persona_id", "session_id": "B.session_id", "user_message": MSG}),
+    Case("POST", "/ai/respond/stream", json={"persona_id": "B.persona_id", "user_message": MSG}),
+    Case("POST", "/ai/respond/stream",
+         json={"persona_id": "A.persona_id", "session_id": "B.session_id", "user_message": MSG}),
+    Case("GET", "/sessions/{session_id}/messages", {"session_id": "B.session_id"},
+         control_as="recipient"),
+    # -- avatars
+    Case("GET", "/3d/persona/{persona_id}", {"persona_id": "B.persona_id"}),
+    Case("POST", "/3d/persona/{persona_id}/upload", {"persona_id": "B.persona_id"},
+         form={"name": "intruder"}),
+    Case("DELETE", "/3d/persona/{persona_id}", {"persona_id": "B.persona_id"}),
+    # -- billing: only platform admins settle; an org's own member gets the same refusal
+    Case("POST", "/payments/invoices/{transaction_id}/settle", {"transaction_id": "B.transaction_id"},
+         json={"note": "intruder"}, expect="same_as_missing"),
+    # -- audit
+    Case("GET", "/orgs/{org_id}/audit", {"org_id": "B.org_id"}),
+    # filters over the caller's own trail: B's ids simply match nothing
+    Case("GET", "/orgs/{org_id}/audit", {"org_id": "A.org_id"},
+         query={"actor_id": "B.owner_id", "object_id": "B.persona_id"}, expect="empty_page"),
+    # -- analytics
+    Case("POST", "/events", json={"event_type": "quiz.completed", "persona_id": "B.persona_id"}),
+    # session ids are client-chosen labels on events (seed clients invent them): B's id
+    # must be treated exactly like one never seen, and B's data stays out of the answer
+    Case("POST", "/events", json={"event_type": "quiz.completed", "session_id": "B.session_id"},
+         expect="same_as_missing"),
+    Case("GET", "/orgs/{org_id}/reports/weekly", {"org_id": "B.org_id"}),
+    Case("GET", "/orgs/{org_id}/reports/weekly.csv", {"org_id": "B.org_id"}),
+    Case("GET", "/orgs/{org_id}/students/{student_id}/progress",
+         {"org_id": "B.org_id", "student_id": "B.recipient_id"}),
+    Case("GET", "/orgs/{org_id}/students/{student_id}/progress",
+         {"org_id": "A.org_id", "student_id": "B.recipient_id"}),
+    Case("GET", "/orgs/{org_id}/dashboard", {"org_id": "B.org_id"}),
+    Case("GET", "/orgs/{org_id}/events.csv", {"org_id": "B.org_id"}),
+    # -- chat: the socket, driven by test_chat_socket_refuses_org_b_ids below
+    Case("WS", "/ws/chat", query={"persona_id": "B.persona_id"}),
+    Case("WS", "/ws/chat", query={"persona_id": "A.persona_id", "session_id": "B.session_id"}),
+]
+
+# Routes whose path parameters are not org objects.
+NOT_ORG_OBJECTS = {
+    ("POST", "/webhooks/payment/{provider}"): "a payment provider's name; its events are signed",
+    ("GET", "/assets/{asset:path}"): "the signed URL is the credential (tampering, expiry and "
+                                     "traversal: tests/avatars/test_signed_urls.py)",
+}
+
+# Cases whose failure is a known bug that is not ours to fix (see the report); strict,
+# so the fix turns them into an error asking to remove the entry.
+KNOWN_BUGS: dict[str, str] = {}
+
+
+def resolve(value: Any, world) -> Any:
+    if isinstance(value, str):
+        if value == MISSING:
+            return str(uuid.uuid4())
+        org, _, key = value.partition(".")
+        if org in ("A", "B") and key in getattr(world, org.lower()).ids:
+            return getattr(world, org.lower()).ids[key]
+        return value
+    if isinstance(value, dict):
+        return {k: resolve(v, world) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, world) for v in value]
+    return value
+
+
+def b_secrets(world, sent: str) -> list[str]:
+    """Org B's ids and texts that must not appear in a response to org A (except
+    ids the request itself carried: echoing the caller's input leaks nothing)."""
+    b = world.b
+    values = [v for k, v in b.ids.items() if k != "api_key"] + [b.ids["api_key"][:12]]
+    values += ["confidential-B", "Secret Tutor B", "Notes B", "Expert B", "Recipient B",
+               "Owner B", "Org B", b.owner.email, b.expert.email, b.recipient.email]
+    return [v for v in values if v not in sent]
+
+
+def call(world, case: Case, who=None, substitute: dict[str, str] | None = None):
+    """Send ``case`` as ``who`` (org A's owner); ``substitute`` replaces refs first."""
+    client, who = world.client, who or world.a.owner
+
+    def sub(v):
+        return resolve((substitute or {}).get(v, v) if isinstance(v, str) else v, world)
+
+    params = {k: sub(v) for k, v in case.params.items()}
+    path = case.path
+    for k, v in params.items():
+        path = path.replace("{" + k + "}", v)
+    query = {k: sub(v) for k, v in case.query.items()}
+    kwargs: dict[str, Any] = {"headers": who.headers, "params": query}
+    if case.json is not NO_BODY:
+        kwargs["json"] = {k: sub(v) for k, v in case.json.items()}
+    if case.form is not None:
+        from bwenge_avatars.gltf import cube_glb
+
+        kwargs["data"] = {k: sub(v) for k, v in case.form.items()}
+        upload = (("avatar.glb", cube_glb(), "model/gltf-binary") if path.startswith("/3d/")
+                  else ("notes.txt", b"Intruder notes about photosynthesis.", "text/plain"))
+        kwargs["files"] = {"file": upload}
+    return client.request(case.method, path, **kwargs), json.dumps([params, query,
+                                                                      kwargs.get("json"),
+                                                                      kwargs.get("data")])
+
+
+def check_case(world, case: Case) -> None:
+    response, sent = call(world, case)
+    text = response.text
+    if case.expect == "not_found":
+        assert_error_shape(response, 404, "not_found")
+    elif case.expect == "same_as_missing":
+        refs = [*case.params.values(), *case.query.values()]
+        refs += list(case.json.values()) if isinstance(case.json, dict) else []
+        baseline, _ = call(world, case, substitute={v: MISSING for v in refs if _is_b(v)})
+        assert response.status_code == baseline.status_code, (text, baseline.text)
+        if response.status_code >= 400:
+            assert_error_shape(response, (403, 404))
+            assert response.json()["error"]["code"] == baseline.json()["error"]["code"], text
+    elif case.expect == "empty_page":
+        assert response.status_code == 200, text
+        body = response.json()
+        items = body.get("items", body.get("entries", body)) if isinstance(body, dict) else body
+        assert not items, f"filtering by B's ids found entries: {text[:300]}"
+    else:  # pragma: no cover - a typo in the table
+        raise AssertionError(f"unknown expectation {case.expect}")
+    leaked = [s for s in b_secrets(world, sent) if s in text]
+    assert not leaked, f"{case.name}: org B data in the response: {leaked}: {text[:300]}"
+
+
+HTTP_CASES = [c for c in CASES if c.method != "WS"]
+
+
+def test_every_id_input_has_a_case(world):
+    """Every route with an id in its path, query or body has cases filling each id with B's."""
+    spec = world.client.app.openapi()
+    covered: dict[tuple[str, str], set[str]] = {}
+    for case in CASES:
+        covered.setdefault((case.method, case.path), set()).update(case.id_inputs_with_b())
+    routes = {(m, p) for m, p, _ in plugin_routes(world.client.app)}
+    missing = []
+    for method, path in sorted(routes):
+        if (method, path) in NOT_ORG_OBJECTS:
+            continue
+        needed = id_inputs(spec, method, path) if method != "WS" else {"?persona_id", "?session_id"}
+        gaps = needed - covered.get((method, path), set())
+        if gaps:
+            missing.append(f"{method} {path}: no BOLA case fills {sorted(gaps)} with an org-B id")
+    stale = [f"{m} {p}" for m, p in {*covered, *NOT_ORG_OBJECTS} if (m, p) not in routes]
+    assert not missing, "add cases to CASES in this file:\n" + "\n".join(missing)
+    assert not stale, f"cases for routes the app no longer has: {stale}"
+
+
+@pytest.mark.parametrize("case", HTTP_CASES, ids=[c.name for c in HTTP_CASES])
+def test_org_b_ids_are_not_found(world, case, request):
+    if case.name in KNOWN_BUGS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[case.name]))
+    check_case(world, case)
+
+
+READABLE = [c for c in HTTP_CASES if c.method == "GET" and c.expect == "not_found"]
+
+
+@pytest.mark.parametrize("case", READABLE, ids=[c.name for c in READABLE])
+def test_the_same_routes_serve_the_callers_own_org(world, case):
+    """Control: with org A's own ids the same calls succeed, so the 404s above come
+    from the org check, not from a route that cannot answer at all."""
+    own = {v: "A." + v[2:] for v in [*case.params.values(), *case.query.values()] if _is_b(v)}
+    response, _ = call(world, case, getattr(world.a, case.control_as), substitute=own)
+    assert response.status_code == 200, response.text
+
+
+def test_org_b_is_untouched_after_the_sweep(world):
+    """Runs after the sweep (file order): nothing A tried changed B's objects."""
+    client, b = world.client, world.b
+    h = b.owner.headers
+    persona = client.get(f"/personas/{b.ids['persona_id']}", headers=h).json()
+    assert persona["name"] == "Secret Tutor B" and persona["status"] == "released", persona
+    assert "reveal everything" not in json.dumps(persona)
+    draft = client.get(f"/personas/{b.ids['draft_persona_id']}", headers=h).json()
+    assert draft["status"] != "released", draft
+    source = client.get(f"/knowledge/{b.ids['source_id']}/status", headers=h).json()
+    assert source["status"] == "ready", source
+    assert len(client.get("/knowledge/sources", headers=h).json()) == 1
+    members = {m["user_id"]: m for m in client.get(f"/orgs/{b.org_id}/members", headers=h).json()}
+    assert members[b.ids["owner_id"]]["role"] == "owner"
+    assert members[b.ids["expert_id"]]["role"] == "expert"
+    assert members[b.ids["recipient_id"]]["role"] == "recipient"
+    assert b.ids["pending_user_id"] in members
+    keys = client.get(f"/orgs/{b.org_id}/api-keys", headers=h).json()
+    assert [k["is_active"] for k in keys if k["key_id"] == b.ids["key_id"]] == [True]
+    avatar = client.get(f"/3d/persona/{b.ids['persona_id']}", headers=h)
+    assert avatar.status_code == 200 and "intruder" not in avatar.text, avatar.text
+    history = client.get(f"/sessions/{b.ids['session_id']}/messages",
+                         headers=b.recipient.headers).json()
+    assert history["total"] == 2, history  # the one question and its answer, nothing added
+    txs = client.get("/payments/transactions", headers=h).json()
+    items = txs.get("transactions", txs.get("items", txs)) if isinstance(txs, dict) else txs
+    tx = [t for t in items if t.get("transaction_id", t.get("id")) == b.ids["transaction_id"]]
+    assert tx and tx[0]["status"] == "pending", txs
+
+
+# -- the socket ------------------------------------------------------------------------
+
+
+WS_CASES = [c for c in CASES if c.method == "WS"]
+
+
+@pytest.mark.parametrize("case", WS_CASES, ids=[c.name for c in WS_CASES])
+def test_chat_socket_refuses_org_b_ids(world, case):
+    from starlette.websockets import WebSocketDisconnect
+
+    query = "&".join(f"{k}={resolve(v, world)}" for k, v in case.query.items())
+    url = f"/ws/chat?{query}&token={world.a.owner.access_token}"
+    with pytest.raises(WebSocketDisconnect) as closed:  # noqa: PT012 - read until closed
+        with world.client.websocket_connect(url) as ws:
+            for _ in range(50):
+                frame = ws.receive_json()
+                assert frame.get("type") != "session_info", f"socket opened on B's ids: {frame}"
+                assert not any(s in json.dumps(frame) for s in b_secrets(world, query)), frame
+    assert closed.value.code == 1008
