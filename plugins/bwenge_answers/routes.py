@@ -112,7 +112,7 @@ def _frame(event: AnswerEvent, request_id: str) -> bytes:
 async def session_messages(
     session_id: str,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),  # bounded: past 2**63 the database errors
     principal: Principal = Depends(require("session.read_own")),
     answers: AnswerEngine = Depends(engine),
 ):

@@ -20,7 +20,7 @@ async def audit_trail(
     principal: Principal = Depends(require("audit.read")),
     kernel: Kernel = Depends(get_kernel),
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),  # bounded: past 2**63 the database errors
     action: str | None = Query(None, max_length=64),
     actor_id: str | None = Query(None, max_length=36),
     object_type: str | None = Query(None, max_length=40),

@@ -227,6 +227,9 @@ async def change_password(
     principal: Principal = Depends(require("user.change_password")),
 ):
     """Change your password. Every other session is signed out; the response holds a new pair."""
+    limiter, limits = _limits(request)
+    # the current-password check is a guessing oracle for whoever holds a stolen token
+    limiter.hit(limits.login, "password-change", principal.user_id)
     pair = await auth_service(get_kernel(request)).change_password(
         principal, body.current_password, body.new_password
     )

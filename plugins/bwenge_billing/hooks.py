@@ -9,7 +9,8 @@ from pathlib import Path
 
 from bwenge import hookimpl
 
-from .service import MEMBERS, MESSAGES, STORAGE
+# quota names (as in .service; not imported from there so loading the plugin stays cheap)
+MESSAGES, STORAGE, MEMBERS = "messages", "storage", "members"
 
 # The message reservation of the answer in flight, so a failure releases it
 # from the period it was taken from (the answers service emits before/after/

@@ -102,7 +102,7 @@ async def transactions(
     principal: Principal = Depends(require("billing.transactions.read")),
     kernel: Kernel = Depends(get_kernel),
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),  # bounded: past 2**63 the database errors
 ):
     """The org's payments, newest first."""
     return await asyncio.to_thread(
@@ -116,7 +116,7 @@ async def invoices(
     kernel: Kernel = Depends(get_kernel),
     status: str | None = Query("pending", max_length=20),
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),  # bounded: past 2**63 the database errors
 ):
     """Platform admins: manual invoices of every org (default: those awaiting payment)."""
     if not principal.is_platform_admin:

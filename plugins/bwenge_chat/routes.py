@@ -168,6 +168,7 @@ class SocketConnection:
         self.wakeup = asyncio.Event()
         self.closing: tuple[int, str] | None = None
         self.writer: asyncio.Task | None = None
+        self.sending = False
 
     def deliver(self, frame: dict[str, Any]) -> None:
         if self.closing:
@@ -192,13 +193,30 @@ class SocketConnection:
                 out.append(frame)
         return out
 
+    async def _send_pending(self) -> None:
+        if self.sending:  # the other sender (writer or flush) has the socket
+            return
+        self.sending = True
+        try:
+            while self.pending:
+                for frame in self._batch():
+                    await self.websocket.send_text(json.dumps(frame, default=str))
+        finally:
+            self.sending = False
+
+    async def flush(self) -> None:
+        """Send what is queued from the calling task (the socket's own handler)."""
+        try:
+            await self._send_pending()
+        except Exception:  # the socket is gone; the receive loop notices
+            pass
+
     async def write(self) -> None:
         ws = self.websocket
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
-            for frame in self._batch():  # queued frames go out before a close
-                await ws.send_text(json.dumps(frame, default=str))
+            await self._send_pending()  # queued frames go out before a close
             if self.closing:
                 break
         code, reason = self.closing
@@ -349,7 +367,9 @@ async def _receive_loop(
                     protocol.error("shutting_down", "The server is restarting; ask again shortly.")
                 )
                 continue
-            await hub.broadcaster.publish(
+            await hub.publish(
                 conn.session_id, protocol.user_message(frame["content"], None, utcnow().isoformat())
             )
-            mine.add(hub.ask(conn.principal, persona_id, conn.session_id, frame["content"]))
+            await conn.flush()  # the echo acknowledges the question at once
+            mine.add(await hub.ask(conn.principal, persona_id, conn.session_id, frame["content"]))
+            await conn.flush()  # the first chunk goes out now, not a loop round later

@@ -148,74 +148,142 @@ class ChatHub:
             )
         return (messages if limit > 0 else []), total
 
-    def ask(
+    async def ask(
         self, principal: Principal, persona_id: str, session_id: str, content: str
     ) -> asyncio.Task:
-        """Start answering in the background; frames go to every socket on the session."""
+        """Answer ``content``; every socket on the session receives the frames.
+
+        When the session is idle, the start of the answer (checks, retrieval, the
+        first chunk) runs in the caller's task: under load each hop through the
+        event loop's queue waits a full round of everyone else's work, and the
+        first chunk is what the user is waiting for. The rest runs in a task the
+        hub owns, so it finishes even if the socket goes away. Returns that task.
+        """
         self.answering[session_id] += 1
-        task = asyncio.create_task(
-            self._answer(principal, persona_id, session_id, content),
-            name=f"bwenge-chat-answer-{session_id}",
-        )
+        # One answer at a time per session (in this worker) keeps frames in order.
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        run = _AnswerRun(self, principal, persona_id, session_id, content)
+        if lock.locked():  # another answer is streaming: wait in line, in the background
+            return self._spawn(run.queued(lock), session_id)
+        await lock.acquire()  # free: returns at once
+        try:
+            await run.begin()
+        except BaseException:  # cancelled while starting; begin() told the sockets
+            lock.release()
+            self._finished(session_id)
+            raise
+        return self._spawn(run.rest(lock), session_id)
+
+    def _spawn(self, coro: Any, session_id: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=f"bwenge-chat-answer-{session_id}")
         self.tasks.add(task)
-        task.add_done_callback(lambda t: self._done(t, session_id))
+        task.add_done_callback(lambda t: (self.tasks.discard(t), self._finished(session_id)))
         return task
 
-    def _done(self, task: asyncio.Task, session_id: str) -> None:
-        self.tasks.discard(task)
+    def _finished(self, session_id: str) -> None:
         self.answering[session_id] -= 1
         if self.answering[session_id] <= 0:
             del self.answering[session_id]
             self._locks.pop(session_id, None)
 
-    async def _publish(self, session_id: str, frame: dict[str, Any]) -> None:
-        """Fan-out failures (Redis down) must not stop the answer: it is still stored."""
+    async def publish(self, session_id: str, frame: dict[str, Any]) -> None:
+        """Send ``frame`` to every socket on the session. Fan-out failures (Redis
+        down) are logged, never raised: the answer must still finish and be stored."""
         try:
             await self.broadcaster.publish(session_id, frame)
         except Exception as exc:
             log.warning("chat: could not publish to session %s: %s", session_id, exc)
 
-    async def _answer(
-        self, principal: Principal, persona_id: str, session_id: str, content: str
+
+class _AnswerRun:
+    """One question being answered: turns answer events into frames."""
+
+    def __init__(
+        self, hub: ChatHub, principal: Principal, persona_id: str, session_id: str, content: str
     ) -> None:
-        publish = self._publish
-        # One answer at a time per session (in this worker) keeps frames in order.
-        lock = self._locks.setdefault(session_id, asyncio.Lock())
-        async with lock:
-            hint = None
-            await publish(session_id, protocol.typing(True))
-            try:
-                stream = self.answers.stream(
-                    principal, persona_id, session_id, content, context={"channel": "chat"}
-                )
-                async for event in stream:
-                    if event.type == "delta":
-                        if event.text:
-                            await publish(session_id, protocol.delta(event.text))
-                    elif event.type == "reset":
-                        await publish(session_id, protocol.reset())
-                    elif event.type == "answer" and event.answer is not None:
-                        hint = event.answer.animation_hint
-                        await publish(session_id, protocol.answer_message(event.answer))
-                    elif event.type == "error":
-                        await publish(
-                            session_id,
-                            protocol.error(
-                                event.code or "answer_failed", event.message or "Answering failed."
-                            ),
-                        )
-            except asyncio.CancelledError:
-                await publish(
-                    session_id,
-                    protocol.error("interrupted", "The server stopped before the answer finished."),
-                )
-                raise
-            except BwengeError as exc:
-                await publish(session_id, protocol.error(exc.code, exc.message))
-            except Exception:
-                log.exception("chat: answering failed in session %s", session_id)
-                await publish(session_id, protocol.error("internal_error", "Answering failed."))
-            finally:
-                await publish(session_id, protocol.typing(False))
-            if hint:
-                await publish(session_id, protocol.animation(hint))
+        self.hub, self.principal, self.persona_id = hub, principal, persona_id
+        self.session_id, self.content = session_id, content
+        self.stream: Any = None
+        self.done = False
+        self.failure: tuple[str, str] | None = None
+        self.hint: str | None = None
+
+    async def publish(self, frame: dict[str, Any]) -> None:
+        await self.hub.publish(self.session_id, frame)
+
+    async def begin(self) -> None:
+        """``typing``, then the first answer event (or the failure, kept for :meth:`rest`)."""
+        await self.publish(protocol.typing(True))
+        self.stream = self.hub.answers.stream(
+            self.principal,
+            self.persona_id,
+            self.session_id,
+            self.content,
+            context={"channel": "chat"},
+        )
+        try:
+            await self._step()
+        except asyncio.CancelledError:
+            await self._interrupted()
+            await self.publish(protocol.typing(False))
+            raise
+
+    async def queued(self, lock: asyncio.Lock) -> None:
+        await lock.acquire()
+        try:
+            await self.begin()
+        except BaseException:
+            lock.release()
+            raise
+        await self.rest(lock)
+
+    async def rest(self, lock: asyncio.Lock) -> None:
+        """The remaining events; always ends with ``typing`` false and frees the session."""
+        try:
+            while not self.done:
+                await self._step()
+            if self.failure:
+                await self.publish(protocol.error(*self.failure))
+        except asyncio.CancelledError:
+            await self._interrupted()
+            raise
+        finally:
+            await self.publish(protocol.typing(False))
+            lock.release()
+        if self.hint:
+            await self.publish(protocol.animation(self.hint))
+
+    async def _step(self) -> None:
+        try:
+            event = await anext(self.stream)
+        except StopAsyncIteration:
+            self.done = True
+            return
+        except BwengeError as exc:  # refused before answering: quota, persona withdrawn...
+            self.done, self.failure = True, (exc.code, exc.message)
+            return
+        except asyncio.CancelledError:
+            self.done = True
+            raise
+        except Exception:
+            log.exception("chat: answering failed in session %s", self.session_id)
+            self.done, self.failure = True, ("internal_error", "Answering failed.")
+            return
+        if event.type == "delta":
+            if event.text:
+                await self.publish(protocol.delta(event.text))
+        elif event.type == "reset":
+            await self.publish(protocol.reset())
+        elif event.type == "answer" and event.answer is not None:
+            self.hint = event.answer.animation_hint
+            await self.publish(protocol.answer_message(event.answer))
+        elif event.type == "error":
+            await self.publish(
+                protocol.error(event.code or "answer_failed", event.message or "Answering failed.")
+            )
+
+    async def _interrupted(self) -> None:
+        # The answers service has stored what was written, marked incomplete.
+        await self.publish(
+            protocol.error("interrupted", "The server stopped before the answer finished.")
+        )

@@ -294,8 +294,13 @@ class KnowledgeService:
                 raise _Fail(f"ingestion was interrupted {source.attempts - 1} times (the worker "
                             "stopped mid-job); giving up — upload the file again to retry")
             chunks = self._extract(source, beat, progress)
+            extracted = time.monotonic()
             self._index(source, chunks, beat, progress)
+            indexed = time.monotonic()
             self._commit(source, token, chunks)
+            log.info("Source %s ready: %d chunks; extract %.2f s, embed+index %.2f s, commit %.2f s",
+                     source_id, len(chunks), extracted - started, indexed - extracted,
+                     time.monotonic() - indexed)
         except _LostClaim:
             if self.stopping.is_set() and not beat.lost:
                 self.release(source_id, token)  # shutting down: hand the job back untouched

@@ -59,6 +59,17 @@ def test_login_is_limited_per_email_and_per_address(client):
     )
 
 
+def test_password_change_guesses_are_limited(client, make_user):
+    user = make_user(client)
+    body = {"current_password": "guess-number-one", "new_password": "Brand-new-pass-5"}
+    for _ in range(3):
+        assert client.post("/users/me/password", headers=user.headers, json=body).status_code == 400
+    r = client.post(
+        "/users/me/password", headers=user.headers, json={**body, "current_password": user.password}
+    )
+    assert r.status_code == 429 and "retry-after" in r.headers
+
+
 def test_register_and_refresh_are_limited(client):
     tokens = None
     for i in range(2):

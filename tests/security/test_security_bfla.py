@@ -37,7 +37,8 @@ def test_roles_get_403_on_actions_the_table_denies_them(world, caller):
         response = send(world.client, method, fill(path, world.a.ids), headers, route)
         checked.append(f"{method} {path}")
         if response.status_code != 403 or response.json()["error"]["code"] != "forbidden":
-            wrong.append(f"{method} {path} ({action}): {response.status_code} {response.text[:200]}")
+            wrong.append(f"{method} {path} ({action}): {response.status_code} "
+                         f"{response.text[:200]}")
         else:
             assert_error_shape(response, 403, "forbidden")
     assert not wrong, f"{caller} was not refused:\n" + "\n".join(wrong)

@@ -85,8 +85,10 @@ CASES: list[Case] = [
     Case("POST", "/orgs/{org_id}/api-keys", {"org_id": "B.org_id"},
          json={"name": "intruder", "role": "owner"}),
     Case("GET", "/orgs/{org_id}/api-keys", {"org_id": "B.org_id"}),
-    Case("DELETE", "/orgs/{org_id}/api-keys/{key_id}", {"org_id": "B.org_id", "key_id": "B.key_id"}),
-    Case("DELETE", "/orgs/{org_id}/api-keys/{key_id}", {"org_id": "A.org_id", "key_id": "B.key_id"}),
+    Case("DELETE", "/orgs/{org_id}/api-keys/{key_id}",
+         {"org_id": "B.org_id", "key_id": "B.key_id"}),
+    Case("DELETE", "/orgs/{org_id}/api-keys/{key_id}",
+         {"org_id": "A.org_id", "key_id": "B.key_id"}),
     # -- personas
     Case("GET", "/personas/{persona_id}", {"persona_id": "B.persona_id"}),
     Case("GET", "/personas/{persona_id}", {"persona_id": "B.draft_persona_id"}),
@@ -118,8 +120,9 @@ CASES: list[Case] = [
          form={"name": "intruder"}),
     Case("DELETE", "/3d/persona/{persona_id}", {"persona_id": "B.persona_id"}),
     # -- billing: only platform admins settle; an org's own member gets the same refusal
-    Case("POST", "/payments/invoices/{transaction_id}/settle", {"transaction_id": "B.transaction_id"},
-         json={"note": "intruder"}, expect="same_as_missing"),
+    Case("POST", "/payments/invoices/{transaction_id}/settle",
+         {"transaction_id": "B.transaction_id"}, json={"note": "intruder"},
+         expect="same_as_missing"),
     # -- audit
     Case("GET", "/orgs/{org_id}/audit", {"org_id": "B.org_id"}),
     # filters over the caller's own trail: B's ids simply match nothing
@@ -276,6 +279,10 @@ def test_the_same_routes_serve_the_callers_own_org(world, case):
 
 def test_org_b_is_untouched_after_the_sweep(world):
     """Runs after the sweep (file order): nothing A tried changed B's objects."""
+    assert_org_b_untouched(world)
+
+
+def assert_org_b_untouched(world) -> None:
     client, b = world.client, world.b
     h = b.owner.headers
     persona = client.get(f"/personas/{b.ids['persona_id']}", headers=h).json()
