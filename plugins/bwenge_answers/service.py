@@ -368,9 +368,8 @@ class AnswerEngine:
                 await self._answered(ex, request, answer, done.usage)
             yield AnswerEvent(type="answer", text=answer.response_text, answer=answer)
         except (asyncio.CancelledError, GeneratorExit):
-            if (
-                not finished and ex.store
-            ):  # the client went away: keep what it saw, marked incomplete
+            # the client went away: keep what it saw, marked incomplete
+            if not finished and ex.store:
                 self._store(ex, "".join(shown), None, complete=False)
                 await self._failed(ex, "interrupted")
             raise

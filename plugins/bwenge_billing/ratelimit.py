@@ -6,39 +6,18 @@ by an equivalent limiter of our own."""
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
-from bwenge.errors import PluginError, TooManyRequests
+from bwenge.errors import PluginError
 
 from .settings import RateLimitSettings
 
 
-class _Limiter:
-    """The same facade as the ``rate_limiter`` service: ``hit(spec, *ids)``."""
+def _Limiter(redis_url: str | None):  # noqa: N802 - kept as the fallback's name
+    """Our own limiter when no plugin provides ``rate_limiter``."""
+    from bwenge.ratelimit import RateLimiter
 
-    def __init__(self, redis_url: str | None):
-        from limits.storage import storage_from_string
-        from limits.strategies import MovingWindowRateLimiter
-
-        options = {"key_prefix": "bwenge-api-limits"} if redis_url else {}
-        self.strategy = MovingWindowRateLimiter(
-            storage_from_string(redis_url or "memory://", **options)
-        )
-        self._parsed: dict[str, list] = {}
-
-    def hit(self, spec: str, *identifiers: str, message: str = "Too many requests.") -> None:
-        from limits import parse_many
-
-        items = self._parsed.get(spec) or self._parsed.setdefault(spec, parse_many(spec))
-        for item in items:
-            if not self.strategy.hit(item, *identifiers):
-                reset_at, _ = self.strategy.get_window_stats(item, *identifiers)
-                retry = max(1, math.ceil(reset_at - time.time()))
-                raise TooManyRequests(
-                    message, headers={"Retry-After": str(retry)}, details={"retry_after": retry}
-                )
+    return RateLimiter(redis_url, namespace="bwenge-api")
 
 
 class ApiRateLimits:

@@ -18,7 +18,6 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from bwenge.domain import Principal
 from bwenge.errors import BwengeError, TooManyRequests
 from bwenge.kernel import Kernel
-from bwenge.utils import utcnow
 
 from . import protocol
 from .protocol import FrameError
@@ -367,9 +366,8 @@ async def _receive_loop(
                     protocol.error("shutting_down", "The server is restarting; ask again shortly.")
                 )
                 continue
-            await hub.publish(
-                conn.session_id, protocol.user_message(frame["content"], None, utcnow().isoformat())
+            task = await hub.ask(
+                conn.principal, persona_id, conn.session_id, frame["content"], started=conn.flush
             )
-            await conn.flush()  # the echo acknowledges the question at once
-            mine.add(await hub.ask(conn.principal, persona_id, conn.session_id, frame["content"]))
+            mine.add(task)
             await conn.flush()  # the first chunk goes out now, not a loop round later

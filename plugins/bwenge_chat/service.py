@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from bwenge.domain import Principal
 from bwenge.errors import BwengeError, NotFound
 from bwenge.kernel import Kernel
+from bwenge.utils import utcnow
 
 from . import protocol
 from .broadcast import Broadcaster, MemoryBroadcaster, RedisBroadcaster, Subscription
@@ -149,7 +151,12 @@ class ChatHub:
         return (messages if limit > 0 else []), total
 
     async def ask(
-        self, principal: Principal, persona_id: str, session_id: str, content: str
+        self,
+        principal: Principal,
+        persona_id: str,
+        session_id: str,
+        content: str,
+        started: Callable[[], Awaitable[None]] | None = None,
     ) -> asyncio.Task:
         """Answer ``content``; every socket on the session receives the frames.
 
@@ -158,11 +165,13 @@ class ChatHub:
         event loop's queue waits a full round of everyone else's work, and the
         first chunk is what the user is waiting for. The rest runs in a task the
         hub owns, so it finishes even if the socket goes away. Returns that task.
+        ``started`` is awaited once the question's echo and ``typing`` are out
+        (the asking socket flushes them there).
         """
         self.answering[session_id] += 1
         # One answer at a time per session (in this worker) keeps frames in order.
         lock = self._locks.setdefault(session_id, asyncio.Lock())
-        run = _AnswerRun(self, principal, persona_id, session_id, content)
+        run = _AnswerRun(self, principal, persona_id, session_id, content, started)
         if lock.locked():  # another answer is streaming: wait in line, in the background
             return self._spawn(run.queued(lock), session_id)
         await lock.acquire()  # free: returns at once
@@ -199,7 +208,13 @@ class _AnswerRun:
     """One question being answered: turns answer events into frames."""
 
     def __init__(
-        self, hub: ChatHub, principal: Principal, persona_id: str, session_id: str, content: str
+        self,
+        hub: ChatHub,
+        principal: Principal,
+        persona_id: str,
+        session_id: str,
+        content: str,
+        started: Callable[[], Awaitable[None]] | None,
     ) -> None:
         self.hub, self.principal, self.persona_id = hub, principal, persona_id
         self.session_id, self.content = session_id, content
@@ -207,13 +222,20 @@ class _AnswerRun:
         self.done = False
         self.failure: tuple[str, str] | None = None
         self.hint: str | None = None
+        self.started = started
 
     async def publish(self, frame: dict[str, Any]) -> None:
         await self.hub.publish(self.session_id, frame)
 
     async def begin(self) -> None:
-        """``typing``, then the first answer event (or the failure, kept for :meth:`rest`)."""
+        """The question's echo, ``typing``, then the first answer event (or the
+        failure, kept for :meth:`rest`)."""
+        # Echoed when its answer starts, so each question's frames stay together
+        # on every socket of the session.
+        await self.publish(protocol.user_message(self.content, None, utcnow().isoformat()))
         await self.publish(protocol.typing(True))
+        if self.started is not None:
+            await self.started()
         self.stream = self.hub.answers.stream(
             self.principal,
             self.persona_id,

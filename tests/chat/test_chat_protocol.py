@@ -141,3 +141,25 @@ async def test_replay_is_the_most_recent_messages(make_stack, serve):
             "Answer to second question",
         ]
         await ws.close()
+
+
+async def test_questions_asked_back_to_back_are_answered_in_order(make_stack, serve):
+    stack = make_stack(chat={"max_pending_questions": 2})
+    Script.chunks, Script.delay = ["a ", "b ", "c "], 0.05
+    user = stack.user()
+    persona_id = stack.persona()
+    with serve(stack) as server:
+        ws, _ = await open_chat(server, user, persona_id)
+        for question in ("one?", "two?", "three?"):
+            await ws.send(json.dumps({"type": "user_message", "content": question}))
+        frames = []
+        while sum(f["type"] == "animation" for f in frames) < 2:
+            frames.append(await recv_json(ws))
+        busy = [f for f in frames if f["type"] == "error"]
+        assert [f["code"] for f in busy] == ["busy"]  # the third waited on two others
+        answers = squash([f for f in frames if f["type"] != "error"])
+        kinds = [f["type"] for f in answers]
+        one_answer = ["message", "typing", "delta", "message", "typing", "animation"]
+        assert kinds == one_answer * 2, kinds
+        assert [answers[i]["message"]["content"] for i in (0, 6)] == ["one?", "two?"]
+        await ws.close()

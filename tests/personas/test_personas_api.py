@@ -186,6 +186,7 @@ def test_release_requires_readiness_unless_an_admin_overrides(client, user, even
     r = client.post(f"/personas/{pid}/release", headers=expert.headers)
     assert r.status_code == 409, r.text
     assert "not ready" in r.json()["detail"]
+    assert r.json()["error"]["details"]["readiness"]["ready"] is False
     assert client.get(f"/personas/{pid}", headers=expert.headers).json()["status"] == "draft"
 
     r = client.post(
