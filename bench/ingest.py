@@ -24,8 +24,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORDS = ("cell membrane protein energy light water carbon enzyme gene river mountain trade "
-         "empire treaty law market price supply demand voltage current circuit signal").split()
+WORDS = (
+    "cell membrane protein energy light water carbon enzyme gene river mountain trade "
+    "empire treaty law market price supply demand voltage current circuit signal"
+).split()
 
 
 def make_pdf(pages: int, path: Path) -> None:
@@ -55,10 +57,12 @@ def bare(path: Path, kernel) -> tuple[float, int]:
     embedder = kernel.embedders.get(settings.embedder)(kernel)
     started = time.perf_counter()
     texts = [(p.extract_text() or "").strip() for p in PdfReader(str(path)).pages]
-    splitter = SentenceSplitter(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
+    splitter = SentenceSplitter(
+        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+    )
     chunks = [piece for t in texts if t for piece in splitter.split_text(t)]
     for start in range(0, len(chunks), settings.embed_batch_size):
-        embedder.embed(chunks[start:start + settings.embed_batch_size])
+        embedder.embed(chunks[start : start + settings.embed_batch_size])
     return time.perf_counter() - started, len(chunks)
 
 
@@ -66,8 +70,12 @@ def whole(client, headers, persona_id: str, path: Path, title: str) -> tuple[flo
     """(a): upload through the REST API; done when the source row says ready."""
     started = time.perf_counter()
     with open(path, "rb") as fh:
-        r = client.post("/knowledge/upload", headers=headers, data={"persona_id": persona_id, "title": title},
-                        files={"file": (path.name, fh, "application/pdf")})
+        r = client.post(
+            "/knowledge/upload",
+            headers=headers,
+            data={"persona_id": persona_id, "title": title},
+            files={"file": (path.name, fh, "application/pdf")},
+        )
     r.raise_for_status()
     source_id = r.json()["source_id"]
     service = client.app.state.kernel.service("knowledge")
@@ -90,18 +98,22 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+    from bwenge_rest.app import create_app
     from fastapi.testclient import TestClient
 
     from bwenge.kernel import Kernel
-    from bwenge_rest.app import create_app
 
     work = Path(tempfile.mkdtemp(prefix="bwenge-bench-ingest-"))
     (work / "config").mkdir()
     os.environ.setdefault("BWENGE_LOG_LEVEL", "WARNING")
-    kernel = Kernel(config_dir=work / "config", env="testing", overrides={
-        "data_dir": str(work / "data"),
-        "database": {"url": f"sqlite:///{work / 'bench.db'}"},
-    }).load()
+    kernel = Kernel(
+        config_dir=work / "config",
+        env="testing",
+        overrides={
+            "data_dir": str(work / "data"),
+            "database": {"url": f"sqlite:///{work / 'bench.db'}"},
+        },
+    ).load()
     pdfs = []
     for r in range(args.rounds + 1):  # +1 for the warm-up
         path = work / f"book{r}.pdf"
@@ -109,13 +121,21 @@ def main() -> None:
         pdfs.append(path)
 
     with TestClient(create_app(kernel)) as client:
-        reg = client.post("/auth/register", json={
-            "name": "Bench", "email": "ingest-bench@example.test", "password": "Lighthouse-47-harbour",
-            "org_name": "Bench"})
+        reg = client.post(
+            "/auth/register",
+            json={
+                "name": "Bench",
+                "email": "ingest-bench@example.test",
+                "password": "Lighthouse-47-harbour",
+                "org_name": "Bench",
+            },
+        )
         assert reg.status_code == 200, reg.text
         tokens = reg.json()
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-        persona_id = client.post("/personas", json={"name": "Bench"}, headers=headers).json()["persona_id"]
+        persona_id = client.post("/personas", json={"name": "Bench"}, headers=headers).json()[
+            "persona_id"
+        ]
         whole(client, headers, persona_id, pdfs[0], "warm-up")  # model, fork server, collection
         bare(pdfs[0], kernel)
         a_times, b_times = [], []

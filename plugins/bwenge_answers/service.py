@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bwenge.contracts.answers import Answer, AnswerEvent, StoredMessage
@@ -190,16 +190,14 @@ class AnswerEngine:
         if n == 0:
             return []
         with self.kernel.db.session() as s:
-            rows = list(
-                reversed(
-                    s.scalars(
-                        select(MessageRow)
-                        .where(MessageRow.session_id == session_id)
-                        .order_by(MessageRow.seq.desc())
-                        .limit(4 * n)
-                    ).all()
-                )
-            )
+            # plain columns, not ORM objects: this runs before every answer
+            rows = s.execute(
+                select(MessageRow.sender, MessageRow.content, MessageRow.complete)
+                .where(MessageRow.session_id == session_id)
+                .order_by(MessageRow.seq.desc())
+                .limit(4 * n)
+            ).all()
+        rows.reverse()
         turns: list[ChatMessage] = []
         for question, reply in zip(rows, rows[1:], strict=False):
             if question.sender == "user" and reply.sender == "persona" and reply.complete:
@@ -481,31 +479,29 @@ class AnswerEngine:
                 .values(message_count=SessionRow.message_count + 2, updated_at=now)
             )
             count = s.scalar(select(SessionRow.message_count).where(SessionRow.id == ex.session_id))
-            s.add(
-                MessageRow(
-                    id=new_id(),
-                    session_id=ex.session_id,
-                    org_id=ex.persona.org_id,
-                    seq=count - 2,
-                    sender="user",
-                    content=ex.question,
-                    complete=True,
-                    meta={},
-                    created_at=now,
-                )
-            )
-            s.add(
-                MessageRow(
-                    id=answer_id,
-                    session_id=ex.session_id,
-                    org_id=ex.persona.org_id,
-                    seq=count - 1,
-                    sender="persona",
-                    content=text,
-                    complete=complete,
-                    meta=meta,
-                    created_at=now,
-                )
+            base = {"session_id": ex.session_id, "org_id": ex.persona.org_id, "created_at": now}
+            s.execute(
+                insert(MessageRow),
+                [
+                    {
+                        **base,
+                        "id": new_id(),
+                        "seq": count - 2,
+                        "sender": "user",
+                        "content": ex.question,
+                        "complete": True,
+                        "meta": {},
+                    },
+                    {
+                        **base,
+                        "id": answer_id,
+                        "seq": count - 1,
+                        "sender": "persona",
+                        "content": text,
+                        "complete": complete,
+                        "meta": meta,
+                    },
+                ],
             )
         return answer_id
 

@@ -106,7 +106,8 @@ async def _auth_frame(
     websocket: WebSocket, kernel: Kernel, settings: ChatSettings
 ) -> Principal | None:
     try:
-        message = await asyncio.wait_for(websocket.receive(), settings.auth_timeout_seconds)
+        async with asyncio.timeout(settings.auth_timeout_seconds):
+            message = await websocket.receive()
     except TimeoutError:
         raise Refused(
             protocol.POLICY, "Authentication required: send an auth frame first."
@@ -332,7 +333,10 @@ async def _receive_loop(
     mine: set[asyncio.Task] = set()  # this socket's questions not yet answered
     while conn.closing is None:
         try:
-            message = await asyncio.wait_for(websocket.receive(), settings.idle_timeout_seconds)
+            # asyncio.timeout, not wait_for: wait_for runs receive() in a task of its
+            # own, and under load each extra task hop delays the question a loop round.
+            async with asyncio.timeout(settings.idle_timeout_seconds):
+                message = await websocket.receive()
         except TimeoutError:
             conn.closing = (protocol.NORMAL, "idle timeout")
             return

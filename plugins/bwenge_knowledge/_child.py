@@ -35,7 +35,9 @@ def run(conn: Any, reader: Any, path: str, extra_info: dict[str, Any], memory_by
     except MemoryError:
         conn.send(("memory", None))
     except BaseException as exc:  # everything is reported, the parent decides
-        plain = getattr(exc, "user_facing", False) or type(exc).__name__ == "TranscriptionNotInstalled"
+        plain = (
+            getattr(exc, "user_facing", False) or type(exc).__name__ == "TranscriptionNotInstalled"
+        )
         conn.send(("error", str(exc) if plain else f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()

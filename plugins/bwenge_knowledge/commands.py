@@ -14,7 +14,9 @@ def add_commands(cli: typer.Typer) -> None:
 
 
 def worker(
-    threads: Annotated[int | None, typer.Option(help="Concurrent jobs (default: knowledge.workers).")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="Concurrent jobs (default: knowledge.workers).")
+    ] = None,
 ) -> None:
     """Run knowledge ingestion jobs until stopped (Ctrl-C / SIGTERM).
 
@@ -51,15 +53,18 @@ def worker(
             fail("knowledge.queue = 'dramatiq' needs knowledge.redis_url or redis_url.")
         runner = DramatiqRunner(service, url)
         service.runner = runner
-        console.print(f"Knowledge worker: {threads} thread(s) on the Dramatiq queue at {url}",
-                      highlight=False)
+        console.print(
+            f"Knowledge worker: {threads} thread(s) on the Dramatiq queue at {url}", highlight=False
+        )
         runner.work(threads, settings.sweep_seconds, stop)
     else:
         runner = InProcessRunner(service, threads, settings.sweep_seconds)
         service.runner = runner
         service.loop = None
-        console.print(f"Knowledge worker: {threads} thread(s) on database {kernel.db.dialect}",
-                      highlight=False)
+        console.print(
+            f"Knowledge worker: {threads} thread(s) on database {kernel.db.dialect}",
+            highlight=False,
+        )
         runner.start()
         stop.wait()
         runner.stop(wait=True)
@@ -79,8 +84,9 @@ def _collect(paths: list[Path], extensions: set[str]) -> tuple[list[Path], list[
 
 
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).",
-                                                exists=True)],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders (searched recursively).", exists=True)
+    ],
     persona: Annotated[str, typer.Option("--persona", help="Persona id to teach.")],
     org: Annotated[str, typer.Option("--org", help="The persona's organisation id.")],
     title: Annotated[str | None, typer.Option(help="Title (single file only).")] = None,
@@ -110,44 +116,66 @@ def ingest(
         fail(f"Persona {persona} not found in organisation {org}.")
     files, skipped = _collect(paths, set(service.supported_extensions()))
     for path in skipped:
-        err_console.print(f"[yellow]skipped[/] {path} (no loader for {path.suffix or 'no extension'})",
-                          highlight=False)
+        err_console.print(
+            f"[yellow]skipped[/] {path} (no loader for {path.suffix or 'no extension'})",
+            highlight=False,
+        )
     if not files:
         fail("No supported files to ingest.")
     if title and len(files) > 1:
         fail("--title only applies to a single file.")
     results: dict[str, int] = {"ready": 0, "failed": 0, "duplicate": 0, "refused": 0}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         overall = progress.add_task("Ingesting", total=len(files))
         for path in files:
             progress.update(overall, description=f"{path.name}: storing")
             try:
-                received = stream_file_to(path, service.incoming_dir(org), service.settings.max_upload_bytes)
-                source, duplicate = asyncio.run(service.accept(
-                    org_id=org, user_id=None, persona_id=persona, received=received, title=title))
+                received = stream_file_to(
+                    path, service.incoming_dir(org), service.settings.max_upload_bytes
+                )
+                source, duplicate = asyncio.run(
+                    service.accept(
+                        org_id=org, user_id=None, persona_id=persona, received=received, title=title
+                    )
+                )
             except BwengeError as exc:
                 progress.console.print(f"[red]refused[/] {path}: {exc.message}", highlight=False)
                 results["refused"] += 1
                 progress.advance(overall)
                 continue
             if duplicate:
-                progress.console.print(f"[yellow]duplicate[/] {path}: same content as source "
-                                       f"{source.id} ({source.status})", highlight=False)
+                progress.console.print(
+                    f"[yellow]duplicate[/] {path}: same content as source "
+                    f"{source.id} ({source.status})",
+                    highlight=False,
+                )
                 results["duplicate"] += 1
                 progress.advance(overall)
                 continue
-            status = service.ingest(source.id, progress=lambda step, p=path: progress.update(
-                overall, description=f"{p.name}: {step}"))
+            status = service.ingest(
+                source.id,
+                progress=lambda step, p=path: progress.update(
+                    overall, description=f"{p.name}: {step}"
+                ),
+            )
             final = service.get(org, source.id)
             if status == "ready":
                 results["ready"] += 1
-                progress.console.print(f"[green]ready[/] {path} → {source.id} "
-                                       f"({final.chunk_count} chunks)", highlight=False)
+                progress.console.print(
+                    f"[green]ready[/] {path} → {source.id} ({final.chunk_count} chunks)",
+                    highlight=False,
+                )
             else:
                 results["failed"] += 1
-                progress.console.print(f"[red]failed[/] {path}: {final.error_message or final.status}",
-                                       highlight=False)
+                progress.console.print(
+                    f"[red]failed[/] {path}: {final.error_message or final.status}", highlight=False
+                )
             progress.advance(overall)
     asyncio.run(kernel.stop())
     console.print(", ".join(f"{n} {k}" for k, n in results.items()), highlight=False)

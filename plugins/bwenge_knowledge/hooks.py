@@ -67,7 +67,9 @@ async def after_app_start(kernel):
         if not url:
             from bwenge.errors import ConfigError
 
-            raise ConfigError("knowledge.queue = 'dramatiq' needs knowledge.redis_url or redis_url.")
+            raise ConfigError(
+                "knowledge.queue = 'dramatiq' needs knowledge.redis_url or redis_url."
+            )
         service.runner = DramatiqRunner(service, url)
     else:
         service.runner = InProcessRunner(service, settings.workers, settings.sweep_seconds)

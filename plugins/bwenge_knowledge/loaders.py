@@ -128,13 +128,22 @@ class MediaReader(BaseReader):
             from faster_whisper import WhisperModel
         except ImportError:
             raise TranscriptionNotInstalled(
-                "transcription not installed: pip install bwenge[audio]") from None
-        segments, _info = WhisperModel(self.model, device="cpu", compute_type="int8").transcribe(str(file))
+                "transcription not installed: pip install bwenge[audio]"
+            ) from None
+        segments, _info = WhisperModel(self.model, device="cpu", compute_type="int8").transcribe(
+            str(file)
+        )
         docs = []
         for seg in segments:
             if seg.text.strip():
-                docs.append(_doc(seg.text.strip(), extra_info, start_seconds=round(seg.start, 1),
-                                 end_seconds=round(seg.end, 1)))
+                docs.append(
+                    _doc(
+                        seg.text.strip(),
+                        extra_info,
+                        start_seconds=round(seg.start, 1),
+                        end_seconds=round(seg.end, 1),
+                    )
+                )
         return docs
 
 
@@ -143,18 +152,55 @@ VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".mkv")
 
 
 def register_builtin_loaders(register) -> None:
-    register(PDFReader(), extensions=(".pdf",), media_types=("application/pdf",), name="pdf", kind="pdf")
-    register(DocxReader(), extensions=(".docx",), name="docx", kind="docx", media_types=(
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",))
-    register(PptxReader(), extensions=(".pptx",), name="pptx", kind="pptx", media_types=(
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",))
-    register(TextReader(), extensions=(".txt", ".text"), media_types=("text/plain",), name="text",
-             kind="text")
-    register(TextReader(), extensions=(".md", ".markdown"), media_types=("text/markdown",),
-             name="markdown", kind="markdown")
-    register(HTMLReader(), extensions=(".html", ".htm"), media_types=("text/html",), name="html",
-             kind="html")
-    register(MediaReader(), extensions=AUDIO_EXTENSIONS, name="audio", kind="audio",
-             media_types=("audio/mpeg", "audio/wav", "audio/mp4", "audio/ogg", "audio/flac"))
-    register(MediaReader(), extensions=VIDEO_EXTENSIONS, name="video", kind="video",
-             media_types=("video/mp4", "video/webm", "video/quicktime", "video/x-matroska"))
+    register(
+        PDFReader(), extensions=(".pdf",), media_types=("application/pdf",), name="pdf", kind="pdf"
+    )
+    register(
+        DocxReader(),
+        extensions=(".docx",),
+        name="docx",
+        kind="docx",
+        media_types=("application/vnd.openxmlformats-officedocument.wordprocessingml.document",),
+    )
+    register(
+        PptxReader(),
+        extensions=(".pptx",),
+        name="pptx",
+        kind="pptx",
+        media_types=("application/vnd.openxmlformats-officedocument.presentationml.presentation",),
+    )
+    register(
+        TextReader(),
+        extensions=(".txt", ".text"),
+        media_types=("text/plain",),
+        name="text",
+        kind="text",
+    )
+    register(
+        TextReader(),
+        extensions=(".md", ".markdown"),
+        media_types=("text/markdown",),
+        name="markdown",
+        kind="markdown",
+    )
+    register(
+        HTMLReader(),
+        extensions=(".html", ".htm"),
+        media_types=("text/html",),
+        name="html",
+        kind="html",
+    )
+    register(
+        MediaReader(),
+        extensions=AUDIO_EXTENSIONS,
+        name="audio",
+        kind="audio",
+        media_types=("audio/mpeg", "audio/wav", "audio/mp4", "audio/ogg", "audio/flac"),
+    )
+    register(
+        MediaReader(),
+        extensions=VIDEO_EXTENSIONS,
+        name="video",
+        kind="video",
+        media_types=("video/mp4", "video/webm", "video/quicktime", "video/x-matroska"),
+    )

@@ -38,9 +38,15 @@ def _ctx():
         return _context
 
 
-def parse_file(reader: Any, path: Path, *, extra_info: dict[str, Any] | None = None,
-               timeout: float = 120, memory_mb: int = 1536,
-               tick: Callable[[], None] | None = None) -> list[tuple[str, dict[str, Any]]]:
+def parse_file(
+    reader: Any,
+    path: Path,
+    *,
+    extra_info: dict[str, Any] | None = None,
+    timeout: float = 120,
+    memory_mb: int = 1536,
+    tick: Callable[[], None] | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
     """``reader.load_data(file=path, extra_info=...)`` in a child process.
 
     Returns ``[(text, metadata), ...]``. Raises :class:`ParseError` on timeout,
@@ -51,8 +57,12 @@ def parse_file(reader: Any, path: Path, *, extra_info: dict[str, Any] | None = N
 
     ctx = _ctx()
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child.run, daemon=True, name="bwenge-parse",
-                       args=(sender, reader, str(path), extra_info or {}, memory_mb * 1024 * 1024))
+    proc = ctx.Process(
+        target=_child.run,
+        daemon=True,
+        name="bwenge-parse",
+        args=(sender, reader, str(path), extra_info or {}, memory_mb * 1024 * 1024),
+    )
     try:
         proc.start()
     except Exception as exc:  # e.g. a reader that cannot be pickled
@@ -65,8 +75,10 @@ def parse_file(reader: Any, path: Path, *, extra_info: dict[str, Any] | None = N
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ParseError(f"parsing took longer than {timeout:g} s and was stopped; the file "
-                                 "may be malformed or hostile (limit: knowledge.parse_timeout_seconds)")
+                raise ParseError(
+                    f"parsing took longer than {timeout:g} s and was stopped; the file "
+                    "may be malformed or hostile (limit: knowledge.parse_timeout_seconds)"
+                )
             if receiver.poll(min(remaining, 1.0)):
                 try:
                     status, payload = receiver.recv()
@@ -83,12 +95,16 @@ def parse_file(reader: Any, path: Path, *, extra_info: dict[str, Any] | None = N
     if status == "ok":
         return payload
     if status == "memory":
-        raise ParseError(f"parsing needed more than {memory_mb} MB and was stopped; the file may be "
-                         "a decompression bomb (limit: knowledge.parse_memory_mb)")
+        raise ParseError(
+            f"parsing needed more than {memory_mb} MB and was stopped; the file may be "
+            "a decompression bomb (limit: knowledge.parse_memory_mb)"
+        )
     if status == "died":
         code = proc.exitcode
-        raise ParseError(f"the parser crashed (exit code {code}); the file may be malformed, or "
-                         f"need more than {memory_mb} MB (knowledge.parse_memory_mb)")
+        raise ParseError(
+            f"the parser crashed (exit code {code}); the file may be malformed, or "
+            f"need more than {memory_mb} MB (knowledge.parse_memory_mb)"
+        )
     raise ParseError(f"could not read the file: {payload}")
 
 

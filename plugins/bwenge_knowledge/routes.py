@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bwenge_rest.deps import get_kernel, require
 from fastapi import APIRouter, Depends, Query, Request
 
 from bwenge.domain import Principal
 from bwenge.errors import BadRequest
-from bwenge_rest.deps import get_kernel, require
 
 from .models import KnowledgeSource
 
@@ -35,11 +35,26 @@ def source_out(source: KnowledgeSource) -> dict[str, Any]:
     }
 
 
-@router.post("/upload", openapi_extra={"requestBody": {"content": {"multipart/form-data": {
-    "schema": {"type": "object", "required": ["file", "persona_id"], "properties": {
-        "file": {"type": "string", "format": "binary"},
-        "persona_id": {"type": "string"},
-        "title": {"type": "string"}}}}}}})
+@router.post(
+    "/upload",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file", "persona_id"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "persona_id": {"type": "string"},
+                            "title": {"type": "string"},
+                        },
+                    }
+                }
+            }
+        }
+    },
+)
 async def upload(request: Request, principal: Principal = Depends(require("knowledge.upload"))):
     """Upload a file (multipart ``file``, ``persona_id``, ``title?``); ingestion runs in
     the background. Identical content already uploaded to the persona is not stored
@@ -47,23 +62,41 @@ async def upload(request: Request, principal: Principal = Depends(require("knowl
     from .upload import receive_upload
 
     service = _service(request)
-    received = await receive_upload(request, service.incoming_dir(principal.org_id),
-                                    service.settings.max_upload_bytes)
-    persona_id = (received.fields.get("persona_id") or request.query_params.get("persona_id") or "").strip()
+    received = await receive_upload(
+        request, service.incoming_dir(principal.org_id), service.settings.max_upload_bytes
+    )
+    persona_id = (
+        received.fields.get("persona_id") or request.query_params.get("persona_id") or ""
+    ).strip()
     if not persona_id:
         received.discard()
         raise BadRequest("persona_id is required.")
     source, duplicate = await service.accept(
-        org_id=principal.org_id, user_id=principal.user_id, persona_id=persona_id,
-        received=received, title=received.fields.get("title"))
-    message = ("Identical content was already uploaded to this persona; returning that source."
-               if duplicate else "File received; ingestion has started.")
-    return {"upload_id": source.id, **source_out(source), "message": message, "duplicate": duplicate}
+        org_id=principal.org_id,
+        user_id=principal.user_id,
+        persona_id=persona_id,
+        received=received,
+        title=received.fields.get("title"),
+    )
+    message = (
+        "Identical content was already uploaded to this persona; returning that source."
+        if duplicate
+        else "File received; ingestion has started."
+    )
+    return {
+        "upload_id": source.id,
+        **source_out(source),
+        "message": message,
+        "duplicate": duplicate,
+    }
 
 
 @router.get("/sources")
-async def list_sources(request: Request, persona_id: str | None = Query(None),
-                       principal: Principal = Depends(require("knowledge.read"))):
+async def list_sources(
+    request: Request,
+    persona_id: str | None = Query(None),
+    principal: Principal = Depends(require("knowledge.read")),
+):
     """Sources of the caller's org, optionally of one persona."""
     service = _service(request)
     if persona_id:
@@ -72,14 +105,16 @@ async def list_sources(request: Request, persona_id: str | None = Query(None),
 
 
 @router.get("/{source_id}/status")
-async def source_status(source_id: str, request: Request,
-                        principal: Principal = Depends(require("knowledge.read"))):
+async def source_status(
+    source_id: str, request: Request, principal: Principal = Depends(require("knowledge.read"))
+):
     return source_out(_service(request).get(principal.org_id, source_id))
 
 
 @router.delete("/{source_id}")
-async def delete_source(source_id: str, request: Request,
-                        principal: Principal = Depends(require("knowledge.delete"))):
+async def delete_source(
+    source_id: str, request: Request, principal: Principal = Depends(require("knowledge.delete"))
+):
     """Delete a source: its file, rows and every vector."""
     source = await _service(request).delete(principal.org_id, source_id, principal.user_id)
     return {"message": f"Knowledge source {source.title!r} deleted.", "source_id": source.id}

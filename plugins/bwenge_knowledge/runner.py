@@ -35,7 +35,9 @@ class InProcessRunner:
 
     def start(self) -> None:
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="bwenge-ingest")
-        self._sweeper = threading.Thread(target=self._sweep_loop, daemon=True, name="bwenge-ingest-sweeper")
+        self._sweeper = threading.Thread(
+            target=self._sweep_loop, daemon=True, name="bwenge-ingest-sweeper"
+        )
         self._sweeper.start()
 
     def enqueue(self, source_id: str) -> None:
@@ -57,6 +59,7 @@ class InProcessRunner:
     def sweep(self) -> None:
         for source_id in self.service.recover():
             self.enqueue(source_id)
+        self.service.clean_incoming()
 
     def _sweep_loop(self) -> None:
         while not self._stop.is_set():
@@ -83,7 +86,10 @@ class DramatiqRunner:
         self.service = service
         self.broker = RedisBroker(url=redis_url)
         self.actor = dramatiq.Actor(
-            self._perform, broker=self.broker, actor_name=ACTOR_NAME, queue_name=QUEUE_NAME,
+            self._perform,
+            broker=self.broker,
+            actor_name=ACTOR_NAME,
+            queue_name=QUEUE_NAME,
             priority=0,
             # our job records its own failures and retries through the database claim
             options={"max_retries": 0, "time_limit": 6 * 3600 * 1000},
@@ -113,6 +119,7 @@ class DramatiqRunner:
                     lease = self.service.settings.lease_seconds
                     for source_id in self.service.recover(pending_older_than=lease):
                         self.enqueue(source_id)
+                    self.service.clean_incoming()
                 except Exception:
                     log.warning("Knowledge sweep failed", exc_info=True)
                 stop.wait(sweep_seconds)

@@ -18,8 +18,21 @@ from pathlib import Path
 
 from bwenge.errors import BwengeError, UnsupportedMediaType
 
-TEXT_EXTENSIONS = {".txt", ".text", ".md", ".markdown", ".html", ".htm", ".csv", ".tsv", ".json",
-                   ".xml", ".rst", ".yaml", ".yml"}
+TEXT_EXTENSIONS = {
+    ".txt",
+    ".text",
+    ".md",
+    ".markdown",
+    ".html",
+    ".htm",
+    ".csv",
+    ".tsv",
+    ".json",
+    ".xml",
+    ".rst",
+    ".yaml",
+    ".yml",
+}
 OOXML_PREFIX = {".docx": "word/", ".pptx": "ppt/"}
 MEDIA_MAGIC = {  # extension -> acceptable leading-byte checks
     ".mp3": (lambda h: h[:3] == b"ID3" or (len(h) > 1 and h[0] == 0xFF and h[1] & 0xE0 == 0xE0)),
@@ -93,35 +106,44 @@ def check_type(path: Path, extension: str, media_types: tuple[str, ...] = ()) ->
     name = extension.lstrip(".").upper()
     if extension == ".pdf":
         if seen != "pdf":
-            raise UnsupportedMediaType(f"The file is named .pdf but its content is "
-                                       f"{'a ' + seen if seen else 'not a PDF'}.")
+            raise UnsupportedMediaType(
+                f"The file is named .pdf but its content is {'a ' + seen if seen else 'not a PDF'}."
+            )
         return
     if extension in OOXML_PREFIX:
         if seen != "zip":
-            raise UnsupportedMediaType(f"The file is named {extension} but its content is "
-                                       f"{'a ' + seen if seen else 'not an Office document'}.")
+            raise UnsupportedMediaType(
+                f"The file is named {extension} but its content is "
+                f"{'a ' + seen if seen else 'not an Office document'}."
+            )
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise UnsupportedMediaType(f"The file is named {extension} but is not a valid "
-                                       f"{name} (broken zip: {exc}).") from None
+            raise UnsupportedMediaType(
+                f"The file is named {extension} but is not a valid {name} (broken zip: {exc})."
+            ) from None
         prefix = OOXML_PREFIX[extension]
         if "[Content_Types].xml" not in names or not any(n.startswith(prefix) for n in names):
-            raise UnsupportedMediaType(f"The file is named {extension} but is not a {name} "
-                                       f"document (no [Content_Types].xml and {prefix} parts).")
+            raise UnsupportedMediaType(
+                f"The file is named {extension} but is not a {name} "
+                f"document (no [Content_Types].xml and {prefix} parts)."
+            )
         return
     if extension in MEDIA_MAGIC:
         if not MEDIA_MAGIC[extension](head):
-            raise UnsupportedMediaType(f"The file is named {extension} but its content is "
-                                       f"{'a ' + seen if seen else 'not ' + name + ' media'}.")
+            raise UnsupportedMediaType(
+                f"The file is named {extension} but its content is "
+                f"{'a ' + seen if seen else 'not ' + name + ' media'}."
+            )
         return
     textual = extension in TEXT_EXTENSIONS or any(m.startswith("text/") for m in media_types)
     if textual:
         if seen in ("pdf", "zip") or (seen and "executable" in seen) or not _is_utf8_text(path):
             raise UnsupportedMediaType(
                 f"The file is named {extension} but its content is "
-                f"{'a ' + seen if seen else 'not UTF-8 text'}; save it as UTF-8 text.")
+                f"{'a ' + seen if seen else 'not UTF-8 text'}; save it as UTF-8 text."
+            )
         return
     # another plugin's format: we can't validate it, but we refuse the obviously foreign
     if seen and (seen == "pdf" or "executable" in seen):
@@ -136,19 +158,25 @@ def check_ooxml(path: Path, extension: str, limits: Limits) -> None:
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
         if len(infos) > limits.zip_max_entries:
-            raise UnsafeFile(f"The {extension} has {len(infos)} zip entries (limit "
-                             f"{limits.zip_max_entries}); it looks like a zip bomb.")
+            raise UnsafeFile(
+                f"The {extension} has {len(infos)} zip entries (limit "
+                f"{limits.zip_max_entries}); it looks like a zip bomb."
+            )
         total = sum(i.file_size for i in infos)
         if total > limits.zip_max_total_bytes:
-            raise UnsafeFile(f"The {extension} would expand to {total // (1024 * 1024)} MB (limit "
-                             f"{limits.zip_max_total_bytes // (1024 * 1024)} MB); it looks like a "
-                             "zip bomb.")
+            raise UnsafeFile(
+                f"The {extension} would expand to {total // (1024 * 1024)} MB (limit "
+                f"{limits.zip_max_total_bytes // (1024 * 1024)} MB); it looks like a "
+                "zip bomb."
+            )
         for info in infos:
             ratio = info.file_size / max(info.compress_size, 1)
             # small parts may legitimately compress very well
             if info.file_size > 1024 * 1024 and ratio > limits.zip_max_ratio:
-                raise UnsafeFile(f"Entry {info.filename!r} compresses {ratio:.0f}:1 (limit "
-                                 f"{limits.zip_max_ratio}:1); it looks like a zip bomb.")
+                raise UnsafeFile(
+                    f"Entry {info.filename!r} compresses {ratio:.0f}:1 (limit "
+                    f"{limits.zip_max_ratio}:1); it looks like a zip bomb."
+                )
         for info in infos:
             if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
                 continue
@@ -156,8 +184,10 @@ def check_ooxml(path: Path, extension: str, limits: Limits) -> None:
             try:
                 fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
             except DefusedXmlException:
-                raise UnsafeFile(f"Part {info.filename!r} declares a DTD or entities, which "
-                                 "Office documents never need; refused (XXE risk).") from None
+                raise UnsafeFile(
+                    f"Part {info.filename!r} declares a DTD or entities, which "
+                    "Office documents never need; refused (XXE risk)."
+                ) from None
             except Exception as exc:
                 raise UnsafeFile(f"Part {info.filename!r} is not well-formed XML: {exc}") from None
 

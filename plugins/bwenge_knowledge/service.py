@@ -83,7 +83,9 @@ class KnowledgeService:
         self._embedder = None
         self._store = None
         self._init_lock = threading.Lock()
-        self.loop: asyncio.AbstractEventLoop | None = None  # the app's loop, for events from threads
+        self.loop: asyncio.AbstractEventLoop | None = (
+            None  # the app's loop, for events from threads
+        )
         self.stopping = threading.Event()
         self.runner = None  # set by hooks: enqueue(source_id)
         self.autostart = True  # start the configured runner in after_app_start
@@ -127,8 +129,8 @@ class KnowledgeService:
         """Announce an event from a job thread (on the app's loop when there is one)."""
         loop = self.loop
         try:
-            if loop is not None and loop.is_running():
-                asyncio.run_coroutine_threadsafe(self.kernel.emit(hook, **kwargs), loop).result(30)
+            if loop is not None and loop.is_running() and not self.stopping.is_set():
+                asyncio.run_coroutine_threadsafe(self.kernel.emit(hook, **kwargs), loop).result(10)
             else:
                 asyncio.run(self.kernel.emit(hook, **kwargs))
         except Exception:
@@ -142,8 +144,15 @@ class KnowledgeService:
 
     # -- accepting files ---------------------------------------------------------------
 
-    async def accept(self, *, org_id: str, user_id: str | None, persona_id: str,
-                     received: ReceivedUpload, title: str | None = None) -> tuple[KnowledgeSource, bool]:
+    async def accept(
+        self,
+        *,
+        org_id: str,
+        user_id: str | None,
+        persona_id: str,
+        received: ReceivedUpload,
+        title: str | None = None,
+    ) -> tuple[KnowledgeSource, bool]:
         """Validate, deduplicate and store a received file; queue its ingestion.
 
         Returns ``(source, duplicate)``. On any error the received file is removed.
@@ -156,18 +165,29 @@ class KnowledgeService:
                 raise UnsupportedMediaType(
                     f"Files of type {extension or '(no extension)'} are not supported. Supported: "
                     f"{', '.join(self.supported_extensions())}.",
-                    details={"supported": self.supported_extensions()})
+                    details={"supported": self.supported_extensions()},
+                )
             if received.size == 0:
                 raise UnsupportedMediaType("The file is empty.")
-            await asyncio.to_thread(check_file, received.path, extension,
-                                    tuple(entry.meta.get("media_types", ())), self.limits)
+            await asyncio.to_thread(
+                check_file,
+                received.path,
+                extension,
+                tuple(entry.meta.get("media_types", ())),
+                self.limits,
+            )
             existing = self._find_duplicate(org_id, persona_id, received.sha256)
             if existing is not None:
                 received.discard()
                 return existing, True
-            await self.kernel.emit("before_source_upload", org_id=org_id, user_id=user_id,
-                                   persona_id=persona_id, size_bytes=received.size,
-                                   filename=received.filename)
+            await self.kernel.emit(
+                "before_source_upload",
+                org_id=org_id,
+                user_id=user_id,
+                persona_id=persona_id,
+                size_bytes=received.size,
+                filename=received.filename,
+            )
             source_id = new_id()
             relative = Path(_safe(org_id)) / f"{source_id}{extension}"
             final = self.root / relative
@@ -176,12 +196,25 @@ class KnowledgeService:
             received.path = final  # so a failed insert below still cleans up
             now = utcnow()
             source = KnowledgeSource(
-                id=source_id, org_id=org_id, persona_id=persona_id,
-                title=(title or "").strip()[:500] or Path(received.filename).stem[:500] or source_id,
-                filename=received.filename, type=entry.meta.get("kind") or extension.lstrip("."),
-                extension=extension, size_bytes=received.size, content_hash=received.sha256,
-                storage_path=relative.as_posix(), status=PENDING, chunk_count=0, attempts=0,
-                created_by=user_id, created_at=now, updated_at=now)
+                id=source_id,
+                org_id=org_id,
+                persona_id=persona_id,
+                title=(title or "").strip()[:500]
+                or Path(received.filename).stem[:500]
+                or source_id,
+                filename=received.filename,
+                type=entry.meta.get("kind") or extension.lstrip("."),
+                extension=extension,
+                size_bytes=received.size,
+                content_hash=received.sha256,
+                storage_path=relative.as_posix(),
+                status=PENDING,
+                chunk_count=0,
+                attempts=0,
+                created_by=user_id,
+                created_at=now,
+                updated_at=now,
+            )
             with self.kernel.db.session() as session:
                 session.add(source)
         except BaseException:
@@ -192,10 +225,17 @@ class KnowledgeService:
 
     def _find_duplicate(self, org_id: str, persona_id: str, sha256: str) -> KnowledgeSource | None:
         with self.kernel.db.session() as session:
-            return session.scalars(select(KnowledgeSource).where(
-                KnowledgeSource.org_id == org_id, KnowledgeSource.persona_id == persona_id,
-                KnowledgeSource.content_hash == sha256, KnowledgeSource.status != FAILED,
-            ).order_by(KnowledgeSource.created_at).limit(1)).first()
+            return session.scalars(
+                select(KnowledgeSource)
+                .where(
+                    KnowledgeSource.org_id == org_id,
+                    KnowledgeSource.persona_id == persona_id,
+                    KnowledgeSource.content_hash == sha256,
+                    KnowledgeSource.status != FAILED,
+                )
+                .order_by(KnowledgeSource.created_at)
+                .limit(1)
+            ).first()
 
     def enqueue(self, source_id: str) -> None:
         if self.runner is not None:
@@ -219,33 +259,53 @@ class KnowledgeService:
 
     def persona_summary(self, org_id: str, persona_id: str) -> dict[str, Any]:
         """For the personas plugin's readiness report."""
-        return {"sources": [{"source_id": s.id, "title": s.title, "status": s.status,
-                             "chunk_count": s.chunk_count} for s in self.list(org_id, persona_id)]}
+        return {
+            "sources": [
+                {
+                    "source_id": s.id,
+                    "title": s.title,
+                    "status": s.status,
+                    "chunk_count": s.chunk_count,
+                }
+                for s in self.list(org_id, persona_id)
+            ]
+        }
 
     # -- deleting ------------------------------------------------------------------------
 
-    async def delete(self, org_id: str, source_id: str, user_id: str | None = None) -> KnowledgeSource:
+    async def delete(
+        self, org_id: str, source_id: str, user_id: str | None = None
+    ) -> KnowledgeSource:
         source = self.get(org_id, source_id)
         await asyncio.to_thread(self._purge, source)
-        await self.kernel.emit("after_source_delete", org_id=org_id, user_id=user_id,
-                               source_id=source.id, persona_id=source.persona_id,
-                               size_bytes=source.size_bytes)
+        await self.kernel.emit(
+            "after_source_delete",
+            org_id=org_id,
+            user_id=user_id,
+            source_id=source.id,
+            persona_id=source.persona_id,
+            size_bytes=source.size_bytes,
+        )
         return source
 
     def _purge(self, source: KnowledgeSource) -> None:
         """Remove a source's vectors, file and rows. Vectors go first: a crash
         half-way leaves a row to retry the delete with, never orphaned vectors."""
         with self.kernel.db.session() as session:
-            ids = list(session.scalars(select(KnowledgeChunk.id).where(
-                KnowledgeChunk.source_id == source.id)))
+            ids = list(
+                session.scalars(
+                    select(KnowledgeChunk.id).where(KnowledgeChunk.source_id == source.id)
+                )
+            )
         self._delete_vectors(source.org_id, source.persona_id, source.id, ids)
         self._delete_file(source.storage_path)
         with self.kernel.db.session() as session:
             session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.source_id == source.id))
             session.execute(delete(KnowledgeSource).where(KnowledgeSource.id == source.id))
 
-    def _delete_vectors(self, org_id: str, persona_id: str, source_id: str,
-                        ids: Iterable[str] = ()) -> None:
+    def _delete_vectors(
+        self, org_id: str, persona_id: str, source_id: str, ids: Iterable[str] = ()
+    ) -> None:
         collection = collection_name(org_id, persona_id)
         ids = list(ids)
         if ids:
@@ -276,13 +336,30 @@ class KnowledgeService:
         now = utcnow()
         stale = now - timedelta(seconds=self.settings.lease_seconds)
         with self.kernel.db.session() as session:
-            claimed = session.execute(update(KnowledgeSource).where(
-                KnowledgeSource.id == source_id,
-                or_(KnowledgeSource.status == PENDING,
-                    and_(KnowledgeSource.status == PROCESSING,
-                         or_(KnowledgeSource.heartbeat_at.is_(None), KnowledgeSource.heartbeat_at < stale))),
-            ).values(status=PROCESSING, attempts=KnowledgeSource.attempts + 1, claim_token=token,
-                     heartbeat_at=now, updated_at=now, error_message=None)).rowcount
+            claimed = session.execute(
+                update(KnowledgeSource)
+                .where(
+                    KnowledgeSource.id == source_id,
+                    or_(
+                        KnowledgeSource.status == PENDING,
+                        and_(
+                            KnowledgeSource.status == PROCESSING,
+                            or_(
+                                KnowledgeSource.heartbeat_at.is_(None),
+                                KnowledgeSource.heartbeat_at < stale,
+                            ),
+                        ),
+                    ),
+                )
+                .values(
+                    status=PROCESSING,
+                    attempts=KnowledgeSource.attempts + 1,
+                    claim_token=token,
+                    heartbeat_at=now,
+                    updated_at=now,
+                    error_message=None,
+                )
+            ).rowcount
             source = session.get(KnowledgeSource, source_id) if claimed == 1 else None
         if source is None:
             return None
@@ -291,16 +368,23 @@ class KnowledgeService:
         beat.start()
         try:
             if source.attempts > self.settings.max_attempts:
-                raise _Fail(f"ingestion was interrupted {source.attempts - 1} times (the worker "
-                            "stopped mid-job); giving up — upload the file again to retry")
+                raise _Fail(
+                    f"ingestion was interrupted {source.attempts - 1} times (the worker "
+                    "stopped mid-job); giving up — upload the file again to retry"
+                )
             chunks = self._extract(source, beat, progress)
             extracted = time.monotonic()
             self._index(source, chunks, beat, progress)
             indexed = time.monotonic()
             self._commit(source, token, chunks)
-            log.info("Source %s ready: %d chunks; extract %.2f s, embed+index %.2f s, commit %.2f s",
-                     source_id, len(chunks), extracted - started, indexed - extracted,
-                     time.monotonic() - indexed)
+            log.info(
+                "Source %s ready: %d chunks; extract %.2f s, embed+index %.2f s, commit %.2f s",
+                source_id,
+                len(chunks),
+                extracted - started,
+                indexed - extracted,
+                time.monotonic() - indexed,
+            )
         except _LostClaim:
             if self.stopping.is_set() and not beat.lost:
                 self.release(source_id, token)  # shutting down: hand the job back untouched
@@ -311,12 +395,21 @@ class KnowledgeService:
             return self._fail(source, token, str(exc))
         except Exception as exc:  # an unexpected failure still ends the job, never stuck
             log.exception("Ingesting source %s failed", source_id)
-            return self._fail(source, token, f"internal error while ingesting: {type(exc).__name__}: {exc}")
+            return self._fail(
+                source, token, f"internal error while ingesting: {type(exc).__name__}: {exc}"
+            )
         finally:
             beat.stop()
-        self.emit("after_source_ingest", org_id=source.org_id, user_id=source.created_by,
-                  source_id=source.id, persona_id=source.persona_id, chunk_count=len(chunks),
-                  size_bytes=source.size_bytes, seconds=round(time.monotonic() - started, 3))
+        self.emit(
+            "after_source_ingest",
+            org_id=source.org_id,
+            user_id=source.created_by,
+            source_id=source.id,
+            persona_id=source.persona_id,
+            chunk_count=len(chunks),
+            size_bytes=source.size_bytes,
+            seconds=round(time.monotonic() - started, 3),
+        )
         return READY
 
     def _check(self, beat: _Heartbeat) -> None:
@@ -325,8 +418,9 @@ class KnowledgeService:
         if self.stopping.is_set():
             raise _LostClaim()
 
-    def _extract(self, source: KnowledgeSource, beat: _Heartbeat,
-                 progress: Callable[[str], None] | None) -> list[Chunk]:
+    def _extract(
+        self, source: KnowledgeSource, beat: _Heartbeat, progress: Callable[[str], None] | None
+    ) -> list[Chunk]:
         entry = self.loader_for(source.extension)
         if entry is None:
             raise _Fail(f"no installed loader reads {source.extension} files any more")
@@ -334,25 +428,36 @@ class KnowledgeService:
         if not source.storage_path or not path.is_file():
             raise _Fail("the stored file is missing")
         try:
-            check_file(path, source.extension, tuple(entry.meta.get("media_types", ())), self.limits)
+            check_file(
+                path, source.extension, tuple(entry.meta.get("media_types", ())), self.limits
+            )
         except BwengeError as exc:
             raise _Fail(exc.message) from None
         if progress:
             progress("parsing")
         reader = self._prepare_reader(entry.obj)
         try:
-            docs = parse_file(reader, path, timeout=self.settings.parse_timeout_seconds,
-                              memory_mb=self.settings.parse_memory_mb, tick=lambda: self._check(beat))
+            docs = parse_file(
+                reader,
+                path,
+                timeout=self.settings.parse_timeout_seconds,
+                memory_mb=self.settings.parse_memory_mb,
+                tick=lambda: self._check(beat),
+            )
         except ParseError as exc:
             raise _Fail(str(exc)) from None
         self._check(beat)
         chunks = self.chunk(docs)
         if not chunks:
-            raise _Fail("no text could be extracted from the file (a scanned PDF needs OCR, "
-                        "which is not built in)")
+            raise _Fail(
+                "no text could be extracted from the file (a scanned PDF needs OCR, "
+                "which is not built in)"
+            )
         if len(chunks) > self.settings.max_chunks_per_source:
-            raise _Fail(f"the file produced {len(chunks)} chunks (limit "
-                        f"{self.settings.max_chunks_per_source}, knowledge.max_chunks_per_source)")
+            raise _Fail(
+                f"the file produced {len(chunks)} chunks (limit "
+                f"{self.settings.max_chunks_per_source}, knowledge.max_chunks_per_source)"
+            )
         return chunks
 
     def _prepare_reader(self, reader):
@@ -367,8 +472,9 @@ class KnowledgeService:
         """Sentence-aware chunks with overlap; page/slide and position kept per chunk."""
         from llama_index.core.node_parser import SentenceSplitter
 
-        splitter = SentenceSplitter(chunk_size=self.settings.chunk_size,
-                                    chunk_overlap=self.settings.chunk_overlap)
+        splitter = SentenceSplitter(
+            chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap
+        )
         chunks: list[Chunk] = []
         for text, meta in docs:
             cursor = 0
@@ -376,26 +482,47 @@ class KnowledgeService:
                 found = text.find(piece[:64], cursor)
                 position = found if found >= 0 else cursor
                 cursor = position + 1 if found >= 0 else cursor
-                extra = {k: v for k, v in meta.items() if k not in ("page", "slide")
-                         and isinstance(v, (str, int, float, bool))}
-                chunks.append(Chunk(len(chunks), piece, _int(meta.get("page")), _int(meta.get("slide")),
-                                    position, extra))
+                extra = {
+                    k: v
+                    for k, v in meta.items()
+                    if k not in ("page", "slide") and isinstance(v, (str, int, float, bool))
+                }
+                chunks.append(
+                    Chunk(
+                        len(chunks),
+                        piece,
+                        _int(meta.get("page")),
+                        _int(meta.get("slide")),
+                        position,
+                        extra,
+                    )
+                )
         return chunks
 
-    def _index(self, source: KnowledgeSource, chunks: list[Chunk], beat: _Heartbeat,
-               progress: Callable[[str], None] | None) -> None:
+    def _index(
+        self,
+        source: KnowledgeSource,
+        chunks: list[Chunk],
+        beat: _Heartbeat,
+        progress: Callable[[str], None] | None,
+    ) -> None:
         embedder, store = self.embedder, self.store
         collection = collection_name(source.org_id, source.persona_id)
         self._check(beat)
         store.delete(collection, where={"source_id": source.id})  # leftovers of an interrupted try
         size = self.settings.embed_batch_size
         for start in range(0, len(chunks), size):
-            batch = chunks[start:start + size]
+            batch = chunks[start : start + size]
             vectors = embedder.embed([c.text for c in batch])
             self._check(beat)
-            store.upsert(collection, [chunk_id(source.id, c.index) for c in batch], vectors,
-                         [c.text for c in batch], [self._vector_meta(source, c) for c in batch],
-                         embedder=embedder.name)
+            store.upsert(
+                collection,
+                [chunk_id(source.id, c.index) for c in batch],
+                vectors,
+                [c.text for c in batch],
+                [self._vector_meta(source, c) for c in batch],
+                embedder=embedder.name,
+            )
             done = min(start + size, len(chunks))
             log.info("Source %s: indexed %d/%d chunks", source.id, done, len(chunks))
             if progress:
@@ -403,10 +530,17 @@ class KnowledgeService:
 
     @staticmethod
     def _vector_meta(source: KnowledgeSource, chunk: Chunk) -> dict[str, Any]:
-        meta: dict[str, Any] = {**chunk.extra, "org_id": source.org_id, "persona_id": source.persona_id,
-                                "source_id": source.id, "chunk_id": chunk_id(source.id, chunk.index),
-                                "chunk_index": chunk.index, "title": source.title, "type": source.type,
-                                "position": chunk.position}
+        meta: dict[str, Any] = {
+            **chunk.extra,
+            "org_id": source.org_id,
+            "persona_id": source.persona_id,
+            "source_id": source.id,
+            "chunk_id": chunk_id(source.id, chunk.index),
+            "chunk_index": chunk.index,
+            "title": source.title,
+            "type": source.type,
+            "position": chunk.position,
+        }
         if chunk.page is not None:
             meta["page"] = chunk.page
         if chunk.slide is not None:
@@ -416,11 +550,22 @@ class KnowledgeService:
     def _commit(self, source: KnowledgeSource, token: str, chunks: list[Chunk]) -> None:
         now = utcnow()
         with self.kernel.db.session() as session:
-            done = session.execute(update(KnowledgeSource).where(
-                KnowledgeSource.id == source.id, KnowledgeSource.claim_token == token,
-                KnowledgeSource.status == PROCESSING,
-            ).values(status=READY, chunk_count=len(chunks), finished_at=now, updated_at=now,
-                     heartbeat_at=now, claim_token=None)).rowcount
+            done = session.execute(
+                update(KnowledgeSource)
+                .where(
+                    KnowledgeSource.id == source.id,
+                    KnowledgeSource.claim_token == token,
+                    KnowledgeSource.status == PROCESSING,
+                )
+                .values(
+                    status=READY,
+                    chunk_count=len(chunks),
+                    finished_at=now,
+                    updated_at=now,
+                    heartbeat_at=now,
+                    claim_token=None,
+                )
+            ).rowcount
             if done != 1:
                 session.rollback()
                 still_there = session.get(KnowledgeSource, source.id) is not None
@@ -429,10 +574,22 @@ class KnowledgeService:
                         self._delete_vectors(source.org_id, source.persona_id, source.id)
                 raise _LostClaim()
             session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.source_id == source.id))
-            session.add_all([KnowledgeChunk(
-                id=chunk_id(source.id, c.index), source_id=source.id, org_id=source.org_id,
-                persona_id=source.persona_id, chunk_index=c.index, page=c.page, slide=c.slide,
-                position=c.position, char_count=len(c.text)) for c in chunks])
+            session.add_all(
+                [
+                    KnowledgeChunk(
+                        id=chunk_id(source.id, c.index),
+                        source_id=source.id,
+                        org_id=source.org_id,
+                        persona_id=source.persona_id,
+                        chunk_index=c.index,
+                        page=c.page,
+                        slide=c.slide,
+                        position=c.position,
+                        char_count=len(c.text),
+                    )
+                    for c in chunks
+                ]
+            )
         source.status, source.chunk_count = READY, len(chunks)
 
     def _fail(self, source: KnowledgeSource, token: str, message: str) -> str | None:
@@ -443,27 +600,50 @@ class KnowledgeService:
             log.exception("Could not delete vectors of failed source %s", source.id)
         now = utcnow()
         with self.kernel.db.session() as session:
-            done = session.execute(update(KnowledgeSource).where(
-                KnowledgeSource.id == source.id, KnowledgeSource.claim_token == token,
-            ).values(status=FAILED, error_message=message[:2000], finished_at=now, updated_at=now,
-                     claim_token=None, storage_path=None, chunk_count=0)).rowcount
+            done = session.execute(
+                update(KnowledgeSource)
+                .where(
+                    KnowledgeSource.id == source.id,
+                    KnowledgeSource.claim_token == token,
+                )
+                .values(
+                    status=FAILED,
+                    error_message=message[:2000],
+                    finished_at=now,
+                    updated_at=now,
+                    claim_token=None,
+                    storage_path=None,
+                    chunk_count=0,
+                )
+            ).rowcount
             if done == 1:
                 session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.source_id == source.id))
         if done != 1:
             return None
         self._delete_file(source.storage_path)
         log.warning("Source %s failed: %s", source.id, message)
-        self.emit("on_source_ingest_error", org_id=source.org_id, user_id=source.created_by,
-                  source_id=source.id, persona_id=source.persona_id, error=message)
+        self.emit(
+            "on_source_ingest_error",
+            org_id=source.org_id,
+            user_id=source.created_by,
+            source_id=source.id,
+            persona_id=source.persona_id,
+            error=message,
+        )
         return FAILED
 
     def release(self, source_id: str, token: str) -> None:
         """Hand an unfinished job back (graceful shutdown): pending again, try not counted."""
         with self.kernel.db.session() as session:
-            session.execute(update(KnowledgeSource).where(
-                KnowledgeSource.id == source_id, KnowledgeSource.claim_token == token,
-                KnowledgeSource.status == PROCESSING,
-            ).values(status=PENDING, attempts=KnowledgeSource.attempts - 1, claim_token=None))
+            session.execute(
+                update(KnowledgeSource)
+                .where(
+                    KnowledgeSource.id == source_id,
+                    KnowledgeSource.claim_token == token,
+                    KnowledgeSource.status == PROCESSING,
+                )
+                .values(status=PENDING, attempts=KnowledgeSource.attempts - 1, claim_token=None)
+            )
 
     # -- recovery ----------------------------------------------------------------------------
 
@@ -474,25 +654,55 @@ class KnowledgeService:
         stale = now - timedelta(seconds=self.settings.lease_seconds)
         pending_cutoff = now - timedelta(seconds=pending_older_than)
         with self.kernel.db.session() as session:
-            rows = session.execute(select(
-                KnowledgeSource.id, KnowledgeSource.status, KnowledgeSource.attempts,
-                KnowledgeSource.claim_token,
-            ).where(or_(
-                and_(KnowledgeSource.status == PENDING, KnowledgeSource.updated_at <= pending_cutoff),
-                and_(KnowledgeSource.status == PROCESSING,
-                     or_(KnowledgeSource.heartbeat_at.is_(None), KnowledgeSource.heartbeat_at < stale)),
-            )).order_by(KnowledgeSource.created_at)).all()
+            rows = session.execute(
+                select(
+                    KnowledgeSource.id,
+                    KnowledgeSource.status,
+                    KnowledgeSource.attempts,
+                    KnowledgeSource.claim_token,
+                )
+                .where(
+                    or_(
+                        and_(
+                            KnowledgeSource.status == PENDING,
+                            KnowledgeSource.updated_at <= pending_cutoff,
+                        ),
+                        and_(
+                            KnowledgeSource.status == PROCESSING,
+                            or_(
+                                KnowledgeSource.heartbeat_at.is_(None),
+                                KnowledgeSource.heartbeat_at < stale,
+                            ),
+                        ),
+                    )
+                )
+                .order_by(KnowledgeSource.created_at)
+            ).all()
         todo = []
         for row in rows:
             if row.status == PROCESSING and row.attempts >= self.settings.max_attempts:
                 source = self._get_any(row.id)
                 if source is not None:
-                    self._fail(source, row.claim_token,
-                               f"ingestion was interrupted {row.attempts} times (the worker stopped "
-                               "mid-job); giving up — upload the file again to retry")
+                    self._fail(
+                        source,
+                        row.claim_token,
+                        f"ingestion was interrupted {row.attempts} times (the worker stopped "
+                        "mid-job); giving up — upload the file again to retry",
+                    )
                 continue
             todo.append(row.id)
         return todo
+
+    def clean_incoming(self, max_age_seconds: float = 3600) -> int:
+        """Remove partial uploads a crashed server left in ``.incoming`` folders."""
+        cutoff = time.time() - max_age_seconds
+        removed = 0
+        for part in self.root.glob("*/.incoming/*.part") if self.root.exists() else ():
+            with contextlib.suppress(FileNotFoundError):
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
+                    removed += 1
+        return removed
 
     def _get_any(self, source_id: str) -> KnowledgeSource | None:
         with self.kernel.db.session() as session:
@@ -502,9 +712,16 @@ class KnowledgeService:
 
     def ready_sources(self, org_id: str, persona_id: str) -> dict[str, KnowledgeSource]:
         with self.kernel.db.session() as session:
-            return {s.id: s for s in session.scalars(select(KnowledgeSource).where(
-                KnowledgeSource.org_id == org_id, KnowledgeSource.persona_id == persona_id,
-                KnowledgeSource.status == READY))}
+            return {
+                s.id: s
+                for s in session.scalars(
+                    select(KnowledgeSource).where(
+                        KnowledgeSource.org_id == org_id,
+                        KnowledgeSource.persona_id == persona_id,
+                        KnowledgeSource.status == READY,
+                    )
+                )
+            }
 
     def retrieve(self, org_id: str, persona_id: str, query: str, k: int = 5):
         """Top-k chunks of the persona's ``ready`` sources, best first."""
@@ -523,16 +740,29 @@ class KnowledgeService:
         hits = store.query(collection, vector, k + 8, embedder=embedder.name)
         kept = [h for h in hits if h[2].get("source_id") in ready]
         if len(kept) < k and len(kept) < len(hits):
-            hits = store.query(collection, vector, k, embedder=embedder.name,
-                               where={"source_id": {"$in": sorted(ready)}})
+            hits = store.query(
+                collection,
+                vector,
+                k,
+                embedder=embedder.name,
+                where={"source_id": {"$in": sorted(ready)}},
+            )
             kept = [h for h in hits if h[2].get("source_id") in ready]
         out = []
         for vid, text, meta, score in kept[:k]:
             source = ready[meta["source_id"]]
-            out.append(RetrievedChunk(
-                source_id=source.id, chunk_id=meta.get("chunk_id", vid), text=text, score=float(score),
-                title=source.title, page=_int(meta.get("page")), slide=_int(meta.get("slide")),
-                metadata={k_: v for k_, v in meta.items() if k_ not in ("org_id", "text")}))
+            out.append(
+                RetrievedChunk(
+                    source_id=source.id,
+                    chunk_id=meta.get("chunk_id", vid),
+                    text=text,
+                    score=float(score),
+                    title=source.title,
+                    page=_int(meta.get("page")),
+                    slide=_int(meta.get("slide")),
+                    metadata={k_: v for k_, v in meta.items() if k_ not in ("org_id", "text")},
+                )
+            )
         return out
 
 
@@ -541,7 +771,12 @@ class _Heartbeat(threading.Thread):
 
     def __init__(self, service: KnowledgeService, source_id: str, token: str, every: float):
         super().__init__(daemon=True, name=f"bwenge-heartbeat-{source_id[:8]}")
-        self.service, self.source_id, self.token, self.every = service, source_id, token, max(every, 0.2)
+        self.service, self.source_id, self.token, self.every = (
+            service,
+            source_id,
+            token,
+            max(every, 0.2),
+        )
         self._stop = threading.Event()
         self.lost = False
 
@@ -549,9 +784,14 @@ class _Heartbeat(threading.Thread):
         while not self._stop.wait(self.every):
             try:
                 with self.service.kernel.db.session() as session:
-                    alive = session.execute(update(KnowledgeSource).where(
-                        KnowledgeSource.id == self.source_id, KnowledgeSource.claim_token == self.token,
-                    ).values(heartbeat_at=utcnow())).rowcount
+                    alive = session.execute(
+                        update(KnowledgeSource)
+                        .where(
+                            KnowledgeSource.id == self.source_id,
+                            KnowledgeSource.claim_token == self.token,
+                        )
+                        .values(heartbeat_at=utcnow())
+                    ).rowcount
                 if alive != 1:
                     self.lost = True
                     return

@@ -18,31 +18,50 @@ class KnowledgeSettings(BaseModel):
     # MiniLM's 256-wordpiece window, so the whole chunk is embedded rather than its first half.
     chunk_size: int = Field(200, ge=32, le=8192)
     chunk_overlap: int = Field(20, ge=0)
-    max_upload_mb: float = Field(50, gt=0, description="Largest accepted file, checked while streaming.")
+    max_upload_mb: float = Field(
+        50, gt=0, description="Largest accepted file, checked while streaming."
+    )
     parse_timeout_seconds: float = Field(120, gt=0, description="Wall-clock limit of one parse.")
-    parse_memory_mb: int = Field(1536, ge=256, description="Address-space limit of the parser process.")
+    parse_memory_mb: int = Field(
+        1536, ge=256, description="Address-space limit of the parser process."
+    )
     zip_max_entries: int = Field(5000, ge=10)
     zip_max_total_mb: int = Field(500, ge=1, description="Total uncompressed size of a DOCX/PPTX.")
     zip_max_ratio: int = Field(200, ge=10, description="Largest compression ratio of one entry.")
     max_chunks_per_source: int = Field(50_000, ge=1)
     embed_batch_size: int = Field(64, ge=1)
     queue: Literal["inprocess", "dramatiq"] = Field(
-        "inprocess", description="inprocess: threads inside the server; dramatiq: Redis queue "
-        "consumed by `bwenge worker` processes.")
+        "inprocess",
+        description="inprocess: threads inside the server; dramatiq: Redis queue "
+        "consumed by `bwenge worker` processes.",
+    )
     workers: int = Field(1, ge=1, le=64, description="Concurrent ingestion jobs per process.")
-    max_attempts: int = Field(3, ge=1, description="Tries before a source whose worker died is failed.")
-    lease_seconds: float = Field(60, gt=0, description="A processing job whose heartbeat is older "
-                                 "than this belongs to a dead worker and is retried.")
-    sweep_seconds: float = Field(15, gt=0, description="How often stuck or unqueued jobs are looked for.")
-    redis_url: str | None = Field(None, description="Redis for the dramatiq queue (default: redis_url).")
+    max_attempts: int = Field(
+        3, ge=1, description="Tries before a source whose worker died is failed."
+    )
+    lease_seconds: float = Field(
+        60,
+        gt=0,
+        description="A processing job whose heartbeat is older "
+        "than this belongs to a dead worker and is retried.",
+    )
+    sweep_seconds: float = Field(
+        15, gt=0, description="How often stuck or unqueued jobs are looked for."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis for the dramatiq queue (default: redis_url)."
+    )
     transcription_model: str = Field(
-        "base", description="faster-whisper model size or local path (audio/video extra).")
+        "base", description="faster-whisper model size or local path (audio/video extra)."
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self):
         if self.chunk_overlap >= self.chunk_size:
-            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than "
-                             f"chunk_size ({self.chunk_size})")
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than "
+                f"chunk_size ({self.chunk_size})"
+            )
         return self
 
     @property

@@ -39,8 +39,11 @@ class ReceivedUpload:
 
 
 def too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"The file is larger than the {limit / (1024 * 1024):g} MB limit "
-                           "(knowledge.max_upload_mb).", details={"limit_bytes": limit})
+    return PayloadTooLarge(
+        f"The file is larger than the {limit / (1024 * 1024):g} MB limit "
+        "(knowledge.max_upload_mb).",
+        details={"limit_bytes": limit},
+    )
 
 
 async def receive_upload(request, incoming_dir: Path, max_bytes: int) -> ReceivedUpload:
@@ -109,12 +112,18 @@ async def receive_upload(request, incoming_dir: Path, max_bytes: int) -> Receive
         elif kind == "field":
             out.fields[name] = bytes(state["buf"]).decode("utf-8", "replace")
 
-    parser = MultipartParser(boundary, callbacks={
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field,
-        "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-        "on_part_end": on_part_end,
-    })
+    parser = MultipartParser(
+        boundary,
+        callbacks={
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
     try:
         async for chunk in request.stream():
             parser.write(chunk)

@@ -39,8 +39,12 @@ def upload(client):
         form = {"persona_id": persona_id}
         if title:
             form["title"] = title
-        return client.post("/knowledge/upload", data=form, files={"file": (filename, data, content_type)},
-                           headers=user.headers)
+        return client.post(
+            "/knowledge/upload",
+            data=form,
+            files={"file": (filename, data, content_type)},
+            headers=user.headers,
+        )
 
     return post
 

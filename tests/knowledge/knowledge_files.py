@@ -57,9 +57,11 @@ def pptx_bytes(slides: list[str]) -> bytes:
 
 
 def html_bytes(text: str) -> bytes:
-    return (f"<html><head><title>Notes</title><style>body{{color:red}} .secretstyle{{}}</style>"
-            f"<script>var secretScript = 'do not index me';</script></head>"
-            f"<body><h1>Lesson</h1><p>{text}</p></body></html>").encode()
+    return (
+        f"<html><head><title>Notes</title><style>body{{color:red}} .secretstyle{{}}</style>"
+        f"<script>var secretScript = 'do not index me';</script></head>"
+        f"<body><h1>Lesson</h1><p>{text}</p></body></html>"
+    ).encode()
 
 
 # -- hostile files -------------------------------------------------------------------
@@ -78,8 +80,11 @@ def pdf_decompression_bomb(mb: int = 1500) -> bytes:
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(payload)).encode() + b" /Filter /FlateDecode >>\nstream\n"
-        + payload + b"\nendstream",
+        b"<< /Length "
+        + str(len(payload)).encode()
+        + b" /Filter /FlateDecode >>\nstream\n"
+        + payload
+        + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
     out = io.BytesIO()
@@ -92,7 +97,9 @@ def pdf_decompression_bomb(mb: int = 1500) -> bytes:
     out.write(f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode())
     for off in offsets:
         out.write(f"{off:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    out.write(
+        f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return out.getvalue()
 
 
@@ -100,7 +107,10 @@ def zip_bomb_docx(mb: int = 600) -> bytes:
     """A real DOCX skeleton plus one entry that inflates to ``mb`` MB of zeros."""
     good = docx_bytes(["harmless"])
     buf = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
+    with (
+        zipfile.ZipFile(io.BytesIO(good)) as src,
+        zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for info in src.infolist():
             dst.writestr(info, src.read(info))
         bomb = zipfile.ZipInfo("word/media/bomb.bin")
@@ -116,12 +126,18 @@ def xxe_docx() -> bytes:
     """A DOCX whose document.xml declares an external entity (reads /etc/passwd)."""
     good = docx_bytes(["placeholder"])
     buf = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
+    with (
+        zipfile.ZipFile(io.BytesIO(good)) as src,
+        zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for info in src.infolist():
             data = src.read(info)
             if info.filename == "word/document.xml":
                 data = data.replace(
-                    b"?>", b'?>\n<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>', 1)
+                    b"?>",
+                    b'?>\n<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
+                    1,
+                )
                 data = data.replace(b"placeholder", b"&xxe;")
             dst.writestr(info, data)
     return buf.getvalue()
@@ -144,8 +160,6 @@ class HangingReader(BaseReader):
     def load_data(self, file: Path, extra_info=None):
         time.sleep(3600)
         return []
-
-
 
 
 class MemoryHogReader(BaseReader):

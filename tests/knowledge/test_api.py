@@ -54,8 +54,9 @@ def text_file(n=0):
 
 
 @pytest.mark.all_databases
-def test_org_b_can_neither_see_nor_retrieve_org_a_knowledge(client, make_user, persona, upload,
-                                                           wait_done):
+def test_org_b_can_neither_see_nor_retrieve_org_a_knowledge(
+    client, make_user, persona, upload, wait_done
+):
     alice = make_user(client, role="expert")
     bob = make_user(client, role="expert")  # another org
     bob_admin = bob.owner
@@ -92,7 +93,9 @@ def test_permissions(client, make_user, persona, upload):
     assert r.status_code == 400 and "persona_id" in r.json()["detail"]
 
 
-def test_duplicate_content_returns_the_existing_source(client, make_user, persona, upload, wait_done):
+def test_duplicate_content_returns_the_existing_source(
+    client, make_user, persona, upload, wait_done
+):
     expert = make_user(client, role="expert")
     pid, other = persona(expert), persona(expert, name="Other")
     first = upload(expert, pid, "a.txt", text_file()).json()
@@ -108,8 +111,9 @@ def test_duplicate_content_returns_the_existing_source(client, make_user, person
     assert elsewhere["duplicate"] is False
 
 
-def test_delete_removes_file_rows_and_every_vector(client, make_user, persona, upload, wait_done,
-                                                   recorder):
+def test_delete_removes_file_rows_and_every_vector(
+    client, make_user, persona, upload, wait_done, recorder
+):
     expert = make_user(client, role="expert")
     pid = persona(expert)
     keep = upload(expert, pid, "keep.txt", text_file(1)).json()["source_id"]
@@ -135,8 +139,9 @@ def test_delete_removes_file_rows_and_every_vector(client, make_user, persona, u
     assert deleted[0].data["source_id"] == gone and deleted[0].data["size_bytes"] > 0
 
 
-def test_events_and_a_refusing_before_source_upload(client, make_user, persona, upload, wait_done,
-                                                   recorder):
+def test_events_and_a_refusing_before_source_upload(
+    client, make_user, persona, upload, wait_done, recorder
+):
     expert = make_user(client, role="expert")
     pid = persona(expert)
     sid = upload(expert, pid, "a.txt", text_file()).json()["source_id"]
@@ -145,7 +150,9 @@ def test_events_and_a_refusing_before_source_upload(client, make_user, persona, 
     assert before.org_id == expert.org_id and before.data["persona_id"] == pid
     assert before.data["filename"] == "a.txt" and before.data["size_bytes"] == len(text_file())
     ingested = recorder.named("after_source_ingest")[0]
-    assert ingested.data["source_id"] == sid and ingested.data["chunk_count"] == final["chunk_count"]
+    assert (
+        ingested.data["source_id"] == sid and ingested.data["chunk_count"] == final["chunk_count"]
+    )
     assert ingested.data["seconds"] >= 0
 
     recorder.refuse_over = 10

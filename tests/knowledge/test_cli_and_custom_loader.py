@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 from knowledge_files import TOPICS
@@ -65,12 +64,28 @@ def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel,
     (dist / "pyproject.toml").write_text(PYPROJECT)
     (dist / "bwenge_csv_loader.py").write_text(MODULE)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+        check=True,
+    )
     python = str(venv / "bin" / "python")
     # pip of the outer environment, installing into the venv; no index, no build isolation
-    subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps",
-                    "--no-index", "--no-build-isolation", str(dist)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            python,
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            str(dist),
+        ],
+        check=True,
+    )
 
     kernel = make_kernel()
     bwenge_personas.hooks.setup(kernel)
@@ -82,13 +97,33 @@ def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel,
     (folder / "photo.xyz").write_bytes(b"\x89PNG....")
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("BWENGE_")}
-    env.update({"BWENGE_ENV": "testing", "BWENGE_CONFIG_DIR": str(tmp_path / "config"),
-                "BWENGE_DATA_DIR": kernel_settings["data_dir"],
-                "BWENGE_DATABASE__URL": kernel_settings["database"]["url"],
-                "BWENGE_LOG_LEVEL": "WARNING", "COLUMNS": "200"})
-    result = subprocess.run([python, "-m", "bwenge.cli", "ingest", str(folder), "--persona",
-                             persona.persona_id, "--org", "org-a"], env=env, capture_output=True,
-                            text=True, timeout=300)
+    env.update(
+        {
+            "BWENGE_ENV": "testing",
+            "BWENGE_CONFIG_DIR": str(tmp_path / "config"),
+            "BWENGE_DATA_DIR": kernel_settings["data_dir"],
+            "BWENGE_DATABASE__URL": kernel_settings["database"]["url"],
+            "BWENGE_LOG_LEVEL": "WARNING",
+            "COLUMNS": "200",
+        }
+    )
+    result = subprocess.run(
+        [
+            python,
+            "-m",
+            "bwenge.cli",
+            "ingest",
+            str(folder),
+            "--persona",
+            persona.persona_id,
+            "--org",
+            "org-a",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert "skipped" in out and "photo.xyz" in out
@@ -110,7 +145,21 @@ def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel,
     assert hits[0].metadata["row"] == 2
 
     # a second run finds the same content and stores nothing new
-    again = subprocess.run([python, "-m", "bwenge.cli", "ingest", str(folder / "elements.csv"),
-                            "--persona", persona.persona_id, "--org", "org-a"], env=env,
-                           capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [
+            python,
+            "-m",
+            "bwenge.cli",
+            "ingest",
+            str(folder / "elements.csv"),
+            "--persona",
+            persona.persona_id,
+            "--org",
+            "org-a",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0 and "1 duplicate" in again.stdout, again.stdout + again.stderr

@@ -21,23 +21,36 @@ def kernel_settings(kernel_settings, redis_url):
     return {**kernel_settings, "knowledge": knowledge}
 
 
-def test_uploads_are_ingested_by_a_dramatiq_worker(client, make_user, persona, upload, wait_done,
-                                                   kernel_settings, tmp_path, redis_url):
+def test_uploads_are_ingested_by_a_dramatiq_worker(
+    client, make_user, persona, upload, wait_done, kernel_settings, tmp_path, redis_url
+):
     expert = make_user(client, role="expert")
     pid = persona(expert)
     sid = upload(expert, pid, "notes.txt", "\n\n".join(TOPICS).encode()).json()["source_id"]
     time.sleep(0.5)
-    assert client.get(f"/knowledge/{sid}/status", headers=expert.headers).json()["status"] == "pending"
+    assert (
+        client.get(f"/knowledge/{sid}/status", headers=expert.headers).json()["status"] == "pending"
+    )
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("BWENGE_")}
-    env.update({"BWENGE_ENV": "testing", "BWENGE_CONFIG_DIR": str(tmp_path / "config"),
-                "BWENGE_DATA_DIR": kernel_settings["data_dir"],
-                "BWENGE_DATABASE__URL": kernel_settings["database"]["url"],
-                "BWENGE_KNOWLEDGE__QUEUE": "dramatiq", "BWENGE_KNOWLEDGE__REDIS_URL": redis_url,
-                "BWENGE_LOG_LEVEL": "WARNING"})
+    env.update(
+        {
+            "BWENGE_ENV": "testing",
+            "BWENGE_CONFIG_DIR": str(tmp_path / "config"),
+            "BWENGE_DATA_DIR": kernel_settings["data_dir"],
+            "BWENGE_DATABASE__URL": kernel_settings["database"]["url"],
+            "BWENGE_KNOWLEDGE__QUEUE": "dramatiq",
+            "BWENGE_KNOWLEDGE__REDIS_URL": redis_url,
+            "BWENGE_LOG_LEVEL": "WARNING",
+        }
+    )
     log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
-    worker = subprocess.Popen([sys.executable, "-m", "bwenge.cli", "worker"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bwenge.cli", "worker"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         final = wait_done(expert, sid, timeout=120)
     finally:

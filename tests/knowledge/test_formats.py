@@ -10,8 +10,11 @@ CASES = {
     "docx": ("notes.docx", lambda: docx_bytes(TOPICS), "docx"),
     "pptx": ("deck.pptx", lambda: pptx_bytes(TOPICS), "pptx"),
     "txt": ("notes.txt", lambda: "\n\n".join(TOPICS).encode(), "text"),
-    "md": ("notes.md", lambda: ("# Biology\n\n" + "\n\n".join(f"- {t}" for t in TOPICS)).encode(),
-           "markdown"),
+    "md": (
+        "notes.md",
+        lambda: ("# Biology\n\n" + "\n\n".join(f"- {t}" for t in TOPICS)).encode(),
+        "markdown",
+    ),
     "html": ("notes.html", lambda: html_bytes(" ".join(TOPICS)), "html"),
 }
 
@@ -33,7 +36,9 @@ def test_upload_becomes_ready_and_retrievable(case, client, make_user, persona, 
     assert final["title"] == f"{case} notes" and final["created_at"]
 
     kernel = client.app.state.kernel
-    hits = kernel.service("retriever").retrieve(expert.org_id, pid, "What do mitochondria produce?", k=3)
+    hits = kernel.service("retriever").retrieve(
+        expert.org_id, pid, "What do mitochondria produce?", k=3
+    )
     assert hits, "nothing retrieved"
     assert "mitochondria" in hits[0].text.lower()
     assert hits[0].source_id == body["source_id"] and hits[0].title == f"{case} notes"
@@ -46,3 +51,22 @@ def test_upload_becomes_ready_and_retrievable(case, client, make_user, persona, 
         assert "secretscript" not in " ".join(h.text.lower() for h in hits)
     listed = client.get(f"/knowledge/sources?persona_id={pid}", headers=expert.headers).json()
     assert [s["source_id"] for s in listed] == [body["source_id"]]
+
+
+def test_audio_without_the_extra_fails_with_a_clear_message(
+    client, make_user, persona, upload, wait_done
+):
+    import importlib.util
+
+    assert importlib.util.find_spec("faster_whisper") is None  # the extra is not installed here
+    expert = make_user(client, role="expert")
+    pid = persona(expert)
+    wav = b"RIFF" + (36).to_bytes(4, "little") + b"WAVEfmt " + b"\0" * 24 + b"data" + b"\0" * 4
+    r = upload(expert, pid, "lecture.wav", wav)
+    assert r.status_code == 200 and r.json()["type"] == "audio", r.text
+    final = wait_done(expert, r.json()["source_id"])
+    assert final["status"] == "failed"
+    assert (
+        final["error_message"] == "could not read the file: transcription not installed: "
+        "pip install bwenge[audio]"
+    )

@@ -20,14 +20,19 @@ from knowledge_files import (
 
 from bwenge.contracts.knowledge import collection_name
 
-LIMITS = {"parse_timeout_seconds": 3, "parse_memory_mb": 768, "max_upload_mb": 2,
-          "zip_max_total_mb": 100}
+LIMITS = {
+    "parse_timeout_seconds": 3,
+    "parse_memory_mb": 768,
+    "max_upload_mb": 2,
+    "zip_max_total_mb": 100,
+}
 
 
 @pytest.fixture
 def bwenge_kernel(make_kernel, kernel_settings):
-    return make_kernel(plugins=[HostileLoadersPlugin()],
-                       knowledge={**kernel_settings["knowledge"], **LIMITS})
+    return make_kernel(
+        plugins=[HostileLoadersPlugin()], knowledge={**kernel_settings["knowledge"], **LIMITS}
+    )
 
 
 def stored_files(kernel):
@@ -46,18 +51,30 @@ def expert_and_persona(client, make_user, persona):
     return expert, persona(expert)
 
 
-@pytest.mark.parametrize("filename,data,why", [
-    ("report.pdf", exe_named_pdf(), "Windows executable"),
-    ("report.pdf", zip_named_pdf(), "zip"),
-    ("report.docx", pdf_bytes(["hello"]), "pdf"),
-    ("report.pptx", docx_bytes(["hello"]), "not a PPTX"),
-    ("notes.txt", b"\x00\x01binary\xff\xfe" * 50, "not UTF-8"),
-    ("notes.md", pdf_bytes(["hello"]), "pdf"),
-    ("tool.exe", b"MZ" + b"\0" * 100, "not supported"),
-], ids=["exe-as-pdf", "zip-as-pdf", "pdf-as-docx", "docx-as-pptx", "binary-as-txt", "pdf-as-md",
-        "exe"])
-def test_type_mismatch_is_415_and_nothing_is_stored(filename, data, why, client, expert_and_persona,
-                                                    upload):
+@pytest.mark.parametrize(
+    "filename,data,why",
+    [
+        ("report.pdf", exe_named_pdf(), "Windows executable"),
+        ("report.pdf", zip_named_pdf(), "zip"),
+        ("report.docx", pdf_bytes(["hello"]), "pdf"),
+        ("report.pptx", docx_bytes(["hello"]), "not a PPTX"),
+        ("notes.txt", b"\x00\x01binary\xff\xfe" * 50, "not UTF-8"),
+        ("notes.md", pdf_bytes(["hello"]), "pdf"),
+        ("tool.exe", b"MZ" + b"\0" * 100, "not supported"),
+    ],
+    ids=[
+        "exe-as-pdf",
+        "zip-as-pdf",
+        "pdf-as-docx",
+        "docx-as-pptx",
+        "binary-as-txt",
+        "pdf-as-md",
+        "exe",
+    ],
+)
+def test_type_mismatch_is_415_and_nothing_is_stored(
+    filename, data, why, client, expert_and_persona, upload
+):
     expert, pid = expert_and_persona
     r = upload(expert, pid, filename, data, content_type="application/pdf")
     assert r.status_code == 415, r.text
@@ -83,25 +100,34 @@ def test_oversized_upload_without_content_length_stops_at_the_limit(client, expe
     sent = {"bytes": 0}
 
     def body():
-        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"persona_id\"\r\n\r\n{pid}\r\n"
-               f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.txt\"\r\n"
-               "Content-Type: text/plain\r\n\r\n").encode()
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="persona_id"\r\n\r\n{pid}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.txt"\r\n'
+            "Content-Type: text/plain\r\n\r\n"
+        ).encode()
         for _ in range(64):  # 64 MB if nobody stops us
             sent["bytes"] += 1 << 20
             yield b"a" * (1 << 20)
         yield f"\r\n--{boundary}--\r\n".encode()
 
-    r = client.post("/knowledge/upload", content=body(), headers={
-        **expert.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    r = client.post(
+        "/knowledge/upload",
+        content=body(),
+        headers={**expert.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     assert r.status_code == 413, r.text
     assert stored_files(client.app.state.kernel) == []
 
 
-@pytest.mark.parametrize("make,why", [
-    (lambda: zip_bomb_docx(150), "would expand to 150 MB"),
-    (lambda: zip_bomb_docx(20), "compresses"),
-    (xxe_docx, "DTD or entities"),
-], ids=["zip-bomb-total", "zip-bomb-ratio", "xxe"])
+@pytest.mark.parametrize(
+    "make,why",
+    [
+        (lambda: zip_bomb_docx(150), "would expand to 150 MB"),
+        (lambda: zip_bomb_docx(20), "compresses"),
+        (xxe_docx, "DTD or entities"),
+    ],
+    ids=["zip-bomb-total", "zip-bomb-ratio", "xxe"],
+)
 def test_unsafe_docx_is_refused_at_upload(make, why, client, expert_and_persona, upload):
     expert, pid = expert_and_persona
     data = make()
@@ -154,24 +180,33 @@ def _ingest_fails_while_serving(client, expert, pid, upload, filename, data, lim
 
 def test_pdf_decompression_bomb_fails_cleanly(client, expert_and_persona, upload):
     expert, pid = expert_and_persona
-    body = _ingest_fails_while_serving(client, expert, pid, upload, "bomb.pdf",
-                                       pdf_decompression_bomb(100), LIMITS["parse_timeout_seconds"])
+    body = _ingest_fails_while_serving(
+        client,
+        expert,
+        pid,
+        upload,
+        "bomb.pdf",
+        pdf_decompression_bomb(100),
+        LIMITS["parse_timeout_seconds"],
+    )
     assert "could not read the file" in body["error_message"] or "MB" in body["error_message"]
 
 
 def test_hanging_parser_is_stopped_by_the_timeout(client, expert_and_persona, upload):
     expert, pid = expert_and_persona
     started = time.monotonic()
-    body = _ingest_fails_while_serving(client, expert, pid, upload, "x.hang", b"hello",
-                                       LIMITS["parse_timeout_seconds"])
+    body = _ingest_fails_while_serving(
+        client, expert, pid, upload, "x.hang", b"hello", LIMITS["parse_timeout_seconds"]
+    )
     assert "longer than 3 s" in body["error_message"]
     assert time.monotonic() - started < 12
 
 
 def test_memory_hog_parser_is_stopped_by_the_memory_limit(client, expert_and_persona, upload):
     expert, pid = expert_and_persona
-    body = _ingest_fails_while_serving(client, expert, pid, upload, "x.hog", b"hello",
-                                       LIMITS["parse_timeout_seconds"])
+    body = _ingest_fails_while_serving(
+        client, expert, pid, upload, "x.hog", b"hello", LIMITS["parse_timeout_seconds"]
+    )
     assert "more than 768 MB" in body["error_message"], body
 
 

@@ -21,8 +21,11 @@ pytestmark = pytest.mark.slow
 def big_pdf(pages: int) -> bytes:
     texts = []
     for n in range(pages):
-        sentences = [f"Section {n}.{i}: {TOPICS[(n + i) % len(TOPICS)]} Detail {n * 31 + i} "
-                     f"concerns case number {n}-{i} in chapter {n // 10}." for i in range(14)]
+        sentences = [
+            f"Section {n}.{i}: {TOPICS[(n + i) % len(TOPICS)]} Detail {n * 31 + i} "
+            f"concerns case number {n}-{i} in chapter {n // 10}."
+            for i in range(14)
+        ]
         texts.append(" ".join(sentences))
     return pdf_bytes(texts)
 
@@ -33,8 +36,11 @@ def source_row(kernel, source_id):
 
     with kernel.db.session() as s:
         src = s.get(KnowledgeSource, source_id)
-        chunks = s.scalar(select(func.count()).select_from(KnowledgeChunk).where(
-            KnowledgeChunk.source_id == source_id))
+        chunks = s.scalar(
+            select(func.count())
+            .select_from(KnowledgeChunk)
+            .where(KnowledgeChunk.source_id == source_id)
+        )
         return src, chunks
 
 
@@ -50,23 +56,29 @@ def fresh_store(make_kernel):
 @pytest.fixture
 def worker_env(tmp_path, kernel_settings):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BWENGE_")}
-    env.update({
-        "BWENGE_ENV": "testing",
-        "BWENGE_CONFIG_DIR": str(tmp_path / "config"),
-        "BWENGE_DATA_DIR": kernel_settings["data_dir"],
-        "BWENGE_DATABASE__URL": kernel_settings["database"]["url"],
-        "BWENGE_LOG_LEVEL": "INFO",
-        "BWENGE_KNOWLEDGE__EMBED_BATCH_SIZE": "8",
-        "BWENGE_KNOWLEDGE__SWEEP_SECONDS": "0.3",
-        "BWENGE_KNOWLEDGE__LEASE_SECONDS": "2",
-    })
+    env.update(
+        {
+            "BWENGE_ENV": "testing",
+            "BWENGE_CONFIG_DIR": str(tmp_path / "config"),
+            "BWENGE_DATA_DIR": kernel_settings["data_dir"],
+            "BWENGE_DATABASE__URL": kernel_settings["database"]["url"],
+            "BWENGE_LOG_LEVEL": "INFO",
+            "BWENGE_KNOWLEDGE__EMBED_BATCH_SIZE": "8",
+            "BWENGE_KNOWLEDGE__SWEEP_SECONDS": "0.3",
+            "BWENGE_KNOWLEDGE__LEASE_SECONDS": "2",
+        }
+    )
     return env
 
 
 def start_worker(env, log_path):
     log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen([sys.executable, "-m", "bwenge.cli", "worker"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bwenge.cli", "worker"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_for(predicate, timeout, what):
@@ -93,8 +105,11 @@ def test_sigkill_mid_job_then_restart_finishes_exactly_once(make_kernel, worker_
         path = tmp_path / name
         path.write_bytes(data)
         received = stream_file_to(path, service.incoming_dir("org-a"), 10**8)
-        source, _ = asyncio.run(service.accept(org_id="org-a", user_id=None,
-                                               persona_id=persona.persona_id, received=received))
+        source, _ = asyncio.run(
+            service.accept(
+                org_id="org-a", user_id=None, persona_id=persona.persona_id, received=received
+            )
+        )
         return source.id
 
     small = submit("small.txt", "\n\n".join(TOPICS).encode())
@@ -126,8 +141,13 @@ def test_sigkill_mid_job_then_restart_finishes_exactly_once(make_kernel, worker_
 
     worker = start_worker(worker_env, log_path)
     try:
-        done = wait_for(lambda: source_row(kernel, big)[0].status in ("ready", "failed")
-                        and source_row(kernel, big), 120, "the retried job")
+        done = wait_for(
+            lambda: (
+                source_row(kernel, big)[0].status in ("ready", "failed") and source_row(kernel, big)
+            ),
+            120,
+            "the retried job",
+        )
     finally:
         worker.send_signal(signal.SIGTERM)
         try:

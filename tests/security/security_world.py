@@ -20,7 +20,15 @@ NOTES = (
     "Photosynthesis turns light energy into chemical energy stored in glucose. "
     "Chlorophyll in the chloroplasts absorbs mostly red and blue light. "
     "The Calvin cycle fixes carbon dioxide into sugars.\n"
-) * 4
+)
+
+
+def notes(tag: str) -> str:
+    """The same lesson in both orgs, plus one fact only this org's material holds."""
+    return NOTES + "\n" + (
+        f"The library archive keeps its vault password in a sealed envelope. The vault "
+        f"password of the library archive is {tag}-quartz-zebra-{tag}. Librarians change "
+        f"the vault password of the archive every term.\n")
 
 
 def world_settings(tmp: Path, database_url: str | None = None) -> dict[str, Any]:
@@ -82,7 +90,8 @@ def populate(client, org: Org, *, tag: str) -> None:
 
     source = ok(client.post("/knowledge/upload", headers=org.expert.headers,
                             data={"persona_id": ids["persona_id"], "title": f"Notes {tag}"},
-                            files={"file": (f"notes-{tag}.txt", NOTES.encode(), "text/plain")}),
+                            files={"file": (f"notes-{tag}.txt", notes(tag).encode(),
+                                            "text/plain")}),
                 "upload")
     ids["source_id"] = source["source_id"]
     deadline = time.monotonic() + 60

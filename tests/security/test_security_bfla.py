@@ -84,3 +84,34 @@ def test_settling_an_invoice_needs_a_platform_admin(world):
         assert_error_shape(response, 403)
         listing = world.client.get("/payments/invoices", headers=user.headers)
         assert_error_shape(listing, 403)
+
+
+def test_a_recipient_sees_only_what_is_meant_for_recipients(world):
+    """Inside one org: drafts stay with the staff, progress with its student."""
+    a, client = world.a, world.client
+    h = a.recipient.headers
+    draft = a.ids["draft_persona_id"]
+    assert_error_shape(client.get(f"/personas/{draft}", headers=h), 404, "not_found")
+    assert draft not in client.get("/personas", headers=h).text
+    r = client.post("/ai/respond", headers=h,
+                    json={"persona_id": draft, "user_message": "Tell me about light."})
+    assert_error_shape(r, 404, "not_found")
+    assert_error_shape(client.get(f"/3d/persona/{draft}", headers=h), 404, "not_found")
+    # someone else's progress (their own is theirs to see)
+    own = client.get(f"/orgs/{a.org_id}/students/{a.recipient.user_id}/progress", headers=h)
+    assert own.status_code == 200, own.text
+    other = client.get(f"/orgs/{a.org_id}/students/{a.expert.user_id}/progress", headers=h)
+    assert_error_shape(other, (403, 404))
+
+
+def test_a_recipient_cannot_open_a_draft_persona_over_the_socket(world):
+    from starlette.websockets import WebSocketDisconnect
+
+    a = world.a
+    url = (f"/ws/chat?persona_id={a.ids['draft_persona_id']}"
+           f"&token={a.recipient.access_token}")
+    with pytest.raises(WebSocketDisconnect) as closed:  # noqa: PT012 - read until closed
+        with world.client.websocket_connect(url) as ws:
+            for _ in range(20):
+                assert ws.receive_json().get("type") != "session_info"
+    assert closed.value.code == 1008

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from security_helpers import assert_error_shape, id_inputs, plugin_routes
 
 NO_BODY = object()
@@ -41,7 +42,8 @@ class Case:
     def name(self) -> str:
         bits = [f"{k}={v}" for k, v in {**self.params, **self.query}.items()]
         if isinstance(self.json, dict):
-            bits += [f"{k}={v}" for k, v in self.json.items() if isinstance(v, str) and "." in v]
+            bits += [f"{k}={v}" for k, v in self.json.items()
+                     if isinstance(v, str) and v.startswith(("A.", "B."))]
         bits += [f"{k}={v}" for k, v in (self.form or {}).items()]
         return f"{self.method} {self.path} [{', '.join(bits)}]"
 
@@ -130,10 +132,9 @@ CASES: list[Case] = [
          query={"actor_id": "B.owner_id", "object_id": "B.persona_id"}, expect="empty_page"),
     # -- analytics
     Case("POST", "/events", json={"event_type": "quiz.completed", "persona_id": "B.persona_id"}),
-    # session ids are client-chosen labels on events (seed clients invent them): B's id
-    # must be treated exactly like one never seen, and B's data stays out of the answer
-    Case("POST", "/events", json={"event_type": "quiz.completed", "session_id": "B.session_id"},
-         expect="same_as_missing"),
+    # like /ai/respond: an unknown session id is the client's own label, but one that
+    # exists and is someone else's is a 404
+    Case("POST", "/events", json={"event_type": "quiz.completed", "session_id": "B.session_id"}),
     Case("GET", "/orgs/{org_id}/reports/weekly", {"org_id": "B.org_id"}),
     Case("GET", "/orgs/{org_id}/reports/weekly.csv", {"org_id": "B.org_id"}),
     Case("GET", "/orgs/{org_id}/students/{student_id}/progress",
@@ -156,7 +157,12 @@ NOT_ORG_OBJECTS = {
 
 # Cases whose failure is a known bug that is not ours to fix (see the report); strict,
 # so the fix turns them into an error asking to remove the entry.
-KNOWN_BUGS: dict[str, str] = {}
+EVENT_WITH_B_SESSION = "POST /events [session_id=B.session_id]"
+KNOWN_BUGS: dict[str, str] = {
+    EVENT_WITH_B_SESSION: (
+        "analytics records a client event carrying another org's session id (it checks "
+        "persona_id only); needs an answers-service call telling whose a session is"),
+}
 
 
 def resolve(value: Any, world) -> Any:
@@ -180,7 +186,8 @@ def b_secrets(world, sent: str) -> list[str]:
     b = world.b
     values = [v for k, v in b.ids.items() if k != "api_key"] + [b.ids["api_key"][:12]]
     values += ["confidential-B", "Secret Tutor B", "Notes B", "Expert B", "Recipient B",
-               "Owner B", "Org B", b.owner.email, b.expert.email, b.recipient.email]
+               "Owner B", "Org B", "B-quartz-zebra", b.owner.email, b.expert.email,
+               b.recipient.email]
     return [v for v in values if v not in sent]
 
 
@@ -211,10 +218,14 @@ def call(world, case: Case, who=None, substitute: dict[str, str] | None = None):
                                                                       kwargs.get("data")])
 
 
-def check_case(world, case: Case) -> None:
-    response, sent = call(world, case)
+def check_case(world, case: Case, who=None) -> None:
+    response, sent = call(world, case, who)
     text = response.text
-    if case.expect == "not_found":
+    refused = response.status_code == 403 and case.expect != "same_as_missing"
+    if who is not None and who.role != "owner" and refused:
+        # the table refuses this role the action itself, before any lookup: no oracle
+        assert_error_shape(response, 403, "forbidden")
+    elif case.expect == "not_found":
         assert_error_shape(response, 404, "not_found")
     elif case.expect == "same_as_missing":
         refs = [*case.params.values(), *case.query.values()]
@@ -238,24 +249,113 @@ def check_case(world, case: Case) -> None:
 HTTP_CASES = [c for c in CASES if c.method != "WS"]
 
 
-def test_every_id_input_has_a_case(world):
-    """Every route with an id in its path, query or body has cases filling each id with B's."""
-    spec = world.client.app.openapi()
+@pytest.mark.parametrize("role", ["expert", "recipient"])
+def test_org_b_ids_are_not_found_by_other_roles_either(world, role):
+    """Org A's expert and recipient: each case is a 404, or the 403 their role gets
+    for the action whatever the id."""
+    for case in HTTP_CASES:
+        if case.name not in KNOWN_BUGS:
+            check_case(world, case, getattr(world.a, role))
+
+
+def test_read_routes_show_nothing_of_org_b(world):
+    """Every GET route, called by each of org A's users with org A's own ids, answers
+    without a trace of org B (lists, reports, exports, dashboards, the audit trail)."""
+    from security_helpers import fill
+
+    # while the events bug stands, A's own events carry B's session id that A sent
+    echoed = world.b.ids["session_id"] if EVENT_WITH_B_SESSION in KNOWN_BUGS else "\0"
+    checked = 0
+    for method, path, _route in plugin_routes(world.client.app):
+        if method != "GET" or "{asset" in path:
+            continue
+        for who in (world.a.owner, world.a.expert, world.a.recipient):
+            own = {"persona_id": world.a.ids["persona_id"]}
+            response = world.client.get(fill(path, world.a.ids), headers=who.headers,
+                                        params=own if path == "/knowledge/sources" else {})
+            assert response.status_code < 500, f"{path}: {response.text[:200]}"
+            leaked = [s for s in b_secrets(world, echoed) if s in response.text]
+            assert not leaked, f"GET {path} as A's {who.role} shows org B data: {leaked}"
+            checked += response.status_code == 200
+    assert checked >= 25, checked
+
+
+def test_a_session_is_private_to_its_user_within_the_org(world):
+    """Same org, another user: someone else's conversation is a 404 too, to read or
+    to continue."""
+    a = world.a
+    session_id = a.ids["session_id"]  # A's recipient's
+    for who in (a.owner, a.expert):
+        r = world.client.get(f"/sessions/{session_id}/messages", headers=who.headers)
+        assert_error_shape(r, 404, "not_found")
+        r = world.client.post("/ai/respond", headers=who.headers, json={
+            "persona_id": a.ids["persona_id"], "session_id": session_id, "user_message": MSG})
+        assert_error_shape(r, 404, "not_found")
+    r = world.client.get(f"/sessions/{session_id}/messages", headers=a.recipient.headers)
+    assert r.status_code == 200 and r.json()["total"] == 2, r.text
+
+
+def test_answers_draw_only_on_the_callers_org_material(world):
+    """Both orgs hold a passage about the vault password; org A's persona answers
+    from org A's passage and never cites org B's source."""
+    a = world.a
+    question = "What is the vault password of the library archive?"
+    response = world.client.post("/ai/respond", headers=a.recipient.headers, json={
+        "persona_id": a.ids["persona_id"], "user_message": question})
+    assert response.status_code == 200, response.text
+    body = response.text
+    assert "A-quartz-zebra" in body, body[:500]  # control: retrieval works at all
+    leaked = [s for s in b_secrets(world, "") if s in body]
+    assert not leaked, f"answer drew on org B: {leaked}"
+    sources = {c.get("source_id") for c in response.json().get("citations", [])}
+    assert sources <= {a.ids["source_id"]}, sources
+
+
+def coverage_problems(app) -> tuple[list[str], list[str]]:
+    """Id inputs of the app's routes that no case fills with an org-B id, and cases
+    for routes the app does not have."""
+    spec = app.openapi()
     covered: dict[tuple[str, str], set[str]] = {}
     for case in CASES:
         covered.setdefault((case.method, case.path), set()).update(case.id_inputs_with_b())
-    routes = {(m, p) for m, p, _ in plugin_routes(world.client.app)}
-    missing = []
+    routes = {(m, p) for m, p, _ in plugin_routes(app)}
+    problems = []
     for method, path in sorted(routes):
         if (method, path) in NOT_ORG_OBJECTS:
             continue
         needed = id_inputs(spec, method, path) if method != "WS" else {"?persona_id", "?session_id"}
         gaps = needed - covered.get((method, path), set())
         if gaps:
-            missing.append(f"{method} {path}: no BOLA case fills {sorted(gaps)} with an org-B id")
-    stale = [f"{m} {p}" for m, p in {*covered, *NOT_ORG_OBJECTS} if (m, p) not in routes]
+            problems.append(f"{method} {path}: no BOLA case fills {sorted(gaps)} with an org-B id")
+    return problems, [f"{m} {p}" for m, p in {*covered, *NOT_ORG_OBJECTS} if (m, p) not in routes]
+
+
+def test_every_id_input_has_a_case(world):
+    """Every route with an id in its path, query or body has cases filling each id with B's."""
+    missing, stale = coverage_problems(world.client.app)
     assert not missing, "add cases to CASES in this file:\n" + "\n".join(missing)
     assert not stale, f"cases for routes the app no longer has: {stale}"
+
+
+class CloneIn(BaseModel):
+    """The body of a route the app does not have (for the check's own test)."""
+
+    target_org_id: str
+    note: str = ""
+
+
+def test_the_coverage_check_catches_a_new_id_route():
+    from bwenge_rest.deps import require
+    from fastapi import Depends, FastAPI
+    app = FastAPI()
+
+    @app.post("/personas/{persona_id}/clone", dependencies=[Depends(require("persona.create"))])
+    def clone(persona_id: str, body: CloneIn, source_id: str | None = None):
+        return {}
+
+    missing, _ = coverage_problems(app)
+    assert missing == ["POST /personas/{persona_id}/clone: no BOLA case fills "
+                       "['?source_id', 'body.target_org_id', 'persona_id'] with an org-B id"]
 
 
 @pytest.mark.parametrize("case", HTTP_CASES, ids=[c.name for c in HTTP_CASES])

@@ -39,9 +39,12 @@ def upgrade() -> None:
         sa.Column("finished_at", UTCDateTime),
     )
     op.create_index("ix_knowledge_sources_org_id", "knowledge_sources", ["org_id"])
-    op.create_index("ix_knowledge_sources_persona", "knowledge_sources",
-                    ["org_id", "persona_id", "status"])
-    op.create_index("ix_knowledge_sources_hash", "knowledge_sources", ["persona_id", "content_hash"])
+    op.create_index(
+        "ix_knowledge_sources_persona", "knowledge_sources", ["org_id", "persona_id", "status"]
+    )
+    op.create_index(
+        "ix_knowledge_sources_hash", "knowledge_sources", ["persona_id", "content_hash"]
+    )
     op.create_index("ix_knowledge_sources_status", "knowledge_sources", ["status"])
     op.create_table(
         "knowledge_chunks",
