@@ -148,13 +148,15 @@ def build_world(tmp: Path, database_url: str | None = None) -> Iterator[World]:
     kernel = Kernel(config_dir=tmp / "config", env="testing",
                     overrides=world_settings(tmp, database_url)).load()
     app = create_app(kernel)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        orgs = []
-        for tag in ("A", "B"):
-            owner = register_owner(client, name=f"Owner {tag}", org_name=f"Org {tag}")
-            org = Org(owner, invite_member(client, owner, "expert", name=f"Expert {tag}"),
-                      invite_member(client, owner, "recipient", name=f"Recipient {tag}"))
-            populate(client, org, tag=tag)
-            orgs.append(org)
-        yield World(client, kernel, *orgs)
-    kernel.db.dispose()
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            orgs = []
+            for tag in ("A", "B"):
+                owner = register_owner(client, name=f"Owner {tag}", org_name=f"Org {tag}")
+                org = Org(owner, invite_member(client, owner, "expert", name=f"Expert {tag}"),
+                          invite_member(client, owner, "recipient", name=f"Recipient {tag}"))
+                populate(client, org, tag=tag)
+                orgs.append(org)
+            yield World(client, kernel, *orgs)
+    finally:
+        kernel.db.dispose()

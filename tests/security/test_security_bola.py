@@ -430,3 +430,10 @@ def test_chat_socket_refuses_org_b_ids(world, case):
                 assert frame.get("type") != "session_info", f"socket opened on B's ids: {frame}"
                 assert not any(s in json.dumps(frame) for s in b_secrets(world, query)), frame
     assert closed.value.code == 1008
+
+
+def test_chat_socket_control_opens_on_the_callers_own_persona(world):
+    """Control for the refusals above: the same URL with org A's persona opens."""
+    url = f"/ws/chat?persona_id={world.a.ids['persona_id']}&token={world.a.owner.access_token}"
+    with world.client.websocket_connect(url) as ws:
+        assert ws.receive_json()["type"] == "session_info"

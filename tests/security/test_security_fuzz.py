@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 SESSION_ENDING = r"^/(auth/logout|users/me/password|orgs/\{org_id\}/transfer-ownership)$"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fuzz_owner(world):
     return register_owner(world.client, name="Fuzz Owner", org_name="Org Fuzz")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def api_schema(world):
     # from the document, not the app: schemathesis' ASGI loader would start the app's
     # lifespan a second time, on a loop of its own
