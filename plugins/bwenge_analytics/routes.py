@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bwenge.domain import Principal
-from bwenge.errors import PayloadTooLarge
+from bwenge.errors import BadRequest, PayloadTooLarge
 
 from .service import AnalyticsService
 
@@ -64,6 +64,12 @@ async def post_event(request: Request,
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(
             include_url=False, include_context=False)]) from None
+    if event.session_id is not None:
+        # Only the caller's own sessions: another org's (or user's) id is a 404.
+        answers = get_kernel(request).services.get("answers")
+        if answers is None:
+            raise BadRequest("session_id needs the answers plugin")
+        await run_in_threadpool(answers.history, principal, event.session_id, 0, 0)
     return await run_in_threadpool(svc.record_client_event, principal, event.event_type,
                                    event.payload, event.persona_id, event.session_id)
 

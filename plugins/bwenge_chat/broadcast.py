@@ -96,10 +96,16 @@ class MemoryBroadcaster(_LocalFanOut):
 
 
 class RedisBroadcaster(_LocalFanOut):
-    """Redis pub/sub fan-out: one PUBLISH per frame, one SUBSCRIBE per channel
-    per worker, and one reader task per worker that hands messages to local
-    subscribers. A frame published here reaches local subscribers through Redis
-    too, so every socket sees frames in one order."""
+    """Redis pub/sub fan-out: one SUBSCRIBE per channel per worker, and one
+    reader task per worker that hands messages to local subscribers. A frame
+    published here reaches local subscribers through Redis too, so every socket
+    sees frames in one order.
+
+    ``publish`` never waits for Redis: frames go to an outbox that a sender
+    task empties, one PUBLISH (a JSON list of frames) per channel per batch,
+    pipelined. Under load that turns dozens of round trips per answer into a
+    few, and a slow or failing Redis never stalls the answer being written.
+    """
 
     PREFIX = "bwenge:chat:"
 
@@ -110,6 +116,9 @@ class RedisBroadcaster(_LocalFanOut):
         self._own_client = client is None
         self.pubsub: Any = None
         self._reader: asyncio.Task | None = None
+        self._sender: asyncio.Task | None = None
+        self._outbox: dict[str, list[Frame]] = {}
+        self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         # Keeps the pubsub connection subscribed even with no chat channels,
         # so the reader never spins on an idle connection.
@@ -123,12 +132,16 @@ class RedisBroadcaster(_LocalFanOut):
         self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         await self.pubsub.subscribe(self._anchor)
         self._reader = asyncio.create_task(self._read(), name="bwenge-chat-redis-reader")
+        self._sender = asyncio.create_task(self._send(), name="bwenge-chat-redis-sender")
 
     async def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+        for task in (self._sender, self._reader):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        with contextlib.suppress(Exception):
+            await self._flush()  # what was published before stopping still goes out
         if self.pubsub is not None:
             with contextlib.suppress(Exception):
                 await self.pubsub.aclose()
@@ -153,13 +166,35 @@ class RedisBroadcaster(_LocalFanOut):
             if isinstance(channel, bytes):
                 channel = channel.decode()
             try:
-                frame = json.loads(message["data"])
+                frames = json.loads(message["data"])
             except (ValueError, TypeError):
                 continue
-            self.deliver(channel[len(self.PREFIX) :], frame)
+            for frame in frames if isinstance(frames, list) else [frames]:
+                self.deliver(channel[len(self.PREFIX) :], frame)
+
+    async def _send(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("chat: publishing to Redis failed, frames dropped: %s", exc)
+
+    async def _flush(self) -> None:
+        batch, self._outbox = self._outbox, {}
+        if not batch:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            for channel, frames in batch.items():
+                pipe.publish(self.PREFIX + channel, json.dumps(frames, default=str))
+            await pipe.execute()
 
     async def publish(self, channel: str, frame: Frame) -> None:
-        await self.client.publish(self.PREFIX + channel, json.dumps(frame, default=str))
+        self._outbox.setdefault(channel, []).append(frame)
+        self._wake.set()
 
     async def subscribe(self, channel: str, callback: Callback) -> Subscription:
         sub = Subscription(self, channel, callback)

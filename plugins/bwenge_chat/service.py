@@ -66,7 +66,10 @@ class ChatHub:
         if url:
             import redis.asyncio as aioredis
 
-            self.redis = aioredis.Redis.from_url(url)
+            # A bounded pool that waits for a free connection: a burst of sockets
+            # connecting at once must queue, not fail with "Too many connections".
+            pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=64, timeout=30)
+            self.redis = aioredis.Redis(connection_pool=pool)
             self.tickets = RedisTicketStore(self.redis, self.settings.ticket_ttl_seconds)
             self.limits = RedisConnectionLimits(self.redis, *limits)
         else:
@@ -105,6 +108,7 @@ class ChatHub:
         if self.redis is not None:
             with contextlib.suppress(Exception):
                 await self.redis.aclose()
+                await self.redis.connection_pool.disconnect()
 
     # -- connections -------------------------------------------------------------
 

@@ -158,11 +158,7 @@ NOT_ORG_OBJECTS = {
 # Cases whose failure is a known bug that is not ours to fix (see the report); strict,
 # so the fix turns them into an error asking to remove the entry.
 EVENT_WITH_B_SESSION = "POST /events [session_id=B.session_id]"
-KNOWN_BUGS: dict[str, str] = {
-    EVENT_WITH_B_SESSION: (
-        "analytics records a client event carrying another org's session id (it checks "
-        "persona_id only); needs an answers-service call telling whose a session is"),
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def resolve(value: Any, world) -> Any:
