@@ -97,14 +97,16 @@ class MemoryBroadcaster(_LocalFanOut):
 
 class RedisBroadcaster(_LocalFanOut):
     """Redis pub/sub fan-out: one SUBSCRIBE per channel per worker, and one
-    reader task per worker that hands messages to local subscribers. A frame
-    published here reaches local subscribers through Redis too, so every socket
-    sees frames in one order.
+    reader task per worker that hands messages to local subscribers.
 
-    ``publish`` never waits for Redis: frames go to an outbox that a sender
-    task empties, one PUBLISH (a JSON list of frames) per channel per batch,
-    pipelined. Under load that turns dozens of round trips per answer into a
-    few, and a slow or failing Redis never stalls the answer being written.
+    ``publish`` delivers to this worker's subscribers at once and never waits
+    for Redis: frames go to an outbox that a sender task empties, one PUBLISH
+    (a JSON list of frames, tagged with this worker's id so its own reader
+    skips them) per channel per batch, pipelined. Under load that turns dozens
+    of round trips per answer into a few, and a slow or failing Redis never
+    stalls the answer being written. Each answer's frames keep their order on
+    every socket; two answers streaming at once for one session from two
+    workers may interleave differently on different workers.
     """
 
     PREFIX = "bwenge:chat:"
@@ -122,7 +124,8 @@ class RedisBroadcaster(_LocalFanOut):
         self._lock = asyncio.Lock()
         # Keeps the pubsub connection subscribed even with no chat channels,
         # so the reader never spins on an idle connection.
-        self._anchor = f"{self.PREFIX}_worker:{uuid.uuid4().hex}"
+        self.worker_id = uuid.uuid4().hex
+        self._anchor = f"{self.PREFIX}_worker:{self.worker_id}"
 
     async def start(self) -> None:
         import redis.asyncio as aioredis
@@ -166,10 +169,13 @@ class RedisBroadcaster(_LocalFanOut):
             if isinstance(channel, bytes):
                 channel = channel.decode()
             try:
-                frames = json.loads(message["data"])
-            except (ValueError, TypeError):
+                payload = json.loads(message["data"])
+                if payload["w"] == self.worker_id:
+                    continue  # delivered locally when published
+                frames = payload["f"]
+            except (ValueError, TypeError, KeyError):
                 continue
-            for frame in frames if isinstance(frames, list) else [frames]:
+            for frame in frames:
                 self.deliver(channel[len(self.PREFIX) :], frame)
 
     async def _send(self) -> None:
@@ -189,10 +195,12 @@ class RedisBroadcaster(_LocalFanOut):
             return
         async with self.client.pipeline(transaction=False) as pipe:
             for channel, frames in batch.items():
-                pipe.publish(self.PREFIX + channel, json.dumps(frames, default=str))
+                payload = {"w": self.worker_id, "f": frames}
+                pipe.publish(self.PREFIX + channel, json.dumps(payload, default=str))
             await pipe.execute()
 
     async def publish(self, channel: str, frame: Frame) -> None:
+        self.deliver(channel, frame)
         self._outbox.setdefault(channel, []).append(frame)
         self._wake.set()
 
