@@ -205,6 +205,20 @@ async def drive_http(url: str, path: str, headers: dict, seconds: float, concurr
         return count / (time.perf_counter() - start)
 
 
+def drive_wrk(url: str, path: str, headers: dict, seconds: float, concurrency: int = 16) -> float:
+    """wrk (a C load generator) keeps the client from being the bottleneck."""
+    import re
+    import shutil
+
+    cmd = [shutil.which("wrk"), "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s"]
+    for key, value in headers.items():
+        cmd += ["-H", f"{key}: {value}"]
+    out = subprocess.run([*cmd, url + path], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"{path}: non-2xx answers under load:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
 def run_http(seconds: float) -> list[dict]:
     import httpx
 
@@ -225,13 +239,20 @@ def run_http(seconds: float) -> list[dict]:
                     continue
                 ours, bare = [], []
                 for _ in range(3):
-                    ours.append(asyncio.run(drive_http(ours_url, path, headers, seconds / 3)))
-                    bare.append(asyncio.run(drive_http(bare_url, path, {}, seconds / 3)))
+                    if CLIENT == "wrk":
+                        ours.append(drive_wrk(ours_url, path, headers, seconds / 3))
+                        bare.append(drive_wrk(bare_url, path, {}, seconds / 3))
+                    else:
+                        ours.append(asyncio.run(drive_http(ours_url, path, headers, seconds / 3)))
+                        bare.append(asyncio.run(drive_http(bare_url, path, {}, seconds / 3)))
                 results.append(_row(name, sum(ours) / 3, sum(bare) / 3))
         finally:
             ours_proc.terminate()
             bare_proc.terminate()
     return results
+
+
+CLIENT = "httpx"
 
 
 def _row(name: str, ours: float, bare: float) -> dict:
@@ -244,13 +265,19 @@ def main() -> None:
     parser.add_argument("--mode", choices=["asgi", "http"], default="asgi")
     parser.add_argument("--seconds", type=float, default=6.0, help="per case and side")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--client", choices=["wrk", "httpx"], default=None,
+                        help="load generator for --mode http (default: wrk when installed)")
     args = parser.parse_args()
+    global CLIENT
+    import shutil
+
+    CLIENT = args.client or ("wrk" if shutil.which("wrk") else "httpx")
     os.environ.setdefault("BWENGE_ENV", "testing")
     rows = run_asgi(args.seconds) if args.mode == "asgi" else run_http(args.seconds)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"mode: {args.mode}")
+    print(f"mode: {args.mode}" + (f" (client: {CLIENT})" if args.mode == "http" else ""))
     unit = "req/CPU-s" if args.mode == "asgi" else "req/s"
     print(f"{'case':34} {'bwenge ' + unit:>17} {'bare ' + unit:>15} {'ratio':>7}")
     for r in rows:

@@ -140,8 +140,12 @@ def main() -> None:
         bare(pdfs[0], kernel)
         a_times, b_times = [], []
         for r, path in enumerate(pdfs[1:], start=1):
-            tb, nb = bare(path, kernel)
-            ta, na = whole(client, headers, persona_id, path, f"round {r}")
+            if r % 2:  # alternate the order so neither side always runs on a warmer machine
+                tb, nb = bare(path, kernel)
+                ta, na = whole(client, headers, persona_id, path, f"round {r}")
+            else:
+                ta, na = whole(client, headers, persona_id, path, f"round {r}")
+                tb, nb = bare(path, kernel)
             b_times.append(tb)
             a_times.append(ta)
             print(f"round {r}: (a) whole {ta:.2f} s, {na} chunks; (b) bare {tb:.2f} s, {nb} chunks")

@@ -100,6 +100,7 @@ class Kernel:
             setattr(self, attr, Registry(kind))
         self.loaded = False
         self.started = False
+        self._listener_cache: dict[str, list[tuple[str, Any, bool, bool]]] = {}
 
     # -- loading --------------------------------------------------------------
 
@@ -287,17 +288,38 @@ class Kernel:
         if org_id is not None:
             data.setdefault("org_id", org_id)
         event = self.make_event(hook.split("_", 1)[1], org_id, user_id, **data)
-        caller = getattr(self.pm.hook, hook)
         refusing = hook.startswith("before_")
-        for impl in reversed(caller.get_hookimpls()):
-            kwargs = {k: v for k, v in {"kernel": self, "event": event}.items() if k in impl.argnames}
+        for plugin_name, function, wants_kernel, wants_event in self._listeners(hook):
+            kwargs: dict[str, Any] = {}
+            if wants_kernel:
+                kwargs["kernel"] = self
+            if wants_event:
+                kwargs["event"] = event
             try:
-                await await_me_maybe(impl.function(**kwargs))
+                result = function(**kwargs)
+                if result is not None:
+                    await await_me_maybe(result)
             except Exception:
                 if refusing:
                     raise
-                log.exception("Plugin %s failed in %s", impl.plugin_name, hook)
+                log.exception("Plugin %s failed in %s", plugin_name, hook)
         return event
+
+    def has_listeners(self, hook: str) -> bool:
+        """Whether any active plugin implements ``hook`` (cheap; cached after load)."""
+        return bool(self._listeners(hook))
+
+    def _listeners(self, hook: str) -> list[tuple[str, Any, bool, bool]]:
+        """A hook's implementations in registration order, resolved once: events such
+        as ``before_request_authorize`` run on every request."""
+        cached = self._listener_cache.get(hook)
+        if cached is None:
+            impls = reversed(getattr(self.pm.hook, hook).get_hookimpls())
+            cached = [(i.plugin_name, i.function, "kernel" in i.argnames, "event" in i.argnames)
+                      for i in impls]
+            if self.loaded:  # plugins are fixed once loading finished
+                self._listener_cache[hook] = cached
+        return cached
 
     def emit_sync(self, hook: str, **kwargs: Any) -> Event:
         """:meth:`emit` for synchronous callers (CLI, worker threads with no loop)."""

@@ -27,5 +27,5 @@ def setup_logging(level: str = "INFO") -> None:
     handler.setFormatter(logging.Formatter(FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "chromadb", "alembic.runtime.migration"):
+    for noisy in ("httpx", "httpx2", "chromadb", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

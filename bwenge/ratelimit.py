@@ -13,7 +13,7 @@ import time
 
 from limits import parse_many
 from limits.storage import MemoryStorage, storage_from_string
-from limits.strategies import SlidingWindowCounterRateLimiter
+from limits.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 from .errors import TooManyRequests
 
@@ -49,16 +49,22 @@ class QuietMemoryStorage(MemoryStorage):
 
 
 class RateLimiter:
-    """Sliding-window counters: O(1) memory and time per key whatever the limit."""
+    """Window counters: O(1) memory and time per key whatever the limit.
+
+    ``strategy="sliding"`` (default) smooths bursts at window edges, right for
+    credential guessing; ``"fixed"`` costs one counter update per limit, right for
+    checks that run on every API request.
+    """
 
     def __init__(self, redis_url: str | None = None, *, enabled: bool = True,
-                 namespace: str = "bwenge"):
+                 namespace: str = "bwenge", strategy: str = "sliding"):
         if redis_url:
             self.storage = storage_from_string(redis_url, key_prefix=f"{namespace}-limits")
         else:
             self.storage = QuietMemoryStorage()
         self.shared = bool(redis_url)
-        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        kind = {"sliding": SlidingWindowCounterRateLimiter, "fixed": FixedWindowRateLimiter}[strategy]
+        self.strategy = kind(self.storage)
         self.enabled = enabled
         self._parsed: dict[str, list] = {}
 

@@ -9,6 +9,7 @@ processors (so datetimes come back timezone-aware on SQLite too).
 
 from __future__ import annotations
 
+import threading
 from collections import namedtuple
 from typing import Any
 
@@ -28,21 +29,38 @@ class CompiledQuery:
         self.processors = [
             c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
         ]
+        # SQLite reads are cheaper than a pool checkout/checkin: each thread keeps one
+        # connection of its own, outside the pool, in autocommit so every read sees the
+        # latest committed state (WAL). Other databases use the pool as usual.
+        self._local = threading.local() if dialect.name == "sqlite" else None
+
+    def _execute(self, conn: Any, args: Any) -> Any:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(self.sql, args)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
 
     def first(self, **params: Any) -> Any:
         args: Any = (
             tuple(params[k] for k in self.positional) if self.positional is not None else params
         )
-        conn = self.engine.raw_connection()
-        try:
-            cursor = conn.cursor()
+        if self._local is not None:
+            conn = getattr(self._local, "conn", None)
+            if conn is None:
+                pooled = self.engine.raw_connection()
+                conn = pooled.driver_connection
+                pooled.detach()  # ours for this thread's lifetime, never back to the pool
+                conn.isolation_level = None  # autocommit: no stale read snapshot
+                self._local.conn = conn
+            raw = self._execute(conn, args)
+        else:
+            conn = self.engine.raw_connection()
             try:
-                cursor.execute(self.sql, args)
-                raw = cursor.fetchone()
+                raw = self._execute(conn, args)
             finally:
-                cursor.close()
-        finally:
-            conn.close()  # back to the pool
+                conn.close()  # back to the pool
         if raw is None:
             return None
         return self.row_type(*(p(v) if p else v for p, v in zip(self.processors, raw, strict=True)))

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bwenge_rest.deps import get_kernel, public, require
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -159,7 +159,9 @@ async def me(principal: Principal = Depends(require("user.read_self"))):
     """The caller's profile, from the row the authenticator already loaded (no extra query)."""
     if principal.method == "api_key":
         raise NotFound("API keys have no user profile")
-    return _me(principal)
+    # Serialised here with the response model's own serializer: every client calls
+    # this, and FastAPI would otherwise validate the dict against UserOut again.
+    return Response(UserOut(**_me(principal)).model_dump_json(), media_type="application/json")
 
 
 # -- accounts and tokens -----------------------------------------------------------

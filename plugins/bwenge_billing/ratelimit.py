@@ -1,23 +1,12 @@
 """API-wide rate limits: every permission-checked request counts against its
-user and its org (``before_request_authorize``). Counting is done by the
-``rate_limiter`` service when a plugin provides it (the auth plugin does: the
-``limits`` library on Redis when ``redis_url`` is set, memory otherwise); else
-by an equivalent limiter of our own."""
+user and its org (``before_request_authorize``), with the kernel's ``limits``
+facade (fixed windows; Redis when ``redis_url`` is set, memory otherwise)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bwenge.errors import PluginError
-
 from .settings import RateLimitSettings
-
-
-def _Limiter(redis_url: str | None):  # noqa: N802 - kept as the fallback's name
-    """Our own limiter when no plugin provides ``rate_limiter``."""
-    from bwenge.ratelimit import RateLimiter
-
-    return RateLimiter(redis_url, namespace="bwenge-api")
 
 
 class ApiRateLimits:
@@ -30,14 +19,12 @@ class ApiRateLimits:
     @property
     def limiter(self) -> Any:
         if self._limiter is None:
-            try:
-                shared = self.kernel.service("rate_limiter")
-            except PluginError:
-                shared = None
-            # a shared limiter switched off (e.g. login throttling disabled) must not
-            # switch the API limits off with it
-            usable = shared is not None and getattr(shared, "enabled", True)
-            self._limiter = shared if usable else _Limiter(self.kernel.core.redis_url)
+            from bwenge.ratelimit import RateLimiter
+
+            # Fixed windows: one counter update per limit on every request. Counts are
+            # shared through Redis when ``redis_url`` is set, like the auth limiter's.
+            self._limiter = RateLimiter(self.kernel.core.redis_url, namespace="bwenge-api",
+                                        strategy="fixed")
         return self._limiter
 
     def check(self, user_id: str | None, org_id: str | None, action: str) -> None:

@@ -388,8 +388,12 @@ class KnowledgeService:
         except _LostClaim:
             if self.stopping.is_set() and not beat.lost:
                 self.release(source_id, token)  # shutting down: hand the job back untouched
+            elif self._get_any(source_id) is None:  # deleted while we worked: no leftovers
+                log.info("Source %s was deleted while ingesting; removing its vectors.", source_id)
+                with contextlib.suppress(Exception):
+                    self._delete_vectors(source.org_id, source.persona_id, source_id)
             else:
-                log.info("Source %s was taken over or deleted; this try stops.", source_id)
+                log.info("Source %s was taken over by another worker; this try stops.", source_id)
             return None
         except _Fail as exc:
             return self._fail(source, token, str(exc))
@@ -506,15 +510,17 @@ class KnowledgeService:
         beat: _Heartbeat,
         progress: Callable[[str], None] | None,
     ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         embedder, store = self.embedder, self.store
         collection = collection_name(source.org_id, source.persona_id)
         self._check(beat)
         store.delete(collection, where={"source_id": source.id})  # leftovers of an interrupted try
         size = self.settings.embed_batch_size
-        for start in range(0, len(chunks), size):
-            batch = chunks[start : start + size]
-            vectors = embedder.embed([c.text for c in batch])
-            self._check(beat)
+        timings = {"embed": 0.0, "write": 0.0}
+
+        def write(batch: list[Chunk], vectors: list[list[float]]) -> None:
+            started = time.monotonic()
             store.upsert(
                 collection,
                 [chunk_id(source.id, c.index) for c in batch],
@@ -523,10 +529,32 @@ class KnowledgeService:
                 [self._vector_meta(source, c) for c in batch],
                 embedder=embedder.name,
             )
-            done = min(start + size, len(chunks))
-            log.info("Source %s: indexed %d/%d chunks", source.id, done, len(chunks))
-            if progress:
-                progress(f"embedded {done}/{len(chunks)}")
+            timings["write"] += time.monotonic() - started
+
+        # Writing batch n overlaps embedding batch n+1 (ONNX and Chroma both release the GIL).
+        with ThreadPoolExecutor(1, thread_name_prefix="bwenge-index-write") as writer:
+            pending = None
+            for start in range(0, len(chunks), size):
+                batch = chunks[start : start + size]
+                started = time.monotonic()
+                vectors = embedder.embed([c.text for c in batch])
+                timings["embed"] += time.monotonic() - started
+                if pending is not None:
+                    pending.result()
+                self._check(beat)
+                pending = writer.submit(write, batch, vectors)
+                done = min(start + size, len(chunks))
+                log.info("Source %s: indexed %d/%d chunks", source.id, done, len(chunks))
+                if progress:
+                    progress(f"embedded {done}/{len(chunks)}")
+            if pending is not None:
+                pending.result()
+        log.info(
+            "Source %s: embedding %.2f s, writing %.2f s",
+            source.id,
+            timings["embed"],
+            timings["write"],
+        )
 
     @staticmethod
     def _vector_meta(source: KnowledgeSource, chunk: Chunk) -> dict[str, Any]:

@@ -49,7 +49,7 @@ def create_app(kernel: Kernel) -> FastAPI:
     kernel._call_register_hook("register_routes", lambda router, plugin=None: routers.append(router),
                                kernel=kernel)
     for router in routers:
-        app.include_router(router)
+        _mount_router(app, router)
 
     server = kernel.core.server
     if server.cors_origins:
@@ -63,6 +63,22 @@ def create_app(kernel: Kernel) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware, hsts=kernel.core.env == "production")
     return app
+
+
+def _mount_router(app: FastAPI, router) -> None:
+    """Add a plugin's routes to the app.
+
+    FastAPI >= 0.160 resolves included routers lazily on every request (a per-router
+    candidate walk); a plain router whose routes already carry their full path,
+    tags and dependencies is added flat instead, so matching is a single list scan.
+    """
+    from fastapi.routing import APIRoute, APIWebSocketRoute
+
+    flat = all(isinstance(r, APIRoute | APIWebSocketRoute) for r in router.routes)
+    if flat:
+        app.router.routes.extend(router.routes)
+    else:
+        app.include_router(router)
 
 
 def _offline_docs(app: FastAPI) -> None:

@@ -58,7 +58,7 @@ def require(action: str):
         principal = await authenticate(conn, kernel)
         if principal is None:
             raise Unauthorized("Not authenticated", headers={"WWW-Authenticate": "Bearer"})
-        if kernel.pm.hook.before_request_authorize.get_hookimpls():  # e.g. API rate limits
+        if kernel.has_listeners("before_request_authorize"):  # e.g. API rate limits
             await kernel.emit("before_request_authorize", org_id=principal.org_id,
                               user_id=principal.user_id, action=action, principal=principal,
                               method=conn.scope.get("method", "WEBSOCKET"), path=conn.scope["path"])
