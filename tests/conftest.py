@@ -5,5 +5,6 @@ pytest_plugins = [
     "bwenge_embeddings.testing",
     "bwenge_chroma.testing",
     "bwenge_llm.testing",
+    "bwenge_knowledge.testing",
     "bwenge_billing.testing",
 ]

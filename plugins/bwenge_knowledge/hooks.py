@@ -41,6 +41,12 @@ def register_commands(cli):
     add_commands(cli)
 
 
+def setup(kernel):
+    """Provide the ``knowledge`` and ``retriever`` services (idempotent); returns the
+    :class:`~bwenge_knowledge.service.KnowledgeService`. Useful with a bare kernel."""
+    return _service(kernel)
+
+
 def _service(kernel):
     from .service import KnowledgeService
 

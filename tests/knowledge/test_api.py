@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from knowledge_files import TOPICS, pdf_bytes
 
 from bwenge import hookimpl
 from bwenge.contracts.knowledge import collection_name
 from bwenge.errors import PaymentRequired
+
+from .knowledge_files import TOPICS, pdf_bytes
 
 
 class Recorder:

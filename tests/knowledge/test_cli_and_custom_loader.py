@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from knowledge_files import TOPICS
+
+from .knowledge_files import TOPICS
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,8 @@ import sys
 import time
 
 import pytest
-from knowledge_files import TOPICS
+
+from .knowledge_files import TOPICS
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from knowledge_files import TOPICS, docx_bytes, html_bytes, pdf_bytes, pptx_bytes
+
+from .knowledge_files import TOPICS, docx_bytes, html_bytes, pdf_bytes, pptx_bytes
 
 CASES = {
     "pdf": ("notes.pdf", lambda: pdf_bytes(TOPICS), "pdf"),

@@ -6,7 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from knowledge_files import (
+
+from bwenge.contracts.knowledge import collection_name
+
+from .knowledge_files import (
     TOPICS,
     HostileLoadersPlugin,
     docx_bytes,
@@ -17,8 +20,6 @@ from knowledge_files import (
     zip_bomb_docx,
     zip_named_pdf,
 )
-
-from bwenge.contracts.knowledge import collection_name
 
 LIMITS = {
     "parse_timeout_seconds": 3,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from knowledge_files import TOPICS, docx_bytes, html_bytes, pdf_bytes, pptx_bytes
 
 from bwenge.testing_contracts import LoaderContract
+
+from .knowledge_files import TOPICS, docx_bytes, html_bytes, pdf_bytes, pptx_bytes
 
 SAMPLES = {
     "pdf": (".pdf", lambda: pdf_bytes(TOPICS)),

@@ -11,11 +11,10 @@ import sys
 import time
 
 import pytest
-from knowledge_files import TOPICS, pdf_bytes
 
 from bwenge.contracts.knowledge import collection_name
 
-pytestmark = pytest.mark.slow
+from .knowledge_files import TOPICS, pdf_bytes
 
 
 def big_pdf(pages: int) -> bytes:
@@ -91,6 +90,7 @@ def wait_for(predicate, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_job_then_restart_finishes_exactly_once(make_kernel, worker_env, tmp_path):
     import bwenge_personas.hooks
     from bwenge_knowledge.hooks import _service
@@ -165,3 +165,38 @@ def test_sigkill_mid_job_then_restart_finishes_exactly_once(make_kernel, worker_
     hits = _service(check_kernel).retrieve("org-a", persona.persona_id, "Detail 311 case 10-1", k=5)
     assert big in {h.source_id for h in hits}
     assert any(h.page for h in hits if h.source_id == big)
+
+
+def test_a_source_whose_workers_keep_dying_ends_failed(
+    client, make_user, persona, upload, wait_done
+):
+    """Three claims whose heartbeats stopped (as a crashed worker leaves them): the sweeper
+    gives up with a clear message instead of leaving the source in `processing`."""
+    from datetime import timedelta
+
+    from bwenge_knowledge.models import KnowledgeSource
+    from sqlalchemy import update
+
+    from bwenge.utils import utcnow
+
+    expert = make_user(client, role="expert")
+    pid = persona(expert)
+    kernel = client.app.state.kernel
+    kernel.service("knowledge").runner.stop(wait=True)  # nobody ingests while we set the scene
+    sid = upload(expert, pid, "notes.txt", "\n\n".join(TOPICS).encode()).json()["source_id"]
+    with kernel.db.session() as s:
+        s.execute(
+            update(KnowledgeSource)
+            .where(KnowledgeSource.id == sid)
+            .values(
+                status="processing",
+                attempts=3,
+                claim_token="dead-worker",
+                heartbeat_at=utcnow() - timedelta(minutes=5),
+            )
+        )
+    kernel.service("knowledge").recover()
+    final = wait_done(expert, sid, timeout=10)
+    assert final["status"] == "failed"
+    assert "interrupted 3 times" in final["error_message"]
+    assert not list((kernel.data_dir / "knowledge").rglob("*.txt"))

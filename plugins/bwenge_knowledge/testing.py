@@ -1,0 +1,61 @@
+"""pytest fixtures for plugins that need knowledge (``pytest_plugins =
+["bwenge_knowledge.testing"]``).
+
+``add_knowledge(kernel, org_id, persona_id, filename, data, title=None)`` stores a
+file for a persona and ingests it right away (same checks and pipeline as an
+upload, no REST, no background job); returns the source, ``ready`` or ``failed``::
+
+    def test_answer_cites(bwenge_kernel, add_knowledge):
+        src = add_knowledge(bwenge_kernel, org_id, persona_id, "notes.txt", b"...")
+        assert src.status == "ready"
+        hits = bwenge_kernel.service("retriever").retrieve(org_id, persona_id, "question")
+
+The persona must exist in the personas service for that org.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+
+def ingest_now(
+    kernel, org_id: str, persona_id: str, filename: str, data: bytes, title: str | None = None
+):
+    from .hooks import setup
+    from .upload import stream_file_to
+
+    service = setup(kernel)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / filename
+        path.write_bytes(data)
+        received = stream_file_to(
+            path, service.incoming_dir(org_id), service.settings.max_upload_bytes
+        )
+    runner, service.runner = service.runner, None  # ingest here, not in the background
+    try:
+        source, _duplicate = asyncio.run(
+            service.accept(
+                org_id=org_id, user_id=None, persona_id=persona_id, received=received, title=title
+            )
+        )
+    finally:
+        service.runner = runner
+    service.ingest(source.id)
+    deadline = time.monotonic() + 120
+    # a running app's sweeper may have taken the job first: wait for it to finish
+    while (current := service.get(org_id, source.id)).status not in ("ready", "failed"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"source {source.id} still {current.status} after 120 s")
+        time.sleep(0.05)
+    return current
+
+
+@pytest.fixture
+def add_knowledge():
+    """``add_knowledge(kernel, org_id, persona_id, filename, data, title=None)`` -> source."""
+    return ingest_now
