@@ -27,6 +27,11 @@ class ApiRateLimits:
                                         strategy="fixed")
         return self._limiter
 
+    def reset(self) -> None:
+        """Forget every count (tests; an operator clearing a mistaken lock-out)."""
+        if self._limiter is not None:
+            self._limiter.reset()
+
     def check(self, user_id: str | None, org_id: str | None, action: str) -> None:
         """Count one request; raise :class:`TooManyRequests` (429, ``Retry-After``) over a limit."""
         if not self.settings.enabled or action in self.exempt:
