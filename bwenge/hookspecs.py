@@ -248,6 +248,13 @@ def before_source_upload(kernel, event):
 
 
 @hookspec
+def on_source_upload_error(kernel, event):
+    """Storing an upload failed after ``before_source_upload`` let it through:
+    release what was reserved there. ``event.data``: ``persona_id``,
+    ``size_bytes``, ``filename``, ``error``."""
+
+
+@hookspec
 def after_source_ingest(kernel, event):
     """A knowledge source finished ingesting. ``event.data``: ``source_id``,
     ``persona_id``, ``chunk_count``, ``size_bytes``, ``seconds``."""
@@ -255,14 +262,15 @@ def after_source_ingest(kernel, event):
 
 @hookspec
 def on_source_ingest_error(kernel, event):
-    """A knowledge source failed to ingest. ``event.data``: ``source_id``,
-    ``persona_id``, ``error``."""
+    """A knowledge source failed to ingest; its file and vectors are gone.
+    ``event.data``: ``source_id``, ``persona_id``, ``error``, ``size_bytes`` (the
+    stored bytes freed; a later delete of the failed source reports 0)."""
 
 
 @hookspec
 def after_source_delete(kernel, event):
-    """A knowledge source was deleted. ``event.data``: ``source_id``,
-    ``persona_id``, ``size_bytes``."""
+    """A knowledge source was deleted (alone, or with its persona). ``event.data``:
+    ``source_id``, ``persona_id``, ``size_bytes`` (the stored bytes freed)."""
 
 
 @hookspec

@@ -140,11 +140,25 @@ async def before_source_upload(kernel, event):
         await _announce(kernel, items)
 
 
-@hookimpl
-async def after_source_delete(kernel, event):
+async def _free_storage(kernel, event) -> None:
     size = int(event.data.get("size_bytes") or 0)
     if event.org_id and size:
         await asyncio.to_thread(billing_service(kernel).release, event.org_id, STORAGE, size)
+
+
+@hookimpl
+async def after_source_delete(kernel, event):
+    await _free_storage(kernel, event)
+
+
+@hookimpl
+async def on_source_upload_error(kernel, event):
+    await _free_storage(kernel, event)
+
+
+@hookimpl
+async def on_source_ingest_error(kernel, event):
+    await _free_storage(kernel, event)  # the failed source's file is gone
 
 
 @hookimpl

@@ -157,6 +157,7 @@ class KnowledgeService:
 
         Returns ``(source, duplicate)``. On any error the received file is removed.
         """
+        reserved = False
         try:
             self.check_persona(org_id, persona_id)
             extension = Path(received.filename or "").suffix.lower()
@@ -188,6 +189,7 @@ class KnowledgeService:
                 size_bytes=received.size,
                 filename=received.filename,
             )
+            reserved = True
             source_id = new_id()
             relative = Path(_safe(org_id)) / f"{source_id}{extension}"
             final = self.root / relative
@@ -217,8 +219,14 @@ class KnowledgeService:
             )
             with self.kernel.db.session() as session:
                 session.add(source)
-        except BaseException:
+        except BaseException as exc:
             received.discard()
+            if reserved:  # give back what before_source_upload listeners reserved
+                await self.kernel.emit(
+                    "on_source_upload_error", org_id=org_id, user_id=user_id,
+                    persona_id=persona_id, size_bytes=received.size,
+                    filename=received.filename, error=f"{type(exc).__name__}: {exc}",
+                )
             raise
         self.enqueue(source.id)
         return source, False
@@ -278,15 +286,19 @@ class KnowledgeService:
     ) -> KnowledgeSource:
         source = self.get(org_id, source_id)
         await asyncio.to_thread(self._purge, source)
+        await self._announce_delete(source, user_id)
+        return source
+
+    async def _announce_delete(self, source: KnowledgeSource, user_id: str | None) -> None:
+        # A failed source's file went with the failure (announced then), so it frees 0 now.
         await self.kernel.emit(
             "after_source_delete",
-            org_id=org_id,
+            org_id=source.org_id,
             user_id=user_id,
             source_id=source.id,
             persona_id=source.persona_id,
-            size_bytes=source.size_bytes,
+            size_bytes=0 if source.status == FAILED else source.size_bytes,
         )
-        return source
 
     def _purge(self, source: KnowledgeSource) -> None:
         """Remove a source's vectors, file and rows. Vectors go first: a crash
@@ -323,6 +335,7 @@ class KnowledgeService:
         sources = self.list(org_id, persona_id)
         for source in sources:
             await asyncio.to_thread(self._purge, source)
+            await self._announce_delete(source, None)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.store.drop, collection_name(org_id, persona_id))
         return len(sources)
@@ -657,6 +670,7 @@ class KnowledgeService:
             source_id=source.id,
             persona_id=source.persona_id,
             error=message,
+            size_bytes=source.size_bytes,
         )
         return FAILED
 

@@ -139,3 +139,56 @@ def test_two_concurrent_uploads_cannot_together_exceed_the_storage_quota(make_ke
             files={"file": ("c.txt", _text_file("c", size), "text/plain")},
         )
         assert r.status_code == 200, r.text
+
+
+def _storage_used(client, user) -> int:
+    return client.get("/subscriptions/current", headers=user.headers).json()["quotas"]["storage"][
+        "used"
+    ]
+
+
+def _wait_status(client, user, source_id, statuses=("ready", "failed"), seconds=60):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = client.get(f"/knowledge/{source_id}/status", headers=user.headers).json()
+        if status["status"] in statuses:
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"source {source_id} still {status['status']}")
+
+
+def _eventually(check, seconds=10):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def test_storage_comes_back_when_ingestion_fails_or_the_persona_goes(client, make_user):
+    owner = make_user(client)
+    persona_id = _persona(client, owner)
+    good = client.post("/knowledge/upload", headers=owner.headers, data={"persona_id": persona_id},
+                       files={"file": ("notes.txt", _text_file("n", 3000), "text/plain")})
+    assert good.status_code == 200, good.text
+    # a PDF by its magic bytes that no parser can read: it is stored, then fails
+    broken = b"%PDF-1.7\n" + b"\x00garbage" * 400
+    bad = client.post("/knowledge/upload", headers=owner.headers, data={"persona_id": persona_id},
+                      files={"file": ("broken.pdf", broken, "application/pdf")})
+    assert bad.status_code == 200, bad.text
+    assert _wait_status(client, owner, good.json()["upload_id"])["status"] == "ready"
+    assert _wait_status(client, owner, bad.json()["upload_id"])["status"] == "failed"
+    # the failed file's bytes are given back (announced just after the status changes)
+    _eventually(lambda: _storage_used(client, owner) == 3000)
+
+    # deleting the failed source frees nothing twice
+    failed_id = bad.json()["upload_id"]
+    assert client.delete(f"/knowledge/{failed_id}", headers=owner.headers).status_code == 200
+    assert _storage_used(client, owner) == 3000
+
+    # deleting the persona frees its sources' bytes
+    assert client.delete(f"/personas/{persona_id}", headers=owner.headers).status_code == 200
+    assert _storage_used(client, owner) == 0
