@@ -48,20 +48,28 @@ def bwenge_kernel_settings(data_dir: str) -> dict:
     # API-wide per-user limits (billing plugin) stay on, so their counting cost is
     # measured, but high enough that one benchmark user never hits them.
     huge = "1000000/second"
-    return {"data_dir": data_dir, "log_level": "WARNING",
-            "rate_limits": {"per_user": huge, "per_org": huge}}
+    return {
+        "data_dir": data_dir,
+        "log_level": "WARNING",
+        "rate_limits": {"per_user": huge, "per_org": huge},
+    }
 
 
 def bwenge_app(data_dir: str):
-    from bwenge.kernel import Kernel
     from bwenge_rest.app import create_app
 
-    kernel = Kernel(config_dir=Path(data_dir) / "config", env="testing",
-                    overrides=bwenge_kernel_settings(data_dir))
+    from bwenge.kernel import Kernel
+
+    kernel = Kernel(
+        config_dir=Path(data_dir) / "config",
+        env="testing",
+        overrides=bwenge_kernel_settings(data_dir),
+    )
     return create_app(kernel.load())
 
 
 # -- cases ------------------------------------------------------------------
+
 
 async def no_headers(_client) -> dict:
     return {}
@@ -69,8 +77,15 @@ async def no_headers(_client) -> dict:
 
 async def bearer_for_new_owner(client) -> dict:
     """Register an org owner through the real API and return its bearer header."""
-    r = await client.post("/auth/register", json={"name": "Bench Owner", "email": "bench@example.org",
-                                            "password": "correct-horse-battery-9", "org_name": "Bench"})
+    r = await client.post(
+        "/auth/register",
+        json={
+            "name": "Bench Owner",
+            "email": "bench@example.org",
+            "password": "correct-horse-battery-9",
+            "org_name": "Bench",
+        },
+    )
     r.raise_for_status()
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
@@ -83,12 +98,25 @@ CASES: list[tuple[str, str, Callable]] = [
 
 # -- in-process ASGI driver -------------------------------------------------------
 
+
 async def drive_asgi(app, path: str, headers: dict, seconds: float, concurrency: int = 8) -> float:
-    raw_headers = [(b"host", b"bench")] + [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-    scope_base = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-                  "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-                  "headers": raw_headers, "client": ("127.0.0.1", 1234), "server": ("bench", 80),
-                  "root_path": ""}
+    raw_headers = [(b"host", b"bench")] + [
+        (k.lower().encode(), v.encode()) for k, v in headers.items()
+    ]
+    scope_base = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": raw_headers,
+        "client": ("127.0.0.1", 1234),
+        "server": ("bench", 80),
+        "root_path": "",
+    }
     count = 0
     deadline = time.perf_counter() + seconds
     status_seen: set[int] = set()
@@ -100,9 +128,11 @@ async def drive_asgi(app, path: str, headers: dict, seconds: float, concurrency:
     async def worker():
         nonlocal count
         while time.perf_counter() < deadline:
+
             async def send(message):
                 if message["type"] == "http.response.start":
                     status_seen.add(message["status"])
+
             await app(dict(scope_base, state={}), receive, send)
             count += 1
 
@@ -152,6 +182,7 @@ def run_asgi(seconds: float) -> list[dict]:
 
 # -- real HTTP servers -------------------------------------------------------------
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -170,7 +201,9 @@ uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=
 def _start_server(bare: bool, data_dir: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     code = SERVER_SNIPPET.format(bench=str(ROOT / "bench"), bare=bare, data=data_dir, port=port)
-    proc = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, BWENGE_ENV="testing"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=dict(os.environ, BWENGE_ENV="testing")
+    )
     url = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -184,7 +217,9 @@ def _start_server(bare: bool, data_dir: str) -> tuple[subprocess.Popen, str]:
     raise SystemExit("server did not start")
 
 
-async def drive_http(url: str, path: str, headers: dict, seconds: float, concurrency: int = 16) -> float:
+async def drive_http(
+    url: str, path: str, headers: dict, seconds: float, concurrency: int = 16
+) -> float:
     import httpx
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -229,6 +264,7 @@ def run_http(seconds: float) -> list[dict]:
         try:
             for name, path, setup in CASES:
                 try:
+
                     async def _setup(setup=setup):
                         async with httpx.AsyncClient(base_url=ours_url) as client:
                             return await setup(client)
@@ -256,17 +292,27 @@ CLIENT = "httpx"
 
 
 def _row(name: str, ours: float, bare: float) -> dict:
-    return {"case": name, "bwenge_rps": round(ours, 1), "bare_fastapi_rps": round(bare, 1),
-            "ratio": round(ours / bare, 3)}
+    return {
+        "case": name,
+        "bwenge_rps": round(ours, 1),
+        "bare_fastapi_rps": round(bare, 1),
+        "ratio": round(ours / bare, 3),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mode", choices=["asgi", "http"], default="asgi")
     parser.add_argument("--seconds", type=float, default=6.0, help="per case and side")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--client", choices=["wrk", "httpx"], default=None,
-                        help="load generator for --mode http (default: wrk when installed)")
+    parser.add_argument(
+        "--client",
+        choices=["wrk", "httpx"],
+        default=None,
+        help="load generator for --mode http (default: wrk when installed)",
+    )
     args = parser.parse_args()
     global CLIENT
     import shutil

@@ -51,9 +51,13 @@ def run_async(coro) -> Any:
 
 @cli.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind (default: server.host).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default: server.host).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: server.port).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: server.workers).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: server.workers).")
+    ] = None,
 ) -> None:
     """Run the server on the configured transport (REST by default)."""
     import uvicorn
@@ -65,15 +69,25 @@ def serve(
         factory = kernel.transports.get(server.transport)
     except BwengeError as exc:
         fail(f"server.transport: {exc.message}")
-    console.print(f"Bwenge on http://{host}:{port} (env {kernel.core.env}, transport {server.transport}, "
-                  f"database {kernel.db.dialect}, {workers} worker(s))", highlight=False)
+    console.print(
+        f"Bwenge on http://{host}:{port} (env {kernel.core.env}, transport {server.transport}, "
+        f"database {kernel.db.dialect}, {workers} worker(s))",
+        highlight=False,
+    )
     log_config = None  # keep Bwenge's request-id log format
     if workers == 1:
         uvicorn.run(factory(kernel), host=host, port=port, log_config=log_config, access_log=False)
     else:
         kernel.db.dispose()
-        uvicorn.run("bwenge.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
-                    log_config=log_config, access_log=False)
+        uvicorn.run(
+            "bwenge.asgi:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=log_config,
+            access_log=False,
+        )
 
 
 @cli.command()
@@ -87,11 +101,15 @@ def init() -> None:
         console.print(f"Wrote a random secret_key to {cfg.secrets_path}")
     kernel = load_kernel(migrate=True)
     kernel.data_dir.mkdir(parents=True, exist_ok=True)
-    console.print(f"Data in {kernel.data_dir.resolve()}; database {kernel.db.dialect} is up to date.")
+    console.print(
+        f"Data in {kernel.data_dir.resolve()}; database {kernel.db.dialect} is up to date."
+    )
 
 
 @cli.command("plugins")
-def plugins_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def plugins_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """List installed plugins with versions, hooks and whether they are active."""
     kernel = load_kernel(database=False)
     infos = kernel.plugin_infos()
@@ -100,13 +118,20 @@ def plugins_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
         return
     table = Table("name", "version", "active", "distribution", "hooks")
     for info in infos:
-        table.add_row(info.name, info.version or "?", "yes" if info.active else "no",
-                      info.distribution or "", ", ".join(info.hooks))
+        table.add_row(
+            info.name,
+            info.version or "?",
+            "yes" if info.active else "no",
+            info.distribution or "",
+            ", ".join(info.hooks),
+        )
     console.print(table)
 
 
 @config_cli.command("show")
-def config_show(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def config_show(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Print the effective configuration with secrets masked."""
     from .config import mask_secrets
 
@@ -144,8 +169,10 @@ def _mask_url(url: str) -> str:
 def config_check() -> None:
     """Validate configuration and plugins without starting anything."""
     kernel = load_kernel(database=False)
-    console.print(f"Configuration OK (env {kernel.core.env}; {len(kernel.settings)} plugin sections; "
-                  f"{sum(1 for i in kernel.plugin_infos() if i.active)} active plugins).")
+    console.print(
+        f"Configuration OK (env {kernel.core.env}; {len(kernel.settings)} plugin sections; "
+        f"{sum(1 for i in kernel.plugin_infos() if i.active)} active plugins)."
+    )
 
 
 @db_cli.command("upgrade")
@@ -172,13 +199,16 @@ def _add_plugin_commands() -> None:
     """Let active plugins add commands. Config errors here must not block --help."""
     try:
         kernel = Kernel()
-        from .config import Config, CoreSettings
         from . import plugins as loading
+        from .config import Config, CoreSettings
 
         cfg = Config()
         core = CoreSettings.model_validate({k: v for k, v in cfg.data.items() if k != "secret_key"})
-        names = loading.select_names([e.name for e in loading.installed_entry_points()],
-                                     core.plugins.enabled, core.plugins.disabled)
+        names = loading.select_names(
+            [e.name for e in loading.installed_entry_points()],
+            core.plugins.enabled,
+            core.plugins.disabled,
+        )
         loading.load_plugins(kernel.pm, names)
         kernel.pm.hook.register_commands(cli=cli)
     except (BwengeError, ValueError):

@@ -84,7 +84,9 @@ class ServerSettings(BaseModel):
 class PluginSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    enabled: list[str] | None = Field(None, description="Allow-list; unset loads every installed plugin.")
+    enabled: list[str] | None = Field(
+        None, description="Allow-list; unset loads every installed plugin."
+    )
     disabled: list[str] = Field(default_factory=list)
 
 
@@ -140,8 +142,12 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
 class Config:
     """Raw layered settings plus the knowledge of where each value came from."""
 
-    def __init__(self, config_dir: str | Path | None = None, env: str | None = None,
-                 overrides: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        config_dir: str | Path | None = None,
+        env: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ):
         self.config_dir = Path(config_dir or os.environ.get("BWENGE_CONFIG_DIR") or "config")
         env = (env or os.environ.get("BWENGE_ENV") or "development").lower()
         if env not in ENVIRONMENTS:
@@ -162,8 +168,11 @@ class Config:
         )
         self.overrides = _lower_keys(dict(overrides or {}))
         # BWENGE_TEST_* variables belong to the test suite (database URLs), not to config.
-        data = {k: v for k, v in _lower_keys(self._dynaconf.as_dict()).items()
-                if k not in _DYNACONF_KEYS and not k.startswith("test_")}
+        data = {
+            k: v
+            for k, v in _lower_keys(self._dynaconf.as_dict()).items()
+            if k not in _DYNACONF_KEYS and not k.startswith("test_")
+        }
         data["env"] = env
         self.data: dict[str, Any] = _deep_merge(data, self.overrides)
 
@@ -195,12 +204,16 @@ class Config:
         env = last.get("env", "")
         return f"{ident} [{env}]" if env else str(ident)
 
-    def validate(self, section: str | None, model: type[BaseModel], data: Mapping[str, Any] | None = None) -> Any:
+    def validate(
+        self, section: str | None, model: type[BaseModel], data: Mapping[str, Any] | None = None
+    ) -> Any:
         """Validate ``section`` (``None`` = the top level) with ``model``.
 
         Raises :class:`ConfigError` naming each bad key, its value and source.
         """
-        raw = data if data is not None else (self.data if section is None else self.section(section))
+        raw = (
+            data if data is not None else (self.data if section is None else self.section(section))
+        )
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
@@ -229,7 +242,9 @@ class Config:
         existing = self.secrets_path.read_text() if self.secrets_path.exists() else ""
         block = f'\n[default]\nsecret_key = "{key}"\n' if "[default]" not in existing else None
         if block is None:
-            raise ConfigError(f"{self.secrets_path} already has a [default] table; add secret_key there.")
+            raise ConfigError(
+                f"{self.secrets_path} already has a [default] table; add secret_key there."
+            )
         self.secrets_path.write_text(existing + block)
         os.chmod(self.secrets_path, 0o600)
         self.data["secret_key"] = key
@@ -261,6 +276,8 @@ def mask_secrets(data: Any, key: str = "") -> Any:
 
 
 def is_default_secret(value: SecretStr | None) -> bool:
-    return value is None or value.get_secret_value().strip().lower() in DEFAULT_SECRET_MARKERS or len(
-        value.get_secret_value()
-    ) < 16
+    return (
+        value is None
+        or value.get_secret_value().strip().lower() in DEFAULT_SECRET_MARKERS
+        or len(value.get_secret_value()) < 16
+    )

@@ -1,6 +1,6 @@
 """Writes docs/hooks.md from the hook specs' docstrings (the reference lives in code).
 
-    python -m bwenge.docgen > docs/hooks.md
+python -m bwenge.docgen > docs/hooks.md
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ a test fails when this page and the specs disagree. How to write a plugin:
 
 
 def hook_names() -> list[str]:
-    return [name for name, fn in vars(hookspecs).items()
-            if inspect.isfunction(fn) and hasattr(fn, "bwenge_spec")]
+    return [
+        name
+        for name, fn in vars(hookspecs).items()
+        if inspect.isfunction(fn) and hasattr(fn, "bwenge_spec")
+    ]
 
 
 def render() -> str:

@@ -19,8 +19,8 @@ from . import plugins as plugin_loading
 from .config import CORE_SECTIONS, Config, CoreSettings, is_default_secret
 from .db import Database, current_heads, upgrade
 from .domain import Event, Role
-from .logs import setup_logging
 from .errors import ConfigError, DuplicateNameError, PluginError
+from .logs import setup_logging
 from .permissions import PERMISSIONS
 from .registry import Registry
 from .utils import await_me_maybe, utcnow
@@ -48,8 +48,15 @@ class LoaderRegistry(Registry):
         self.by_extension: dict[str, str] = {}
         self.by_media_type: dict[str, str] = {}
 
-    def add_reader(self, reader: Any, extensions: Iterable[str] = (), media_types: Iterable[str] = (),
-                   name: str | None = None, plugin: str | None = None, **meta: Any) -> Any:
+    def add_reader(
+        self,
+        reader: Any,
+        extensions: Iterable[str] = (),
+        media_types: Iterable[str] = (),
+        name: str | None = None,
+        plugin: str | None = None,
+        **meta: Any,
+    ) -> Any:
         from llama_index.core.readers.base import BaseReader
 
         if not isinstance(reader, BaseReader):
@@ -59,15 +66,19 @@ class LoaderRegistry(Registry):
             )
         exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
         if not exts:
-            raise PluginError(f"Loader {name or type(reader).__name__} needs at least one extension.")
+            raise PluginError(
+                f"Loader {name or type(reader).__name__} needs at least one extension."
+            )
         name = name or type(reader).__name__
         for ext in exts:
             if ext in self.by_extension:
                 raise DuplicateNameError(
-                    f"Extension {ext} is claimed by loaders {self.by_extension[ext]!r} and {name!r}; "
-                    "disable one of their plugins."
+                    f"Extension {ext} is claimed by loaders {self.by_extension[ext]!r} "
+                    f"and {name!r}; disable one of their plugins."
                 )
-        self.add(name, reader, plugin=plugin, extensions=exts, media_types=tuple(media_types), **meta)
+        self.add(
+            name, reader, plugin=plugin, extensions=exts, media_types=tuple(media_types), **meta
+        )
         for ext in exts:
             self.by_extension[ext] = name
         for mt in media_types:
@@ -82,8 +93,14 @@ class LoaderRegistry(Registry):
 class Kernel:
     """One Bwenge application instance."""
 
-    def __init__(self, *, config_dir: str | Path | None = None, env: str | None = None,
-                 overrides: Mapping[str, Any] | None = None, plugins: Iterable[Any] = ()):
+    def __init__(
+        self,
+        *,
+        config_dir: str | Path | None = None,
+        env: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        plugins: Iterable[Any] = (),
+    ):
         self._config_args = (config_dir, env, overrides)
         self._extra_plugins = list(plugins)
         self.config: Config | None = None
@@ -113,9 +130,9 @@ class Kernel:
             return self
         config_dir, env, overrides = self._config_args
         self.config = Config(config_dir, env, overrides)
-        self.core = self.config.validate(None, CoreSettings, {
-            k: v for k, v in self.config.data.items() if k in CORE_SECTIONS
-        })
+        self.core = self.config.validate(
+            None, CoreSettings, {k: v for k, v in self.config.data.items() if k in CORE_SECTIONS}
+        )
         setup_logging(self.core.log_level)
         self._check_secret(persist=database)
         self._load_plugins()
@@ -131,8 +148,8 @@ class Kernel:
             return
         if self.core.env == "production":
             raise ConfigError(
-                "secret_key is missing or a placeholder, and BWENGE_ENV=production refuses to start "
-                "without a real one. Set BWENGE_SECRET_KEY or secret_key in "
+                "secret_key is missing or a placeholder, and BWENGE_ENV=production refuses "
+                "to start without a real one. Set BWENGE_SECRET_KEY or secret_key in "
                 f"{self.config.secrets_path} (e.g. `python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))'`)."
             )
@@ -160,7 +177,9 @@ class Kernel:
 
     def _load_plugins(self) -> None:
         installed = [ep.name for ep in plugin_loading.installed_entry_points()]
-        names = plugin_loading.select_names(installed, self.core.plugins.enabled, self.core.plugins.disabled)
+        names = plugin_loading.select_names(
+            installed, self.core.plugins.enabled, self.core.plugins.disabled
+        )
         plugin_loading.load_plugins(self.pm, names)
         for plugin in self._extra_plugins:
             name = getattr(plugin, "__name__", None) or type(plugin).__name__
@@ -173,6 +192,7 @@ class Kernel:
         which plugin is calling so duplicate errors can name both."""
         caller = getattr(self.pm.hook, hook)
         for impl in reversed(caller.get_hookimpls()):  # registration order
+
             def bound(*args: Any, _plugin: str = impl.plugin_name, **kw: Any) -> Any:
                 return register(*args, plugin=_plugin, **kw)
 
@@ -185,9 +205,13 @@ class Kernel:
     def _validate_settings(self) -> None:
         def register(section: str, model: type, plugin: str | None = None) -> None:
             if section in CORE_SECTIONS:
-                raise DuplicateNameError(f"Plugin {plugin} tried to claim the kernel's section {section!r}.")
+                raise DuplicateNameError(
+                    f"Plugin {plugin} tried to claim the kernel's section {section!r}."
+                )
             if section in self.settings_models:
-                raise DuplicateNameError(f"Settings section {section!r} is registered twice (again by {plugin}).")
+                raise DuplicateNameError(
+                    f"Settings section {section!r} is registered twice (again by {plugin})."
+                )
             self.settings_models[section] = model
 
         self._call_register_hook("register_settings", register)
@@ -195,13 +219,17 @@ class Kernel:
             self.settings[section] = self.config.validate(section, model)
         unknown = set(self.config.data) - CORE_SECTIONS - set(self.settings_models)
         if unknown:
-            log.warning("Ignoring config sections no active plugin uses: %s", ", ".join(sorted(unknown)))
+            log.warning(
+                "Ignoring config sections no active plugin uses: %s", ", ".join(sorted(unknown))
+            )
 
     def _fill_registries(self) -> None:
         for hook, (attr, _kind) in REGISTRIES.items():
             registry: Registry = getattr(self, attr)
 
-            def register(name: str, obj: Any, plugin: str | None = None, _r: Registry = registry, **meta: Any):
+            def register(
+                name: str, obj: Any, plugin: str | None = None, _r: Registry = registry, **meta: Any
+            ):
                 return _r.add(name, obj, plugin=plugin, **meta)
 
             self._call_register_hook(hook, register)
@@ -210,15 +238,21 @@ class Kernel:
         def add_location(path: str | Path, plugin: str | None = None) -> None:
             path = str(Path(path).resolve())
             if not Path(path).is_dir():
-                raise PluginError(f"{plugin} registered a migrations folder that doesn't exist: {path}")
+                raise PluginError(
+                    f"{plugin} registered a migrations folder that doesn't exist: {path}"
+                )
             if path not in self.migration_locations:
                 self.migration_locations.append(path)
 
         self._call_register_hook("register_migrations", add_location)
 
-        def add_permission(action: str, roles: Iterable[Role | str], plugin: str | None = None) -> None:
+        def add_permission(
+            action: str, roles: Iterable[Role | str], plugin: str | None = None
+        ) -> None:
             if action in self.permissions:
-                raise DuplicateNameError(f"Permission {action!r} is defined twice (again by {plugin}).")
+                raise DuplicateNameError(
+                    f"Permission {action!r} is defined twice (again by {plugin})."
+                )
             self.permissions[action] = frozenset(Role(r) for r in roles)
 
         self._call_register_hook("register_permissions", add_permission)
@@ -228,7 +262,9 @@ class Kernel:
         try:
             return self.settings[section]
         except KeyError:
-            raise ConfigError(f"No active plugin declares the settings section {section!r}.") from None
+            raise ConfigError(
+                f"No active plugin declares the settings section {section!r}."
+            ) from None
 
     # -- database ----------------------------------------------------------------
 
@@ -237,8 +273,10 @@ class Kernel:
             d = self.core.database
             self.db = Database(self.core.database_url, echo=d.echo, pool_size=d.pool_size)
         if migrate is None:
-            migrate = d.auto_migrate if (d := self.core.database).auto_migrate is not None else (
-                self.db.dialect == "sqlite"
+            migrate = (
+                d.auto_migrate
+                if (d := self.core.database).auto_migrate is not None
+                else (self.db.dialect == "sqlite")
             )
         if migrate:
             self.migrate()
@@ -272,12 +310,15 @@ class Kernel:
 
     # -- events --------------------------------------------------------------------
 
-    def make_event(self, event_name: str, org_id: str | None, user_id: str | None, /, **data: Any) -> Event:
+    def make_event(
+        self, event_name: str, org_id: str | None, user_id: str | None, /, **data: Any
+    ) -> Event:
         # positional-only, so event data may carry its own ``name`` (after_org_create does)
         return Event(name=event_name, org_id=org_id, user_id=user_id, data=data, at=utcnow())
 
-    async def emit(self, hook: str, *, org_id: str | None = None, user_id: str | None = None,
-                   **data: Any) -> Event:
+    async def emit(
+        self, hook: str, *, org_id: str | None = None, user_id: str | None = None, **data: Any
+    ) -> Event:
         """Call ``hook`` (an ``after_*``/``before_*``/``on_*_error`` spec) on every plugin.
 
         ``before_*`` listeners may raise to refuse; the error propagates. Errors
@@ -315,8 +356,10 @@ class Kernel:
         cached = self._listener_cache.get(hook)
         if cached is None:
             impls = reversed(getattr(self.pm.hook, hook).get_hookimpls())
-            cached = [(i.plugin_name, i.function, "kernel" in i.argnames, "event" in i.argnames)
-                      for i in impls]
+            cached = [
+                (i.plugin_name, i.function, "kernel" in i.argnames, "event" in i.argnames)
+                for i in impls
+            ]
             if self.loaded:  # plugins are fixed once loading finished
                 self._listener_cache[hook] = cached
         return cached
@@ -343,4 +386,6 @@ class Kernel:
             ) from None
 
     def plugin_infos(self):
-        return plugin_loading.describe(self.pm, self.core.plugins.enabled, self.core.plugins.disabled)
+        return plugin_loading.describe(
+            self.pm, self.core.plugins.enabled, self.core.plugins.disabled
+        )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextvars
 import logging
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("bwenge_request_id", default="-")
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "bwenge_request_id", default="-"
+)
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .domain import Role
 
-O, A, E, R = Role.OWNER, Role.ADMIN, Role.EXPERT, Role.RECIPIENT
+O, A, E, R = Role.OWNER, Role.ADMIN, Role.EXPERT, Role.RECIPIENT  # noqa: E741 - table shorthand
 EVERYONE = frozenset({O, A, E, R})
 STAFF = frozenset({O, A, E})
 ADMINS = frozenset({O, A})

@@ -55,7 +55,9 @@ def installed_entry_points() -> list[EntryPoint]:
     return list(seen.values())
 
 
-def select_names(installed: Iterable[str], enabled: list[str] | None, disabled: list[str]) -> list[str]:
+def select_names(
+    installed: Iterable[str], enabled: list[str] | None, disabled: list[str]
+) -> list[str]:
     """Apply ``plugins.enabled`` (allow-list; ``None`` = all) and ``plugins.disabled``."""
     installed = list(installed)
     for name in [*(enabled or []), *disabled]:
@@ -80,8 +82,11 @@ def load_plugins(pm: pluggy.PluginManager, names: list[str]) -> None:
         raise PluginError(f"Plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
 
     mgr = NamedExtensionManager(
-        ENTRY_POINT_GROUP, names=names, name_order=True,
-        on_load_failure_callback=failed, on_missing_entrypoints_callback=None,
+        ENTRY_POINT_GROUP,
+        names=names,
+        name_order=True,
+        on_load_failure_callback=failed,
+        on_missing_entrypoints_callback=None,
     )
     for ext in mgr:
         if pm.get_plugin(ext.name) is None:
@@ -107,7 +112,9 @@ def _distributions_by_plugin() -> dict[str, tuple[str, str]]:
     return found
 
 
-def describe(pm: pluggy.PluginManager | None, enabled: list[str] | None, disabled: list[str]) -> list[PluginInfo]:
+def describe(
+    pm: pluggy.PluginManager | None, enabled: list[str] | None, disabled: list[str]
+) -> list[PluginInfo]:
     """List installed plugins with versions, their hooks and whether they're active."""
     infos = []
     eps = installed_entry_points()
@@ -119,12 +126,14 @@ def describe(pm: pluggy.PluginManager | None, enabled: list[str] | None, disable
         plugin = pm.get_plugin(ep.name) if pm else None
         if plugin is not None:
             hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
-        infos.append(PluginInfo(
-            name=ep.name,
-            module=ep.value,
-            distribution=dist_name,
-            version=dist_version,
-            active=ep.name in active_names,
-            hooks=hooks,
-        ))
+        infos.append(
+            PluginInfo(
+                name=ep.name,
+                module=ep.value,
+                distribution=dist_name,
+                version=dist_version,
+                active=ep.name in active_names,
+                hooks=hooks,
+            )
+        )
     return sorted(infos, key=lambda i: i.name)

@@ -56,14 +56,22 @@ class RateLimiter:
     checks that run on every API request.
     """
 
-    def __init__(self, redis_url: str | None = None, *, enabled: bool = True,
-                 namespace: str = "bwenge", strategy: str = "sliding"):
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        enabled: bool = True,
+        namespace: str = "bwenge",
+        strategy: str = "sliding",
+    ):
         if redis_url:
             self.storage = storage_from_string(redis_url, key_prefix=f"{namespace}-limits")
         else:
             self.storage = QuietMemoryStorage()
         self.shared = bool(redis_url)
-        kind = {"sliding": SlidingWindowCounterRateLimiter, "fixed": FixedWindowRateLimiter}[strategy]
+        kind = {"sliding": SlidingWindowCounterRateLimiter, "fixed": FixedWindowRateLimiter}[
+            strategy
+        ]
         self.strategy = kind(self.storage)
         self.enabled = enabled
         self._parsed: dict[str, list] = {}
@@ -74,8 +82,9 @@ class RateLimiter:
             parsed = self._parsed[spec] = parse_many(spec)
         return parsed
 
-    def hit(self, spec: str, *identifiers: str,
-            message: str = "Too many requests; try again later.") -> None:
+    def hit(
+        self, spec: str, *identifiers: str, message: str = "Too many requests; try again later."
+    ) -> None:
         """Count one request against every limit in ``spec`` for ``identifiers``."""
         if not self.enabled:
             return
@@ -84,8 +93,9 @@ class RateLimiter:
             if not self.strategy.hit(item, *keys):
                 reset_at, _remaining = self.strategy.get_window_stats(item, *keys)
                 retry = max(1, math.ceil(reset_at - time.time()))
-                raise TooManyRequests(message, headers={"Retry-After": str(retry)},
-                                      details={"retry_after": retry})
+                raise TooManyRequests(
+                    message, headers={"Retry-After": str(retry)}, details={"retry_after": retry}
+                )
 
     def reset(self) -> None:
         self.storage.reset()

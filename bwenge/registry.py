@@ -35,7 +35,8 @@ class Registry(Generic[T]):
         if name in self._entries:
             first = self._entries[name].plugin or "another plugin"
             raise DuplicateNameError(
-                f"{self.kind} {name!r} is registered twice (by {first} and by {plugin or 'another plugin'})."
+                f"{self.kind} {name!r} is registered twice "
+                f"(by {first} and by {plugin or 'another plugin'})."
             )
         self._entries[name] = Entry(name, obj, plugin, dict(meta))
         return obj

@@ -27,7 +27,9 @@ REDIS_ENV = "BWENGE_TEST_REDIS_URL"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "all_databases: run on SQLite and (when configured) PostgreSQL")
+    config.addinivalue_line(
+        "markers", "all_databases: run on SQLite and (when configured) PostgreSQL"
+    )
     config.addinivalue_line("markers", "postgres: needs PostgreSQL ($BWENGE_TEST_POSTGRES_URL)")
     config.addinivalue_line("markers", "redis: needs Redis ($BWENGE_TEST_REDIS_URL)")
 
@@ -59,8 +61,10 @@ def database_url(database_backend: str, tmp_path: Path) -> Iterator[str]:
         return
     admin = _admin_postgres_url()
     if not admin:
-        pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV} (e.g. "
-                    "postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            f"PostgreSQL not configured: set {POSTGRES_ENV} (e.g. "
+            "postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -107,7 +111,9 @@ def kernel_settings(tmp_path: Path, database_url: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_kernel(tmp_path: Path, kernel_settings: dict[str, Any], monkeypatch) -> Iterator[Callable[..., Kernel]]:
+def make_kernel(
+    tmp_path: Path, kernel_settings: dict[str, Any], monkeypatch
+) -> Iterator[Callable[..., Kernel]]:
     """Factory: ``make_kernel(plugins=[obj], overrides={...}, **sections)`` -> a loaded kernel.
 
     ``plugins`` are extra in-process plugin objects; config goes in ``overrides``
@@ -121,10 +127,15 @@ def make_kernel(tmp_path: Path, kernel_settings: dict[str, Any], monkeypatch) ->
     config_dir.mkdir(exist_ok=True)
     made: list[Kernel] = []
 
-    def factory(plugins: list[Any] | None = None, overrides: Mapping[str, Any] | None = None,
-                **sections: Any) -> Kernel:
+    def factory(
+        plugins: list[Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        **sections: Any,
+    ) -> Kernel:
         settings = _merge(_merge(kernel_settings, overrides or {}), sections)
-        kernel = Kernel(config_dir=config_dir, env="testing", overrides=settings, plugins=plugins or [])
+        kernel = Kernel(
+            config_dir=config_dir, env="testing", overrides=settings, plugins=plugins or []
+        )
         made.append(kernel)
         return kernel.load()
 

@@ -148,16 +148,27 @@ def llm_contract_request():
     from bwenge.contracts.llm import ChatMessage, LLMRequest
     from bwenge.contracts.personas import Persona
 
-    passage = RetrievedChunk(source_id="s1", chunk_id="c1", score=0.8, title="Guide",
-                             text="To reset your password, open Settings and choose Security.")
+    passage = RetrievedChunk(
+        source_id="s1",
+        chunk_id="c1",
+        score=0.8,
+        title="Guide",
+        text="To reset your password, open Settings and choose Security.",
+    )
     question = "How do I reset my password?"
     return LLMRequest(
-        persona=Persona(persona_id="p-contract", org_id="o-contract", name="Contract Persona",
-                        tone={"style": "friendly"}),
+        persona=Persona(
+            persona_id="p-contract",
+            org_id="o-contract",
+            name="Contract Persona",
+            tone={"style": "friendly"},
+        ),
         question=question,
         passages=[passage],
-        messages=[ChatMessage(role="system", content=f"Answer from: [1] {passage.text}"),
-                  ChatMessage(role="user", content=question)],
+        messages=[
+            ChatMessage(role="system", content=f"Answer from: [1] {passage.text}"),
+            ChatMessage(role="user", content=question),
+        ],
         request_id="contract-test",
     )
 
@@ -179,12 +190,14 @@ async def check_llm_provider(provider_class, options=None, request=None) -> str:
     assert isinstance(name, str) and name, f"{provider_class!r} needs a class attribute `name`"
     model = getattr(provider_class, "Options", None)
     assert isinstance(model, type) and issubclass(model, BaseModel), (
-        f"{name}: `Options` must be a pydantic BaseModel subclass")
+        f"{name}: `Options` must be a pydantic BaseModel subclass"
+    )
     try:
         model.model_validate({**(options or {}), "__not_an_option__": 1})
     except ValidationError as exc:
         assert any(e["type"] == "extra_forbidden" for e in exc.errors()), (
-            f"{name}: Options must reject unknown keys: ConfigDict(extra='forbid')")
+            f"{name}: Options must reject unknown keys: ConfigDict(extra='forbid')"
+        )
     else:
         raise AssertionError(f"{name}: Options accepted an unknown key; use extra='forbid'")
     provider = provider_class(model.model_validate(options or {}))
@@ -318,7 +331,6 @@ class PaymentProviderContract:
         tampered = body.replace(b"evt_contract_1", b"evt_contract_2")
         with pytest.raises(BwengeError):
             provider.parse_webhook(tampered, headers)
-
 
 
 # --------------------------------------------------------------------------
@@ -551,8 +563,9 @@ class LoaderContract:
     def test_reads_in_a_limited_child_process(self, reader, sample_file, expected_text):
         from bwenge_knowledge.parsing import parse_file
 
-        docs = parse_file(reader, sample_file, extra_info={"contract": "yes"}, timeout=60,
-                          memory_mb=1536)
+        docs = parse_file(
+            reader, sample_file, extra_info={"contract": "yes"}, timeout=60, memory_mb=1536
+        )
         assert docs, "no documents"
         assert all(isinstance(text, str) for text, _ in docs)
         assert expected_text in " ".join(text for text, _ in docs)

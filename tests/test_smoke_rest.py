@@ -32,14 +32,15 @@ def test_openapi_docs_work_offline(client):
 
 
 def test_cors_only_for_configured_origins(make_kernel):
-    from fastapi.testclient import TestClient
-
     from bwenge_rest.app import create_app
+    from fastapi.testclient import TestClient
 
     kernel = make_kernel(server={"cors_origins": ["https://school.example"]})
     with TestClient(create_app(kernel)) as c:
-        ok = c.options("/health", headers={"Origin": "https://school.example",
-                                           "Access-Control-Request-Method": "GET"})
+        ok = c.options(
+            "/health",
+            headers={"Origin": "https://school.example", "Access-Control-Request-Method": "GET"},
+        )
         assert ok.headers.get("access-control-allow-origin") == "https://school.example"
         assert ok.headers.get("access-control-allow-credentials") == "true"
         evil = c.get("/health", headers={"Origin": "https://evil.example"})
@@ -47,12 +48,12 @@ def test_cors_only_for_configured_origins(make_kernel):
 
 
 def test_unhandled_errors_have_the_shape_and_no_trace(make_kernel):
+    from bwenge_rest.app import create_app
+    from bwenge_rest.deps import PUBLIC_ROUTE
     from fastapi import APIRouter
     from fastapi.testclient import TestClient
 
     from bwenge import hookimpl
-    from bwenge_rest.app import create_app
-    from bwenge_rest.deps import PUBLIC_ROUTE
 
     class Boom:
         __name__ = "boom"

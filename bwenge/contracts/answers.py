@@ -14,8 +14,20 @@ from pydantic import BaseModel, Field
 
 from ..domain import Principal
 
-ANIMATIONS = ("idle", "talking", "thinking", "happy", "sad", "excited", "greeting", "explaining",
-              "pointing", "nodding", "shaking_head", "waving")
+ANIMATIONS = (
+    "idle",
+    "talking",
+    "thinking",
+    "happy",
+    "sad",
+    "excited",
+    "greeting",
+    "explaining",
+    "pointing",
+    "nodding",
+    "shaking_head",
+    "waving",
+)
 
 
 class Citation(BaseModel):
@@ -71,16 +83,31 @@ class AnswerEvent(BaseModel):
 
 
 class AnswerService(Protocol):
-    def open_session(self, principal: Principal, persona_id: str, session_id: str | None = None) -> str:
+    def open_session(
+        self, principal: Principal, persona_id: str, session_id: str | None = None
+    ) -> str:
         """Return the caller's session id for the persona (creating it when new).
         Raises NotFound for a session of another user or a persona the caller can't reach."""
         ...
 
-    def stream(self, principal: Principal, persona_id: str, session_id: str, user_message: str,
-               context: dict[str, Any] | None = None) -> AsyncIterator[AnswerEvent]: ...
+    def stream(
+        self,
+        principal: Principal,
+        persona_id: str,
+        session_id: str,
+        user_message: str,
+        context: dict[str, Any] | None = None,
+    ) -> AsyncIterator[AnswerEvent]: ...
 
-    async def answer(self, principal: Principal, persona_id: str, session_id: str, user_message: str,
-                     context: dict[str, Any] | None = None) -> Answer: ...
+    async def answer(
+        self,
+        principal: Principal,
+        persona_id: str,
+        session_id: str,
+        user_message: str,
+        context: dict[str, Any] | None = None,
+    ) -> Answer: ...
 
-    def history(self, principal: Principal, session_id: str, limit: int = 50,
-                offset: int = 0) -> tuple[list[StoredMessage], int]: ...
+    def history(
+        self, principal: Principal, session_id: str, limit: int = 50, offset: int = 0
+    ) -> tuple[list[StoredMessage], int]: ...

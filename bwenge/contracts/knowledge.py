@@ -75,13 +75,32 @@ class VectorStore(Protocol):
     A missing collection queries as empty, counts 0, and deletes/drops as a no-op.
     """
 
-    def upsert(self, collection: str, ids: Sequence[str], embeddings: Sequence[Sequence[float]],
-               documents: Sequence[str], metadatas: Sequence[dict[str, Any]], *,
-               embedder: str) -> None: ...
-    def query(self, collection: str, embedding: Sequence[float], k: int, *, embedder: str,
-              where: dict[str, Any] | None = None) -> list[VectorHit]: ...
-    def delete(self, collection: str, *, ids: Sequence[str] | None = None,
-               where: dict[str, Any] | None = None) -> None: ...
+    def upsert(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        embeddings: Sequence[Sequence[float]],
+        documents: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
+        *,
+        embedder: str,
+    ) -> None: ...
+    def query(
+        self,
+        collection: str,
+        embedding: Sequence[float],
+        k: int,
+        *,
+        embedder: str,
+        where: dict[str, Any] | None = None,
+    ) -> list[VectorHit]: ...
+    def delete(
+        self,
+        collection: str,
+        *,
+        ids: Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+    ) -> None: ...
     def drop(self, collection: str) -> None: ...
     def count(self, collection: str) -> int: ...
     def embedder_of(self, collection: str) -> str | None:
@@ -92,5 +111,6 @@ class VectorStore(Protocol):
 class Retriever(Protocol):
     """Service ``"retriever"``: top-k passages of one persona's ready sources."""
 
-    def retrieve(self, org_id: str, persona_id: str, query: str,
-                 k: int = 5) -> list[RetrievedChunk]: ...
+    def retrieve(
+        self, org_id: str, persona_id: str, query: str, k: int = 5
+    ) -> list[RetrievedChunk]: ...

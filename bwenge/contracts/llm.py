@@ -78,8 +78,14 @@ class LLMProviderError(BwengeError):
 
     status, code = 502, "llm_provider_error"
 
-    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None,
-                 **kwargs: Any):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(message, **kwargs)
         self.retryable = retryable
         self.retry_after = retry_after

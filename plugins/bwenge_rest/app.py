@@ -46,8 +46,9 @@ def create_app(kernel: Kernel) -> FastAPI:
     from .routes import router as system_router
 
     routers = [system_router]
-    kernel._call_register_hook("register_routes", lambda router, plugin=None: routers.append(router),
-                               kernel=kernel)
+    kernel._call_register_hook(
+        "register_routes", lambda router, plugin=None: routers.append(router), kernel=kernel
+    )
     for router in routers:
         _mount_router(app, router)
 
@@ -94,7 +95,8 @@ def _offline_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False, **PUBLIC_ROUTE)
     async def docs():
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url, title="Bwenge API",
+            openapi_url=app.openapi_url,
+            title="Bwenge API",
             swagger_js_url="/docs/static/swagger-ui-bundle.js",
             swagger_css_url="/docs/static/swagger-ui.css",
             swagger_favicon_url="/docs/static/favicon-32x32.png",

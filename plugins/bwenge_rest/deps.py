@@ -59,9 +59,15 @@ def require(action: str):
         if principal is None:
             raise Unauthorized("Not authenticated", headers={"WWW-Authenticate": "Bearer"})
         if kernel.has_listeners("before_request_authorize"):  # e.g. API rate limits
-            await kernel.emit("before_request_authorize", org_id=principal.org_id,
-                              user_id=principal.user_id, action=action, principal=principal,
-                              method=conn.scope.get("method", "WEBSOCKET"), path=conn.scope["path"])
+            await kernel.emit(
+                "before_request_authorize",
+                org_id=principal.org_id,
+                user_id=principal.user_id,
+                action=action,
+                principal=principal,
+                method=conn.scope.get("method", "WEBSOCKET"),
+                path=conn.scope["path"],
+            )
         roles = kernel.permissions.get(action)
         if roles is None or principal.role not in roles:
             raise Forbidden(f"Your role ({principal.role}) may not perform {action}.")

@@ -23,30 +23,58 @@ from bwenge.logs import request_id_var
 log = logging.getLogger("bwenge.rest")
 
 STATUS_CODES = {
-    400: "bad_request", 401: "unauthorized", 402: "payment_required", 403: "forbidden",
-    404: "not_found", 405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
-    410: "gone", 413: "payload_too_large", 415: "unsupported_media_type",
-    422: "validation_error", 429: "rate_limited", 500: "internal_error",
-    502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout",
+    400: "bad_request",
+    401: "unauthorized",
+    402: "payment_required",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
 }
 
 
 def error_body(status: int, message: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
-    error = {"code": code or STATUS_CODES.get(status, "error"), "message": message,
-             "request_id": request_id_var.get()}
+    error = {
+        "code": code or STATUS_CODES.get(status, "error"),
+        "message": message,
+        "request_id": request_id_var.get(),
+    }
     error.update({k: v for k, v in extra.items() if v})
     return {"detail": message, "error": error}
 
 
-def error_response(status: int, message: str, code: str | None = None,
-                   headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    return JSONResponse(error_body(status, message, code, **extra), status_code=status, headers=headers)
+def error_response(
+    status: int,
+    message: str,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(status, message, code, **extra), status_code=status, headers=headers
+    )
 
 
 def _fields(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
-        out.append({"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg"), "type": err.get("type")})
+        out.append(
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "msg": err.get("msg"),
+                "type": err.get("type"),
+            }
+        )
     return out
 
 
@@ -55,12 +83,21 @@ def install(app: FastAPI) -> None:
     async def _bwenge(request: Request, exc: BwengeError):
         if exc.status >= 500:
             log.error("%s: %s", exc.code, exc.message)
-        return error_response(exc.status, exc.message, exc.code, headers=exc.headers or None,
-                              details=exc.details or None)
+        return error_response(
+            exc.status,
+            exc.message,
+            exc.code,
+            headers=exc.headers or None,
+            details=exc.details or None,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        message = exc.detail if isinstance(exc.detail, str) else STATUS_CODES.get(exc.status_code, "error")
+        message = (
+            exc.detail
+            if isinstance(exc.detail, str)
+            else STATUS_CODES.get(exc.status_code, "error")
+        )
         return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)

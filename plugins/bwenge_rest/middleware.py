@@ -87,11 +87,24 @@ class RequestContextMiddleware:
             from .errors import error_body
 
             body = json.dumps(error_body(500, "Internal server error", "internal_error")).encode()
-            await send_wrapper({"type": "http.response.start", "status": 500, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send_wrapper(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
         finally:
             if logging_on:
-                access_log.info("%s %s %s %.1fms", scope.get("method"), path, status,
-                                (time.perf_counter() - start) * 1000)
+                access_log.info(
+                    "%s %s %s %.1fms",
+                    scope.get("method"),
+                    path,
+                    status,
+                    (time.perf_counter() - start) * 1000,
+                )
             request_id_var.reset(token)

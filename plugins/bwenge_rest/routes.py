@@ -17,7 +17,9 @@ from .deps import PUBLIC_ROUTE, get_kernel, public, require
 router = APIRouter(tags=["system"])
 
 
-_HEALTH = json.dumps({"status": "healthy", "service": "bwenge", "version": bwenge.__version__}).encode()
+_HEALTH = json.dumps(
+    {"status": "healthy", "service": "bwenge", "version": bwenge.__version__}
+).encode()
 
 
 @router.get("/health", **PUBLIC_ROUTE)
@@ -33,7 +35,9 @@ async def _check_database(kernel: Kernel) -> str | None:
         kernel.db.ping()
         applied, heads = kernel.schema_status()
         if applied != heads:
-            return f"schema not current (run `bwenge db upgrade`): missing {sorted(heads - applied)}"
+            return (
+                f"schema not current (run `bwenge db upgrade`): missing {sorted(heads - applied)}"
+            )
         return None
 
     return await asyncio.to_thread(check)
@@ -50,7 +54,9 @@ async def ready(kernel: Kernel = Depends(get_kernel)):
             problem = await asyncio.wait_for(await_me_maybe(lambda c=check: c(kernel)), timeout=5)
         except Exception as exc:  # a check that raises is a failing dependency
             problem = f"{type(exc).__name__}: {exc}"
-        report[name] = {"status": "ok"} if not problem else {"status": "error", "error": str(problem)}
+        report[name] = (
+            {"status": "ok"} if not problem else {"status": "error", "error": str(problem)}
+        )
     ok = all(r["status"] == "ok" for r in report.values())
     body = {"status": "ready" if ok else "not_ready", "checks": report}
     return JSONResponse(body, status_code=200 if ok else 503)

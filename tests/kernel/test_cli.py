@@ -27,8 +27,11 @@ def test_serve_answers_health_within_five_seconds(tmp_path):
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bwenge.cli", "serve", "--port", str(port)],
-        cwd=tmp_path, env=clean_env(BWENGE_ENV="development"),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        env=clean_env(BWENGE_ENV="development"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         body, elapsed = None, None
@@ -56,23 +59,50 @@ def test_serve_answers_health_within_five_seconds(tmp_path):
 
 @pytest.mark.all_databases
 def test_db_upgrade_then_current(tmp_path, database_url):
-    env = clean_env(BWENGE_ENV="testing", BWENGE_DATABASE__URL=database_url,
-                    BWENGE_DATA_DIR=str(tmp_path / "data"))
-    behind = subprocess.run([sys.executable, "-m", "bwenge.cli", "db", "current"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+    env = clean_env(
+        BWENGE_ENV="testing",
+        BWENGE_DATABASE__URL=database_url,
+        BWENGE_DATA_DIR=str(tmp_path / "data"),
+    )
+    behind = subprocess.run(
+        [sys.executable, "-m", "bwenge.cli", "db", "current"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert behind.returncode == 1  # nothing applied yet
-    up = subprocess.run([sys.executable, "-m", "bwenge.cli", "db", "upgrade"], cwd=tmp_path, env=env,
-                        capture_output=True, text=True, timeout=120)
+    up = subprocess.run(
+        [sys.executable, "-m", "bwenge.cli", "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert up.returncode == 0, up.stderr
-    current = subprocess.run([sys.executable, "-m", "bwenge.cli", "db", "current"], cwd=tmp_path, env=env,
-                             capture_output=True, text=True, timeout=120)
+    current = subprocess.run(
+        [sys.executable, "-m", "bwenge.cli", "db", "current"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert current.returncode == 0, current.stdout + current.stderr
     assert "kernel_0001" in current.stdout
 
 
 def test_plugins_lists_builtins_with_versions(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "bwenge.cli", "plugins"], cwd=tmp_path,
-                            env=clean_env(BWENGE_ENV="testing"), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "bwenge.cli", "plugins"],
+        cwd=tmp_path,
+        env=clean_env(BWENGE_ENV="testing"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     for name in ("rest", "auth", "knowledge", "llm"):
         assert name in result.stdout

@@ -16,17 +16,21 @@ def write_settings(config_dir, text):
 
 
 def test_layers_env_over_file_over_default(tmp_path, monkeypatch):
-    write_settings(tmp_path / "config", """
+    write_settings(
+        tmp_path / "config",
+        """
 [default]
 log_level = "WARNING"
 [default.server]
 port = 9001
 [testing.server]
 port = 9002
-""")
+""",
+    )
     monkeypatch.setenv("BWENGE_SERVER__WORKERS", "3")
-    kernel = Kernel(config_dir=tmp_path / "config", env="testing",
-                    overrides={"data_dir": str(tmp_path / "d")}).load(database=False)
+    kernel = Kernel(
+        config_dir=tmp_path / "config", env="testing", overrides={"data_dir": str(tmp_path / "d")}
+    ).load(database=False)
     assert kernel.core.server.port == 9002  # [testing] beats [default]
     assert kernel.core.server.workers == 3  # env var
     assert kernel.core.log_level == "WARNING"  # [default]
@@ -43,15 +47,22 @@ def test_bad_value_names_key_value_and_file(tmp_path):
 
 def test_wildcard_cors_refused(tmp_path):
     with pytest.raises(ConfigError, match="server.cors_origins"):
-        Kernel(config_dir=tmp_path, env="testing",
-               overrides={"server": {"cors_origins": ["*"]}}).load(database=False)
+        Kernel(
+            config_dir=tmp_path, env="testing", overrides={"server": {"cors_origins": ["*"]}}
+        ).load(database=False)
 
 
 def _run(args, cwd, **env):
     base = {k: v for k, v in os.environ.items() if not k.startswith("BWENGE_")}
     base.update(env)
-    return subprocess.run([sys.executable, "-m", "bwenge.cli", *args], cwd=cwd, env=base,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bwenge.cli", *args],
+        cwd=cwd,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_database_url_typo_is_one_paragraph_not_a_traceback(tmp_path):
@@ -67,10 +78,17 @@ def test_database_url_typo_is_one_paragraph_not_a_traceback(tmp_path):
 def test_production_refuses_missing_or_placeholder_secret(tmp_path):
     missing = _run(["config", "check"], tmp_path, BWENGE_ENV="production")
     assert missing.returncode == 2 and "secret_key" in missing.stderr
-    placeholder = _run(["config", "check"], tmp_path, BWENGE_ENV="production", BWENGE_SECRET_KEY="change-me")
+    placeholder = _run(
+        ["config", "check"], tmp_path, BWENGE_ENV="production", BWENGE_SECRET_KEY="change-me"
+    )
     assert placeholder.returncode == 2 and "secret_key" in placeholder.stderr
-    good = _run(["config", "check"], tmp_path, BWENGE_ENV="production",
-                BWENGE_SECRET_KEY="x" * 40, BWENGE_DATA_DIR=str(tmp_path / "d"))
+    good = _run(
+        ["config", "check"],
+        tmp_path,
+        BWENGE_ENV="production",
+        BWENGE_SECRET_KEY="x" * 40,
+        BWENGE_DATA_DIR=str(tmp_path / "d"),
+    )
     assert good.returncode == 0, good.stderr
 
 
@@ -86,9 +104,13 @@ def test_development_init_writes_a_random_secret(tmp_path):
 
 
 def test_config_show_masks_secrets(tmp_path):
-    result = _run(["config", "show", "--json"], tmp_path, BWENGE_ENV="testing",
-                  BWENGE_SECRET_KEY="super-secret-value-123456",
-                  BWENGE_DATABASE__URL="postgresql+psycopg://bw:pa55word@127.0.0.1:5432/x")
+    result = _run(
+        ["config", "show", "--json"],
+        tmp_path,
+        BWENGE_ENV="testing",
+        BWENGE_SECRET_KEY="super-secret-value-123456",
+        BWENGE_DATABASE__URL="postgresql+psycopg://bw:pa55word@127.0.0.1:5432/x",
+    )
     assert result.returncode == 0, result.stderr
     assert "super-secret-value" not in result.stdout
     assert "pa55word" not in result.stdout

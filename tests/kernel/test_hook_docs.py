@@ -8,14 +8,22 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "hooks.md"
 
 
 def test_every_hook_has_a_docstring():
-    undocumented = [n for n in docgen.hook_names() if len((getattr(hookspecs, n).__doc__ or "").strip()) < 30]
+    undocumented = [
+        n for n in docgen.hook_names() if len((getattr(hookspecs, n).__doc__ or "").strip()) < 30
+    ]
     assert not undocumented, f"hook specs without a real docstring: {undocumented}"
 
 
 def test_hook_names_follow_the_families():
-    odd = [n for n in docgen.hook_names()
-           if not (n.startswith(("register_", "before_", "after_")) or (n.startswith("on_") and n.endswith("_error"))
-                   or "_from_" in n)]
+    odd = [
+        n
+        for n in docgen.hook_names()
+        if not (
+            n.startswith(("register_", "before_", "after_"))
+            or (n.startswith("on_") and n.endswith("_error"))
+            or "_from_" in n
+        )
+    ]
     assert not odd, f"hooks outside the three name families: {odd}"
 
 

@@ -20,35 +20,71 @@ def hello_env(tmp_path_factory):
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(root)
     python = root / "bin" / "python"
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-         "--no-build-isolation", str(HELLO)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            str(HELLO),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ) if _pip_supports_python_flag() else subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(_site_packages(python)), str(HELLO)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(_site_packages(python)),
+            str(HELLO),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     workdir = tmp_path_factory.mktemp("hello-work")
     return python, workdir
 
 
 def _pip_supports_python_flag() -> bool:
-    out = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "--version"], capture_output=True, text=True
+    ).stdout
     major, minor = (int(x) for x in out.split()[1].split(".")[:2])
     return (major, minor) >= (22, 3)
 
 
 def _site_packages(python: Path) -> Path:
-    out = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     return Path(out)
 
 
 def bwenge(env_python: Path, workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("BWENGE_")}
     full_env.update({"BWENGE_ENV": "testing", "BWENGE_DATA_DIR": str(workdir / "data"), **env})
-    return subprocess.run([str(env_python), "-m", "bwenge.cli", *args], cwd=workdir, env=full_env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(env_python), "-m", "bwenge.cli", *args],
+        cwd=workdir,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_discovered_and_listed_with_version(hello_env):
@@ -65,8 +101,14 @@ def test_discovered_and_listed_with_version(hello_env):
 
 def test_configured_through_its_own_section(hello_env):
     python, workdir = hello_env
-    result = bwenge(python, workdir, "hello", "Amani", BWENGE_HELLO__GREETING="Muraho",
-                    BWENGE_HELLO__EXCLAIM="true")
+    result = bwenge(
+        python,
+        workdir,
+        "hello",
+        "Amani",
+        BWENGE_HELLO__GREETING="Muraho",
+        BWENGE_HELLO__EXCLAIM="true",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Muraho, Amani!"
 
@@ -105,8 +147,14 @@ def test_serves_its_route_in_the_app(hello_env):
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("BWENGE_")}
     env.update(BWENGE_ENV="testing", BWENGE_DATA_DIR=str(workdir / "data"))
-    result = subprocess.run([str(python), "-c", script], cwd=workdir, env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [str(python), "-c", script],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     # the route exists and is protected by the permission the plugin registered
     assert result.stdout.split() == ["401", "started"]
