@@ -28,6 +28,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
+        self._objects: tuple[T, ...] | None = None
 
     def add(self, name: str, obj: T, *, plugin: str | None = None, **meta: Any) -> T:
         if not isinstance(name, str) or not name:
@@ -39,6 +40,7 @@ class Registry(Generic[T]):
                 f"(by {first} and by {plugin or 'another plugin'})."
             )
         self._entries[name] = Entry(name, obj, plugin, dict(meta))
+        self._objects = None
         return obj
 
     def get(self, name: str) -> T:
@@ -52,12 +54,20 @@ class Registry(Generic[T]):
 
     def remove(self, name: str) -> None:
         self._entries.pop(name, None)
+        self._objects = None
 
     def names(self) -> list[str]:
         return list(self._entries)
 
     def entries(self) -> list[Entry[T]]:
         return list(self._entries.values())
+
+    def objects(self) -> tuple[T, ...]:
+        """The registered objects in order (cached: read on every request by some)."""
+        cached = self._objects
+        if cached is None or len(cached) != len(self._entries):
+            cached = self._objects = tuple(e.obj for e in self._entries.values())
+        return cached
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

@@ -16,13 +16,30 @@ from bwenge.kernel import Kernel
 from .security import API_KEY_PREFIX
 
 
+def _header(conn: HTTPConnection, name: bytes) -> str | None:
+    # straight from the ASGI scope: building Starlette's Headers costs more than the lookup
+    for key, value in conn.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def bearer_token(conn: HTTPConnection) -> str | None:
-    header = conn.headers.get("authorization")
+    header = _header(conn, b"authorization")
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
     return None
+
+
+def _auth(kernel: Kernel):
+    service = kernel.services.get("auth")
+    if service is None:
+        from .hooks import auth_service
+
+        service = auth_service(kernel)
+    return service
 
 
 async def _lookup(kernel: Kernel, fn, arg: str) -> Principal:
@@ -44,21 +61,17 @@ class BearerAuthenticator:
             token = conn.query_params.get("token") or None
         if not token or token.startswith(API_KEY_PREFIX):
             return None
-        from .hooks import auth_service
-
-        return await _lookup(kernel, auth_service(kernel).principal_from_access_token, token)
+        return await _lookup(kernel, _auth(kernel).principal_from_access_token, token)
 
 
 class ApiKeyAuthenticator:
     """``X-API-Key: bw_...`` or ``Authorization: Bearer bw_...``."""
 
     async def authenticate(self, conn: HTTPConnection, kernel: Kernel) -> Principal | None:
-        key = conn.headers.get("x-api-key")
+        key = _header(conn, b"x-api-key")
         if not key:
             token = bearer_token(conn)
             key = token if token and token.startswith(API_KEY_PREFIX) else None
         if not key:
             return None
-        from .hooks import auth_service
-
-        return await _lookup(kernel, auth_service(kernel).principal_from_api_key, key.strip())
+        return await _lookup(kernel, _auth(kernel).principal_from_api_key, key.strip())

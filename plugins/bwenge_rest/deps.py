@@ -39,13 +39,16 @@ def db_session(conn: HTTPConnection) -> Iterator[Session]:
 
 async def authenticate(conn: HTTPConnection, kernel: Kernel) -> Principal | None:
     """Run the authenticator chain; the first one that recognises the credentials wins."""
-    cached = getattr(conn.state, "principal", None)
+    state = conn.scope.setdefault("state", {})  # request.state's storage, read cheaply
+    cached = state.get("principal")
     if cached is not None:
         return cached
-    for entry in kernel.authenticators.entries():
-        principal = await await_me_maybe(entry.obj.authenticate(conn, kernel))
+    for authenticator in kernel.authenticators.objects():
+        principal = authenticator.authenticate(conn, kernel)
+        if principal is not None and not isinstance(principal, Principal):
+            principal = await await_me_maybe(principal)
         if principal is not None:
-            conn.state.principal = principal
+            state["principal"] = principal
             return principal
     return None
 
