@@ -376,6 +376,13 @@ class Kernel:
         """Publish a plugin's service object for other plugins (e.g. ``retriever``)."""
         self.services[name] = service
 
+    def provide_once(self, name: str, factory: Any) -> Any:
+        """The service ``name``, created with ``factory()`` and provided on first use."""
+        service = self.services.get(name)
+        if service is None:
+            service = self.services[name] = factory()
+        return service
+
     def service(self, name: str) -> Any:
         try:
             return self.services[name]

@@ -17,13 +17,11 @@ JOB_ATTR = "_analytics_report_job"
 
 def analytics_service(kernel) -> Any:
     """The kernel's ``"analytics"`` service, created on first use."""
-    svc = kernel.services.get("analytics")
-    if svc is None:
-        from .service import AnalyticsService
+    from .service import AnalyticsService
 
-        svc = AnalyticsService(kernel, kernel.settings_for("analytics"))
-        kernel.provide("analytics", svc)
-    return svc
+    return kernel.provide_once(
+        "analytics", lambda: AnalyticsService(kernel, kernel.settings_for("analytics"))
+    )
 
 
 @hookimpl

@@ -11,13 +11,11 @@ from bwenge import hookimpl
 
 def avatar_service(kernel) -> Any:
     """The kernel's ``"avatars"`` service, created on first use."""
-    svc = kernel.services.get("avatars")
-    if svc is None:
-        from .service import AvatarService
+    from .service import AvatarService
 
-        svc = AvatarService(kernel, kernel.settings_for("avatars"))
-        kernel.provide("avatars", svc)
-    return svc
+    return kernel.provide_once(
+        "avatars", lambda: AvatarService(kernel, kernel.settings_for("avatars"))
+    )
 
 
 @hookimpl
