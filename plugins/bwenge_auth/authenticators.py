@@ -52,13 +52,12 @@ async def _lookup(kernel: Kernel, fn, arg: str) -> Principal:
 
 
 class BearerAuthenticator:
-    """``Authorization: Bearer <access JWT>``. WebSockets may pass ``?token=``
-    (browsers cannot set headers on a WebSocket), as the seed's chat did."""
+    """``Authorization: Bearer <access JWT>``. Never from the URL: the chat
+    transport decides whether a WebSocket's ``?token=`` is acceptable (off in
+    production) and hands it over as this header."""
 
     async def authenticate(self, conn: HTTPConnection, kernel: Kernel) -> Principal | None:
         token = bearer_token(conn)
-        if token is None and conn.scope["type"] == "websocket":
-            token = conn.query_params.get("token") or None
         if not token or token.startswith(API_KEY_PREFIX):
             return None
         return await _lookup(kernel, _auth(kernel).principal_from_access_token, token)
