@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 
 from bwenge.logs import request_id_var
 
@@ -52,7 +52,7 @@ class RequestContextMiddleware:
                     rid = candidate
                 break
         if rid is None:
-            rid = uuid.uuid4().hex
+            rid = os.urandom(16).hex()  # same 32 hex chars as uuid4().hex, a quarter the cost
         token = request_id_var.set(rid)
         state = scope.get("state")
         if state is None:
