@@ -185,12 +185,13 @@ async def after_member_change(kernel, event):
 
 
 @hookimpl
-async def before_request_authorize(kernel, event):
+def before_request_authorize(kernel, event):
+    # Runs on every authenticated request: plain function, no coroutine unless needed.
     limits = _rate_limits(kernel)
     args = (event.user_id, event.org_id, event.data.get("action", ""))
     if not limits.settings.enabled or args[2] in limits.exempt:
-        return
+        return None
     if kernel.core.redis_url:  # a network round trip: keep it off the event loop
-        await asyncio.to_thread(limits.check, *args)
-    else:
-        limits.check(*args)
+        return asyncio.to_thread(limits.check, *args)
+    limits.check(*args)
+    return None
