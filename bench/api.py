@@ -6,8 +6,9 @@
 Each case prints requests/s for Bwenge and for the bare baseline endpoint and
 their ratio. Figures are recorded in docs/benchmarks.md.
 
-Cases register themselves in CASES: ``(name, path, setup)`` where ``setup(client)``
-returns request headers for the Bwenge side (e.g. a bearer token).
+Cases register themselves in CASES: ``(name, path, setup, body)`` where
+``setup(client)`` returns request headers for the Bwenge side (e.g. a bearer
+token) and ``body`` is a JSON body to POST (``None`` for a GET).
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def bare_app() -> FastAPI:
     @app.get("/users/me")
     async def me():
         return {"user_id": "x", "name": "x", "email": "x@example.org", "role": "owner"}
+
+    @app.post("/events")
+    async def events(event: dict):
+        return {"status": "recorded", "event_type": event.get("event_type")}
 
     return app
 
@@ -81,7 +86,7 @@ async def bearer_for_new_owner(client) -> dict:
         "/auth/register",
         json={
             "name": "Bench Owner",
-            "email": "bench@example.org",
+            "email": f"bench-{os.urandom(4).hex()}@example.org",
             "password": "correct-horse-battery-9",
             "org_name": "Bench",
         },
@@ -90,24 +95,36 @@ async def bearer_for_new_owner(client) -> dict:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-CASES: list[tuple[str, str, Callable]] = [
-    ("GET /health", "/health", no_headers),
-    ("GET /users/me (authenticated)", "/users/me", bearer_for_new_owner),
+QUIZ_EVENT = {"event_type": "quiz.completed", "payload": {"quiz": "cells-1", "score": 8, "of": 10}}
+
+# (name, path, setup, JSON body for a POST or None)
+CASES: list[tuple[str, str, Callable, dict | None]] = [
+    ("GET /health", "/health", no_headers, None),
+    ("GET /users/me (authenticated)", "/users/me", bearer_for_new_owner, None),
+    # analytics ingest: each event is validated, org-scoped and written to the database
+    # (the weekly report over 1M events is bench/analytics.py)
+    ("POST /events (events/s)", "/events", bearer_for_new_owner, QUIZ_EVENT),
 ]
 
 
 # -- in-process ASGI driver -------------------------------------------------------
 
 
-async def drive_asgi(app, path: str, headers: dict, seconds: float, concurrency: int = 8) -> float:
+async def drive_asgi(
+    app, path: str, headers: dict, seconds: float, concurrency: int = 8, body: dict | None = None
+) -> float:
+    payload = json.dumps(body).encode() if body is not None else b""
     raw_headers = [(b"host", b"bench")] + [
         (k.lower().encode(), v.encode()) for k, v in headers.items()
     ]
+    if body is not None:
+        raw_headers += [(b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode())]
     scope_base = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": "GET" if body is None else "POST",
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
@@ -123,7 +140,7 @@ async def drive_asgi(app, path: str, headers: dict, seconds: float, concurrency:
     cpu_start = time.thread_time()
 
     async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": payload, "more_body": False}
 
     async def worker():
         nonlocal count
@@ -158,7 +175,7 @@ async def _run_asgi(seconds: float, tmp: str) -> list[dict]:
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            for name, path, setup in CASES:
+            for name, path, setup, body in CASES:
                 try:
                     headers = await setup(client)
                 except Exception as exc:  # e.g. the auth plugin is disabled
@@ -167,8 +184,8 @@ async def _run_asgi(seconds: float, tmp: str) -> list[dict]:
                 # Interleave rounds so machine noise hits both sides alike.
                 ours, bare = [], []
                 for _ in range(3):
-                    ours.append(await drive_asgi(app, path, headers, seconds / 3))
-                    bare.append(await drive_asgi(base, path, {}, seconds / 3))
+                    ours.append(await drive_asgi(app, path, headers, seconds / 3, body=body))
+                    bare.append(await drive_asgi(base, path, {}, seconds / 3, body=body))
                 results.append(_row(name, sum(ours) / 3, sum(bare) / 3))
     finally:
         await kernel.stop()
@@ -218,7 +235,8 @@ def _start_server(bare: bool, data_dir: str) -> tuple[subprocess.Popen, str]:
 
 
 async def drive_http(
-    url: str, path: str, headers: dict, seconds: float, concurrency: int = 16
+    url: str, path: str, headers: dict, seconds: float, concurrency: int = 16,
+    body: dict | None = None,
 ) -> float:
     import httpx
 
@@ -230,7 +248,7 @@ async def drive_http(
         async def worker():
             nonlocal count
             while time.perf_counter() < deadline:
-                r = await client.get(path)
+                r = await (client.get(path) if body is None else client.post(path, json=body))
                 if r.status_code != 200:
                     raise SystemExit(f"{path}: {r.status_code} {r.text[:200]}")
                 count += 1
@@ -240,7 +258,10 @@ async def drive_http(
         return count / (time.perf_counter() - start)
 
 
-def drive_wrk(url: str, path: str, headers: dict, seconds: float, concurrency: int = 16) -> float:
+def drive_wrk(
+    url: str, path: str, headers: dict, seconds: float, concurrency: int = 16,
+    body: dict | None = None,
+) -> float:
     """wrk (a C load generator) keeps the client from being the bottleneck."""
     import re
     import shutil
@@ -248,6 +269,14 @@ def drive_wrk(url: str, path: str, headers: dict, seconds: float, concurrency: i
     cmd = [shutil.which("wrk"), "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s"]
     for key, value in headers.items():
         cmd += ["-H", f"{key}: {value}"]
+    if body is not None:
+        script = Path(tempfile.mkdtemp()) / "post.lua"
+        script.write_text(
+            'wrk.method = "POST"\n'
+            f"wrk.body = {json.dumps(json.dumps(body))}\n"
+            'wrk.headers["Content-Type"] = "application/json"\n'
+        )
+        cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, url + path], capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out:
         raise SystemExit(f"{path}: non-2xx answers under load:\n{out}")
@@ -262,7 +291,7 @@ def run_http(seconds: float) -> list[dict]:
         ours_proc, ours_url = _start_server(False, tmp)
         bare_proc, bare_url = _start_server(True, tmp)
         try:
-            for name, path, setup in CASES:
+            for name, path, setup, body in CASES:
                 try:
 
                     async def _setup(setup=setup):
@@ -276,11 +305,13 @@ def run_http(seconds: float) -> list[dict]:
                 ours, bare = [], []
                 for _ in range(3):
                     if CLIENT == "wrk":
-                        ours.append(drive_wrk(ours_url, path, headers, seconds / 3))
-                        bare.append(drive_wrk(bare_url, path, {}, seconds / 3))
+                        ours.append(drive_wrk(ours_url, path, headers, seconds / 3, body=body))
+                        bare.append(drive_wrk(bare_url, path, {}, seconds / 3, body=body))
                     else:
-                        ours.append(asyncio.run(drive_http(ours_url, path, headers, seconds / 3)))
-                        bare.append(asyncio.run(drive_http(bare_url, path, {}, seconds / 3)))
+                        ours.append(asyncio.run(
+                            drive_http(ours_url, path, headers, seconds / 3, body=body)))
+                        bare.append(asyncio.run(
+                            drive_http(bare_url, path, {}, seconds / 3, body=body)))
                 results.append(_row(name, sum(ours) / 3, sum(bare) / 3))
         finally:
             ours_proc.terminate()
