@@ -2,6 +2,7 @@
 
     python bench/api.py                 # in-process ASGI driver (framework cost only)
     python bench/api.py --mode http     # real uvicorn servers on 127.0.0.1 + an HTTP client
+    python bench/api.py --weekly-report 1000000   # also the weekly report over 1M events
 
 Each case prints requests/s for Bwenge and for the bare baseline endpoint and
 their ratio. Figures are recorded in docs/benchmarks.md.
@@ -338,6 +339,8 @@ def main() -> None:
     parser.add_argument("--mode", choices=["asgi", "http"], default="asgi")
     parser.add_argument("--seconds", type=float, default=6.0, help="per case and side")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--weekly-report", type=int, metavar="EVENTS", default=0,
+                        help="also time the weekly report over EVENTS events (bench/analytics.py)")
     parser.add_argument(
         "--client",
         choices=["wrk", "httpx"],
@@ -351,6 +354,13 @@ def main() -> None:
     CLIENT = args.client or ("wrk" if shutil.which("wrk") else "httpx")
     os.environ.setdefault("BWENGE_ENV", "testing")
     rows = run_asgi(args.seconds) if args.mode == "asgi" else run_http(args.seconds)
+    if args.weekly_report:
+        sys.path.insert(0, str(ROOT / "bench"))
+        import analytics
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for report in analytics.run_report(args.weekly_report, tmp):
+                print(" | ".join(f"{k}: {v}" for k, v in report.items()))
     if args.json:
         print(json.dumps(rows, indent=2))
         return
