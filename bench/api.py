@@ -212,6 +212,8 @@ import sys, uvicorn
 sys.path.insert(0, {bench!r})
 import api
 app = api.bare_app() if {bare!r} else api.bwenge_app({data!r})
+if not {bare!r}:
+    app.state.kernel.freeze_gc = True  # as `bwenge serve` does
 uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
 """
 

@@ -8,4 +8,5 @@ from .kernel import Kernel
 
 def app_factory():
     kernel = Kernel().load()
+    kernel.freeze_gc = True
     return kernel.transports.get(kernel.core.server.transport)(kernel)

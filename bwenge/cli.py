@@ -63,6 +63,7 @@ def serve(
     import uvicorn
 
     kernel = load_kernel(migrate=None)
+    kernel.freeze_gc = True
     server = kernel.core.server
     host, port, workers = host or server.host, port or server.port, workers or server.workers
     try:

@@ -7,6 +7,7 @@ calls :meth:`Kernel.load` (sync: config, plugins, registries, migrations) and
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -118,6 +119,7 @@ class Kernel:
         self.loaded = False
         self.started = False
         self._listener_cache: dict[str, list[tuple[str, Any, bool, bool]]] = {}
+        self.freeze_gc = False  # set by `bwenge serve`: one long-lived kernel per process
 
     # -- loading --------------------------------------------------------------
 
@@ -298,6 +300,11 @@ class Kernel:
         for result in self.pm.hook.after_app_start(kernel=self):
             await await_me_maybe(result)
         self.started = True
+        if self.freeze_gc:
+            # Everything loaded so far (plugins, models, the ORM's registries) lives as
+            # long as the process: keep it out of the cyclic GC's full collections, which
+            # would otherwise walk millions of import-time objects while serving.
+            gc.freeze()
 
     async def stop(self) -> None:
         if not self.started:
