@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import uuid
 from datetime import UTC, datetime
@@ -16,17 +15,6 @@ async def await_me_maybe(value: Any) -> Any:
     if inspect.isawaitable(value):
         value = await value
     return value
-
-
-def run_sync(value: Any) -> Any:
-    """Resolve a maybe-awaitable from synchronous code (no running loop)."""
-    if inspect.isawaitable(value):
-        return asyncio.run(_await(value))
-    return value
-
-
-async def _await(value: Any) -> Any:
-    return await value
 
 
 def new_id() -> str:

@@ -10,13 +10,12 @@ from bwenge import hookimpl
 
 
 def audit_service(kernel):
-    service = kernel.services.get("audit")
-    if service is None:
+    def make():
         from .service import AuditService
 
-        service = AuditService(kernel)
-        kernel.provide("audit", service)
-    return service
+        return AuditService(kernel)
+
+    return kernel.provide_once("audit", make)
 
 
 async def _record(

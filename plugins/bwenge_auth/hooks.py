@@ -9,25 +9,23 @@ from bwenge import hookimpl
 
 def auth_service(kernel):
     """The ``auth`` service, created on first use (routes, authenticators, CLI)."""
-    service = kernel.services.get("auth")
-    if service is None:
+    def make():
         from .service import AuthService
 
-        service = AuthService(kernel)
-        kernel.provide("auth", service)
-    return service
+        return AuthService(kernel)
+
+    return kernel.provide_once("auth", make)
 
 
 def rate_limiter(kernel):
     """The shared ``rate_limiter`` service (memory, or Redis when ``redis_url`` is set)."""
-    limiter = kernel.services.get("rate_limiter")
-    if limiter is None:
+    def make():
         from .ratelimit import RateLimiter
 
         limits = kernel.settings_for("auth").rate_limits
-        limiter = RateLimiter(kernel.core.redis_url, enabled=limits.enabled)
-        kernel.provide("rate_limiter", limiter)
-    return limiter
+        return RateLimiter(kernel.core.redis_url, enabled=limits.enabled)
+
+    return kernel.provide_once("rate_limiter", make)
 
 
 def _order_authenticators(kernel) -> None:

@@ -22,22 +22,22 @@ _reserved: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
 
 def billing_service(kernel):
     """The ``billing`` service, created on first use (events may come before start)."""
-    service = kernel.services.get("billing")
-    if service is None:
+    def make():
         from .service import BillingService
 
-        service = BillingService(kernel)
-        kernel.provide("billing", service)
-    return service
+        return BillingService(kernel)
+
+    return kernel.provide_once("billing", make)
 
 
 def _rate_limits(kernel):
-    limits = kernel.services.get("api_rate_limits")
+    limits = kernel.services.get("api_rate_limits")  # every request: skip building a factory
     if limits is None:
         from .ratelimit import ApiRateLimits
 
-        limits = ApiRateLimits(kernel, kernel.settings_for("rate_limits"))
-        kernel.provide("api_rate_limits", limits)
+        limits = kernel.provide_once(
+            "api_rate_limits", lambda: ApiRateLimits(kernel, kernel.settings_for("rate_limits"))
+        )
     return limits
 
 

@@ -98,60 +98,20 @@ def test_the_101st_message_of_a_month_is_refused_and_a_failed_answer_is_not_char
     client, make_user
 ):
     owner = make_user(client)
-    org = owner.org_id
+
+    def answer_event(hook, **extra):
+        emit(client, hook, org_id=owner.org_id, user_id=owner.user_id, persona_id="p1",
+             session_id="s1", **extra)
+
     for _ in range(99):
-        emit(
-            client,
-            "before_message_answer",
-            org_id=org,
-            user_id=owner.user_id,
-            persona_id="p1",
-            session_id="s1",
-        )
-        emit(
-            client,
-            "after_message_answer",
-            org_id=org,
-            user_id=owner.user_id,
-            persona_id="p1",
-            session_id="s1",
-            message_id="m",
-        )
+        answer_event("before_message_answer")
+        answer_event("after_message_answer", message_id="m")
     # the 100th fails while answering: released, so it doesn't count
-    emit(
-        client,
-        "before_message_answer",
-        org_id=org,
-        user_id=owner.user_id,
-        persona_id="p1",
-        session_id="s1",
-    )
-    emit(
-        client,
-        "on_message_answer_error",
-        org_id=org,
-        user_id=owner.user_id,
-        persona_id="p1",
-        session_id="s1",
-        error="llm down",
-    )
-    emit(
-        client,
-        "before_message_answer",
-        org_id=org,
-        user_id=owner.user_id,
-        persona_id="p1",
-        session_id="s1",
-    )
+    answer_event("before_message_answer")
+    answer_event("on_message_answer_error", error="llm down")
+    answer_event("before_message_answer")
     with pytest.raises(TooManyRequests) as refused:
-        emit(
-            client,
-            "before_message_answer",
-            org_id=org,
-            user_id=owner.user_id,
-            persona_id="p1",
-            session_id="s1",
-        )
+        answer_event("before_message_answer")
     err = refused.value
     assert err.code == "quota_exceeded" and err.details["quota"] == "messages"
     assert err.details["limit"] == 100 and err.details["resets_at"]
