@@ -341,6 +341,8 @@ def main() -> None:
     parser.add_argument("--mode", choices=["asgi", "http"], default="asgi")
     parser.add_argument("--seconds", type=float, default=6.0, help="per case and side")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--case", action="append", default=[], metavar="TEXT",
+                        help="run only the cases whose name contains TEXT (repeatable)")
     parser.add_argument("--weekly-report", type=int, metavar="EVENTS", default=0,
                         help="also time the weekly report over EVENTS events (bench/analytics.py)")
     parser.add_argument(
@@ -355,6 +357,8 @@ def main() -> None:
 
     CLIENT = args.client or ("wrk" if shutil.which("wrk") else "httpx")
     os.environ.setdefault("BWENGE_ENV", "testing")
+    if args.case:
+        CASES[:] = [c for c in CASES if any(t.lower() in c[0].lower() for t in args.case)]
     rows = run_asgi(args.seconds) if args.mode == "asgi" else run_http(args.seconds)
     if args.weekly_report:
         sys.path.insert(0, str(ROOT / "bench"))

@@ -44,6 +44,25 @@ class UTCDateTime(TypeDecorator):
             value = value.replace(tzinfo=UTC)
         return value
 
+    def result_processor(self, dialect, coltype):
+        generic = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite":
+            return generic
+
+        # SQLite stores the ISO text SQLAlchemy wrote ("2026-11-26 02:05:13.501489"):
+        # the C ``fromisoformat`` reads it several times faster than the generic
+        # regex-based processor, which stays the fallback for any other shape.
+        def process(value, fromiso=datetime.fromisoformat, utc=UTC):
+            if value is None:
+                return None
+            try:
+                parsed = fromiso(value)
+            except (TypeError, ValueError):
+                return generic(value) if generic else value
+            return parsed.replace(tzinfo=utc) if parsed.tzinfo is None else parsed.astimezone(utc)
+
+        return process
+
 
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> Engine:
     parsed = make_url(url)

@@ -3,6 +3,7 @@ kernel announces. Plain dataclasses: no HTTP, no database."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -38,7 +39,7 @@ class Principal:
     method: str = "token"  # "token", "api_key" or an authenticator's own word
     credential_id: str | None = None  # token family / API key id, for revocation
     is_platform_admin: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def has_role(self, *roles: Role | str) -> bool:
         return self.role in {Role(r) for r in roles}

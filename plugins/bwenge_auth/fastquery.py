@@ -26,9 +26,10 @@ class CompiledQuery:
         self.positional = tuple(compiled.positiontup or ()) if compiled.positional else None
         columns = list(stmt.selected_columns)
         self.row_type = namedtuple("Row", [c.key for c in columns])  # noqa: PYI024
-        self.processors = [
-            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
-        ]
+        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        # (index, processor) for the columns that need one: most come back from the
+        # driver as they are
+        self.processors = [(i, p) for i, p in enumerate(processors) if p is not None]
         # SQLite reads are cheaper than a pool checkout/checkin: each thread keeps one
         # connection of its own, outside the pool, in autocommit so every read sees the
         # latest committed state (WAL). Other databases use the pool as usual.
@@ -43,6 +44,11 @@ class CompiledQuery:
             cursor.close()
 
     def first(self, **params: Any) -> Any:
+        """The first row, as a named tuple of processed values, or ``None``."""
+        return self.process(self.raw(**params))
+
+    def raw(self, **params: Any) -> tuple | None:
+        """The first row exactly as the driver returned it (cheap to compare), or ``None``."""
         args: Any = (
             tuple(params[k] for k in self.positional) if self.positional is not None else params
         )
@@ -54,13 +60,20 @@ class CompiledQuery:
                 pooled.detach()  # ours for this thread's lifetime, never back to the pool
                 conn.isolation_level = None  # autocommit: no stale read snapshot
                 self._local.conn = conn
-            raw = self._execute(conn, args)
-        else:
-            conn = self.engine.raw_connection()
-            try:
-                raw = self._execute(conn, args)
-            finally:
-                conn.close()  # back to the pool
+            return self._execute(conn, args)
+        conn = self.engine.raw_connection()
+        try:
+            return self._execute(conn, args)
+        finally:
+            conn.close()  # back to the pool
+
+    def process(self, raw: Any) -> Any:
+        """A driver row as a named tuple, each value through its column type."""
         if raw is None:
             return None
-        return self.row_type(*(p(v) if p else v for p, v in zip(self.processors, raw, strict=True)))
+        if not self.processors:
+            return self.row_type._make(raw)
+        values = list(raw)
+        for i, process in self.processors:
+            values[i] = process(values[i])
+        return self.row_type._make(values)

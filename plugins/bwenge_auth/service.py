@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 import anyio
@@ -106,6 +107,9 @@ def member_view(user: User) -> dict[str, Any]:
     }
 
 
+PRINCIPAL_CACHE_SIZE = 10_000
+
+
 class AuthService:
     """Accounts, organisations, tokens, invites and API keys."""
 
@@ -118,6 +122,11 @@ class AuthService:
         self.passwords = Passwords(**params, min_length=self.settings.password_min_length)
         self.codec = TokenCodec(kernel.secret_key, self.settings.jwt_issuer)
         self.access_ttl = timedelta(minutes=self.settings.access_token_minutes)
+        # access token -> (the database row it was last checked against, its Principal).
+        # Every request still runs the query; when the row comes back unchanged, the
+        # Principal built from it last time is the same answer, so it is reused
+        # instead of converting the row and building it again.
+        self._principals: dict[str, tuple[tuple, Principal]] = {}
         self.refresh_ttl = timedelta(days=self.settings.refresh_token_days)
 
     @property
@@ -213,7 +222,12 @@ class AuthService:
         family_id = claims.get("fam")
         if not isinstance(family_id, str):
             raise _invalid_token()
-        row = self._principal_query.first(fam=family_id, sub=claims["sub"])
+        query = self._principal_query
+        raw = query.raw(fam=family_id, sub=claims["sub"])
+        known = self._principals.get(token)
+        if known is not None and known[0] == raw:
+            return known[1]
+        row = query.process(raw)
         if (
             row is None
             or not row.is_active
@@ -221,12 +235,13 @@ class AuthService:
             or row.family_id is None
             or row.revoked_at is not None
         ):
+            self._principals.pop(token, None)
             raise Unauthorized(
                 "Token revoked",
                 code="token_revoked",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-        return Principal(
+        principal = Principal(
             user_id=row.id,
             org_id=row.org_id,
             role=Role(row.role),
@@ -235,8 +250,13 @@ class AuthService:
             method="token",
             credential_id=family_id,
             is_platform_admin=bool(row.is_platform_admin),
-            extra={"created_at": row.created_at, "is_active": row.is_active},
+            # read-only: the same Principal answers every request carrying this token
+            extra=MappingProxyType({"created_at": row.created_at, "is_active": row.is_active}),
         )
+        if len(self._principals) >= PRINCIPAL_CACHE_SIZE:
+            self._principals.clear()  # crude bound, like the codec's; refills as tokens are seen
+        self._principals[token] = (raw, principal)
+        return principal
 
     def principal_from_api_key(self, key: str) -> Principal:
         if not key.startswith(API_KEY_PREFIX):
