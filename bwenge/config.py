@@ -72,6 +72,11 @@ class ServerSettings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list)
     cors_allow_credentials: bool = True
     public_url: str | None = None
+    opentelemetry: bool = Field(
+        False,
+        description="FastAPI's native OpenTelemetry spans and metrics, sent to the "
+        "providers your process configures (off: no per-request provider check).",
+    )
 
     @field_validator("cors_origins")
     @classmethod

@@ -335,16 +335,22 @@ class Kernel:
             data.setdefault("user_id", user_id)
         if org_id is not None:
             data.setdefault("org_id", org_id)
-        event = self.make_event(hook.split("_", 1)[1], org_id, user_id, **data)
+        # ``data`` is already this call's own dict: no copy through make_event
+        event = Event(
+            name=hook.split("_", 1)[1], org_id=org_id, user_id=user_id, data=data, at=utcnow()
+        )
         refusing = hook.startswith("before_")
         for plugin_name, function, wants_kernel, wants_event in self._listeners(hook):
-            kwargs: dict[str, Any] = {}
-            if wants_kernel:
-                kwargs["kernel"] = self
-            if wants_event:
-                kwargs["event"] = event
             try:
-                result = function(**kwargs)
+                if wants_kernel and wants_event:
+                    result = function(kernel=self, event=event)
+                else:
+                    kwargs: dict[str, Any] = {}
+                    if wants_kernel:
+                        kwargs["kernel"] = self
+                    if wants_event:
+                        kwargs["event"] = event
+                    result = function(**kwargs)
                 if result is not None:
                     await await_me_maybe(result)
             except Exception:

@@ -8,6 +8,7 @@ def test_health_and_error_shape(client):
     assert r.json()["status"] == "healthy"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert len(r.headers["x-request-id"]) >= 16
+    assert client.get("/health").headers["x-request-id"] != r.headers["x-request-id"]
 
     ready = client.get("/health/ready")
     assert ready.status_code == 200, ready.text
@@ -75,3 +76,49 @@ def test_unhandled_errors_have_the_shape_and_no_trace(make_kernel):
         assert "passwd" not in r.text and "Traceback" not in r.text
         assert r.json()["error"]["request_id"] == r.headers["x-request-id"]
         assert c.get("/health").status_code == 200
+
+
+OTEL_SCRIPT = """
+import json, sys
+from fastapi.testclient import TestClient
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from bwenge.kernel import Kernel
+from bwenge_rest.app import create_app
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+
+spans = {}
+for on in (False, True):
+    kernel = Kernel(config_dir=sys.argv[1], env="testing", overrides={
+        "data_dir": sys.argv[1], "server": {"opentelemetry": on}})
+    with TestClient(create_app(kernel.load())) as client:
+        exporter.clear()
+        assert client.get("/health").status_code == 200
+        spans[str(on)] = [s.name for s in exporter.get_finished_spans()]
+print(json.dumps(spans))
+"""
+
+
+def test_opentelemetry_spans_only_when_turned_on(tmp_path):
+    """``server.opentelemetry`` hands requests to the process's OpenTelemetry
+    providers; by default nothing is sent (in a child process: providers are global)."""
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("opentelemetry.sdk", reason="opentelemetry-sdk is not installed")
+    out = subprocess.run(
+        [sys.executable, "-c", OTEL_SCRIPT, str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    spans = json.loads(out.stdout.strip().splitlines()[-1])
+    assert spans["False"] == []
+    assert any("/health" in name for name in spans["True"]), spans

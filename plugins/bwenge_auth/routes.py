@@ -161,10 +161,7 @@ async def me(principal: Principal = Depends(require("user.read_self"))):
         raise NotFound("API keys have no user profile")
     # Serialised here with the response model's own serializer: every client calls
     # this, and FastAPI would otherwise validate the dict against UserOut again.
-    # The values come from the database row the authenticator loaded, already typed:
-    # construct without validating again.
-    body = UserOut.model_construct(**_me(principal)).model_dump_json()
-    return Response(body, media_type="application/json")
+    return Response(UserOut(**_me(principal)).model_dump_json(), media_type="application/json")
 
 
 # -- accounts and tokens -----------------------------------------------------------

@@ -188,10 +188,7 @@ async def after_member_change(kernel, event):
 def before_request_authorize(kernel, event):
     # Runs on every authenticated request: plain function, no coroutine unless needed.
     limits = _rate_limits(kernel)
-    args = (event.user_id, event.org_id, event.data.get("action", ""))
-    if not limits.settings.enabled or args[2] in limits.exempt:
-        return None
-    if kernel.core.redis_url:  # a network round trip: keep it off the event loop
-        return asyncio.to_thread(limits.check, *args)
-    limits.check(*args)
+    if limits.shared:  # counts in Redis: a network round trip, kept off the event loop
+        return asyncio.to_thread(limits.check, event.user_id, event.org_id, event.data["action"])
+    limits.check(event.user_id, event.org_id, event.data["action"])
     return None

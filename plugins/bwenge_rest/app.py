@@ -37,10 +37,14 @@ def create_app(kernel: Kernel) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served below from packaged assets: no CDN, works offline
         redoc_url=None,
+        # Off unless asked for: FastAPI otherwise looks up the global OpenTelemetry
+        # providers on every request, to find out whether anyone configured them.
+        telemetry=None
+        if kernel.core.server.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.kernel = kernel
     errors.install(app)
-    _offline_docs(app)
 
     # The transport's own routes go first: /health is matched before any plugin route.
     from .routes import router as system_router
@@ -51,6 +55,12 @@ def create_app(kernel: Kernel) -> FastAPI:
     )
     for router in routers:
         _mount_router(app, router)
+    # Routes are matched in order, one pattern test each: the API's routes come before
+    # the rarely fetched schema and docs, which no API path can shadow (none is a
+    # bare ``/{param}``).
+    schema = [r for r in app.router.routes if getattr(r, "path", None) == app.openapi_url]
+    app.router.routes[:] = [r for r in app.router.routes if r not in schema] + schema
+    _offline_docs(app)
 
     server = kernel.core.server
     if server.cors_origins:

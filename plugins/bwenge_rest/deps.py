@@ -12,6 +12,7 @@ a route that uses neither fails CI.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import CoroutineType
 from typing import Any
 
 from fastapi import Depends
@@ -45,7 +46,9 @@ async def authenticate(conn: HTTPConnection, kernel: Kernel) -> Principal | None
         return cached
     for authenticator in kernel.authenticators.objects():
         principal = authenticator.authenticate(conn, kernel)
-        if principal is not None and not isinstance(principal, Principal):
+        if type(principal) is CoroutineType:  # the usual ``async def authenticate``
+            principal = await principal
+        elif principal is not None and not isinstance(principal, Principal):
             principal = await await_me_maybe(principal)
         if principal is not None:
             state["principal"] = principal
