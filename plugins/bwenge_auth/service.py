@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from types import MappingProxyType
 from typing import Any
 
 import anyio
@@ -250,8 +249,8 @@ class AuthService:
             method="token",
             credential_id=family_id,
             is_platform_admin=bool(row.is_platform_admin),
-            # read-only: the same Principal answers every request carrying this token
-            extra=MappingProxyType({"created_at": row.created_at, "is_active": row.is_active}),
+            # treat as read-only: the same Principal answers every request with this token
+            extra={"created_at": row.created_at, "is_active": row.is_active},
         )
         if len(self._principals) >= PRINCIPAL_CACHE_SIZE:
             self._principals.clear()  # crude bound, like the codec's; refills as tokens are seen
