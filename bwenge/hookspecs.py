@@ -227,6 +227,22 @@ def before_member_invite(kernel, event):
 
 
 @hookspec
+def before_member_join(kernel, event):
+    """An invitee is about to join by accepting their invite; raise to refuse
+    (e.g. no free member seat: the invite stays valid for a later try).
+    ``event.data``: ``user_id``, ``role``, ``via`` ("invite").
+    When joining then fails, ``on_member_join_error`` follows, so a listener
+    that reserved something here can give it back; on success
+    ``after_member_join`` follows."""
+
+
+@hookspec
+def on_member_join_error(kernel, event):
+    """A join that ``before_member_join`` let through did not happen.
+    ``event.data``: ``user_id``, ``via``, ``error`` (a code)."""
+
+
+@hookspec
 def after_member_change(kernel, event):
     """A member's role changed or the member was removed.
     ``event.data``: ``user_id``, ``action`` ("role_change"|"remove"), ``old_role``, ``new_role``."""

@@ -19,7 +19,15 @@ from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bwenge.domain import Principal, Role
-from bwenge.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from bwenge.errors import (
+    BadRequest,
+    BwengeError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+)
 from bwenge.kernel import Kernel
 from bwenge.tenancy import ensure_org, get_in_org
 from bwenge.utils import new_id, utcnow
@@ -660,7 +668,27 @@ class AuthService:
                 s.flush()
                 return fresh, self._issue(s, fresh)
 
-        user, pair = await anyio.to_thread.run_sync(work)
+        # listeners may refuse (no free member seat); the invite then stays unspent
+        await self._emit(
+            "before_member_join",
+            org_id=user.org_id,
+            user_id=user.id,
+            role=invite.role,
+            via="invite",
+        )
+        try:
+            user, pair = await anyio.to_thread.run_sync(work)
+        except BaseException as exc:
+            code = exc.code if isinstance(exc, BwengeError) else "internal_error"
+            with anyio.CancelScope(shield=True):
+                await self._emit(
+                    "on_member_join_error",
+                    org_id=user.org_id,
+                    user_id=user.id,
+                    via="invite",
+                    error=code,
+                )
+            raise
         await self._emit(
             "after_member_join", org_id=user.org_id, user_id=user.id, role=user.role, via="invite"
         )

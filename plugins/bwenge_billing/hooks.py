@@ -170,8 +170,27 @@ async def before_member_invite(kernel, event):
 
 
 @hookimpl
-async def after_member_join(kernel, event):
+async def before_member_join(kernel, event):
+    # Accepting an invite takes the seat atomically: several invites sent while one
+    # seat was free can't all turn into members.
     if event.org_id:
+        await _announce(
+            kernel,
+            (await asyncio.to_thread(billing_service(kernel).reserve, event.org_id, MEMBERS, 1))[1],
+        )
+
+
+@hookimpl
+async def on_member_join_error(kernel, event):
+    if event.org_id:
+        await asyncio.to_thread(billing_service(kernel).release, event.org_id, MEMBERS, 1)
+
+
+@hookimpl
+async def after_member_join(kernel, event):
+    # an accepted invite's seat was taken in before_member_join; a new org's first
+    # member (registration) is counted here and never refused
+    if event.org_id and event.data.get("via") != "invite":
         await asyncio.to_thread(billing_service(kernel).add, event.org_id, MEMBERS, 1)
 
 

@@ -237,3 +237,62 @@ def test_members_quota_is_checked_at_invite(client, make_user):
         "members"
     ]
     assert (members["used"], members["limit"], members["percentage"]) == (5, 5, 100.0)
+
+
+def test_a_seat_is_taken_when_an_invite_is_accepted(make_kernel, make_user):
+    """Invites sent while one seat was free can't all become members: accepting
+    takes the seat atomically; a refused invitee keeps a valid invite for later."""
+    from bwenge_auth.testing import DEFAULT_PASSWORD
+    from bwenge_rest.app import create_app
+    from fastapi.testclient import TestClient
+
+    kernel = make_kernel(
+        plugins={"enabled": ENABLED},
+        billing={
+            "default_plan": "duo",
+            "plans": {"duo": {"name": "Duo", "messages_per_month": 10, "storage_mb": 1,
+                              "members": 2}},
+        },
+    )
+    with TestClient(create_app(kernel)) as client:
+        owner = make_user(client)
+
+        def invite(email):
+            r = client.post(
+                f"/orgs/{owner.org_id}/invite",
+                headers=owner.headers,
+                json={"email": email, "name": "Invitee", "role": "recipient"},
+            )
+            assert r.status_code == 200, r.text  # one seat is free for each, when invited
+            return r.json()
+
+        first, second = invite("first@example.test"), invite("second@example.test")
+
+        def accept(inv):
+            return client.post(
+                "/auth/invites/accept",
+                json={"token": inv["invite_token"], "password": DEFAULT_PASSWORD},
+            )
+
+        def seats():
+            quotas = client.get("/subscriptions/current", headers=owner.headers).json()["quotas"]
+            return quotas["members"]["used"], quotas["members"]["limit"]
+
+        assert accept(first).status_code == 200
+        assert seats() == (2, 2)
+        refused = accept(second)
+        assert refused.status_code == 402, refused.text
+        assert refused.json()["error"]["code"] == "quota_exceeded"
+        assert seats() == (2, 2)
+        members = client.get(f"/orgs/{owner.org_id}/members", headers=owner.headers).json()
+        status = {m["email"]: m["status"] for m in members}
+        assert status["first@example.test"] == "active"
+        assert status["second@example.test"] == "invited"  # not let in
+
+        # a seat frees up: the same invite now works
+        r = client.delete(f"/orgs/{owner.org_id}/members/{first['user_id']}",
+                          headers=owner.headers)
+        assert r.status_code == 200, r.text
+        assert seats() == (1, 2)
+        assert accept(second).status_code == 200
+        assert seats() == (2, 2)
