@@ -70,6 +70,13 @@ def serve(
         factory = kernel.transports.get(server.transport)
     except BwengeError as exc:
         fail(f"server.transport: {exc.message}")
+    problems = kernel.deployment_problems(workers)
+    if problems:
+        fail(
+            f"This configuration can't be served by {workers} workers:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+            + "\nFix the settings above, or serve with one worker."
+        )
     console.print(
         f"Bwenge on http://{host}:{port} (env {kernel.core.env}, transport {server.transport}, "
         f"database {kernel.db.dialect}, {workers} worker(s))",
@@ -167,12 +174,25 @@ def _mask_url(url: str) -> str:
 
 
 @config_cli.command("check")
-def config_check() -> None:
+def config_check(
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Also check serving with this many workers (default: server.workers)."),
+    ] = None,
+) -> None:
     """Validate configuration and plugins without starting anything."""
     kernel = load_kernel(database=False)
+    workers = workers or kernel.core.server.workers
+    problems = kernel.deployment_problems(workers)
+    if problems:
+        fail(
+            f"Configuration can't be served by {workers} workers:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
     console.print(
         f"Configuration OK (env {kernel.core.env}; {len(kernel.settings)} plugin sections; "
-        f"{sum(1 for i in kernel.plugin_infos() if i.active)} active plugins)."
+        f"{sum(1 for i in kernel.plugin_infos() if i.active)} active plugins; "
+        f"{workers} worker(s))."
     )
 
 

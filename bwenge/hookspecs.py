@@ -83,6 +83,19 @@ def register_readiness_checks(register):
     """
 
 
+@hookspec
+def register_deployment_checks(register):
+    """Contribute checks of whether this configuration can be served by several
+    worker processes (``bwenge serve --workers N``): state a plugin keeps in one
+    process's memory, a store only one process may open.
+
+    Call ``register(name, check)`` where ``check(kernel, workers)`` returns a list
+    of problems, each a string naming the setting that fixes it (or ``None`` / an
+    empty list). ``bwenge serve`` refuses to start while any check returns one;
+    ``bwenge config check --workers N`` lists them.
+    """
+
+
 # --------------------------------------------------------------------------
 # Lifecycle
 # --------------------------------------------------------------------------

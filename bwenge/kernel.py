@@ -38,6 +38,7 @@ REGISTRIES = {
     "register_llm_providers": ("llm_providers", "LLM provider"),
     "register_payment_providers": ("payment_providers", "payment provider"),
     "register_readiness_checks": ("readiness_checks", "readiness check"),
+    "register_deployment_checks": ("deployment_checks", "deployment check"),
 }
 
 
@@ -289,6 +290,14 @@ class Kernel:
 
     def schema_status(self) -> tuple[set[str], set[str]]:
         return current_heads(self.db, self.migration_locations)
+
+    def deployment_problems(self, workers: int) -> list[str]:
+        """What the active plugins say would go wrong served by ``workers`` processes
+        (``register_deployment_checks``), one line each."""
+        problems: list[str] = []
+        for check in self.deployment_checks.objects():
+            problems.extend(str(p) for p in check(self, workers) or ())
+        return problems
 
     # -- lifecycle ---------------------------------------------------------------
 

@@ -63,6 +63,21 @@ def register_settings(register):
 
 
 @hookimpl
+def register_deployment_checks(register):
+    def auth(kernel, workers):
+        limits = kernel.settings_for("auth").rate_limits
+        if workers > 1 and not kernel.core.redis_url and limits.enabled:
+            return [
+                f"auth: sign-in, registration and refresh limits would count in each worker, "
+                f"allowing {workers}x the configured attempts; set redis_url so the workers "
+                "share the counts"
+            ]
+        return None
+
+    register("auth", auth)
+
+
+@hookimpl
 def register_migrations(register):
     register(Path(__file__).parent / "migrations")
 

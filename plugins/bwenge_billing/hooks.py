@@ -55,6 +55,19 @@ def register_settings(register):
 
 
 @hookimpl
+def register_deployment_checks(register):
+    def rate_limits(kernel, workers):
+        if workers > 1 and not kernel.core.redis_url and kernel.settings_for("rate_limits").enabled:
+            return [
+                f"rate_limits: the API-wide limits would count in each worker, allowing "
+                f"{workers}x the configured requests; set redis_url so the workers share the counts"
+            ]
+        return None
+
+    register("rate_limits", rate_limits)
+
+
+@hookimpl
 def register_migrations(register):
     register(Path(__file__).parent / "migrations")
 

@@ -11,6 +11,20 @@ def register_settings(register):
 
 
 @hookimpl
+def register_deployment_checks(register):
+    def chat(kernel, workers):
+        if workers > 1 and not kernel.core.redis_url:
+            return [
+                "chat: WebSocket tickets, connection limits and the fan-out of answers to a "
+                "session's sockets live in one worker's memory; set redis_url so the workers "
+                "share them"
+            ]
+        return None
+
+    register("chat", chat)
+
+
+@hookimpl
 def register_routes(register, kernel):
     from .routes import router
 

@@ -42,3 +42,21 @@ def register_readiness_checks(register):
         return chroma_factory(kernel).heartbeat()
 
     register("chroma", chroma)
+
+
+@hookimpl
+def register_deployment_checks(register):
+    def chroma(kernel, workers):
+        knowledge = kernel.settings.get("knowledge")
+        if workers < 2 or getattr(knowledge, "vector_store", "chroma") != "chroma":
+            return None
+        if kernel.settings_for("chroma").mode == "embedded":
+            return [
+                'chroma: the embedded index (chroma.mode = "embedded") may be opened by one '
+                'process only; run a Chroma server and set chroma.mode = "http" '
+                "with chroma.host and chroma.port"
+            ]
+        return None
+
+
+    register("chroma", chroma)

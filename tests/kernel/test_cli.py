@@ -107,3 +107,39 @@ def test_plugins_lists_builtins_with_versions(tmp_path):
     for name in ("rest", "auth", "knowledge", "llm"):
         assert name in result.stdout
     assert "0.1.0" in result.stdout
+
+
+def bwenge_cli(tmp_path, *args, **env):
+    return subprocess.run(
+        [sys.executable, "-m", "bwenge.cli", *args],
+        cwd=tmp_path,
+        env=clean_env(BWENGE_ENV="testing", **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_several_workers_need_shared_state(tmp_path):
+    """The embedded default is one process; ``--workers 2`` is refused until the
+    settings that let workers share state are made, and each problem names its fix."""
+    refused = bwenge_cli(tmp_path, "serve", "--workers", "2", "--port", str(free_port()))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    said = " ".join((refused.stdout + refused.stderr).split())
+    assert "can't be served by 2 workers" in said
+    for fix in ('chroma.mode = "http"', "chat:", "auth:", "rate_limits:", "redis_url"):
+        assert fix in said, (fix, said)
+    assert not (tmp_path / "data" / "chroma").exists()  # nothing was started
+
+    check = bwenge_cli(tmp_path, "config", "check", "--workers", "2")
+    assert check.returncode == 2 and 'chroma.mode = "http"' in " ".join(check.stderr.split())
+
+    shared = bwenge_cli(
+        tmp_path, "config", "check", "--workers", "2",
+        BWENGE_REDIS_URL="redis://127.0.0.1:6379/15", BWENGE_CHROMA__MODE="http",
+    )
+    assert shared.returncode == 0, shared.stdout + shared.stderr
+    assert "2 worker(s)" in " ".join(shared.stdout.split())
+    one = bwenge_cli(tmp_path, "config", "check")
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "1 worker(s)" in " ".join(one.stdout.split())
