@@ -52,8 +52,9 @@ class FixedWindowCounts:
     """In-process fixed windows for the memory case of ``strategy="fixed"``.
 
     The same semantics as ``limits``' fixed window on its memory storage (a
-    window opens at a key's first hit and lasts the limit's period), at a tenth
-    of the cost: the API-wide limits run on every authenticated request, and
+    window opens at a key's first hit and lasts the limit's period), several
+    times cheaper (``bench/billing.py``: 2.3 µs a check instead of 16): the
+    API-wide limits run on every authenticated request, and
     the library's generic storage layer (key building, wrappers, expiry events)
     was the largest part of their cost. Redis-backed limits still go through
     ``limits``, since their counts must be shared.

@@ -74,3 +74,18 @@ def test_limits_hold_when_login_throttling_is_off(make_kernel, make_user):
         owner = make_user(client)
         statuses = [r.status_code for r in _spend(client, owner, 5)]
         assert statuses[:2] == [200, 200] and 429 in statuses
+
+
+def test_a_spent_window_opens_again_after_its_period(make_kernel, make_user):
+    import time
+
+    kernel = make_kernel(rate_limits={"per_user": "2/second", "per_org": "1000/minute"})
+    with TestClient(create_app(kernel)) as client:
+        owner = make_user(client)
+        statuses = [r.status_code for r in _spend(client, owner, 3)]
+        assert statuses[:2] == [200, 200] and statuses[2] == 429
+        refused = client.get("/subscriptions/current", headers=owner.headers)
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+        time.sleep(1.05)
+        assert [r.status_code for r in _spend(client, owner, 2)] == [200, 200]
+        assert client.get("/subscriptions/current", headers=owner.headers).status_code == 429
