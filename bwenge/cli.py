@@ -43,6 +43,17 @@ def load_kernel(*, database: bool = True, migrate: bool | None = None) -> Kernel
         raise  # unreachable; keeps type checkers happy
 
 
+def refuse_workers(kernel: Kernel, workers: int, advice: str = "") -> None:
+    """Exit listing what stops ``workers`` processes from serving this configuration."""
+    problems = kernel.deployment_problems(workers)
+    if problems:
+        fail(
+            f"This configuration can't be served by {workers} workers:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+            + advice
+        )
+
+
 def run_async(coro) -> Any:
     import asyncio
 
@@ -70,13 +81,7 @@ def serve(
         factory = kernel.transports.get(server.transport)
     except BwengeError as exc:
         fail(f"server.transport: {exc.message}")
-    problems = kernel.deployment_problems(workers)
-    if problems:
-        fail(
-            f"This configuration can't be served by {workers} workers:\n"
-            + "\n".join(f"  - {p}" for p in problems)
-            + "\nFix the settings above, or serve with one worker."
-        )
+    refuse_workers(kernel, workers, "\nFix the settings above, or serve with one worker.")
     console.print(
         f"Bwenge on http://{host}:{port} (env {kernel.core.env}, transport {server.transport}, "
         f"database {kernel.db.dialect}, {workers} worker(s))",
@@ -183,12 +188,7 @@ def config_check(
     """Validate configuration and plugins without starting anything."""
     kernel = load_kernel(database=False)
     workers = workers or kernel.core.server.workers
-    problems = kernel.deployment_problems(workers)
-    if problems:
-        fail(
-            f"Configuration can't be served by {workers} workers:\n"
-            + "\n".join(f"  - {p}" for p in problems)
-        )
+    refuse_workers(kernel, workers)
     console.print(
         f"Configuration OK (env {kernel.core.env}; {len(kernel.settings)} plugin sections; "
         f"{sum(1 for i in kernel.plugin_infos() if i.active)} active plugins; "

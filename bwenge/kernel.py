@@ -326,12 +326,6 @@ class Kernel:
 
     # -- events --------------------------------------------------------------------
 
-    def make_event(
-        self, event_name: str, org_id: str | None, user_id: str | None, /, **data: Any
-    ) -> Event:
-        # positional-only, so event data may carry its own ``name`` (after_org_create does)
-        return Event(name=event_name, org_id=org_id, user_id=user_id, data=data, at=utcnow())
-
     async def emit(
         self, hook: str, *, org_id: str | None = None, user_id: str | None = None, **data: Any
     ) -> Event:
@@ -344,22 +338,19 @@ class Kernel:
             data.setdefault("user_id", user_id)
         if org_id is not None:
             data.setdefault("org_id", org_id)
-        # ``data`` is already this call's own dict: no copy through make_event
+        # ``data`` is this call's own dict; it may carry its own ``name`` (after_org_create)
         event = Event(
             name=hook.split("_", 1)[1], org_id=org_id, user_id=user_id, data=data, at=utcnow()
         )
         refusing = hook.startswith("before_")
         for plugin_name, function, wants_kernel, wants_event in self._listeners(hook):
+            kwargs: dict[str, Any] = {}
+            if wants_kernel:
+                kwargs["kernel"] = self
+            if wants_event:
+                kwargs["event"] = event
             try:
-                if wants_kernel and wants_event:
-                    result = function(kernel=self, event=event)
-                else:
-                    kwargs: dict[str, Any] = {}
-                    if wants_kernel:
-                        kwargs["kernel"] = self
-                    if wants_event:
-                        kwargs["event"] = event
-                    result = function(**kwargs)
+                result = function(**kwargs)
                 if result is not None:
                     await await_me_maybe(result)
             except Exception:

@@ -129,12 +129,12 @@ class AuthService:
         self.passwords = Passwords(**params, min_length=self.settings.password_min_length)
         self.codec = TokenCodec(kernel.secret_key, self.settings.jwt_issuer)
         self.access_ttl = timedelta(minutes=self.settings.access_token_minutes)
+        self.refresh_ttl = timedelta(days=self.settings.refresh_token_days)
         # access token -> (the database row it was last checked against, its Principal).
         # Every request still runs the query; when the row comes back unchanged, the
         # Principal built from it last time is the same answer, so it is reused
         # instead of converting the row and building it again.
         self._principals: dict[str, tuple[tuple, Principal]] = {}
-        self.refresh_ttl = timedelta(days=self.settings.refresh_token_days)
 
     @property
     def db(self):

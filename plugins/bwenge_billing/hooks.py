@@ -220,7 +220,7 @@ async def after_member_change(kernel, event):
 def before_request_authorize(kernel, event):
     # Runs on every authenticated request: plain function, no coroutine unless needed.
     limits = _rate_limits(kernel)
-    if limits.shared:  # counts in Redis: a network round trip, kept off the event loop
+    if limits.limiter.shared:  # counts in Redis: a network round trip, off the event loop
         return asyncio.to_thread(limits.check, event.user_id, event.org_id, event.data["action"])
     limits.check(event.user_id, event.org_id, event.data["action"])
     return None

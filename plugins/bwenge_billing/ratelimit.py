@@ -14,7 +14,6 @@ class ApiRateLimits:
         self.kernel = kernel
         self.settings = settings
         self.exempt = frozenset(settings.exempt_actions)
-        self.shared = bool(kernel.core.redis_url)  # counts shared through Redis
         self._limiter: Any = None
 
     @property

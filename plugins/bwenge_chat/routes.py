@@ -10,13 +10,13 @@ import uuid
 from collections import deque
 from typing import Any
 
-from bwenge_rest.deps import authenticate, get_kernel, require
+from bwenge_rest.deps import authenticate, authorize, get_kernel, require
 from fastapi import APIRouter, Depends, WebSocket
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from bwenge.domain import Principal
-from bwenge.errors import BwengeError, TooManyRequests
+from bwenge.errors import BwengeError, Forbidden, TooManyRequests
 from bwenge.kernel import Kernel
 
 from . import protocol
@@ -131,24 +131,17 @@ async def _auth_frame(
 
 
 async def _authorize(kernel: Kernel, principal: Principal, websocket: WebSocket) -> None:
-    """What ``require(ACTION)`` does for HTTP routes: the listeners (rate limits) and the table."""
-    if kernel.pm.hook.before_request_authorize.get_hookimpls():
-        try:
-            await kernel.emit(
-                "before_request_authorize",
-                org_id=principal.org_id,
-                user_id=principal.user_id,
-                action=ACTION,
-                principal=principal,
-                method="WEBSOCKET",
-                path=websocket.scope["path"],
-            )
-        except TooManyRequests as exc:
-            raise Refused(protocol.TRY_AGAIN_LATER, exc.message) from None
-        except BwengeError as exc:
-            raise Refused(protocol.POLICY, exc.message) from None
-    if principal.role not in kernel.permissions.get(ACTION, frozenset()):
-        raise Refused(protocol.POLICY, f"Your role ({principal.role}) may not use chat.")
+    """``require(ACTION)``'s check, refusals turned into close codes."""
+    try:
+        await authorize(kernel, principal, ACTION, websocket)
+    except TooManyRequests as exc:
+        raise Refused(protocol.TRY_AGAIN_LATER, exc.message) from None
+    except Forbidden as exc:
+        if principal.role in kernel.permissions.get(ACTION, frozenset()):
+            raise Refused(protocol.POLICY, exc.message) from None  # a listener's refusal
+        raise Refused(protocol.POLICY, f"Your role ({principal.role}) may not use chat.") from None
+    except BwengeError as exc:
+        raise Refused(protocol.POLICY, exc.message) from None
 
 
 class SocketConnection:

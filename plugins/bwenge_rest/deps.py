@@ -1,7 +1,7 @@
 """FastAPI dependencies every plugin's routes use.
 
 * ``require(action)`` — authenticate the caller through the authenticator chain
-  and check the permission table; returns the :class:`~bwenge.domain.Principal`.
+  and ``authorize`` the action; returns the :class:`~bwenge.domain.Principal`.
 * ``public()`` — marks a route that needs no principal (health, login, webhooks).
 * ``kernel_dep`` / ``db_session`` — the running kernel and a unit-of-work session.
 
@@ -56,6 +56,28 @@ async def authenticate(conn: HTTPConnection, kernel: Kernel) -> Principal | None
     return None
 
 
+async def authorize(
+    kernel: Kernel, principal: Principal, action: str, conn: HTTPConnection
+) -> None:
+    """May ``principal`` perform ``action`` now? The ``before_request_authorize``
+    listeners (e.g. API rate limits) may refuse, then the permission table decides
+    (:class:`Forbidden`). ``require`` does this for routes; a transport that isn't a
+    route (the chat socket) calls it itself."""
+    if kernel.has_listeners("before_request_authorize"):
+        await kernel.emit(
+            "before_request_authorize",
+            org_id=principal.org_id,
+            user_id=principal.user_id,
+            action=action,
+            principal=principal,
+            method=conn.scope.get("method", "WEBSOCKET"),
+            path=conn.scope["path"],
+        )
+    roles = kernel.permissions.get(action)
+    if roles is None or principal.role not in roles:
+        raise Forbidden(f"Your role ({principal.role}) may not perform {action}.")
+
+
 def require(action: str):
     """Dependency: the caller must be authenticated and allowed to do ``action``."""
 
@@ -64,19 +86,7 @@ def require(action: str):
         principal = await authenticate(conn, kernel)
         if principal is None:
             raise Unauthorized("Not authenticated", headers={"WWW-Authenticate": "Bearer"})
-        if kernel.has_listeners("before_request_authorize"):  # e.g. API rate limits
-            await kernel.emit(
-                "before_request_authorize",
-                org_id=principal.org_id,
-                user_id=principal.user_id,
-                action=action,
-                principal=principal,
-                method=conn.scope.get("method", "WEBSOCKET"),
-                path=conn.scope["path"],
-            )
-        roles = kernel.permissions.get(action)
-        if roles is None or principal.role not in roles:
-            raise Forbidden(f"Your role ({principal.role}) may not perform {action}.")
+        await authorize(kernel, principal, action, conn)
         return principal
 
     dependency.bwenge_action = action  # type: ignore[attr-defined]

@@ -15,6 +15,14 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
+def role_on_sign_in(client, user):
+    """The role ``/users/me`` reports once ``user`` signs in afresh."""
+    tokens = client.post(
+        "/auth/login", json={"email": user.email, "password": user.password}
+    ).json()
+    return client.get("/users/me", headers=bearer(tokens["access_token"])).json()["role"]
+
+
 @pytest.fixture
 def owner(client, make_user):
     return make_user(client)
@@ -141,12 +149,7 @@ def test_role_change_revokes_tokens_and_follows_the_rules(client, owner, make_us
     )
     assert r.status_code == 200 and r.json()["role"] == "recipient"
     assert client.get("/users/me", headers=expert.headers).status_code == 401  # old token, old role
-    fresh = client.post(
-        "/auth/login", json={"email": expert.email, "password": expert.password}
-    ).json()
-    assert (
-        client.get("/users/me", headers=bearer(fresh["access_token"])).json()["role"] == "recipient"
-    )
+    assert role_on_sign_in(client, expert) == "recipient"
 
     assert (
         client.patch(
@@ -238,18 +241,8 @@ def test_transfer_ownership(client, owner, make_user):
         json={"user_id": admin.user_id},
     )
     assert r.status_code == 200, r.text
-    new_owner = client.post(
-        "/auth/login", json={"email": admin.email, "password": admin.password}
-    ).json()
-    old_owner = client.post(
-        "/auth/login", json={"email": owner.email, "password": owner.password}
-    ).json()
-    assert (
-        client.get("/users/me", headers=bearer(new_owner["access_token"])).json()["role"] == "owner"
-    )
-    assert (
-        client.get("/users/me", headers=bearer(old_owner["access_token"])).json()["role"] == "admin"
-    )
+    assert role_on_sign_in(client, admin) == "owner"
+    assert role_on_sign_in(client, owner) == "admin"
     assert client.get("/users/me", headers=owner.headers).status_code == 401
 
 

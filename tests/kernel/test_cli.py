@@ -22,6 +22,17 @@ def clean_env(**extra):
     return env
 
 
+def bwenge_cli(tmp_path, *args, **env):
+    return subprocess.run(
+        [sys.executable, "-m", "bwenge.cli", *args],
+        cwd=tmp_path,
+        env=clean_env(BWENGE_ENV="testing", **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_serve_answers_health_within_five_seconds(tmp_path):
     port = free_port()
     started = time.monotonic()
@@ -59,65 +70,23 @@ def test_serve_answers_health_within_five_seconds(tmp_path):
 
 @pytest.mark.all_databases
 def test_db_upgrade_then_current(tmp_path, database_url):
-    env = clean_env(
-        BWENGE_ENV="testing",
-        BWENGE_DATABASE__URL=database_url,
-        BWENGE_DATA_DIR=str(tmp_path / "data"),
-    )
-    behind = subprocess.run(
-        [sys.executable, "-m", "bwenge.cli", "db", "current"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = {"BWENGE_DATABASE__URL": database_url, "BWENGE_DATA_DIR": str(tmp_path / "data")}
+    behind = bwenge_cli(tmp_path, "db", "current", **env)
     assert behind.returncode == 1  # nothing applied yet
-    up = subprocess.run(
-        [sys.executable, "-m", "bwenge.cli", "db", "upgrade"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    up = bwenge_cli(tmp_path, "db", "upgrade", **env)
     assert up.returncode == 0, up.stderr
-    current = subprocess.run(
-        [sys.executable, "-m", "bwenge.cli", "db", "current"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    current = bwenge_cli(tmp_path, "db", "current", **env)
     assert current.returncode == 0, current.stdout + current.stderr
     assert "kernel_0001" in current.stdout
 
 
 def test_plugins_lists_builtins_with_versions(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "bwenge.cli", "plugins"],
-        cwd=tmp_path,
-        env=clean_env(BWENGE_ENV="testing"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = bwenge_cli(tmp_path, "plugins")
     assert result.returncode == 0, result.stderr
     for name in ("rest", "auth", "knowledge", "llm"):
         assert name in result.stdout
     assert "0.1.0" in result.stdout
 
-
-def bwenge_cli(tmp_path, *args, **env):
-    return subprocess.run(
-        [sys.executable, "-m", "bwenge.cli", *args],
-        cwd=tmp_path,
-        env=clean_env(BWENGE_ENV="testing", **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_several_workers_need_shared_state(tmp_path):

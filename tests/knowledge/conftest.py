@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -17,6 +18,29 @@ FAST = {
 @pytest.fixture
 def kernel_settings(kernel_settings):
     return {**kernel_settings, "knowledge": dict(FAST)}
+
+
+@pytest.fixture
+def cli_env(tmp_path, kernel_settings):
+    """Factory: the environment for a ``bwenge`` child process (``bwenge ingest``,
+    ``bwenge worker``) on this test's config folder, data folder and database;
+    ``BWENGE_*`` variables from outside are dropped, ``extra`` added."""
+
+    def make(**extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BWENGE_")}
+        env.update(
+            {
+                "BWENGE_ENV": "testing",
+                "BWENGE_CONFIG_DIR": str(tmp_path / "config"),
+                "BWENGE_DATA_DIR": kernel_settings["data_dir"],
+                "BWENGE_DATABASE__URL": kernel_settings["database"]["url"],
+                "BWENGE_LOG_LEVEL": "WARNING",
+                **extra,
+            }
+        )
+        return env
+
+    return make
 
 
 @pytest.fixture

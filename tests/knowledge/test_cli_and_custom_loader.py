@@ -3,7 +3,6 @@ distribution (the one docs/loaders.md shows), in a temporary virtualenv."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -56,7 +55,7 @@ def register_loaders(register):
 '''
 
 
-def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel, kernel_settings):
+def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel, cli_env):
     import bwenge_personas.hooks
     from chromadb.api.client import SharedSystemClient
 
@@ -97,34 +96,28 @@ def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel,
     (folder / "sub" / "notes.md").write_text("# Notes\n\n" + "\n\n".join(TOPICS))
     (folder / "photo.xyz").write_bytes(b"\x89PNG....")
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BWENGE_")}
-    env.update(
-        {
-            "BWENGE_ENV": "testing",
-            "BWENGE_CONFIG_DIR": str(tmp_path / "config"),
-            "BWENGE_DATA_DIR": kernel_settings["data_dir"],
-            "BWENGE_DATABASE__URL": kernel_settings["database"]["url"],
-            "BWENGE_LOG_LEVEL": "WARNING",
-            "COLUMNS": "200",
-        }
-    )
-    result = subprocess.run(
-        [
-            python,
-            "-m",
-            "bwenge.cli",
-            "ingest",
-            str(folder),
-            "--persona",
-            persona.persona_id,
-            "--org",
-            "org-a",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = cli_env(COLUMNS="200")
+
+    def ingest(path):
+        return subprocess.run(
+            [
+                python,
+                "-m",
+                "bwenge.cli",
+                "ingest",
+                str(path),
+                "--persona",
+                persona.persona_id,
+                "--org",
+                "org-a",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    result = ingest(folder)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert "skipped" in out and "photo.xyz" in out
@@ -146,21 +139,5 @@ def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel,
     assert hits[0].metadata["row"] == 2
 
     # a second run finds the same content and stores nothing new
-    again = subprocess.run(
-        [
-            python,
-            "-m",
-            "bwenge.cli",
-            "ingest",
-            str(folder / "elements.csv"),
-            "--persona",
-            persona.persona_id,
-            "--org",
-            "org-a",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = ingest(folder / "elements.csv")
     assert again.returncode == 0 and "1 duplicate" in again.stdout, again.stdout + again.stderr

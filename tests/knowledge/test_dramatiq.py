@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ def kernel_settings(kernel_settings, redis_url):
 
 
 def test_uploads_are_ingested_by_a_dramatiq_worker(
-    client, make_user, persona, upload, wait_done, kernel_settings, tmp_path, redis_url
+    client, make_user, persona, upload, wait_done, cli_env, tmp_path, redis_url
 ):
     expert = make_user(client, role="expert")
     pid = persona(expert)
@@ -33,18 +32,7 @@ def test_uploads_are_ingested_by_a_dramatiq_worker(
         client.get(f"/knowledge/{sid}/status", headers=expert.headers).json()["status"] == "pending"
     )
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BWENGE_")}
-    env.update(
-        {
-            "BWENGE_ENV": "testing",
-            "BWENGE_CONFIG_DIR": str(tmp_path / "config"),
-            "BWENGE_DATA_DIR": kernel_settings["data_dir"],
-            "BWENGE_DATABASE__URL": kernel_settings["database"]["url"],
-            "BWENGE_KNOWLEDGE__QUEUE": "dramatiq",
-            "BWENGE_KNOWLEDGE__REDIS_URL": redis_url,
-            "BWENGE_LOG_LEVEL": "WARNING",
-        }
-    )
+    env = cli_env(BWENGE_KNOWLEDGE__QUEUE="dramatiq", BWENGE_KNOWLEDGE__REDIS_URL=redis_url)
     log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
     worker = subprocess.Popen(
         [sys.executable, "-m", "bwenge.cli", "worker"],

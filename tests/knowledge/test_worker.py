@@ -4,7 +4,6 @@ the source ends `ready` with the right chunk count and no duplicate vectors."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -53,21 +52,13 @@ def fresh_store(make_kernel):
 
 
 @pytest.fixture
-def worker_env(tmp_path, kernel_settings):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BWENGE_")}
-    env.update(
-        {
-            "BWENGE_ENV": "testing",
-            "BWENGE_CONFIG_DIR": str(tmp_path / "config"),
-            "BWENGE_DATA_DIR": kernel_settings["data_dir"],
-            "BWENGE_DATABASE__URL": kernel_settings["database"]["url"],
-            "BWENGE_LOG_LEVEL": "INFO",
-            "BWENGE_KNOWLEDGE__EMBED_BATCH_SIZE": "8",
-            "BWENGE_KNOWLEDGE__SWEEP_SECONDS": "0.3",
-            "BWENGE_KNOWLEDGE__LEASE_SECONDS": "2",
-        }
+def worker_env(cli_env):
+    return cli_env(
+        BWENGE_LOG_LEVEL="INFO",  # the test reads the worker's progress lines
+        BWENGE_KNOWLEDGE__EMBED_BATCH_SIZE="8",
+        BWENGE_KNOWLEDGE__SWEEP_SECONDS="0.3",
+        BWENGE_KNOWLEDGE__LEASE_SECONDS="2",
     )
-    return env
 
 
 def start_worker(env, log_path):
