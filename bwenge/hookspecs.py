@@ -199,6 +199,15 @@ def register_vector_stores(register):
 
 
 @hookspec
+def register_rerankers(register):
+    """Contribute a reranker. Call ``register(name, factory)`` where
+    ``factory(kernel)`` returns a :class:`bwenge.contracts.Reranker`: it orders
+    the fused dense + lexical candidates of a query and scores them 0..1.
+    ``knowledge.reranker`` names the one used (built in: ``evidence``, offline;
+    ``http``, a ``/rerank`` server such as vLLM, TEI or llama.cpp)."""
+
+
+@hookspec
 def register_llm_providers(register):
     """Contribute an LLM provider. Call ``register(name, provider_class)`` where
     the class follows :class:`bwenge.contracts.LLMProvider`: a pydantic

@@ -27,6 +27,13 @@ def register_loaders(register):
 
 
 @hookimpl
+def register_rerankers(register):
+    from .rerank import evidence_factory
+
+    register("evidence", evidence_factory)
+
+
+@hookimpl
 def register_routes(register, kernel):
     from .routes import router
 
