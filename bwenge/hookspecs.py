@@ -215,8 +215,10 @@ def register_llm_providers(register):
     config, and an async ``stream(request)`` that yields text chunks (and at
     most one ``Usage``) and raises ``LLMProviderError`` to fail. ``llm.chain``
     names the primary provider and its fallbacks; the chain (service ``"llm"``)
-    does retries, fallbacks and the deadline. Contract tests:
-    ``bwenge.testing_contracts.LLMProviderContract``."""
+    does retries, fallbacks and the deadline. A class that needs more than its
+    options (a loaded embedder, say) may define a classmethod
+    ``from_kernel(kernel, options)``, used instead of ``cls(options)``. Contract
+    tests: ``bwenge.testing_contracts.LLMProviderContract``."""
 
 
 @hookspec

@@ -134,3 +134,6 @@ class Retriever(Protocol):
     def retrieve(
         self, org_id: str, persona_id: str, query: str, k: int = 5
     ) -> list[RetrievedChunk]: ...
+
+    # Optional: ``pending(org_id, persona_id) -> int``, the persona's sources still
+    # being ingested (the answer engine tells the asker to try again shortly).

@@ -89,7 +89,7 @@ class HybridRetriever:
             fused[chunk.chunk_id] = chunk
             score[chunk.chunk_id] += 1.0 / (RRF_K + rank + 1)
         kept = 0
-        for chunk_id, source_id, _title, section, body, page, slide, raw in words:
+        for chunk_id, source_id, _title, section, body, page, slide, _score in words:
             source = ready.get(source_id)
             if source is None:
                 continue

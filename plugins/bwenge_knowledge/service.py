@@ -805,6 +805,24 @@ class KnowledgeService:
                 )
             }
 
+    def pending(self, org_id: str, persona_id: str) -> int:
+        """How many of the persona's sources are still waiting for or in ingestion."""
+        from sqlalchemy import func
+
+        with self.kernel.db.session() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(KnowledgeSource)
+                    .where(
+                        KnowledgeSource.org_id == org_id,
+                        KnowledgeSource.persona_id == persona_id,
+                        KnowledgeSource.status.in_((PENDING, PROCESSING)),
+                    )
+                )
+                or 0
+            )
+
     def retrieve(self, org_id: str, persona_id: str, query: str, k: int = 5):
         """Top-k chunks of the persona's ``ready`` sources, best first (hybrid: see
         :mod:`.retrieval`)."""
