@@ -1,4 +1,5 @@
-"""Kernels with the llm plugin (and the embedder the extractive provider uses), started so ``kernel.service("llm")`` exists."""
+"""Kernels with the llm plugin (and the embedder the extractive provider compares
+sentences with), started so ``kernel.service("llm")`` exists."""
 
 from __future__ import annotations
 
