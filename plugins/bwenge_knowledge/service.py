@@ -129,6 +129,14 @@ class KnowledgeService:
                 self._reranker = self.kernel.rerankers.get(self.settings.reranker)(self.kernel)
             return self._reranker
 
+    def warm_up(self) -> None:
+        """Load the embedder and the vector store now rather than on the first upload."""
+        try:
+            self.embedder.embed(["warm up"])
+            _ = self.store
+        except Exception:  # noqa: BLE001 - the first real use will report it
+            log.warning("Warming up the embedder failed", exc_info=True)
+
     @property
     def limits(self) -> Limits:
         s = self.settings
