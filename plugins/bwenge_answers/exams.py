@@ -1,0 +1,457 @@
+"""Exams: questions an expert attaches to a persona, answered with its current material
+and scored (service ``"exams"``).
+
+An exam item either names the source that should answer it (``expected_source``:
+a source's title, file name or id) with optional ``keywords`` the answer should
+contain, or expects the persona to refuse (``expect_refusal``: an off-topic
+question). Running an exam asks every question through the answer engine's
+:meth:`~bwenge_answers.service.AnswerEngine.preview` — no session, no quota, no
+analytics — and keeps the figures of the last run per persona.
+No HTTP here: the REST routes and ``bwenge eval`` are thin layers over this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from bwenge_llm.providers.extractive import NO_MATERIAL_MARKER
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from sqlalchemy import JSON, Integer, String, delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bwenge.contracts.answers import Answer
+from bwenge.contracts.exams import ExamSummary
+from bwenge.contracts.knowledge import RetrievedChunk
+from bwenge.contracts.personas import Persona, visible_to
+from bwenge.db import Base, UTCDateTime
+from bwenge.domain import Principal
+from bwenge.errors import BadRequest, NotFound, ServiceUnavailable
+from bwenge.utils import utcnow
+
+log = logging.getLogger("bwenge.answers.exams")
+
+MAX_ITEMS = 500
+TOP_K = 5  # hit@5 looks this deep, in the citations and in the retrieved passages
+CONCURRENCY = 4  # questions answered at once (a remote LLM provider waits on the network)
+
+
+# -- tables ---------------------------------------------------------------------------
+
+
+class ExamRow(Base):
+    """One exam per persona; ``version`` grows with every replacement."""
+
+    __tablename__ = "persona_exams"
+
+    org_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    persona_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    updated_by: Mapped[str | None] = mapped_column(String(36))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ExamResultRow(Base):
+    """The last run of a persona's exam (``exam_version``: the exam it ran)."""
+
+    __tablename__ = "persona_exam_results"
+
+    org_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    persona_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    exam_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+
+
+# -- the exam file's shape --------------------------------------------------------------
+
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+SourceName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ExamItem(BaseModel):
+    """One line of an exam file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: Question
+    expected_source: SourceName | None = Field(
+        None, description="title, file name or id of the source that should answer it"
+    )
+    expect_refusal: bool = Field(False, description="off-topic: the persona must refuse")
+    keywords: list[Keyword] = Field(
+        default_factory=list, max_length=50, description="words the answer should contain"
+    )
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> ExamItem:
+        if self.expect_refusal == (self.expected_source is not None):
+            raise ValueError(
+                "each item needs either expected_source or expect_refusal: true (not both)"
+            )
+        if self.expect_refusal and self.keywords:
+            raise ValueError("keywords apply to answerable items (with expected_source) only")
+        return self
+
+
+class ExamIn(BaseModel):
+    """The body of ``PUT /personas/{persona_id}/exam``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ExamItem] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
+def parse_exam_lines(text: str, name: str = "exam") -> list[ExamItem]:
+    """The items of an exam file (JSONL: one item per line; blank lines are skipped).
+    Raises :class:`BadRequest` naming the line of the first problem."""
+    items: list[ExamItem] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadRequest(f"{name} line {number}: not valid JSON ({exc.msg}).") from None
+        try:
+            items.append(ExamItem.model_validate(data))
+        except ValidationError as exc:
+            problems = "; ".join(
+                (".".join(str(p) for p in err["loc"]) + ": " if err["loc"] else "")
+                + err["msg"].removeprefix("Value error, ")
+                for err in exc.errors()
+            )
+            raise BadRequest(f"{name} line {number}: {problems}") from None
+    if not items:
+        raise BadRequest(f"{name} holds no exam items.")
+    if len(items) > MAX_ITEMS:
+        raise BadRequest(f"{name} holds {len(items)} items; an exam has at most {MAX_ITEMS}.")
+    return items
+
+
+# -- scoring ----------------------------------------------------------------------------
+
+
+def is_no_material(answer: Answer) -> bool:
+    """The one test of a "no material" answer: it cites nothing, or it says the
+    provider's no-material phrase."""
+    return not answer.citations or NO_MATERIAL_MARKER.casefold() in answer.response_text.casefold()
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def source_names(source_id: str, title: str | None, filename: str | None) -> frozenset[str]:
+    """The names an exam may use for a source: its id, title, file name and file stem."""
+    names = {source_id, title, filename, Path(filename).stem if filename else None}
+    return frozenset(_norm(n) for n in names if n)
+
+
+@dataclass
+class Outcome:
+    """One question, answered and judged."""
+
+    item: ExamItem
+    answer: str | None = None
+    refused: bool = False
+    hit_at_1: bool = False
+    hit_at_5: bool = False
+    keyword_share: float | None = None
+    retrieved: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        if self.error is not None:
+            return False
+        if self.item.expect_refusal:
+            return self.refused
+        return self.hit_at_5 and not self.refused
+
+
+def _section(passage: Any) -> str | None:
+    section = getattr(passage, "section", None)
+    if section is None:
+        meta = getattr(passage, "metadata", None) or {}
+        section = meta.get("section") or meta.get("section_path")
+    if isinstance(section, list | tuple):
+        section = " › ".join(str(s) for s in section if s)
+    return section or None
+
+
+def judge(
+    item: ExamItem,
+    answer: Answer,
+    retrieved: list[RetrievedChunk],
+    catalog: dict[str, frozenset[str]],
+) -> Outcome:
+    """Score one answer: hit@1 on the first citation, hit@5 on the first five citations
+    or retrieved passages, keyword share in the answer text."""
+    refused = is_no_material(answer)
+    outcome = Outcome(item=item, answer=answer.response_text, refused=refused)
+    outcome.retrieved = [
+        {
+            "source_id": p.source_id,
+            "title": p.title,
+            "section": _section(p),
+            "score": round(float(p.score), 4),
+        }
+        for p in (retrieved or answer.citations)[:TOP_K]
+    ]
+    if item.expected_source is not None:
+        expected = _norm(item.expected_source)
+
+        def is_expected(p: Any) -> bool:
+            names = catalog.get(p.source_id, frozenset()) | source_names(p.source_id, p.title, None)
+            return expected in names
+
+        cited = [] if refused else answer.citations[:TOP_K]
+        outcome.hit_at_1 = bool(cited) and is_expected(cited[0])
+        outcome.hit_at_5 = any(is_expected(p) for p in [*cited, *retrieved[:TOP_K]])
+        if item.keywords:
+            text = answer.response_text.casefold()
+            found = sum(1 for k in item.keywords if k.casefold() in text)
+            outcome.keyword_share = found / len(item.keywords)
+    return outcome
+
+
+def _mean(values: Any) -> float | None:
+    values = [float(v) for v in values]
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def figures(outcomes: list[Outcome]) -> dict[str, Any]:
+    """The exam's figures. A figure with nothing to measure (no off-topic items for
+    refusal recall, nothing refused for precision, no keywords) is ``None``."""
+    answerable = [o for o in outcomes if not o.item.expect_refusal]
+    off_topic = [o for o in outcomes if o.item.expect_refusal]
+    refused = [o for o in outcomes if o.refused]
+    return {
+        "questions": len(outcomes),
+        "answerable": len(answerable),
+        "off_topic": len(off_topic),
+        "hit_at_1": _mean(o.hit_at_1 for o in answerable),
+        "hit_at_5": _mean(o.hit_at_5 for o in answerable),
+        "keyword_coverage": _mean(o.keyword_share for o in answerable if o.item.keywords),
+        "refusal_precision": _mean(o.item.expect_refusal for o in refused),
+        "refusal_recall": _mean(o.refused for o in off_topic),
+        "pass_rate": _mean(o.passed for o in outcomes),
+        "failures": [
+            {
+                "question": o.item.question,
+                "expected_source": o.item.expected_source,
+                "expect_refusal": o.item.expect_refusal,
+                "answer": o.answer,
+                "refused": o.refused,
+                "retrieved": o.retrieved,
+                "error": o.error,
+            }
+            for o in outcomes
+            if not o.passed
+        ],
+    }
+
+
+# -- the service ----------------------------------------------------------------------------
+
+
+def exam_out(row: ExamRow) -> dict[str, Any]:
+    return {
+        "persona_id": row.persona_id,
+        "items": [ExamItem.model_validate(i).model_dump() for i in row.items],
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+class ExamService:
+    """Implements :class:`bwenge.contracts.exams.ExamService`; the methods taking a
+    :class:`Principal` check the persona is the caller's, the others trust their caller
+    (the CLI, the readiness report)."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+
+    def persona_for(self, principal: Principal, persona_id: str) -> Persona:
+        store = self.kernel.services.get("personas")
+        if store is None:
+            raise ServiceUnavailable("No persona store is active (enable the personas plugin).")
+        persona = store.get(principal.org_id, persona_id) if isinstance(persona_id, str) else None
+        if not visible_to(persona, principal):
+            raise NotFound("Persona not found")
+        return persona
+
+    # -- for callers ----------------------------------------------------------------------
+
+    def put(self, principal: Principal, persona_id: str, items: list[ExamItem]) -> dict[str, Any]:
+        return self.store(self.persona_for(principal, persona_id), items, principal.user_id)
+
+    def get(self, principal: Principal, persona_id: str) -> dict[str, Any]:
+        persona = self.persona_for(principal, persona_id)
+        row = self._exam(persona.org_id, persona.persona_id)
+        if row is None:
+            raise NotFound("This persona has no exam yet.")
+        return exam_out(row)
+
+    async def run(self, principal: Principal, persona_id: str) -> dict[str, Any]:
+        return await self.run_exam(self.persona_for(principal, persona_id))
+
+    def result(self, principal: Principal, persona_id: str) -> dict[str, Any]:
+        persona = self.persona_for(principal, persona_id)
+        with self.kernel.db.session() as s:
+            row = s.get(ExamResultRow, (persona.org_id, persona.persona_id))
+        if row is None:
+            raise NotFound("This persona's exam has not been run yet.")
+        return row.result
+
+    # -- for trusted callers ----------------------------------------------------------------
+
+    def _exam(self, org_id: str, persona_id: str) -> ExamRow | None:
+        with self.kernel.db.session() as s:
+            return s.get(ExamRow, (org_id, persona_id))
+
+    def store(
+        self, persona: Persona, items: list[ExamItem], user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Replace the persona's exam (its last result stays, marked as of an older exam)."""
+        values = [i.model_dump() for i in items]
+        for _attempt in range(2):  # a concurrent first PUT may insert between get and add
+            try:
+                with self.kernel.db.session() as s:
+                    key = (persona.org_id, persona.persona_id)
+                    row = s.get(ExamRow, key, with_for_update=True)
+                    if row is None:
+                        row = ExamRow(org_id=persona.org_id, persona_id=persona.persona_id)
+                        row.version = 1
+                        s.add(row)
+                    else:
+                        row.version += 1
+                    row.items, row.updated_by, row.updated_at = values, user_id, utcnow()
+                    s.flush()
+                    return exam_out(row)
+            except IntegrityError:
+                continue
+        raise ServiceUnavailable("The exam could not be stored; try again.")  # pragma: no cover
+
+    async def run_exam(self, persona: Persona) -> dict[str, Any]:
+        """Answer every question of the persona's exam, score it, keep it as the last result."""
+        exam = await asyncio.to_thread(self._exam, persona.org_id, persona.persona_id)
+        if exam is None:
+            raise NotFound("This persona has no exam yet.")
+        answers = self.kernel.services.get("answers")
+        if getattr(answers, "preview", None) is None:
+            raise ServiceUnavailable("No answer engine is active (enable the answers plugin).")
+        items = [ExamItem.model_validate(i) for i in exam.items]
+        catalog = await asyncio.to_thread(self._catalog, persona)
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(item: ExamItem) -> Outcome:
+            async with gate:
+                return await self._ask(answers, persona, item, catalog)
+
+        outcomes = await asyncio.gather(*(one(i) for i in items))
+        errors = [o.error for o in outcomes if o.error]
+        if len(errors) == len(outcomes):
+            raise ServiceUnavailable(f"No question of the exam could be answered: {errors[0]}")
+        ran_at = utcnow()
+        known = set().union(*catalog.values()) if catalog else set()
+        result = {
+            "persona_id": persona.persona_id,
+            "ran_at": ran_at.isoformat(),
+            **figures(outcomes),
+            "unknown_sources": sorted(
+                {
+                    i.expected_source
+                    for i in items
+                    if i.expected_source and _norm(i.expected_source) not in known
+                }
+            ),
+        }
+        await asyncio.to_thread(self._keep, persona, exam.version, ran_at, result)
+        return result
+
+    async def _ask(
+        self, answers: Any, persona: Persona, item: ExamItem, catalog: dict[str, frozenset[str]]
+    ) -> Outcome:
+        try:
+            answer = await answers.preview(persona, item.question)
+            retrieved = await self._retrieve(persona, item.question)
+        except Exception as exc:  # one failing question fails that question, not the run
+            log.warning("Exam question for persona %s failed: %s", persona.persona_id, exc)
+            return Outcome(item=item, error=str(exc) or type(exc).__name__)
+        return judge(item, answer, retrieved, catalog)
+
+    async def _retrieve(self, persona: Persona, question: str) -> list[RetrievedChunk]:
+        """What retrieval ranks for the question, refused or not ("retrieved instead")."""
+        retriever = self.kernel.services.get("retriever")
+        if retriever is None:
+            return []
+        args = (persona.org_id, persona.persona_id, question, TOP_K)
+        if inspect.iscoroutinefunction(retriever.retrieve):
+            chunks = await retriever.retrieve(*args)
+        else:
+            chunks = await asyncio.to_thread(retriever.retrieve, *args)
+        return [
+            c if isinstance(c, RetrievedChunk) else RetrievedChunk.model_validate(c) for c in chunks
+        ]
+
+    def _catalog(self, persona: Persona) -> dict[str, frozenset[str]]:
+        """Each source of the persona by id, with the names an exam may call it by."""
+        listing = getattr(self.kernel.services.get("knowledge"), "list", None)
+        if listing is None:
+            return {}
+        return {
+            s.id: source_names(s.id, s.title, getattr(s, "filename", None))
+            for s in listing(persona.org_id, persona.persona_id)
+        }
+
+    def _keep(self, persona: Persona, version: int, ran_at: datetime, result: dict) -> None:
+        for _attempt in range(2):  # a concurrent first run may insert between get and add
+            try:
+                with self.kernel.db.session() as s:
+                    key = (persona.org_id, persona.persona_id)
+                    row = s.get(ExamResultRow, key, with_for_update=True)
+                    if row is None:
+                        row = ExamResultRow(org_id=persona.org_id, persona_id=persona.persona_id)
+                        s.add(row)
+                    row.exam_version, row.ran_at, row.result = version, ran_at, result
+                return
+            except IntegrityError:
+                continue
+
+    def persona_summary(self, org_id: str, persona_id: str) -> ExamSummary:
+        """For the personas plugin's readiness report."""
+        with self.kernel.db.session() as s:
+            exam = s.get(ExamRow, (org_id, persona_id))
+            last = s.get(ExamResultRow, (org_id, persona_id))
+        return ExamSummary(
+            items=len(exam.items) if exam else 0,
+            updated_at=exam.updated_at if exam else None,
+            pass_rate=last.result.get("pass_rate") if last else None,
+            ran_at=last.ran_at if last else None,
+            current=exam is not None and last is not None and last.exam_version == exam.version,
+        )
+
+    def delete_persona(self, org_id: str, persona_id: str) -> None:
+        """Forget a deleted persona's exam and results."""
+        with self.kernel.db.session() as s:
+            for table in (ExamRow, ExamResultRow):
+                s.execute(
+                    delete(table).where(table.org_id == org_id, table.persona_id == persona_id)
+                )
