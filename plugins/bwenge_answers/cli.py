@@ -25,8 +25,12 @@ def eval_exam(
         typer.Option(help="The persona's organisation id (default: looked up from the persona)."),
     ] = None,
 ) -> None:
-    """Run a persona's exam against its current material and print the figures and the
-    failing questions. Exits 0 when the exam ran (whatever its score), 1 when it could not."""
+    """Run a persona's exam and print its figures.
+
+    Answers every question of the exam with the persona's current material, in this
+    process, and prints hit@1, hit@5, keyword coverage, refusal precision and recall,
+    the pass rate and the failing questions. Exits 0 when the exam ran (whatever its
+    score), 1 when it could not."""
     import asyncio
 
     from bwenge.cli import fail, load_kernel
@@ -127,6 +131,8 @@ def report(name: str, result: dict[str, Any]) -> str:
             for r in failure["retrieved"]
         )
         lines.append(f"    retrieved: {retrieved or 'nothing'}")
+    for note in result.get("notes", []):
+        lines.append(f"Note: {note}")
     if result.get("unknown_sources"):
         lines.append(
             "Expected sources that match no source of the persona: "

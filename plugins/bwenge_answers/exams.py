@@ -269,6 +269,20 @@ def figures(outcomes: list[Outcome]) -> dict[str, Any]:
     }
 
 
+def _notes(sources: list[Any]) -> list[str]:
+    """What the expert should know about the material the exam ran with."""
+    waiting = [s for s in sources if getattr(s, "status", None) in ("pending", "processing")]
+    failed = [s for s in sources if getattr(s, "status", None) == "failed"]
+    notes = []
+    if waiting:
+        notes.append(f"{len(waiting)} source(s) still processing; the exam ran without them")
+    if failed:
+        notes.append(
+            f"{len(failed)} source(s) failed to ingest: " + ", ".join(s.title for s in failed)
+        )
+    return notes
+
+
 # -- the service ----------------------------------------------------------------------------
 
 
@@ -358,7 +372,8 @@ class ExamService:
         if getattr(answers, "preview", None) is None:
             raise ServiceUnavailable("No answer engine is active (enable the answers plugin).")
         items = [ExamItem.model_validate(i) for i in exam.items]
-        catalog = await asyncio.to_thread(self._catalog, persona)
+        sources = await asyncio.to_thread(self._sources, persona)
+        catalog = {s.id: source_names(s.id, s.title, getattr(s, "filename", None)) for s in sources}
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(item: ExamItem) -> Outcome:
@@ -382,6 +397,7 @@ class ExamService:
                     if i.expected_source and _norm(i.expected_source) not in known
                 }
             ),
+            "notes": _notes(sources),
         }
         await asyncio.to_thread(self._keep, persona, exam.version, ran_at, result)
         return result
@@ -411,15 +427,10 @@ class ExamService:
             c if isinstance(c, RetrievedChunk) else RetrievedChunk.model_validate(c) for c in chunks
         ]
 
-    def _catalog(self, persona: Persona) -> dict[str, frozenset[str]]:
-        """Each source of the persona by id, with the names an exam may call it by."""
+    def _sources(self, persona: Persona) -> list[Any]:
+        """The persona's knowledge sources (``id``, ``title``, ``filename``, ``status``)."""
         listing = getattr(self.kernel.services.get("knowledge"), "list", None)
-        if listing is None:
-            return {}
-        return {
-            s.id: source_names(s.id, s.title, getattr(s, "filename", None))
-            for s in listing(persona.org_id, persona.persona_id)
-        }
+        return list(listing(persona.org_id, persona.persona_id)) if listing else []
 
     def _keep(self, persona: Persona, version: int, ran_at: datetime, result: dict) -> None:
         for _attempt in range(2):  # a concurrent first run may insert between get and add
