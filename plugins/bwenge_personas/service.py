@@ -192,7 +192,7 @@ def _exam_missing(exam: dict[str, Any] | None, required: float) -> str | None:
     if exam is None:
         return f"needs {need}, but no exam plugin is active"
     if not exam.get("items"):
-        return f"needs an exam with {need} (the persona has no exam)"
+        return f"needs {need} (the persona has no exam)"
     rate = exam.get("pass_rate")
     if rate is None:
         return f"needs {need} (the exam has not been run)"
