@@ -36,7 +36,7 @@ def eval_exam(
     from bwenge.cli import fail, load_kernel
     from bwenge.errors import BwengeError
 
-    from .exams import parse_exam_lines
+    from .exam_items import parse_exam_lines
 
     items = None
     if file is not None:

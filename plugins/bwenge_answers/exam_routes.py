@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends
 
 from bwenge.domain import Principal
 
-from .exams import ExamIn, ExamService
+from .exam_items import ExamIn
+from .exams import ExamService
 
 router = APIRouter(tags=["exams"])
 

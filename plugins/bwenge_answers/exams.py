@@ -1,5 +1,6 @@
 """Exams: questions an expert attaches to a persona, answered with its current material
-and scored (service ``"exams"``).
+and scored (service ``"exams"``; the file's shape is :mod:`.exam_items`, the scoring
+:mod:`.exam_scoring`).
 
 An exam item either names the source that should answer it (``expected_source``:
 a source's title, file name or id) with optional ``keywords`` the answer should
@@ -14,39 +15,27 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from bwenge_llm.providers.extractive import NO_MATERIAL_MARKER
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    model_validator,
-)
 from sqlalchemy import JSON, Integer, String, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bwenge.contracts.answers import Answer
 from bwenge.contracts.exams import ExamSummary
 from bwenge.contracts.knowledge import RetrievedChunk
 from bwenge.contracts.personas import Persona, visible_to
 from bwenge.db import Base, UTCDateTime
 from bwenge.domain import Principal
-from bwenge.errors import BadRequest, NotFound, ServiceUnavailable
+from bwenge.errors import NotFound, ServiceUnavailable
 from bwenge.utils import utcnow
+
+from .exam_items import ExamItem
+from .exam_scoring import TOP_K, Outcome, figures, judge, norm, source_names
 
 log = logging.getLogger("bwenge.answers.exams")
 
-MAX_ITEMS = 500
-TOP_K = 5  # hit@5 looks this deep, in the citations and in the retrieved passages
 CONCURRENCY = 4  # questions answered at once (a remote LLM provider waits on the network)
 
 
@@ -76,197 +65,6 @@ class ExamResultRow(Base):
     exam_version: Mapped[int] = mapped_column(Integer, nullable=False)
     ran_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
-
-
-# -- the exam file's shape --------------------------------------------------------------
-
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-SourceName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-class ExamItem(BaseModel):
-    """One line of an exam file."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    question: Question
-    expected_source: SourceName | None = Field(
-        None, description="title, file name or id of the source that should answer it"
-    )
-    expect_refusal: bool = Field(False, description="off-topic: the persona must refuse")
-    keywords: list[Keyword] = Field(
-        default_factory=list, max_length=50, description="words the answer should contain"
-    )
-
-    @model_validator(mode="after")
-    def _one_expectation(self) -> ExamItem:
-        if self.expect_refusal == (self.expected_source is not None):
-            raise ValueError(
-                "each item needs either expected_source or expect_refusal: true (not both)"
-            )
-        if self.expect_refusal and self.keywords:
-            raise ValueError("keywords apply to answerable items (with expected_source) only")
-        return self
-
-
-class ExamIn(BaseModel):
-    """The body of ``PUT /personas/{persona_id}/exam``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    items: list[ExamItem] = Field(min_length=1, max_length=MAX_ITEMS)
-
-
-def parse_exam_lines(text: str, name: str = "exam") -> list[ExamItem]:
-    """The items of an exam file (JSONL: one item per line; blank lines are skipped).
-    Raises :class:`BadRequest` naming the line of the first problem."""
-    items: list[ExamItem] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadRequest(f"{name} line {number}: not valid JSON ({exc.msg}).") from None
-        try:
-            items.append(ExamItem.model_validate(data))
-        except ValidationError as exc:
-            problems = "; ".join(
-                (".".join(str(p) for p in err["loc"]) + ": " if err["loc"] else "")
-                + err["msg"].removeprefix("Value error, ")
-                for err in exc.errors()
-            )
-            raise BadRequest(f"{name} line {number}: {problems}") from None
-    if not items:
-        raise BadRequest(f"{name} holds no exam items.")
-    if len(items) > MAX_ITEMS:
-        raise BadRequest(f"{name} holds {len(items)} items; an exam has at most {MAX_ITEMS}.")
-    return items
-
-
-# -- scoring ----------------------------------------------------------------------------
-
-
-def is_no_material(answer: Answer) -> bool:
-    """The one test of a "no material" answer: it cites nothing, or it says the
-    provider's no-material phrase."""
-    return not answer.citations or NO_MATERIAL_MARKER.casefold() in answer.response_text.casefold()
-
-
-def _norm(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
-def source_names(source_id: str, title: str | None, filename: str | None) -> frozenset[str]:
-    """The names an exam may use for a source: its id, title, file name and file stem."""
-    names = {source_id, title, filename, Path(filename).stem if filename else None}
-    return frozenset(_norm(n) for n in names if n)
-
-
-@dataclass
-class Outcome:
-    """One question, answered and judged."""
-
-    item: ExamItem
-    answer: str | None = None
-    refused: bool = False
-    hit_at_1: bool = False
-    hit_at_5: bool = False
-    keyword_share: float | None = None
-    retrieved: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        if self.error is not None:
-            return False
-        if self.item.expect_refusal:
-            return self.refused
-        return self.hit_at_5 and not self.refused
-
-
-def _section(passage: Any) -> str | None:
-    section = getattr(passage, "section", None)
-    if section is None:
-        meta = getattr(passage, "metadata", None) or {}
-        section = meta.get("section") or meta.get("section_path")
-    if isinstance(section, list | tuple):
-        section = " › ".join(str(s) for s in section if s)
-    return section or None
-
-
-def judge(
-    item: ExamItem,
-    answer: Answer,
-    retrieved: list[RetrievedChunk],
-    catalog: dict[str, frozenset[str]],
-) -> Outcome:
-    """Score one answer: hit@1 on the first citation, hit@5 on the first five citations
-    or retrieved passages, keyword share in the answer text."""
-    refused = is_no_material(answer)
-    outcome = Outcome(item=item, answer=answer.response_text, refused=refused)
-    outcome.retrieved = [
-        {
-            "source_id": p.source_id,
-            "title": p.title,
-            "section": _section(p),
-            "score": round(float(p.score), 4),
-        }
-        for p in (retrieved or answer.citations)[:TOP_K]
-    ]
-    if item.expected_source is not None:
-        expected = _norm(item.expected_source)
-
-        def is_expected(p: Any) -> bool:
-            names = catalog.get(p.source_id, frozenset()) | source_names(p.source_id, p.title, None)
-            return expected in names
-
-        cited = [] if refused else answer.citations[:TOP_K]
-        outcome.hit_at_1 = bool(cited) and is_expected(cited[0])
-        outcome.hit_at_5 = any(is_expected(p) for p in [*cited, *retrieved[:TOP_K]])
-        if item.keywords:
-            text = answer.response_text.casefold()
-            found = sum(1 for k in item.keywords if k.casefold() in text)
-            outcome.keyword_share = found / len(item.keywords)
-    return outcome
-
-
-def _mean(values: Any) -> float | None:
-    values = [float(v) for v in values]
-    return round(sum(values) / len(values), 4) if values else None
-
-
-def figures(outcomes: list[Outcome]) -> dict[str, Any]:
-    """The exam's figures. A figure with nothing to measure (no off-topic items for
-    refusal recall, nothing refused for precision, no keywords) is ``None``."""
-    answerable = [o for o in outcomes if not o.item.expect_refusal]
-    off_topic = [o for o in outcomes if o.item.expect_refusal]
-    refused = [o for o in outcomes if o.refused]
-    return {
-        "questions": len(outcomes),
-        "answerable": len(answerable),
-        "off_topic": len(off_topic),
-        "hit_at_1": _mean(o.hit_at_1 for o in answerable),
-        "hit_at_5": _mean(o.hit_at_5 for o in answerable),
-        "keyword_coverage": _mean(o.keyword_share for o in answerable if o.item.keywords),
-        "refusal_precision": _mean(o.item.expect_refusal for o in refused),
-        "refusal_recall": _mean(o.refused for o in off_topic),
-        "pass_rate": _mean(o.passed for o in outcomes),
-        "failures": [
-            {
-                "question": o.item.question,
-                "expected_source": o.item.expected_source,
-                "expect_refusal": o.item.expect_refusal,
-                "answer": o.answer,
-                "refused": o.refused,
-                "retrieved": o.retrieved,
-                "error": o.error,
-            }
-            for o in outcomes
-            if not o.passed
-        ],
-    }
 
 
 def _notes(sources: list[Any]) -> list[str]:
@@ -394,7 +192,7 @@ class ExamService:
                 {
                     i.expected_source
                     for i in items
-                    if i.expected_source and _norm(i.expected_source) not in known
+                    if i.expected_source and norm(i.expected_source) not in known
                 }
             ),
             "notes": _notes(sources),
