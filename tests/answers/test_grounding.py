@@ -5,92 +5,13 @@ default (MiniLM embedder, extractive provider), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from answers_helpers import ask, upload, wait_ready
+from answers_helpers import GARDEN_MD, ask, compost_docx, soil_pdf, upload, wait_ready
 from sqlalchemy import text
 
 from bwenge.contracts.knowledge import collection_name
 
 NO_MATERIAL = "I don't have material on that"
-
-GARDEN_MD = """# Watering the School Garden
-
-Every class that keeps a bed in the school garden follows this guide.
-
-## Drip Irrigation
-
-### Emitters
-
-Drip emitters release water slowly at the base of each plant, usually between two and
-four litres per hour. Because the water goes straight to the roots, very little is lost
-to evaporation or runoff.
-
-### Pump Controller
-
-Error code E-4471 on the pump controller means the intake filter is blocked: clean the
-mesh filter and restart the controller.
-
-## Watering Schedule
-
-Seedlings need water every morning during their first two weeks. Established beds are
-watered deeply twice a week, which encourages roots to grow downwards.
-"""
-
-
-def compost_docx() -> bytes:
-    import docx
-
-    document = docx.Document()
-    document.add_heading("Composting", level=1)
-    document.add_paragraph("The garden's compost bays turn waste from the canteen into soil.")
-    document.add_heading("Greens and Browns", level=2)
-    document.add_paragraph(
-        "Kitchen scraps and grass clippings are greens, rich in nitrogen. Dry leaves, straw "
-        "and shredded cardboard are browns, rich in carbon. Mix roughly three parts brown to "
-        "one part green so the heap neither smells nor dries out."
-    )
-    document.add_heading("Turning the Pile", level=2)
-    document.add_paragraph(
-        "Turn the heap with a fork every two weeks to let air in. A heap that is turned "
-        "regularly is ready in about three months."
-    )
-    buf = io.BytesIO()
-    document.save(buf)
-    return buf.getvalue()
-
-
-def soil_pdf() -> bytes:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.add_page()
-
-    def write(size: int, style: str, body: str, height: float) -> None:
-        pdf.set_font("helvetica", style, size)
-        pdf.set_x(pdf.l_margin)
-        pdf.multi_cell(0, height, body)
-
-    write(18, "B", "Soil Testing", 10)
-    write(11, "", "Test each bed at the start of every term with the kit in the shed.", 6)
-    write(14, "B", "Measuring pH", 8)
-    write(
-        11,
-        "",
-        "Most vegetables grow best when the soil pH is between 6.0 and 7.0. Below 6.0 the "
-        "soil is too acidic: dig in garden lime, then test again after a month.",
-        6,
-    )
-    write(14, "B", "Drainage", 8)
-    write(
-        11,
-        "",
-        "Dig a hole thirty centimetres deep and fill it with water. If it has not drained "
-        "within four hours, the bed needs sand and organic matter.",
-        6,
-    )
-    return bytes(pdf.output())
 
 
 @pytest.fixture
