@@ -7,6 +7,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -359,6 +360,18 @@ def test_a_bad_body_is_refused(world):
         f"/personas/{world.gated_id}/exam", headers=world.expert.headers, json=[EXAM[0]]
     )
     assert_error(r, 422, "validation_error")
+
+
+def test_the_development_set_is_an_exam(world):
+    """bench/quality/devset.jsonl is written in the exam format: it stores as it is."""
+    devset = Path(__file__).parents[2] / "bench" / "quality" / "devset.jsonl"
+    items = [json.loads(line) for line in devset.read_text().splitlines() if line.strip()]
+    pid = new_persona(world.client, world.expert, name="Python tutor")
+    r = put_exam(world.client, world.expert, pid, items)
+    assert r.status_code == 200, r.text
+    stored = r.json()["items"]
+    assert [i["question"] for i in stored] == [i["question"] for i in items]
+    assert sum(i["expect_refusal"] for i in stored) >= 15
 
 
 def test_no_exam_and_no_result_are_404s(world):
