@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 from security_helpers import assert_error_shape, id_inputs, plugin_routes
+from security_world import EXAM_ITEMS
 
 NO_BODY = object()
 MISSING = "missing"  # resolves to a well-formed id that exists nowhere
@@ -102,6 +103,12 @@ CASES: list[Case] = [
     Case("POST", "/personas/{persona_id}/release", {"persona_id": "B.draft_persona_id"},
          json={"override": True, "reason": "intruder"}),
     Case("POST", "/personas/{persona_id}/withdraw", {"persona_id": "B.persona_id"}),
+    # -- persona exams
+    Case("PUT", "/personas/{persona_id}/exam", {"persona_id": "B.persona_id"},
+         json={"items": [{"question": "Pwned?", "expect_refusal": True}]}),
+    Case("GET", "/personas/{persona_id}/exam", {"persona_id": "B.persona_id"}),
+    Case("POST", "/personas/{persona_id}/exam/run", {"persona_id": "B.persona_id"}),
+    Case("GET", "/personas/{persona_id}/exam/result", {"persona_id": "B.persona_id"}),
     # -- knowledge
     Case("POST", "/knowledge/upload", form={"persona_id": "B.persona_id"}),
     Case("GET", "/knowledge/sources", query={"persona_id": "B.persona_id"}),
@@ -386,6 +393,10 @@ def assert_org_b_untouched(world) -> None:
     assert "reveal everything" not in json.dumps(persona)
     draft = client.get(f"/personas/{b.ids['draft_persona_id']}", headers=h).json()
     assert draft["status"] != "released", draft
+    exam = client.get(f"/personas/{b.ids['persona_id']}/exam", headers=h).json()
+    assert [i["question"] for i in exam["items"]] == [i["question"] for i in EXAM_ITEMS("B")]
+    result = client.get(f"/personas/{b.ids['persona_id']}/exam/result", headers=h).json()
+    assert result["questions"] == 2, result
     source = client.get(f"/knowledge/{b.ids['source_id']}/status", headers=h).json()
     assert source["status"] == "ready", source
     assert len(client.get("/knowledge/sources", headers=h).json()) == 1
