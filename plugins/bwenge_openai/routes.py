@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -22,13 +23,14 @@ from bwenge.domain import Principal
 from .errors import OpenAIRoute
 from .schemas import (
     ChatCompletion,
-    ChatCompletionChunk,
     ChatCompletionRequest,
     ErrorResponse,
     ModelList,
     ModelOut,
 )
 from .service import SESSION_HEADER, OpenAIGateway, model_out
+
+log = logging.getLogger("bwenge.openai")
 
 ERRORS = {
     status: {"model": ErrorResponse, "description": description}
@@ -38,6 +40,8 @@ ERRORS = {
         404: "Unknown, draft or another organisation's model (`model_not_found`), "
         "or someone else's conversation (`session_not_found`)",
         429: "Quota used up (`insufficient_quota`) or rate limited (`rate_limit_exceeded`)",
+        # also keeps FastAPI from documenting a 422 these routes never send
+        "4XX": "Any other refusal, in the same shape",
     }.items()
 }
 
@@ -88,9 +92,14 @@ async def retrieve_model(
                 "text/event-stream": {
                     "itemSchema": {
                         "type": "object",
-                        "properties": {"data": {"type": "string"}},
-                    },
-                    "x-data-schema": ChatCompletionChunk.model_json_schema(),
+                        "properties": {
+                            "data": {
+                                "type": "string",
+                                "contentMediaType": "application/json",
+                                "description": "a chat.completion.chunk, or [DONE]",
+                            }
+                        },
+                    }
                 }
             },
         }
@@ -138,23 +147,40 @@ async def _with_pings(frames: AsyncIterator[bytes], interval: float) -> AsyncIte
     route answers JSON or a stream depending on the body. The pending frame is
     awaited, never cancelled by the timer, so the answer runs on undisturbed."""
     pending: asyncio.Future | None = None
+    done = False
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(frames))
-            done, _ = await asyncio.wait({pending}, timeout=interval)
-            if not done:
+            ready, _ = await asyncio.wait({pending}, timeout=interval)
+            if not ready:
                 yield PING
                 continue
             finished, pending = pending, None
             try:
                 frame = finished.result()
             except StopAsyncIteration:
+                done = True
                 return
             yield frame
     finally:
-        if pending is not None:  # the client went away: stop the answer (stored as incomplete)
+        if not done:
+            # The client went away. This runs inside the response's cancelled scope,
+            # so the answer is stopped (and stored as incomplete) in a task of its own.
+            cleanup = asyncio.ensure_future(_abandon(pending, frames))
+            _CLEANUPS.add(cleanup)
+            cleanup.add_done_callback(_CLEANUPS.discard)
+
+
+_CLEANUPS: set[asyncio.Future] = set()
+
+
+async def _abandon(pending: asyncio.Future | None, frames: AsyncIterator[bytes]) -> None:
+    try:
+        if pending is not None:
             pending.cancel()
-            with contextlib.suppress(BaseException):
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                 await pending
-        await frames.aclose()
+        await frames.aclose()  # a no-op once the cancellation ended the answer
+    except Exception:  # noqa: BLE001 - nobody is left to tell
+        log.exception("Stopping an abandoned stream failed")

@@ -8,7 +8,7 @@ always comes from the persona's own material and settings.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -151,34 +151,6 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     usage: Usage | None = Field(None, description="when the answering provider counted tokens")
     system_fingerprint: None = None
-
-
-class Delta(BaseModel):
-    role: Literal["assistant"] | None = None
-    content: str | None = None
-    bwenge: dict[str, Any] | None = Field(
-        None,
-        description="on the last chunk: the BwengeExtension; on a chunk after a provider "
-        "failed midway: {reset: true} (discard the text shown so far)",
-    )
-
-
-class ChunkChoice(BaseModel):
-    index: int = 0
-    delta: Delta
-    finish_reason: Literal["stop"] | None = None
-    logprobs: None = None
-
-
-class ChatCompletionChunk(BaseModel):
-    """One ``data:`` line of a stream; ``data: [DONE]`` ends it."""
-
-    id: str
-    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int
-    model: str
-    choices: list[ChunkChoice]
-    usage: Usage | None = None
 
 
 class ErrorDetail(BaseModel):

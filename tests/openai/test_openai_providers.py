@@ -141,3 +141,46 @@ def test_the_api_rate_limit_is_rate_limit_exceeded(setup):
     assert error.code == "rate_limit_exceeded" and error.type == "requests"
     assert int(error.response.headers["Retry-After"]) > 0
     assert "x-should-retry" not in error.response.headers  # waiting does help here
+
+
+def test_a_client_leaving_midway_stores_the_exchange_marked_incomplete(
+    make_kernel, make_user, openai_server
+):
+    import time
+
+    from bwenge_rest.app import create_app
+    from gateway_helpers import LiveServer
+
+    kernel = make_kernel(**openai_server.llm_config(chain=["openai"], retries=0))
+    app = create_app(kernel)
+    client = TestClient(app, raise_server_exceptions=False)  # no lifespan: set-up only
+    owner = make_user(client)
+    model = client.post("/personas", headers=owner.headers, json={"name": "Dr. A"}).json()[
+        "persona_id"
+    ]
+    r = client.post(
+        f"/personas/{model}/release", headers=owner.headers, json={"override": True, "reason": "t"}
+    )
+    assert r.status_code == 200, r.text
+    full = "Osmosis is the movement of water across a membrane, slowly and surely, always."
+    openai_server.answer(full, chunk_delay=0.15)
+    with LiveServer(app) as server:
+        sdk = OpenAI(base_url=f"{server.url}/v1", api_key=owner.access_token, max_retries=0)
+        stream = sdk.chat.completions.create(
+            **ask(model), stream=True, extra_headers={"X-Bwenge-Session": "gone"}
+        )
+        seen = ""
+        for chunk in stream:
+            seen += chunk.choices[0].delta.content or ""
+            if len(seen.split()) >= 2:
+                break
+        stream.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            stored = client.get("/sessions/gone/messages", headers=owner.headers).json()
+            if stored.get("total") == 2:
+                break
+            time.sleep(0.1)
+    reply = stored["messages"][1]
+    assert reply["metadata"]["complete"] is False
+    assert reply["content"].startswith(seen) and len(reply["content"]) < len(full)
