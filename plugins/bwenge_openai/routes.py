@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 
 from bwenge_rest.deps import get_kernel, require
@@ -32,17 +32,18 @@ from .service import SESSION_HEADER, OpenAIGateway, model_out
 
 log = logging.getLogger("bwenge.openai")
 
-ERRORS = {
+_REFUSALS: dict[int | str, str] = {
+    400: "Bad request (`invalid_request`)",
+    401: "Missing or invalid API key or token (`invalid_api_key`)",
+    404: "Unknown, draft or another organisation's model (`model_not_found`), "
+    "or someone else's conversation (`session_not_found`)",
+    429: "Quota used up (`insufficient_quota`) or rate limited (`rate_limit_exceeded`)",
+    # also keeps FastAPI from documenting a 422 these routes never send
+    "4XX": "Any other refusal, in the same shape",
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
-    for status, description in {
-        400: "Bad request (`invalid_request`)",
-        401: "Missing or invalid API key or token (`invalid_api_key`)",
-        404: "Unknown, draft or another organisation's model (`model_not_found`), "
-        "or someone else's conversation (`session_not_found`)",
-        429: "Quota used up (`insufficient_quota`) or rate limited (`rate_limit_exceeded`)",
-        # also keeps FastAPI from documenting a 422 these routes never send
-        "4XX": "Any other refusal, in the same shape",
-    }.items()
+    for status, description in _REFUSALS.items()
 }
 
 router = APIRouter(tags=["openai"], route_class=OpenAIRoute, responses=ERRORS)
@@ -129,7 +130,7 @@ def _json(body: dict[str, Any], headers: dict[str, str]) -> JSONResponse:
     return JSONResponse(body, headers=headers)
 
 
-async def _frames(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def _frames(chunks: AsyncIterator[dict[str, Any]]) -> AsyncGenerator[bytes]:
     async for chunk in chunks:
         yield b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
         if "error" in chunk:
@@ -140,7 +141,7 @@ async def _frames(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]
 PING = b": ping\n\n"
 
 
-async def _with_pings(frames: AsyncIterator[bytes], interval: float) -> AsyncIterator[bytes]:
+async def _with_pings(frames: AsyncGenerator[bytes], interval: float) -> AsyncIterator[bytes]:
     """``frames``, with a ``: ping`` comment whenever none came for ``interval`` seconds.
 
     FastAPI's ``EventSourceResponse`` adds pings only to generator routes, and this
@@ -175,7 +176,7 @@ async def _with_pings(frames: AsyncIterator[bytes], interval: float) -> AsyncIte
 _CLEANUPS: set[asyncio.Future] = set()
 
 
-async def _abandon(pending: asyncio.Future | None, frames: AsyncIterator[bytes]) -> None:
+async def _abandon(pending: asyncio.Future | None, frames: AsyncGenerator[bytes]) -> None:
     try:
         if pending is not None:
             pending.cancel()

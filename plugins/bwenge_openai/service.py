@@ -43,7 +43,9 @@ _REFERENCE = re.compile(r"\[\d{1,3}\] .*")
 def is_model(persona: Persona | None, principal: Principal) -> bool:
     """A persona is a model of ``/v1`` when the caller may see it and it is released
     and active: drafts are tried out through ``/ai/respond``, not by integrations."""
-    return visible_to(persona, principal) and persona.status == "released" and persona.is_active
+    if persona is None or not visible_to(persona, principal):
+        return False
+    return persona.status == "released" and persona.is_active
 
 
 def model_not_found(model: str) -> NotFound:
