@@ -84,7 +84,9 @@ def error_from(exc: Exception) -> Response:
     if isinstance(exc, RequestValidationError):
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        loc = [str(p) for p in first.get("loc", ())]
+        if loc and loc[0] in ("body", "header", "query", "path"):
+            loc = loc[1:]  # OpenAI's param names the field itself
         where = ".".join(loc)
         message = f"Invalid request: {where}: {first.get('msg')}" if where else first.get("msg")
         return openai_error(400, str(message), "invalid_request", param=where or None)

@@ -246,6 +246,11 @@ def test_bad_requests_get_400_in_openai_shape(gateway):
             **ask(a.ids["persona_id"]), extra_headers={"X-Bwenge-Session": "no spaces allowed"}
         )
     assert refused.value.param == "X-Bwenge-Session"
+    with pytest.raises(openai.BadRequestError) as refused:  # longer than a session id can be
+        client.chat.completions.create(
+            **ask(a.ids["persona_id"]), extra_headers={"X-Bwenge-Session": "s" * 65}
+        )
+    assert refused.value.param == "X-Bwenge-Session"
     broken = httpx.post(
         f"{gateway.base_url}/chat/completions",
         content=b'{"model": ',
