@@ -35,10 +35,12 @@ class EvidenceReranker:
             section = len(wanted & heading) / len(wanted) if wanted else 0.0
             fused = 1.0 / (1.0 + c.metadata.get("fused_rank", len(candidates)))
             c.metadata["section_match"] = round(section, 4)
+            # Squared: one incidental shared word barely counts, most of the question's
+            # rare terms count a lot.
             c.score = round(
                 w.dense * max(dense, 0.0)
-                + w.lexical * (c.lexical or 0.0)
-                + w.section * section
+                + w.lexical * (c.lexical or 0.0) ** 2
+                + w.section * section**2
                 + w.fused * fused,
                 4,
             )

@@ -39,9 +39,7 @@ def lexical_evidence(query: str, candidates: list[RetrievedChunk]) -> None:
         for c in candidates:
             c.lexical = 0.0
         return
-    bags = [
-        set(terms(" ".join(p for p in (c.title, c.section, c.text) if p))) for c in candidates
-    ]
+    bags = [set(terms(" ".join(p for p in (c.title, c.section, c.text) if p))) for c in candidates]
     n = len(bags)
 
     def idf(term: str) -> float:

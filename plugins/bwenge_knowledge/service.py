@@ -519,7 +519,7 @@ class KnowledgeService:
             chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap
         )
         chunks: list[Chunk] = []
-        for text, meta in docs:
+        for text, meta in _merge_short_sections(docs, self.settings.min_section_words):
             cursor = 0
             for piece in splitter.split_text(text):
                 found = text.find(piece[:64], cursor)
@@ -873,6 +873,38 @@ class _Heartbeat(threading.Thread):
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _merge_short_sections(
+    docs: list[tuple[str, dict[str, Any]]], min_words: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """A section too short to stand alone (a chapter's one-line introduction) is read
+    with the section that follows it on the same page, under that section's path;
+    the last one joins the section before it."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    carry: tuple[str, dict[str, Any]] | None = None
+    for text, meta in docs:
+        if carry is not None:
+            if carry[1].get("page") == meta.get("page") and carry[1].get("slide") == meta.get(
+                "slide"
+            ):
+                text = f"{carry[0]}\n\n{text}"
+            else:
+                out.append(carry)
+            carry = None
+        if len(text.split()) < min_words and meta.get("section"):
+            carry = (text, meta)
+        else:
+            out.append((text, meta))
+    if carry is not None:
+        if out and out[-1][1].get("page") == carry[1].get("page") and out[-1][1].get(
+            "slide"
+        ) == carry[1].get("slide"):
+            prev_text, prev_meta = out.pop()
+            out.append((f"{prev_text}\n\n{carry[0]}", prev_meta))
+        else:
+            out.append(carry)
+    return out
 
 
 def _delete_chunk_rows(session, source_id: str) -> None:

@@ -13,9 +13,9 @@ class EvidenceRerankerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dense: float = Field(0.6, ge=0, description="weight of the dense cosine")
-    lexical: float = Field(0.25, ge=0, description="weight of the question-term coverage")
-    section: float = Field(0.1, ge=0, description="weight of the section/title match")
-    fused: float = Field(0.05, ge=0, description="weight of the fused dense+lexical rank")
+    lexical: float = Field(0.25, ge=0, description="weight of the squared question-term coverage")
+    section: float = Field(0.1, ge=0, description="weight of the squared section/title match")
+    fused: float = Field(0.02, ge=0, description="weight of the fused dense+lexical rank")
     scale: float = Field(
         1.0, gt=0, le=5, description="multiplies the weighted mean (scores are capped at 1)"
     )
@@ -42,6 +42,11 @@ class KnowledgeSettings(BaseModel):
     # MiniLM's 256-wordpiece window, so the whole chunk is embedded rather than its first half.
     chunk_size: int = Field(200, ge=32, le=8192)
     chunk_overlap: int = Field(20, ge=0)
+    min_section_words: int = Field(
+        40,
+        ge=0,
+        description="A section shorter than this is chunked with the next one (0: never).",
+    )
     max_upload_mb: float = Field(
         50, gt=0, description="Largest accepted file, checked while streaming."
     )

@@ -252,9 +252,9 @@ def select_sentences(
         order = 1.0 / (1 + c.passage)  # the engine's ranking of the passages
         if best_meaning is not None:
             meaning = c.meaning if c.meaning is not None else 0.0
-            c.rank = 0.5 * meaning + 0.3 * c.coverage + 0.1 * prior + 0.1 * order
+            c.rank = 0.45 * meaning + 0.25 * c.coverage + 0.1 * prior + 0.2 * order
         else:
-            c.rank = c.coverage + 0.1 * prior + 0.1 * order
+            c.rank = c.coverage + 0.1 * prior + 0.2 * order
 
     ranked = sorted(candidates, key=lambda c: c.rank, reverse=True)
     chosen: list[_Candidate] = [ranked[0]]
@@ -278,11 +278,9 @@ def select_sentences(
             and (_CONTINUES.match(follower.text) or len(c.text.split()) < 14)
         ):
             chosen.append(follower)
-    # Reading order: passages by their best sentence, sentences as written.
-    first_seen = {}
-    for i, c in enumerate(chosen):
-        first_seen.setdefault(c.passage, i)
-    chosen.sort(key=lambda c: (first_seen[c.passage], c.position))
+    # Reading order: passages in the engine's order (it ranked them on more evidence
+    # than one sentence), sentences as written.
+    chosen.sort(key=lambda c: (c.passage, c.position))
     return chosen
 
 
