@@ -208,3 +208,22 @@ def test_a_client_leaving_midway_stores_the_exchange_marked_incomplete(
     reply = stored["messages"][1]
     assert reply["metadata"]["complete"] is False
     assert reply["content"].startswith(seen) and len(reply["content"]) < len(full)
+
+
+def test_the_openapi_document_describes_the_gateway(bwenge_app):
+    spec = bwenge_app.openapi()
+    chat = spec["paths"]["/v1/chat/completions"]["post"]
+    assert chat["operationId"] == "openai.chat_completions"
+    ok = chat["responses"]["200"]["content"]
+    assert ok["application/json"]["schema"]["$ref"].endswith("/ChatCompletion")
+    assert "text/event-stream" in ok
+    assert "422" not in chat["responses"]  # validation errors are OpenAI's 400s
+    for status in ("400", "401", "404", "429"):
+        ref = chat["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+        assert ref.endswith("/ErrorResponse"), status
+    assert [p["name"] for p in chat["parameters"]] == ["X-Bwenge-Session"]
+    models = spec["paths"]["/v1/models"]["get"]
+    assert models["operationId"] == "openai.models.list"
+    assert spec["paths"]["/v1/models/{model_id}"]["get"]["operationId"] == "openai.models.retrieve"
+    stream = spec["paths"]["/ai/respond/stream"]["post"]["responses"]["200"]["content"]
+    assert list(stream) == ["text/event-stream"]  # EventSourceResponse documents the stream
