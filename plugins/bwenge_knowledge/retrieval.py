@@ -115,9 +115,13 @@ class HybridRetriever:
             c.metadata["fused_rank"] = rank
             c.metadata["fused_score"] = round(score[c.chunk_id], 6)
         lexical_evidence(query, candidates)
-        ranked = self.service.reranker.rerank(query, candidates, k)
+        ranked = self.service.reranker.rerank(query, candidates, k)[:k]
+        if self.kernel.db is not None:
+            stored = lexical.sentence_vectors(self.kernel.db, [c.chunk_id for c in ranked])
+            for c in ranked:
+                c.sentence_vectors = stored.get(c.chunk_id)
         self.service.last_retrieval_ms = (time.perf_counter() - started) * 1000
-        return ranked[:k]
+        return ranked
 
     def _dense_for_lexical_only(self, org_id, persona_id, fused) -> None:
         """Give candidates only the lexical side found their cosine too (from the stored

@@ -44,6 +44,7 @@ from .upload import ReceivedUpload
 
 log = logging.getLogger("bwenge.knowledge")
 CHUNK_NAMESPACE = uuid.UUID("6f1b7f8e-3c1a-4f0e-9a57-2b1d6d3b9e10")
+SENTENCE_CHARS = 240  # a sentence's opening carries its meaning; long ones cost the most
 
 
 def chunk_id(source_id: str, index: int) -> str:
@@ -68,6 +69,7 @@ class Chunk:
     position: int
     extra: dict[str, Any]
     section: str | None = None  # heading path, "Chapter 4 › Borrowing"
+    sentence_vectors: bytes | None = None  # float16, one per split_sentences(text) line
 
     @property
     def embedded_text(self) -> str:
@@ -247,9 +249,13 @@ class KnowledgeService:
             received.discard()
             if reserved:  # give back what before_source_upload listeners reserved
                 await self.kernel.emit(
-                    "on_source_upload_error", org_id=org_id, user_id=user_id,
-                    persona_id=persona_id, size_bytes=received.size,
-                    filename=received.filename, error=f"{type(exc).__name__}: {exc}",
+                    "on_source_upload_error",
+                    org_id=org_id,
+                    user_id=user_id,
+                    persona_id=persona_id,
+                    size_bytes=received.size,
+                    filename=received.filename,
+                    error=f"{type(exc).__name__}: {exc}",
                 )
             raise
         self.enqueue(source.id)
@@ -580,6 +586,8 @@ class KnowledgeService:
                 batch = chunks[start : start + size]
                 started = time.monotonic()
                 vectors = embedder.embed([c.embedded_text for c in batch])
+                if self.settings.sentence_vectors:
+                    _embed_sentences(embedder, batch)
                 timings["embed"] += time.monotonic() - started
                 if pending is not None:
                     pending.result()
@@ -658,6 +666,7 @@ class KnowledgeService:
                         "body": c.text,
                         "page": c.page,
                         "slide": c.slide,
+                        "sentence_vectors": c.sentence_vectors,
                     }
                     for c in chunks
                 ),
@@ -875,6 +884,24 @@ class _Heartbeat(threading.Thread):
         self._stop.set()
 
 
+def _embed_sentences(embedder, batch: list[Chunk]) -> None:
+    """Each chunk's sentences, embedded once here so that answers can choose the
+    sentences nearest a question by meaning without embedding them per question."""
+    import numpy as np
+
+    from bwenge.text import split_sentences
+
+    per_chunk = [split_sentences(c.text) for c in batch]
+    flat = [s[:SENTENCE_CHARS] for sentences in per_chunk for s in sentences]
+    if not flat:
+        return
+    vectors = np.asarray(embedder.embed(flat), dtype=np.float16)
+    start = 0
+    for chunk, sentences in zip(batch, per_chunk, strict=True):
+        chunk.sentence_vectors = vectors[start : start + len(sentences)].tobytes()
+        start += len(sentences)
+
+
 def _merge_short_sections(
     docs: list[tuple[str, dict[str, Any]]], min_words: int
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -897,9 +924,11 @@ def _merge_short_sections(
         else:
             out.append((text, meta))
     if carry is not None:
-        if out and out[-1][1].get("page") == carry[1].get("page") and out[-1][1].get(
-            "slide"
-        ) == carry[1].get("slide"):
+        if (
+            out
+            and out[-1][1].get("page") == carry[1].get("page")
+            and out[-1][1].get("slide") == carry[1].get("slide")
+        ):
             prev_text, prev_meta = out.pop()
             out.append((f"{prev_text}\n\n{carry[0]}", prev_meta))
         else:

@@ -38,6 +38,11 @@ class KnowledgeSettings(BaseModel):
         12, ge=1, le=200, description="Candidates each side (dense, lexical) hands to fusion."
     )
     evidence: EvidenceRerankerSettings = Field(default_factory=EvidenceRerankerSettings)
+    sentence_vectors: bool = Field(
+        True,
+        description="Embed each chunk's sentences at ingestion too, so answers choose "
+        "sentences by meaning without embedding them per question.",
+    )
     # Chunks are measured in tiktoken tokens. 200 (not the seed's 500) keeps a chunk inside
     # MiniLM's 256-wordpiece window, so the whole chunk is embedded rather than its first half.
     chunk_size: int = Field(200, ge=32, le=8192)

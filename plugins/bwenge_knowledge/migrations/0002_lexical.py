@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("page", sa.Integer),
         sa.Column("slide", sa.Integer),
+        sa.Column("sentence_vectors", sa.LargeBinary),
     )
     op.create_index("ix_knowledge_lexical_source_id", "knowledge_lexical", ["source_id"])
     op.create_index("ix_knowledge_lexical_persona_id", "knowledge_lexical", ["persona_id"])

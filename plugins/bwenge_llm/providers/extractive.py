@@ -33,22 +33,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from bwenge.contracts.knowledge import RetrievedChunk
 from bwenge.contracts.llm import ChatMessage, LLMRequest
 from bwenge.contracts.personas import Persona
-from bwenge.text import question_terms, terms
+from bwenge.text import question_terms, split_sentences, terms
 
 log = logging.getLogger("bwenge.llm")
 
 #: Sentence embeddings kept between answers (the same material is asked about often).
 SENTENCE_CACHE = 20_000
+#: Characters of a sentence compared by meaning.
+SENTENCE_CHARS = 240
 
 #: Every "no material" answer contains this phrase (engines may test for it).
 NO_MATERIAL_MARKER = "I don't have material on that"
 
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and
 # an upper-case letter, digit or opening quote; line breaks always end one.
-_SENTENCE_END = re.compile(
-    r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9\u00C0-\u024F])|\n\s*\n|\n(?=\s*[-*•\d])"
-)
-_BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.)])\s+")
 _CITATION_LIKE = re.compile(r"\[\d+\]")
 # Sentences that address an AI rather than inform a reader. Never quoted.
 _INJECTION = re.compile(
@@ -161,16 +159,6 @@ def persona_voice(persona: Persona) -> Voice:
     return Voice(register, greeting.strip(), closing.strip() if isinstance(closing, str) else "")
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences (and bullet/heading lines) of a passage, whitespace-normalised."""
-    out = []
-    for raw in _SENTENCE_END.split(text):
-        sentence = " ".join(_BULLET.sub("", raw or "").split())
-        if sentence:
-            out.append(sentence)
-    return out
-
-
 @dataclass
 class _Candidate:
     passage: int  # index into request.passages
@@ -182,8 +170,28 @@ class _Candidate:
     rank: float = 0.0
 
 
-#: ``similarity(question, sentences)`` -> one cosine per sentence.
-Similarity = Callable[[str, Sequence[str]], Sequence[float]]
+#: ``similarity(question, sentences, vectors=None)`` -> one cosine per sentence;
+#: ``vectors[i]``, when given, is sentence i's stored vector (nothing to embed).
+Similarity = Callable[..., Sequence[float]]
+
+
+def _stored_vectors(passages: list[RetrievedChunk]) -> dict[tuple[int, int], Any]:
+    """(passage, line) -> the vector ingestion stored for that line of the passage."""
+    import numpy as np
+
+    out: dict[tuple[int, int], Any] = {}
+    for p_index, passage in enumerate(passages):
+        raw = passage.sentence_vectors
+        if not raw:
+            continue
+        rows = np.frombuffer(raw, dtype=np.float16)
+        lines = len(split_sentences(passage.text))
+        if not lines or rows.size % lines:
+            continue  # stored for another split of the text: not usable
+        rows = rows.reshape(lines, -1).astype(np.float32)
+        for line in range(lines):
+            out[(p_index, line)] = rows[line]
+    return out
 
 
 def select_sentences(
@@ -245,15 +253,25 @@ def select_sentences(
         c.coverage = sum(w for t, w in weight.items() if c.terms.get(t)) / total
 
     if similarity is not None:
-        # Embedding sentences is the answer's main cost: every sentence of the best
+        stored = _stored_vectors(passages)
+        # Sentences whose vectors ingestion stored cost nothing to compare. Others
+        # are embedded now, the answer's main cost: every sentence of the best
         # passage, then the lexically strongest of the next two, up to the cap.
-        first = [c for c in candidates if c.passage == 0]
+        free = [c for c in candidates if (c.passage, c.position) in stored]
+        first = [c for c in candidates if c.passage == 0 and c not in free]
         others = sorted(
-            (c for c in candidates if 0 < c.passage < 3), key=lambda c: c.coverage, reverse=True
+            (c for c in candidates if 0 < c.passage < 3 and c not in free),
+            key=lambda c: c.coverage,
+            reverse=True,
         )
-        near = (first + others)[:semantic_sentences]
+        near = free + (first + others)[:semantic_sentences]
         try:
-            scores = similarity(topic or question, [c.text for c in near])
+            # a sentence's opening carries its meaning; long ones cost the most to embed
+            scores = similarity(
+                topic or question,
+                [c.text[:SENTENCE_CHARS] for c in near],
+                vectors=[stored.get((c.passage, c.position)) for c in near],
+            )
         except Exception:  # noqa: BLE001 - an embedder failure must not cost the answer
             log.warning("Sentence similarity failed; choosing by lexical evidence", exc_info=True)
             scores = []
@@ -321,7 +339,9 @@ class SentenceSimilarity:
         self._size = cache_size
         self._lock = threading.Lock()
 
-    def __call__(self, question: str, sentences: Sequence[str]) -> list[float]:
+    def __call__(
+        self, question: str, sentences: Sequence[str], vectors: Sequence[Any] | None = None
+    ) -> list[float]:
         import numpy as np
 
         if self._embedder is None:
@@ -329,16 +349,26 @@ class SentenceSimilarity:
         embed = getattr(self._embedder, "embed_array", None) or (
             lambda texts: np.asarray(self._embedder.embed(texts), dtype=np.float32)
         )
+        given = list(vectors) if vectors is not None else [None] * len(sentences)
         with self._lock:
-            missing = [t for t in dict.fromkeys(sentences) if t not in self._cache]
-        vectors = embed([question, *missing])
-        q = _unit(vectors[0])
+            missing = [
+                t
+                for t in dict.fromkeys(
+                    t for t, v in zip(sentences, given, strict=True) if v is None
+                )
+                if t not in self._cache
+            ]
+        embedded = embed([question, *missing])
+        q = _unit(embedded[0])
         with self._lock:
-            for text, vector in zip(missing, vectors[1:], strict=True):
+            for text, vector in zip(missing, embedded[1:], strict=True):
                 self._cache[text] = _unit(vector)
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
-            rows = [self._cache.get(t) for t in sentences]
+            rows = [
+                _unit(v) if v is not None else self._cache.get(t)
+                for t, v in zip(sentences, given, strict=True)
+            ]
         return [float(np.dot(q, r)) if r is not None else 0.0 for r in rows]
 
 
