@@ -303,6 +303,8 @@ def select_sentences(
         # the next line always; further ones while they continue it or are code-like
         if step > 1 and not (_CONTINUES.match(line) or _CODE_LIKE.search(line)):
             break
+        if len(line.split()) < 2 and not _CODE_LIKE.search(line):
+            break  # a stray number or word, not the rest of the thought
         window.append(by_place.get(place) or _Candidate(place[0], place[1], line, Counter()))
     chosen += window[:1]
     # Another source nearly as close to the question is quoted too: the asker sees
@@ -313,6 +315,7 @@ def select_sentences(
             for c in ranked[1:]
             if passages[c.passage].source_id != passages[best.passage].source_id
             and c.rank >= 0.85 * best.rank
+            and not any(_similar(c.terms, o.terms) for o in chosen)
         ),
         None,
     )
