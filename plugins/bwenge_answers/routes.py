@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from bwenge_rest.deps import get_kernel, require
+from bwenge_rest.openapi import errors, merge, ok
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -14,6 +15,7 @@ from bwenge.contracts.answers import AnswerEvent
 from bwenge.domain import Principal
 from bwenge.logs import request_id_var
 
+from .schemas import RESPOND_EXAMPLE, SSE_RESPONSE, AnswerOut, SessionMessages
 from .service import AnswerEngine
 
 router = APIRouter(tags=["answers"])
@@ -38,7 +40,7 @@ class RespondContext(BaseModel):
 
 
 class RespondRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [RESPOND_EXAMPLE]})
 
     persona_id: Id
     session_id: Id | None = None  # the seed's clients invent one; omitted -> a new session
@@ -56,7 +58,11 @@ def _context(body: RespondRequest) -> dict[str, Any]:
     return {"channel": "rest", **body.context.model_dump(exclude_none=True)}
 
 
-@router.post("/ai/respond")
+@router.post(
+    "/ai/respond",
+    operation_id="answers.respond",
+    responses=merge(ok(AnswerOut), errors(402, 404, 503)),
+)
 async def respond(
     body: RespondRequest,
     principal: Principal = Depends(require("answer.ask")),
@@ -73,7 +79,12 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-@router.post("/ai/respond/stream")
+@router.post(
+    "/ai/respond/stream",
+    operation_id="answers.respond_stream",
+    response_class=StreamingResponse,
+    responses={200: SSE_RESPONSE, **errors(402, 404, 503)},
+)
 async def respond_stream(
     body: RespondRequest,
     principal: Principal = Depends(require("answer.ask")),
@@ -108,7 +119,11 @@ def _frame(event: AnswerEvent, request_id: str) -> bytes:
     return _sse("error", {"code": event.code, "message": event.message, "request_id": request_id})
 
 
-@router.get("/sessions/{session_id}/messages")
+@router.get(
+    "/sessions/{session_id}/messages",
+    operation_id="answers.session_messages",
+    responses=ok(SessionMessages),
+)
 async def session_messages(
     session_id: str,
     limit: int = Query(50, ge=1, le=500),
