@@ -136,9 +136,7 @@ async def transactions(
     )
 
 
-@router.get(
-    "/payments/invoices", operation_id="billing.invoices", responses=ok(TransactionPage)
-)
+@router.get("/payments/invoices", operation_id="billing.invoices", responses=ok(TransactionPage))
 async def invoices(
     principal: Principal = Depends(require("billing.invoices.settle")),
     kernel: Kernel = Depends(get_kernel),

@@ -32,7 +32,6 @@ router = APIRouter(tags=["chat"])
 ACTION = "chat.connect"
 
 
-
 @router.post("/ws/ticket", operation_id="chat.ticket", responses=ok(Ticket))
 async def issue_ticket(
     principal: Principal = Depends(require(ACTION)), kernel: Kernel = Depends(get_kernel)

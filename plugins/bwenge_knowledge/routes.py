@@ -115,9 +115,7 @@ async def source_status(
     return source_out(_service(request).get(principal.org_id, source_id))
 
 
-@router.delete(
-    "/{source_id}", operation_id="knowledge.delete", responses=ok(SourceDeleted)
-)
+@router.delete("/{source_id}", operation_id="knowledge.delete", responses=ok(SourceDeleted))
 async def delete_source(
     source_id: str, request: Request, principal: Principal = Depends(require("knowledge.delete"))
 ):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from bwenge_rest.deps import get_kernel, require
 from bwenge_rest.openapi import Message, errors, merge, ok
@@ -12,7 +12,6 @@ from bwenge.contracts.personas import Persona
 from bwenge.domain import Principal
 
 from .schemas import (
-    PERSONA_EXAMPLE,
     PersonaCreate,
     PersonaOut,
     PersonaSettingsUpdate,
@@ -37,7 +36,7 @@ def wire(persona: Persona) -> dict[str, Any]:
 
 @router.post("/personas", operation_id="personas.create", responses=ok(PersonaOut))
 async def create_persona(
-    body: Annotated[PersonaCreate, Body(examples=[PERSONA_EXAMPLE])],
+    body: PersonaCreate,
     principal: Principal = Depends(require("persona.create")),
     personas: PersonaService = Depends(service),
 ):

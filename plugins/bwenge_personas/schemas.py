@@ -15,6 +15,16 @@ Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 
 
+PERSONA_EXAMPLE = {
+    "name": "Ms. Uwase — Biology S3",
+    "description": "Answers from the S3 biology notes.",
+    "tone": {"style": "friendly", "formality": "casual"},
+    "rules": {"guidelines": ["Be helpful", "Stay on topic"]},
+    "sample_prompts": ["What does the mitochondria do?"],
+    "safety_rules": ["No inappropriate content"],
+}
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -78,6 +88,8 @@ class PersonaFields(Strict):
 class PersonaCreate(PersonaFields):
     """``POST /personas``."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [PERSONA_EXAMPLE]})
+
     name: Name
 
 
@@ -120,15 +132,6 @@ class ReleaseRequest(Strict):
 
 
 # -- responses ------------------------------------------------------------------------
-
-PERSONA_EXAMPLE = {
-    "name": "Ms. Uwase — Biology S3",
-    "description": "Answers from the S3 biology notes.",
-    "tone": {"style": "friendly", "formality": "casual"},
-    "rules": {"guidelines": ["Be helpful", "Stay on topic"]},
-    "sample_prompts": ["What does the mitochondria do?"],
-    "safety_rules": ["No inappropriate content"],
-}
 
 
 class PersonaOut(BaseModel):

@@ -41,9 +41,7 @@ class _Document:
         self.registry = Registry().with_resource(DOC_URI, resource)
         self.validators: dict[tuple[str, str, str, str], Any] = {}
         self.operations = {
-            (method, path)
-            for path, item in self.doc.get("paths", {}).items()
-            for method in item
+            (method, path) for path, item in self.doc.get("paths", {}).items() for method in item
         }
 
     def validator(self, key: tuple[str, str, str, str], schema: dict[str, Any]):
@@ -104,13 +102,20 @@ class ContractChecker:
         media = response.headers.get("content-type", "").split(";")[0].strip()
         if route is None or not route.include_in_schema:
             if response.status_code >= 400 and media == "application/json" and route is None:
-                self._validate(doc, ("", "", status, media), {"$ref": "#/components/schemas/Error"},
-                               response, f"{method.upper()} {path} (no operation)")
+                self._validate(
+                    doc,
+                    ("", "", status, media),
+                    {"$ref": "#/components/schemas/Error"},
+                    response,
+                    f"{method.upper()} {path} (no operation)",
+                )
             return
-        label = f"{method.upper()} {route.path_format} ({route.operation_id or route.name})"
         op = doc.doc["paths"].get(route.path_format, {}).get(method.lower())
         if op is None:
-            raise ContractViolation(f"{label}: the operation is missing from /openapi.json")
+            raise ContractViolation(
+                f"{method.upper()} {route.path_format}: the operation is missing from /openapi.json"
+            )
+        label = f"{method.upper()} {route.path_format} ({op.get('operationId')})"
         self.seen[(method.lower(), route.path_format)] += 1
         documented = op.get("responses", {}).get(status)
         if documented is None:
@@ -140,7 +145,9 @@ class ContractChecker:
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ContractViolation(f"{label}: {response.status_code} body is not JSON: {exc}")
+            raise ContractViolation(
+                f"{label}: {response.status_code} body is not JSON: {exc}"
+            ) from None
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))
         if errors:
             lines = [
