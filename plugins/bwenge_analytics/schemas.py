@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 
 class EventRecorded(BaseModel):
-    event_id: str
+    event_id: int
     event_type: str
     recorded_at: datetime
     status: str

@@ -61,7 +61,7 @@ def _context(body: RespondRequest) -> dict[str, Any]:
 @router.post(
     "/ai/respond",
     operation_id="answers.respond",
-    responses=merge(ok(AnswerOut), errors(402, 404, 503)),
+    responses=merge(ok(AnswerOut), errors(400, 402, 404, 503)),
 )
 async def respond(
     body: RespondRequest,
@@ -83,7 +83,7 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     "/ai/respond/stream",
     operation_id="answers.respond_stream",
     response_class=StreamingResponse,
-    responses={200: SSE_RESPONSE, **errors(402, 404, 503)},
+    responses={200: SSE_RESPONSE, **errors(400, 402, 404, 503)},
 )
 async def respond_stream(
     body: RespondRequest,

@@ -199,7 +199,7 @@ def _api_key(key) -> dict[str, Any]:
 
 
 # first: every client calls it on start-up, and routes are matched in order
-@router.get("/users/me", operation_id="auth.me", response_model=UserOut)
+@router.get("/users/me", operation_id="auth.me", response_model=UserOut, responses=errors(404))
 async def me(principal: Principal = Depends(require("user.read_self"))):
     """The caller's profile, from the row the authenticator already loaded (no extra query)."""
     if principal.method == "api_key":
@@ -277,7 +277,9 @@ async def logout(request: Request, principal: Principal = Depends(require("user.
     return {"message": "Logged out"}
 
 
-@router.patch("/users/me", operation_id="auth.update_me", response_model=UserOut)
+@router.patch(
+    "/users/me", operation_id="auth.update_me", response_model=UserOut, responses=errors(404)
+)
 async def update_me(
     body: ProfileIn, request: Request, principal: Principal = Depends(require("user.update_self"))
 ):
@@ -289,7 +291,7 @@ async def update_me(
     "/users/me/password",
     operation_id="auth.change_password",
     response_model=TokenOut,
-    responses=errors(400),
+    responses=errors(400, 404),
 )
 async def change_password(
     body: PasswordIn,
@@ -325,7 +327,7 @@ async def read_org(
 @router.post(
     "/orgs/{org_id}/invite",
     operation_id="auth.invite",
-    responses=merge(ok(InviteOut), errors(402, 409)),
+    responses=merge(ok(InviteOut), errors(400, 402, 409)),
 )
 async def invite(
     org_id: str,
@@ -431,7 +433,7 @@ async def members(
 @router.patch(
     "/orgs/{org_id}/members/{user_id}",
     operation_id="auth.change_role",
-    responses=merge(ok(MemberOut), errors(409)),
+    responses=merge(ok(MemberOut), errors(400, 409)),
 )
 async def change_role(
     org_id: str,
@@ -450,7 +452,7 @@ async def change_role(
 @router.delete(
     "/orgs/{org_id}/members/{user_id}",
     operation_id="auth.remove_member",
-    responses=merge(ok(MemberChanged), errors(409)),
+    responses=merge(ok(MemberChanged), errors(400, 409)),
 )
 async def remove_member(
     org_id: str,
@@ -465,7 +467,7 @@ async def remove_member(
 @router.post(
     "/orgs/{org_id}/transfer-ownership",
     operation_id="auth.transfer_ownership",
-    responses=merge(ok(MemberChanged), errors(409)),
+    responses=merge(ok(MemberChanged), errors(400, 409)),
 )
 async def transfer_ownership(
     org_id: str,
@@ -485,7 +487,7 @@ async def transfer_ownership(
     "/orgs/{org_id}/api-keys",
     status_code=201,
     operation_id="auth.create_api_key",
-    responses=ok(ApiKeyCreated, status=201),
+    responses=merge(ok(ApiKeyCreated, status=201), errors(400)),
 )
 async def create_api_key(
     org_id: str,

@@ -10,6 +10,11 @@ import typer
 sources_cli = typer.Typer(help="Knowledge sources.", no_args_is_help=True)
 
 
+@sources_cli.callback()
+def sources_group() -> None:
+    """Knowledge sources (a group even with one command: ``sources list``)."""
+
+
 def add_commands(cli: typer.Typer) -> None:
     cli.command("worker")(worker)
     cli.command("ingest")(ingest)

@@ -95,7 +95,11 @@ async def upload(request: Request, principal: Principal = Depends(require("knowl
     }
 
 
-@router.get("/sources", operation_id="knowledge.list", responses=ok(list[SourceOut]))
+@router.get(
+    "/sources",
+    operation_id="knowledge.list",
+    responses=merge(ok(list[SourceOut]), errors(404)),
+)
 async def list_sources(
     request: Request,
     persona_id: str | None = Query(None),

@@ -10,6 +10,11 @@ import typer
 personas_cli = typer.Typer(help="Personas.", no_args_is_help=True)
 
 
+@personas_cli.callback()
+def personas_group() -> None:
+    """Personas (a group even with one command, so ``personas list`` stays the call)."""
+
+
 @personas_cli.command("list")
 def list_personas(
     org: Annotated[
