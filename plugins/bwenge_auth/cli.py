@@ -32,6 +32,7 @@ def create_admin(
     platform_admin: Annotated[
         bool, typer.Option("--platform-admin", help="Also mark the account as a platform operator.")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the new ids as JSON.")] = False,
 ) -> None:
     """Create an organisation and its owner (the first account of an instance)."""
     from bwenge.cli import console, fail, load_kernel, run_async
@@ -51,6 +52,12 @@ def create_admin(
         return
     finally:
         kernel.db.dispose()
+    if as_json:
+        import json
+
+        ids = {"user_id": user.id, "org_id": user.org_id, "email": user.email}
+        print(json.dumps({**ids, "is_platform_admin": platform_admin}))
+        return
     extra = " (platform admin)" if platform_admin else ""
     console.print(
         f"Created owner {user.email}{extra} of organisation {org_name!r} "

@@ -209,5 +209,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
         covered = len(set(checker.seen) & checker.total_operations)
         terminalreporter.write_line(
             f"OpenAPI contract: {checker.checked} responses matched /openapi.json, "
-            f"covering {covered} of {len(checker.total_operations)} operations."
+            f"covering {covered} of {len(checker.total_operations)} operations "
+            f"({len(checker._documents)} route sets)."
         )
