@@ -22,12 +22,22 @@ def register_settings(register):
     register("mail", MailSettings)
 
 
+def _log_sender(kernel):
+    from .senders import LogSender
+
+    return LogSender(kernel.settings_for("mail"))
+
+
+def _smtp_sender(kernel):
+    from .senders import SmtpSender
+
+    return SmtpSender(kernel.settings_for("mail"))
+
+
 @hookimpl
 def register_mail_senders(register):
-    from .senders import LogSender, SmtpSender
-
-    register("log", lambda kernel: LogSender(kernel.settings_for("mail")))
-    register("smtp", lambda kernel: SmtpSender(kernel.settings_for("mail")))
+    register("log", _log_sender)
+    register("smtp", _smtp_sender)
 
 
 @hookimpl

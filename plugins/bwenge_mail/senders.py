@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import smtplib
-import ssl
 from email.message import EmailMessage
 
 import anyio
@@ -54,6 +52,9 @@ class SmtpSender:
         await anyio.to_thread.run_sync(self._send, _email(self.settings, message))
 
     def _send(self, mail: EmailMessage) -> None:
+        import smtplib
+        import ssl
+
         smtp = self.settings.smtp
         context = ssl.create_default_context()
         if smtp.security == "ssl":

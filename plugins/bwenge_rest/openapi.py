@@ -4,9 +4,10 @@ Routes describe their success body with ``responses=ok(Model)`` (documentation o
 the route's own serialisation is untouched) and the errors peculiar to them with
 ``errors(409, 413, ...)``. :func:`install` adds what every route shares — 401/403/429
 for authenticated routes, 404 where a path names an object, 422 where there is input,
-500 everywhere — each referencing the one ``Error`` component, and the two ways to
-authenticate (``bearerAuth``, ``apiKeyAuth``) so Swagger UI's *Authorize* works with
-either. ``bwenge_rest.testing`` checks every response of a test suite against it.
+400 where there is a body (one that doesn't parse), 500 everywhere — each referencing
+the one ``Error`` component — and the two ways to authenticate (``bearerAuth``,
+``apiKeyAuth``) so Swagger UI's *Authorize* works with either. ``bwenge_rest.testing``
+checks every response of a test suite against it.
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ def _shared_errors(route: APIRoute) -> list[int]:
     extra = route.openapi_extra or {}
     if params.path_params or params.query_params or route.body_field or "requestBody" in extra:
         statuses.append(422)
+    if route.body_field or "requestBody" in extra:
+        statuses.append(400)  # a body that isn't JSON (or multipart) at all
     return statuses
 
 
