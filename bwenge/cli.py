@@ -13,7 +13,7 @@ from rich.table import Table
 from .errors import BwengeError, ConfigError, PluginError
 from .kernel import Kernel
 
-# Exit codes (docs/operations.md): scripts may rely on them.
+# Exit codes (docs/cli.md#exit-codes): scripts rely on them.
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
 
 cli = typer.Typer(
