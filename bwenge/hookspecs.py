@@ -227,6 +227,16 @@ def register_payment_providers(register):
     ``factory(kernel)`` returns a :class:`bwenge.contracts.PaymentProvider`."""
 
 
+@hookspec
+def register_mail_senders(register):
+    """Contribute a way to send mail (password resets, and any plugin's notices).
+    Call ``register(name, factory)`` where ``factory(kernel)`` returns an object
+    with ``send(message)`` (sync or async) taking a
+    :class:`bwenge.contracts.mail.MailMessage` and raising when it can't deliver.
+    ``mail.sender`` names the one used (built in: ``log``, ``smtp``); the chosen
+    sender is the ``"mail"`` service."""
+
+
 # --------------------------------------------------------------------------
 # Events: before_* may refuse by raising; after_* and on_*_error observe.
 # Each receives ``kernel`` and ``event`` (a bwenge.domain.Event).

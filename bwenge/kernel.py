@@ -38,6 +38,7 @@ REGISTRIES = {
     "register_rerankers": ("rerankers", "reranker"),
     "register_llm_providers": ("llm_providers", "LLM provider"),
     "register_payment_providers": ("payment_providers", "payment provider"),
+    "register_mail_senders": ("mail_senders", "mail sender"),
     "register_readiness_checks": ("readiness_checks", "readiness check"),
     "register_deployment_checks": ("deployment_checks", "deployment check"),
 }

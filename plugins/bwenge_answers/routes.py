@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from bwenge_rest.deps import get_kernel, require
+from bwenge_rest.openapi import errors, merge, ok
 from fastapi import APIRouter, Depends, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -15,6 +16,7 @@ from bwenge.contracts.answers import AnswerEvent
 from bwenge.domain import Principal
 from bwenge.logs import request_id_var
 
+from .schemas import RESPOND_EXAMPLE, SSE_RESPONSE, AnswerOut, SessionMessages
 from .service import AnswerEngine, Exchange
 
 router = APIRouter(tags=["answers"])
@@ -39,7 +41,7 @@ class RespondContext(BaseModel):
 
 
 class RespondRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [RESPOND_EXAMPLE]})
 
     persona_id: Id
     session_id: Id | None = None  # the seed's clients invent one; omitted -> a new session
@@ -57,7 +59,11 @@ def _context(body: RespondRequest) -> dict[str, Any]:
     return {"channel": "rest", **body.context.model_dump(exclude_none=True)}
 
 
-@router.post("/ai/respond")
+@router.post(
+    "/ai/respond",
+    operation_id="answers.respond",
+    responses=merge(ok(AnswerOut), errors(400, 402, 404, 503)),
+)
 async def respond(
     body: RespondRequest,
     principal: Principal = Depends(require("answer.ask")),
@@ -82,7 +88,12 @@ async def prepared(
     )
 
 
-@router.post("/ai/respond/stream", response_class=EventSourceResponse)
+@router.post(
+    "/ai/respond/stream",
+    operation_id="answers.respond_stream",
+    response_class=EventSourceResponse,
+    responses={200: SSE_RESPONSE, **errors(400, 402, 404, 503)},
+)
 async def respond_stream(
     exchange: Exchange = Depends(prepared),
     answers: AnswerEngine = Depends(engine),
@@ -110,7 +121,11 @@ def _frame(event: AnswerEvent, request_id: str) -> ServerSentEvent:
     return _sse("error", {"code": event.code, "message": event.message, "request_id": request_id})
 
 
-@router.get("/sessions/{session_id}/messages")
+@router.get(
+    "/sessions/{session_id}/messages",
+    operation_id="answers.session_messages",
+    responses=ok(SessionMessages),
+)
 async def session_messages(
     session_id: str,
     limit: int = Query(50, ge=1, le=500),

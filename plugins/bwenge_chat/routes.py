@@ -11,6 +11,7 @@ from collections import deque
 from typing import Any
 
 from bwenge_rest.deps import authenticate, authorize, get_kernel, require
+from bwenge_rest.openapi import ok
 from fastapi import APIRouter, Depends, WebSocket
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -21,6 +22,7 @@ from bwenge.kernel import Kernel
 
 from . import protocol
 from .protocol import FrameError
+from .schemas import Ticket
 from .service import ChatHub
 from .settings import ChatSettings
 
@@ -30,7 +32,7 @@ router = APIRouter(tags=["chat"])
 ACTION = "chat.connect"
 
 
-@router.post("/ws/ticket")
+@router.post("/ws/ticket", operation_id="chat.ticket", responses=ok(Ticket))
 async def issue_ticket(
     principal: Principal = Depends(require(ACTION)), kernel: Kernel = Depends(get_kernel)
 ):

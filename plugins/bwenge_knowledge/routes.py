@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from bwenge_rest.deps import get_kernel, require
+from bwenge_rest.openapi import errors, merge, ok
 from fastapi import APIRouter, Depends, Query, Request
 
 from bwenge.domain import Principal
 from bwenge.errors import BadRequest
 
 from .models import KnowledgeSource
+from .schemas import SourceDeleted, SourceOut, UploadOut
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
 
@@ -37,6 +39,8 @@ def source_out(source: KnowledgeSource) -> dict[str, Any]:
 
 @router.post(
     "/upload",
+    operation_id="knowledge.upload",
+    responses=merge(ok(UploadOut), errors(400, 402, 404, 413, 415)),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -49,7 +53,7 @@ def source_out(source: KnowledgeSource) -> dict[str, Any]:
                             "persona_id": {"type": "string"},
                             "title": {"type": "string"},
                         },
-                    }
+                    },
                 }
             }
         }
@@ -91,7 +95,11 @@ async def upload(request: Request, principal: Principal = Depends(require("knowl
     }
 
 
-@router.get("/sources")
+@router.get(
+    "/sources",
+    operation_id="knowledge.list",
+    responses=merge(ok(list[SourceOut]), errors(404)),
+)
 async def list_sources(
     request: Request,
     persona_id: str | None = Query(None),
@@ -104,14 +112,14 @@ async def list_sources(
     return [source_out(s) for s in service.list(principal.org_id, persona_id)]
 
 
-@router.get("/{source_id}/status")
+@router.get("/{source_id}/status", operation_id="knowledge.status", responses=ok(SourceOut))
 async def source_status(
     source_id: str, request: Request, principal: Principal = Depends(require("knowledge.read"))
 ):
     return source_out(_service(request).get(principal.org_id, source_id))
 
 
-@router.delete("/{source_id}")
+@router.delete("/{source_id}", operation_id="knowledge.delete", responses=ok(SourceDeleted))
 async def delete_source(
     source_id: str, request: Request, principal: Principal = Depends(require("knowledge.delete"))
 ):

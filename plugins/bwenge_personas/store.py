@@ -100,6 +100,12 @@ class SQLPersonaStore:
             rows = s.scalars(query.order_by(PersonaRow.created_at, PersonaRow.id)).all()
             return [_to_persona(r) for r in rows]
 
+    def list_all(self) -> list[Persona]:
+        """Every organisation's personas (operators' ``bwenge personas list``)."""
+        query = select(PersonaRow).order_by(PersonaRow.org_id, PersonaRow.created_at, PersonaRow.id)
+        with self.db.session() as s:
+            return [_to_persona(r) for r in s.scalars(query).all()]
+
     def update(self, org_id: str, persona_id: str, changes: dict[str, Any]) -> Persona | None:
         with self.db.session() as s:
             row = s.get(PersonaRow, persona_id, with_for_update=True)
