@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from bwenge_rest.deps import get_kernel, require
+from bwenge_rest.openapi import errors, merge, ok
 from fastapi import APIRouter, Depends
 
 from bwenge.domain import Principal
 
 from .exam_items import ExamIn
+from .exam_schemas import ExamOut, ExamResultOut
 from .exams import ExamService
 
 router = APIRouter(tags=["exams"])
@@ -17,7 +19,7 @@ def exams(kernel=Depends(get_kernel)) -> ExamService:
     return kernel.service("exams")
 
 
-@router.put("/personas/{persona_id}/exam")
+@router.put("/personas/{persona_id}/exam", operation_id="exams.put", responses=ok(ExamOut))
 async def put_exam(
     persona_id: str,
     body: ExamIn,
@@ -29,7 +31,7 @@ async def put_exam(
     return service.put(principal, persona_id, body.items)
 
 
-@router.get("/personas/{persona_id}/exam")
+@router.get("/personas/{persona_id}/exam", operation_id="exams.get", responses=ok(ExamOut))
 async def get_exam(
     persona_id: str,
     principal: Principal = Depends(require("exam.read")),
@@ -39,7 +41,11 @@ async def get_exam(
     return service.get(principal, persona_id)
 
 
-@router.post("/personas/{persona_id}/exam/run")
+@router.post(
+    "/personas/{persona_id}/exam/run",
+    operation_id="exams.run",
+    responses=merge(ok(ExamResultOut), errors(503)),
+)
 async def run_exam(
     persona_id: str,
     principal: Principal = Depends(require("exam.run")),
@@ -50,7 +56,11 @@ async def run_exam(
     return await service.run(principal, persona_id)
 
 
-@router.get("/personas/{persona_id}/exam/result")
+@router.get(
+    "/personas/{persona_id}/exam/result",
+    operation_id="exams.result",
+    responses=ok(ExamResultOut),
+)
 async def exam_result(
     persona_id: str,
     principal: Principal = Depends(require("exam.read")),

@@ -40,6 +40,7 @@ _REFUSALS: dict[int | str, str] = {
     429: "Quota used up (`insufficient_quota`) or rate limited (`rate_limit_exceeded`)",
     # also keeps FastAPI from documenting a 422 these routes never send
     "4XX": "Any other refusal, in the same shape",
+    "5XX": "A server-side failure, in the same shape",
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
@@ -63,7 +64,7 @@ def gateway(kernel=Depends(get_kernel)) -> OpenAIGateway:
     return kernel.service("openai_compat")
 
 
-@router.get("/v1/models", response_model=ModelList, operation_id="openai.models.list")
+@router.get("/v1/models", response_model=ModelList, operation_id="openai.list_models")
 async def list_models(
     principal: Principal = Depends(require("persona.list")),
     service: OpenAIGateway = Depends(gateway),
@@ -72,7 +73,7 @@ async def list_models(
     return ModelList(data=service.models(principal))
 
 
-@router.get("/v1/models/{model_id}", response_model=ModelOut, operation_id="openai.models.retrieve")
+@router.get("/v1/models/{model_id}", response_model=ModelOut, operation_id="openai.retrieve_model")
 async def retrieve_model(
     model_id: Annotated[str, Path(max_length=64)],
     principal: Principal = Depends(require("persona.read")),
@@ -91,15 +92,10 @@ async def retrieve_model(
             "`data: <chat.completion.chunk>` lines ending with `data: [DONE]`",
             "content": {
                 "text/event-stream": {
-                    "itemSchema": {
-                        "type": "object",
-                        "properties": {
-                            "data": {
-                                "type": "string",
-                                "contentMediaType": "application/json",
-                                "description": "a chat.completion.chunk, or [DONE]",
-                            }
-                        },
+                    "schema": {
+                        "type": "string",
+                        "description": "`data: <chat.completion.chunk JSON>` lines, then "
+                        "`data: [DONE]`",
                     }
                 }
             },

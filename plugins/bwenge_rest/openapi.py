@@ -167,9 +167,13 @@ def complete(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
             if op is None:
                 continue
             responses = op.setdefault("responses", {})
-            for status in _shared_errors(route):
-                responses.setdefault(str(status), {"description": http.HTTPStatus(status).phrase})
             own = {str(k) for k, v in route.responses.items() if "model" in v or "content" in v}
+            for status in _shared_errors(route):
+                # a route documenting a whole class ("4XX") in its own shape covers it
+                if f"{str(status)[0]}XX" not in own:
+                    responses.setdefault(
+                        str(status), {"description": http.HTTPStatus(status).phrase}
+                    )
             for status, response in responses.items():
                 # a route that documents its own error body keeps it (readiness' 503);
                 # FastAPI's HTTPValidationError is replaced: ``detail`` is a string here

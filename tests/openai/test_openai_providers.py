@@ -223,7 +223,7 @@ def test_the_openapi_document_describes_the_gateway(bwenge_app):
         assert ref.endswith("/ErrorResponse"), status
     assert [p["name"] for p in chat["parameters"]] == ["X-Bwenge-Session"]
     models = spec["paths"]["/v1/models"]["get"]
-    assert models["operationId"] == "openai.models.list"
-    assert spec["paths"]["/v1/models/{model_id}"]["get"]["operationId"] == "openai.models.retrieve"
+    assert models["operationId"] == "openai.list_models"
+    assert spec["paths"]["/v1/models/{model_id}"]["get"]["operationId"] == "openai.retrieve_model"
     stream = spec["paths"]["/ai/respond/stream"]["post"]["responses"]["200"]["content"]
     assert list(stream) == ["text/event-stream"]  # EventSourceResponse documents the stream
