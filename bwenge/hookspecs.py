@@ -96,6 +96,19 @@ def register_deployment_checks(register):
     """
 
 
+@hookspec
+def register_storage_locations(register):
+    """Name the places a plugin writes to, so they are checked before the server
+    starts and while it runs (``GET /health/ready``, check ``storage``).
+
+    Call ``register(name, locate)`` where ``locate(kernel)`` returns a
+    :class:`bwenge.storage.StorageLocation` (path and the setting that chooses
+    it), a list of them, or ``None`` when nothing local is written (e.g. a remote
+    store). Start-up stops with one line naming the path and the setting when a
+    location refuses writes; ``data_dir`` and a SQLite database are always checked.
+    """
+
+
 # --------------------------------------------------------------------------
 # Lifecycle
 # --------------------------------------------------------------------------
