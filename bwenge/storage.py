@@ -54,14 +54,15 @@ def probe(location: StorageLocation) -> str | None:
     path = location.path
     try:
         if location.file:
-            if path.exists():
-                with open(path, "ab"):  # opening for append changes nothing
-                    pass
-                return None
+            # never open the file itself: closing any descriptor of a SQLite database
+            # drops the POSIX locks SQLite holds on it in this process. access(2)
+            # does see a read-only mount or an immutable file, even for root.
+            if path.exists() and not os.access(path, os.W_OK):
+                return "the file is read-only"
             path = path.parent
+        if path.exists() and not path.is_dir():
+            return "it is a file, not a folder"
         path.mkdir(parents=True, exist_ok=True)
-        if not path.is_dir():
-            return "it is not a folder"
         fd, name = tempfile.mkstemp(prefix=".bwenge-probe-", dir=path)
         try:
             os.write(fd, b"ok")

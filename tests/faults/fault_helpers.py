@@ -221,12 +221,13 @@ class World:
         return r.json()["messages"]
 
 
-def big_text(chunks: int) -> bytes:
-    """A text file that splits into about ``chunks`` chunks (distinct sentences)."""
+def big_text(chunks: int, topic: str = "cell") -> bytes:
+    """A text file that splits into about ``chunks`` chunks (distinct sentences;
+    a different ``topic`` makes different content)."""
     sentences = []
-    for n in range(chunks * 9):
+    for n in range(int(chunks * 10)):
         sentences.append(
-            f"Paragraph {n} explains that cell {n % 97} stores energy case {n * 7919 % 100003}."
+            f"Paragraph {n} explains that {topic} {n % 97} stores energy case {n * 7919 % 100003}."
         )
     return " ".join(sentences).encode()
 
