@@ -33,8 +33,8 @@ def one_round(root: Path, openai_url: str, chunks: int, busy: bool) -> float:
     instance = Instance(root, openai_url)
     instance.start()
     try:
-        world = World(instance)
         if busy:
+            world = World(instance)
             with world.client() as c:
                 source = world.upload(c, "long.txt", big_text(chunks, f"topic{time.time_ns()}"))
                 world.wait_status(c, source, {"processing"}, 120)

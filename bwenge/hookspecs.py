@@ -323,13 +323,15 @@ def after_session_start(kernel, event):
 @hookspec
 def before_message_answer(kernel, event):
     """A question is about to be answered; raise to refuse (e.g. a message
-    quota). ``event.data``: ``persona_id``, ``session_id``."""
+    quota). ``event.data``: ``persona_id``, ``session_id``, ``exchange_id`` (the
+    stored question's id; key anything reserved here by it, so it can be settled
+    or released exactly once, even after a crash)."""
 
 
 @hookspec
 def after_message_answer(kernel, event):
     """A question was answered and stored. ``event.data``: ``persona_id``,
-    ``session_id``, ``message_id``, ``provider``, ``latency_ms``,
+    ``session_id``, ``exchange_id``, ``message_id``, ``provider``, ``latency_ms``,
     ``prompt_chars``, ``answer_chars``, ``tokens`` (or None), ``citations``."""
 
 
@@ -337,7 +339,9 @@ def after_message_answer(kernel, event):
 def on_message_answer_error(kernel, event):
     """Answering failed after ``before_message_answer`` let it through; listeners
     that reserved something there release it here. ``event.data``:
-    ``persona_id``, ``session_id``, ``error``."""
+    ``persona_id``, ``session_id``, ``exchange_id``, ``error`` (``interrupted``
+    for a client that left, and for an exchange a crash interrupted, announced when
+    the restarted worker recovers it — possibly more than once: release idempotently)."""
 
 
 @hookspec

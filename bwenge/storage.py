@@ -62,7 +62,14 @@ def probe(location: StorageLocation) -> str | None:
             path = path.parent
         if path.exists() and not path.is_dir():
             return "it is a file, not a folder"
-        path.mkdir(parents=True, exist_ok=True)
+        # a folder not made yet: its nearest existing parent must take it (nothing is
+        # created here: a refused start leaves no trace)
+        while not path.exists():
+            if path.parent == path:
+                return "no such folder"
+            path = path.parent
+        if not path.is_dir():
+            return f"{path} is a file, not a folder"
         fd, name = tempfile.mkstemp(prefix=".bwenge-probe-", dir=path)
         try:
             os.write(fd, b"ok")

@@ -17,13 +17,17 @@ left pending (:func:`interrupted`).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from bwenge.utils import new_id, utcnow
 
 from .models import MessageRow, PendingAnswerRow, SessionRow
+
+# far beyond any answer's deadline: such a pending exchange has no live worker
+ABANDONED_AFTER = timedelta(hours=1)
 
 
 def store_question(
@@ -141,12 +145,15 @@ def mark_unanswered(db, question_id: str, reason: str, *, recovered: bool = Fals
 
 
 def interrupted(db, worker: str) -> list[PendingAnswerRow]:
-    """Exchanges this worker identity left pending: written by a process that is gone."""
+    """Exchanges that can't be in progress any more: the ones this worker identity
+    left (written by a process that is gone), and any older than
+    :data:`ABANDONED_AFTER` (a worker that was never started again)."""
+    old = utcnow() - ABANDONED_AFTER
     with db.session() as s:
         return list(
             s.scalars(
                 select(PendingAnswerRow)
-                .where(PendingAnswerRow.worker == worker)
+                .where(or_(PendingAnswerRow.worker == worker, PendingAnswerRow.created_at < old))
                 .order_by(PendingAnswerRow.created_at)
             )
         )

@@ -1,5 +1,6 @@
-"""Fault injection against real ``bwenge serve`` processes: one instance per
-module, restarted by the tests on the same data (see ``fault_helpers``)."""
+"""Fault injection against real ``bwenge serve`` processes: one instance for the
+whole suite, killed and restarted by the tests on the same data (see
+``fault_helpers``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def openai_server():
     server.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def instance(tmp_path_factory, openai_server):
     inst = Instance(tmp_path_factory.mktemp("instance"), openai_server.base_url)
     inst.start()
@@ -25,6 +26,6 @@ def instance(tmp_path_factory, openai_server):
     inst.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(instance):
     return World(instance)
