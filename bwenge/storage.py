@@ -99,10 +99,14 @@ def locations(kernel: Any) -> list[StorageLocation]:
 
 def problems(kernel: Any) -> list[str]:
     """One line per location that refuses writes, naming the path and its setting."""
-    lines = []
+    lines: list[str] = []
+    refused: list[Path] = []
     for location in locations(kernel):
+        if any(location.path.resolve().is_relative_to(p) for p in refused):
+            continue  # inside a location already named: one line says it
         reason = probe(location)
         if reason:
+            refused.append(location.path.resolve())
             lines.append(
                 f"{location.setting}: cannot write to {location.path.resolve()} ({reason}); "
                 f"make it writable for the user running Bwenge or set {location.setting} "
