@@ -1,14 +1,14 @@
 """Knowledge sources record which worker holds their job.
 
-Revision ID: knowledge_0002_worker
-Revises: knowledge_0001
+Revision ID: knowledge_0003_worker
+Revises: knowledge_0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "knowledge_0002_worker"
-down_revision = "knowledge_0001"
+revision = "knowledge_0003_worker"
+down_revision = "knowledge_0002"
 branch_labels = None
 depends_on = None
 
