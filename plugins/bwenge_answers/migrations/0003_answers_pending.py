@@ -1,7 +1,7 @@
 """answers: questions whose answer is still being written
 
-Revision ID: answers_0002_pending
-Revises: answers_0001
+Revision ID: answers_0003_pending
+Revises: answers_0002_exams
 """
 
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 from bwenge.db import UTCDateTime
 
-revision = "answers_0002_pending"
-down_revision = "answers_0001"
+revision = "answers_0003_pending"
+down_revision = "answers_0002_exams"
 branch_labels = None
 depends_on = None
 
