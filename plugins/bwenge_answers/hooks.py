@@ -22,6 +22,8 @@ def register_migrations(register):
 @hookimpl(tryfirst=True)  # the chat plugin looks the service up when it starts
 def after_app_start(kernel):
     setup(kernel)
+    # exchanges a kill interrupted: questions kept as unanswered, reservations released
+    return kernel.services["answers"].recover_interrupted()
 
 
 @hookimpl

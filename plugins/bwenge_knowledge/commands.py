@@ -129,6 +129,9 @@ def worker(
     from .parsing import warm_up
 
     warm_up()
+    from .lifecycle import recover_own
+
+    recover_own(service)
     if settings.queue == "dramatiq":
         url = settings.redis_url or kernel.core.redis_url
         if not url:

@@ -35,6 +35,12 @@ class UploadOut(SourceOut):
     duplicate: bool = Field(description="The same content was already uploaded to the persona.")
 
 
+class SourcesStatus(BaseModel):
+    """Many sources' status in one response."""
+
+    sources: list[SourceOut]
+
+
 class SourceDeleted(BaseModel):
     message: str
     source_id: str

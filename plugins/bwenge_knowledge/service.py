@@ -33,9 +33,11 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select, update
 
 from bwenge.errors import BwengeError, NotFound, UnsupportedMediaType
+from bwenge.storage import storage_failure
 from bwenge.utils import new_id, utcnow
 
 from . import lexical
+from .lifecycle import RunningJobs
 from .models import FAILED, PENDING, PROCESSING, READY, KnowledgeChunk, KnowledgeSource
 from .parsing import ParseError, parse_file
 from .safety import Limits, check_file
@@ -98,6 +100,7 @@ class KnowledgeService:
             None  # the app's loop, for events from threads
         )
         self.stopping = threading.Event()
+        self.jobs = RunningJobs()  # claims this process holds, handed back at shutdown
         self.runner = None  # set by hooks: enqueue(source_id)
         self.autostart = True  # start the configured runner in after_app_start
 
@@ -398,6 +401,7 @@ class KnowledgeService:
                     status=PROCESSING,
                     attempts=KnowledgeSource.attempts + 1,
                     claim_token=token,
+                    worker=self.kernel.worker_id,
                     heartbeat_at=now,
                     updated_at=now,
                     error_message=None,
@@ -406,6 +410,7 @@ class KnowledgeService:
             source = session.get(KnowledgeSource, source_id) if claimed == 1 else None
         if source is None:
             return None
+        self.jobs.started(source_id, token)
         started = time.monotonic()
         beat = _Heartbeat(self, source_id, token, self.settings.lease_seconds / 4)
         beat.start()
@@ -441,12 +446,18 @@ class KnowledgeService:
         except _Fail as exc:
             return self._fail(source, token, str(exc))
         except Exception as exc:  # an unexpected failure still ends the job, never stuck
+            reason = storage_failure(exc)
+            if reason:  # not the file's fault: keep it pending until storage takes writes
+                log.error("Source %s handed back: storage refuses writes (%s)", source_id, reason)
+                self.release(source_id, token)
+                return None
             log.exception("Ingesting source %s failed", source_id)
             return self._fail(
                 source, token, f"internal error while ingesting: {type(exc).__name__}: {exc}"
             )
         finally:
             beat.stop()
+            self.jobs.finished(source_id)
         self.emit(
             "after_source_ingest",
             org_id=source.org_id,

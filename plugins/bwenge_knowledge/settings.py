@@ -79,6 +79,12 @@ class KnowledgeSettings(BaseModel):
         description="A processing job whose heartbeat is older "
         "than this belongs to a dead worker and is retried.",
     )
+    shutdown_grace_seconds: float = Field(
+        3,
+        ge=0,
+        description="On SIGTERM, how long running jobs get to stop by themselves before "
+        "they are handed back as pending (either way before the process exits).",
+    )
     sweep_seconds: float = Field(
         15, gt=0, description="How often stuck or unqueued jobs are looked for."
     )

@@ -45,6 +45,13 @@ async def _check_database(kernel: Kernel) -> str | None:
     return await asyncio.to_thread(check)
 
 
+async def _check_storage(kernel: Kernel) -> str | None:
+    from bwenge import storage
+
+    found = await asyncio.to_thread(storage.problems, kernel)
+    return "; ".join(found) or None
+
+
 @router.get(
     "/health/ready",
     operation_id="system.ready",
@@ -53,7 +60,7 @@ async def _check_database(kernel: Kernel) -> str | None:
 )
 async def ready(kernel: Kernel = Depends(get_kernel)):
     """Readiness: each dependency's state; 503 when any is down."""
-    checks = {"database": _check_database}
+    checks = {"database": _check_database, "storage": _check_storage}
     checks.update({e.name: e.obj for e in kernel.readiness_checks.entries()})
     report: dict[str, dict] = {}
     for name, check in checks.items():

@@ -117,6 +117,10 @@ CASES: list[Case] = [
     Case("POST", "/knowledge/upload", form={"persona_id": "B.persona_id"}),
     Case("GET", "/knowledge/sources", query={"persona_id": "B.persona_id"}),
     Case("GET", "/knowledge/{source_id}/status", {"source_id": "B.source_id"}),
+    Case("GET", "/knowledge/sources/status", query={"persona_id": "B.persona_id"}),
+    Case("GET", "/knowledge/sources/status", query={"source_ids": "B.source_id"}),
+    Case("GET", "/knowledge/sources/events", query={"persona_id": "B.persona_id"}),
+    Case("GET", "/knowledge/sources/events", query={"source_ids": "B.source_id"}),
     Case("DELETE", "/knowledge/{source_id}", {"source_id": "B.source_id"}),
     # -- answers
     Case("POST", "/ai/respond", json={"persona_id": "B.persona_id", "user_message": MSG}),
