@@ -152,15 +152,16 @@ class Kernel:
         if self.core.env == "production":
             raise ConfigError(
                 "secret_key is missing or a placeholder, and BWENGE_ENV=production refuses "
-                "to start without a real one. Set BWENGE_SECRET_KEY or secret_key in "
-                f"{self.config.secrets_path} (e.g. `python -c 'import secrets; "
-                "print(secrets.token_urlsafe(48))'`)."
+                "to start without a real one. Set BWENGE_SECRET_KEY, secret_key in "
+                f"{self.config.secrets_path}, or a file secret_key in $BWENGE_SECRETS_DIR "
+                "(`bwenge init` writes one to <data_dir>/secrets; or use `python -c "
+                "'import secrets; print(secrets.token_urlsafe(48))'`)."
             )
         from pydantic import SecretStr
 
         if self.core.env == "development" and self.core.secret_key is None and persist:
             key = self.config.write_secret_key()
-            log.warning("Wrote a new random secret_key to %s", self.config.secrets_path)
+            log.warning("Wrote a new random secret_key to %s", self.config.secret_key_path)
         elif self.core.secret_key is None:  # testing, or a command that won't serve
             import secrets
 
