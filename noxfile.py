@@ -31,8 +31,8 @@ def lock(session: nox.Session) -> None:
     session.install("uv")
     session.run(
         "uv", "pip", "compile", "pyproject.toml", "--extra", "test",
-        "--python-version", PYTHON, "--no-header", "--annotation-style", "line",
-        "--upgrade", "-o", LOCK, *session.posargs,
+        "--python-version", PYTHON, "--annotation-style", "line",
+        "--custom-compile-command", "nox -s lock", "--upgrade", "-o", LOCK, *session.posargs,
     )  # fmt: skip
 
 

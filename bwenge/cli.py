@@ -85,7 +85,11 @@ def __getattr__(name: str) -> Any:
 
 
 def fail(message: str, code: int = 2) -> None:
-    _console(stderr=True).print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape  # messages name extras: bwenge[postgres]
+
+    _console(stderr=True).print(
+        f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code)
 
 
@@ -312,7 +316,9 @@ def main() -> None:
     try:
         cli()
     except BwengeError as exc:
-        _console(stderr=True).print(f"[bold red]Error:[/] {exc.message}", highlight=False)
+        from rich.markup import escape
+
+        _console(stderr=True).print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
         sys.exit(2)
 
 
