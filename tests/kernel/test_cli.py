@@ -62,11 +62,11 @@ def test_serve_answers_health_keeping_its_state_under_data_dir(tmp_path):
         assert len(secret.read_text()) >= 32 and secret.stat().st_mode & 0o077 == 0
         assert (tmp_path / "data" / "bwenge.db").exists()
         assert not (tmp_path / "config").exists()
-        ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5)
+        ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=120)  # hang guard
         assert ready.status_code == 200, ready.text
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.wait(timeout=120)
 
 
 @pytest.mark.all_databases
