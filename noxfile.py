@@ -41,6 +41,7 @@ def lowest(session: nox.Session) -> None:
     """The lower bounds are true: install the lowest version every direct dependency
     allows (transitive ones resolved normally) and run the suite on it."""
     session.install("--resolution", "lowest-direct", "-e", ".[test]")
+    session.install("pip")  # the suite drives pip (pip check, plugin builds); uv venvs lack it
     session.run("uv", "pip", "check")
     session.run("python", "-m", "pytest", "-x", "-q", *session.posargs, env=_service_env())
 
