@@ -111,6 +111,9 @@ class VectorStore(Protocol):
         """The embedder name recorded on ``collection``, or None if it doesn't exist."""
         ...
 
+    # Optional: ``vectors(collection, ids) -> {id: vector}``, the stored vectors of
+    # ``ids``; hybrid retrieval then scores lexical-only candidates by cosine too.
+
 
 class Reranker(Protocol):
     """Registered with ``register_rerankers``; ``knowledge.reranker`` names the one used.

@@ -800,18 +800,18 @@ class KnowledgeService:
 
     # -- retrieval (the "retriever" service) ---------------------------------------------------
 
-    def ready_sources(self, org_id: str, persona_id: str) -> dict[str, KnowledgeSource]:
+    def ready_sources(self, org_id: str, persona_id: str) -> dict[str, Any]:
+        """The persona's ``ready`` sources by id, as light rows (``id``, ``title``,
+        ``type``): this runs before every retrieval."""
         with self.kernel.db.session() as session:
-            return {
-                s.id: s
-                for s in session.scalars(
-                    select(KnowledgeSource).where(
-                        KnowledgeSource.org_id == org_id,
-                        KnowledgeSource.persona_id == persona_id,
-                        KnowledgeSource.status == READY,
-                    )
+            rows = session.execute(
+                select(KnowledgeSource.id, KnowledgeSource.title, KnowledgeSource.type).where(
+                    KnowledgeSource.org_id == org_id,
+                    KnowledgeSource.persona_id == persona_id,
+                    KnowledgeSource.status == READY,
                 )
-            }
+            ).all()
+        return {row.id: row for row in rows}
 
     def pending(self, org_id: str, persona_id: str) -> int:
         """How many of the persona's sources are still waiting for or in ingestion."""

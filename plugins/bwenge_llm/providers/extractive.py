@@ -77,6 +77,8 @@ _ABOUT_OWN_ANSWER = re.compile(
 )
 _CONTINUES = re.compile(r"(?:it|its|this|these|they|their|that|such|those)\b", re.IGNORECASE)
 _FIRST = re.compile(r"\bfirst\b", re.IGNORECASE)
+# A line of code or a command (an example that finishes an explanation).
+_CODE_LIKE = re.compile(r"[()\[\]{}=<>$]|\w_\w|^\s*(?:>>>|\$|#|\.\.\.)")
 
 _CASUAL = (
     "casual",
@@ -103,7 +105,7 @@ class ExtractiveOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_sentences: int = Field(4, ge=1, le=10, description="Sentences quoted in one answer.")
+    max_sentences: int = Field(5, ge=1, le=10, description="Sentences quoted in one answer.")
     min_relevance: float = Field(
         0.0,
         ge=0.0,
@@ -120,9 +122,9 @@ class ExtractiveOptions(BaseModel):
         "minilm", description="Registered embedder used to compare sentences with the question."
     )
     semantic_sentences: int = Field(
-        24, ge=1, le=200, description="Most sentences embedded for one answer."
+        12, ge=1, le=200, description="Most sentences embedded for one answer (its main cost)."
     )
-    max_chars: int = Field(800, ge=80, le=20_000, description="Upper bound on the answer's length.")
+    max_chars: int = Field(900, ge=80, le=20_000, description="Upper bound on the answer's length.")
     word_delay: float = Field(0.0, ge=0.0, le=1.0, description="Pause between streamed words (s).")
     language: str = Field("english", description="Snowball stemmer language.")
 
@@ -188,11 +190,11 @@ def select_sentences(
     question: str,
     passages: list[RetrievedChunk],
     *,
-    max_sentences: int = 4,
+    max_sentences: int = 5,
     extra_terms: list[str] = (),
     language: str = "english",
     similarity: Similarity | None = None,
-    semantic_sentences: int = 24,
+    semantic_sentences: int = 12,
     min_relevance: float = 0.0,
     topic: str | None = None,
 ) -> list[_Candidate]:
@@ -214,9 +216,15 @@ def select_sentences(
     if not passages:
         return []
     candidates: list[_Candidate] = []
+    # Every quotable line by place, short ones (a code line, "Note") included: they may
+    # finish a chosen sentence's thought, though they are never chosen on their own.
+    lines: dict[tuple[int, int], str] = {}
     for p_index, passage in enumerate(passages):
         for s_index, sentence in enumerate(split_sentences(passage.text)):
-            if len(sentence.split()) < 4 or _INJECTION.search(sentence):
+            if _INJECTION.search(sentence):
+                continue
+            lines[(p_index, s_index)] = sentence
+            if len(sentence.split()) < 4:
                 continue
             candidates.append(
                 _Candidate(p_index, s_index, sentence, Counter(terms(sentence, language)))
@@ -237,7 +245,13 @@ def select_sentences(
         c.coverage = sum(w for t, w in weight.items() if c.terms.get(t)) / total
 
     if similarity is not None:
-        near = [c for c in candidates if c.passage < 3][:semantic_sentences]
+        # Embedding sentences is the answer's main cost: every sentence of the best
+        # passage, then the lexically strongest of the next two, up to the cap.
+        first = [c for c in candidates if c.passage == 0]
+        others = sorted(
+            (c for c in candidates if 0 < c.passage < 3), key=lambda c: c.coverage, reverse=True
+        )
+        near = (first + others)[:semantic_sentences]
         try:
             scores = similarity(topic or question, [c.text for c in near])
         except Exception:  # noqa: BLE001 - an embedder failure must not cost the answer
@@ -257,30 +271,42 @@ def select_sentences(
             c.rank = c.coverage + 0.1 * prior + 0.2 * order
 
     ranked = sorted(candidates, key=lambda c: c.rank, reverse=True)
-    chosen: list[_Candidate] = [ranked[0]]
+    best = ranked[0]
+    chosen: list[_Candidate] = [best]
+    # A short window: what follows the best sentence usually finishes its thought (the
+    # example, the method to call, the exception to catch).
+    by_place = {(c.passage, c.position): c for c in candidates}
+    for step in (1, 2, 3):
+        place = (best.passage, best.position + step)
+        if place not in lines or len(chosen) >= max_sentences:
+            break
+        line = lines[place]
+        # the next line always; further ones while they continue it or are code-like
+        if step > 1 and not (_CONTINUES.match(line) or _CODE_LIKE.search(line)):
+            break
+        chosen.append(by_place.get(place) or _Candidate(place[0], place[1], line, Counter()))
     for c in ranked[1:]:
-        if len(chosen) == max_sentences:
+        if len(chosen) >= max_sentences:
             break
-        if c.rank < 0.8 * chosen[0].rank or c.coverage < min_relevance:
+        if c.rank < 0.8 * best.rank or c.coverage < min_relevance:
             break
-        if any(_similar(c.terms, o.terms) for o in chosen):
+        if c in chosen or any(_similar(c.terms, o.terms) for o in chosen):
             continue
         chosen.append(c)
-    # The sentence after a chosen one often finishes its thought ("It is stored in ...",
-    # or a short definition's example): quote it too while there is room.
-    by_place = {(c.passage, c.position): c for c in candidates}
-    for c in list(chosen):
         follower = by_place.get((c.passage, c.position + 1))
         if (
             len(chosen) < max_sentences
             and follower is not None
             and follower not in chosen
-            and (_CONTINUES.match(follower.text) or len(c.text.split()) < 14)
+            and _CONTINUES.match(follower.text)
         ):
             chosen.append(follower)
-    # Reading order: passages in the engine's order (it ranked them on more evidence
-    # than one sentence), sentences as written.
-    chosen.sort(key=lambda c: (c.passage, c.position))
+    # Reading order: passages by their best sentence (whose rank already weighs the
+    # engine's order of the passages), sentences as written.
+    first_seen: dict[int, int] = {}
+    for i, c in enumerate(chosen):
+        first_seen.setdefault(c.passage, i)
+    chosen.sort(key=lambda c: (first_seen[c.passage], c.position))
     return chosen
 
 
