@@ -1,4 +1,6 @@
-"""Project sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s audit``."""
+"""Project sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s audit``,
+``nox -s lock`` (refresh the tested dependency set) and ``nox -s lowest`` (the suite on
+the lowest versions ``pyproject.toml`` allows)."""
 
 import os
 
@@ -6,13 +8,42 @@ import nox
 
 nox.options.sessions = ["lint", "tests"]
 PYTHON = "3.11"
+LOCK = "requirements/test.txt"
+
+
+def _service_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("BWENGE_TEST_")}
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The whole suite (PostgreSQL/Redis tests run when their URL env vars are set)."""
-    session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs, env={k: v for k, v in os.environ.items() if k.startswith("BWENGE_TEST_")})
+    """The whole suite on the locked set (PostgreSQL/Redis tests run when their URL env
+    vars are set)."""
+    session.install("-c", LOCK, "-e", ".[test]")
+    session.run("pytest", *session.posargs, env=_service_env())
+
+
+@nox.session(python=PYTHON)
+def lock(session: nox.Session) -> None:
+    """Re-resolve requirements/test.txt: every package ``pip install -e ".[test]"``
+    installs, pinned, as resolved on this Python. Run it when a dependency or an extra
+    changes (or to take upgrades on purpose), then run the suite and commit the file."""
+    session.install("uv")
+    session.run(
+        "uv", "pip", "compile", "pyproject.toml", "--extra", "test",
+        "--python-version", PYTHON, "--annotation-style", "line",
+        "--custom-compile-command", "nox -s lock", "--upgrade", "-o", LOCK, *session.posargs,
+    )  # fmt: skip
+
+
+@nox.session(python=PYTHON, venv_backend="uv")
+def lowest(session: nox.Session) -> None:
+    """The lower bounds are true: install the lowest version every direct dependency
+    allows (transitive ones resolved normally) and run the suite on it."""
+    session.install("--resolution", "lowest-direct", "-e", ".[test]")
+    session.install("pip")  # the suite drives pip (pip check, plugin builds); uv venvs lack it
+    session.run("uv", "pip", "check")
+    session.run("python", "-m", "pytest", "-x", "-q", *session.posargs, env=_service_env())
 
 
 @nox.session(python=PYTHON)
@@ -23,7 +54,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[test]", "mypy")
+    session.install("-c", LOCK, "-e", ".[test]", "mypy")
     session.run("mypy", "--ignore-missing-imports", "bwenge")
 
 

@@ -1,24 +1,52 @@
-"""The ``bwenge`` command line. Plugins add commands through ``register_commands``."""
+"""The ``bwenge`` command line. Plugins add commands through ``register_commands``.
+
+Start-up is kept cheap: ``--help``, ``--version`` and the built-in commands' help
+import neither the kernel nor any plugin; plugins are loaded (and their commands
+added) only when the command asked for is not a built-in one.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from typer.core import TyperGroup
 
+from . import __version__
 from .errors import BwengeError, ConfigError, PluginError
-from .kernel import Kernel
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .kernel import Kernel
+
+
+class _PluginCommands(TyperGroup):
+    """Built-in commands, plus plugin commands loaded on first use of a name we lack."""
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        command = super().get_command(ctx, name)
+        if command is None and _add_plugin_commands():
+            command = typer.main.get_group(cli).get_command(ctx, name)
+        return command
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"bwenge {__version__}")
+        raise typer.Exit()
 
 # Exit codes (docs/cli.md#exit-codes): scripts rely on them.
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
 
 cli = typer.Typer(
     name="bwenge",
+    cls=_PluginCommands,
     help="Bwenge: AI personas that answer from an expert's own material.",
+    epilog="Plugins add more commands (ingest, worker, users, billing, analytics, chat, ...): "
+    "`bwenge COMMAND --help` shows one, `bwenge plugins` lists the plugins.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,  # --install-completion / --show-completion
@@ -28,17 +56,49 @@ db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(config_cli, name="config")
 cli.add_typer(db_cli, name="db")
 
-console = Console()
-err_console = Console(stderr=True)
+
+@cli.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    pass
+
+
+_consoles: dict[bool, Console] = {}
+
+
+def _console(stderr: bool = False) -> Console:
+    """A rich console (rich is imported on first use, not at start-up)."""
+    if stderr not in _consoles:
+        from rich.console import Console
+
+        _consoles[stderr] = Console(stderr=stderr)
+    return _consoles[stderr]
+
+
+def __getattr__(name: str) -> Any:
+    """``console`` and ``err_console``, which plugin commands import from here."""
+    if name in ("console", "err_console"):
+        return _console(stderr=name == "err_console")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> None:
-    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape  # messages name extras: bwenge[postgres]
+
+    _console(stderr=True).print(
+        f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code)
 
 
 def load_kernel(*, database: bool = True, migrate: bool | None = None) -> Kernel:
     """Build and load a kernel from config, turning config errors into a clean exit."""
+    from .kernel import Kernel
+
     try:
         return Kernel().load(database=database, migrate=migrate)
     except BwengeError as exc:
@@ -91,7 +151,7 @@ def serve(
     except BwengeError as exc:
         fail(f"server.transport: {exc.message}", EXIT_CONFIG)
     refuse_workers(kernel, workers, "\nFix the settings above, or serve with one worker.")
-    console.print(
+    _console().print(
         f"Bwenge on http://{host}:{port} (env {kernel.core.env}, transport {server.transport}, "
         f"database {kernel.db.dialect}, {workers} worker(s))",
         highlight=False,
@@ -115,15 +175,15 @@ def serve(
 @cli.command()
 def init() -> None:
     """Prepare a fresh instance: a secret key, the data folder and the database schema."""
-    from .config import Config
+    from .config import Config, CoreSettings
 
     cfg = Config()
-    if "secret_key" not in cfg.data:
+    if "secret_key" not in cfg.data and "secret_key" not in cfg.file_secrets(None, CoreSettings):
         cfg.write_secret_key()
-        console.print(f"Wrote a random secret_key to {cfg.secrets_path}")
+        _console().print(f"Wrote a random secret_key to {cfg.secret_key_path}")
     kernel = load_kernel(migrate=True)
     kernel.data_dir.mkdir(parents=True, exist_ok=True)
-    console.print(
+    _console().print(
         f"Data in {kernel.data_dir.resolve()}; database {kernel.db.dialect} is up to date."
     )
 
@@ -138,6 +198,8 @@ def plugins_cmd(
     if as_json:
         print(json.dumps([i.as_dict() for i in infos], indent=2))
         return
+    from rich.table import Table
+
     table = Table("name", "version", "active", "distribution", "hooks")
     for info in infos:
         table.add_row(
@@ -147,7 +209,7 @@ def plugins_cmd(
             info.distribution or "",
             ", ".join(info.hooks),
         )
-    console.print(table)
+    _console().print(table)
 
 
 @config_cli.command("show")
@@ -198,7 +260,7 @@ def config_check(
     kernel = load_kernel(database=False)
     workers = workers or kernel.core.server.workers
     refuse_workers(kernel, workers)
-    console.print(
+    _console().print(
         f"Configuration OK (env {kernel.core.env}; {len(kernel.settings)} plugin sections; "
         f"{sum(1 for i in kernel.plugin_infos() if i.active)} active plugins; "
         f"{workers} worker(s))."
@@ -211,7 +273,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     kernel = load_kernel(migrate=False)
     kernel.migrate(revision)
     applied, heads = kernel.schema_status()
-    console.print(f"Database {kernel.db.dialect} upgraded; heads: {', '.join(sorted(applied))}")
+    _console().print(f"Database {kernel.db.dialect} upgraded; heads: {', '.join(sorted(applied))}")
 
 
 @db_cli.command("current")
@@ -224,16 +286,22 @@ def db_current(
     if as_json:
         print(json.dumps({"applied": sorted(applied), "heads": sorted(heads)}))
     else:
-        console.print(f"applied: {', '.join(sorted(applied)) or '(none)'}")
-        console.print(f"heads:   {', '.join(sorted(heads))}")
+        _console().print(f"applied: {', '.join(sorted(applied)) or '(none)'}")
+        _console().print(f"heads:   {', '.join(sorted(heads))}")
     if applied != heads:
         raise typer.Exit(1)
 
 
-def _add_plugin_commands() -> None:
-    """Let active plugins add commands. Config errors here must not block --help."""
+_plugin_commands_added: list[bool] = []
+
+
+def _add_plugin_commands() -> bool:
+    """Let active plugins add their commands (once). Config errors here must not hide
+    the built-in commands; they are reported properly when a command loads the kernel."""
+    if _plugin_commands_added:
+        return False
+    _plugin_commands_added.append(True)
     try:
-        kernel = Kernel()
         from . import plugins as loading
         from .config import Config, CoreSettings
 
@@ -244,20 +312,26 @@ def _add_plugin_commands() -> None:
             core.plugins.enabled,
             core.plugins.disabled,
         )
-        loading.load_plugins(kernel.pm, names)
-        kernel.pm.hook.register_commands(cli=cli)
+        pm = loading.make_plugin_manager()
+        loading.load_plugins(pm, names)
+        pm.hook.register_commands(cli=cli)
     except (BwengeError, ValueError):
-        pass  # config problems are reported properly when the command loads the kernel
+        return False
     except Exception as exc:
-        err_console.print(f"[yellow]Plugin commands unavailable: {exc}[/]", highlight=False)
+        _console(stderr=True).print(
+            f"[yellow]Plugin commands unavailable: {exc}[/]", highlight=False
+        )
+        return False
+    return True
 
 
 def main() -> None:
-    _add_plugin_commands()
     try:
         cli()
     except BwengeError as exc:
-        err_console.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
+        from rich.markup import escape
+
+        _console(stderr=True).print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
         sys.exit(exit_code(exc))
 
 

@@ -10,7 +10,13 @@ Layers, lowest first:
    (``BWENGE_DATABASE__URL``, ``BWENGE_LLM__CHAIN='["openai", "extractive"]'``);
 5. overrides passed by code (tests, the CLI's ``--set``).
 
-The config folder is ``$BWENGE_CONFIG_DIR`` or ``./config``.
+Values no layer sets may come from secret files (pydantic-settings' secrets
+source): one file per setting, named like its environment variable without the
+``BWENGE_`` prefix (``secret_key``, ``llm__api_key``, ``billing__stripe__api_key``),
+in ``<data_dir>/secrets`` (where development writes its generated secret_key) and
+then ``$BWENGE_SECRETS_DIR`` (e.g. ``/run/secrets`` of a container), the latter winning.
+
+The config folder is ``$BWENGE_CONFIG_DIR`` or ``./config``; Bwenge only reads it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any, Literal
 from dynaconf import Dynaconf
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from . import extras
 from .errors import ConfigError
 
 ENVIRONMENTS = ("development", "production", "testing")
@@ -59,6 +66,10 @@ class DatabaseSettings(BaseModel):
                 "not a usable database URL (expected e.g. sqlite:///path/bwenge.db or "
                 f"postgresql+psycopg://user@host:5432/db): {exc}"
             ) from None
+        if url.get_backend_name() == "postgresql":
+            # a bare postgresql:// is served by psycopg 3 too (bwenge.db rewrites it)
+            driver = url.get_driver_name() if "+" in url.drivername else "psycopg"
+            extras.require(driver, "a PostgreSQL database.url")
         return value
 
 
@@ -77,6 +88,13 @@ class ServerSettings(BaseModel):
         description="FastAPI's native OpenTelemetry spans and metrics, sent to the "
         "providers your process configures (off: no per-request provider check).",
     )
+
+    @field_validator("opentelemetry")
+    @classmethod
+    def _otel_installed(cls, value: bool) -> bool:
+        if value:
+            extras.require("opentelemetry.sdk", "server.opentelemetry = true")
+        return value
 
     @field_validator("cors_origins")
     @classmethod
@@ -110,6 +128,13 @@ class CoreSettings(BaseModel):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     plugins: PluginSettings = Field(default_factory=PluginSettings)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_installed(cls, value: str | None) -> str | None:
+        if value:
+            extras.require("redis", "redis_url")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -180,6 +205,11 @@ class Config:
         }
         data["env"] = env
         self.data: dict[str, Any] = _deep_merge(data, self.overrides)
+        self.generated_secrets_dir = Path(self.data.get("data_dir") or "data") / "secrets"
+        self.secrets_dirs = [self.generated_secrets_dir]
+        if os.environ.get("BWENGE_SECRETS_DIR"):
+            self.secrets_dirs.append(Path(os.environ["BWENGE_SECRETS_DIR"]))
+        self._from_secret_files: dict[str, str] = {}
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name, {})
@@ -187,6 +217,8 @@ class Config:
 
     def source_of(self, dotted: str) -> str:
         """Human words for where ``dotted`` (``database.url``) was set."""
+        if dotted in self._from_secret_files:
+            return self._from_secret_files[dotted]
         node: Any = self.overrides
         for part in dotted.split("."):
             if not isinstance(node, Mapping) or part not in node:
@@ -219,6 +251,9 @@ class Config:
         raw = (
             data if data is not None else (self.data if section is None else self.section(section))
         )
+        from_files = self.file_secrets(section, model)
+        if from_files:
+            raw = _deep_merge(from_files, raw)
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
@@ -240,20 +275,49 @@ class Config:
 
     # -- secrets --------------------------------------------------------------
 
+    def file_secrets(self, section: str | None, model: type[BaseModel]) -> dict[str, Any]:
+        """Values of ``model``'s fields found as files in :attr:`secrets_dirs`."""
+        dirs = [d for d in self.secrets_dirs if d.is_dir()]
+        if not dirs:
+            return {}
+        from pydantic_settings import NestedSecretsSettingsSource
+
+        found = NestedSecretsSettingsSource(
+            model,
+            secrets_dir=dirs,
+            secrets_dir_missing="ok",
+            secrets_prefix=f"{section}__" if section else "",
+            secrets_nested_delimiter="__",
+        )()
+        for dotted in _dotted_keys(found, f"{section}." if section else ""):
+            name = dotted.replace(".", "__")
+            path = next((d / name for d in reversed(dirs) if (d / name).is_file()), None)
+            self._from_secret_files[dotted] = f"secret file {path or name}"
+        return found
+
     def write_secret_key(self) -> str:
-        """Create ``.secrets.toml`` with a random ``secret_key`` (development/init)."""
+        """Write a random ``secret_key`` to ``<data_dir>/secrets/secret_key`` (0600)."""
         key = pysecrets.token_urlsafe(48)
-        self.config_dir.mkdir(parents=True, exist_ok=True)
-        existing = self.secrets_path.read_text() if self.secrets_path.exists() else ""
-        block = f'\n[default]\nsecret_key = "{key}"\n' if "[default]" not in existing else None
-        if block is None:
-            raise ConfigError(
-                f"{self.secrets_path} already has a [default] table; add secret_key there."
-            )
-        self.secrets_path.write_text(existing + block)
-        os.chmod(self.secrets_path, 0o600)
+        folder = self.generated_secrets_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        path = folder / "secret_key"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
         self.data["secret_key"] = key
+        self.secret_key_path = path
         return key
+
+
+def _dotted_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            out.extend(_dotted_keys(value, f"{prefix}{key}."))
+        else:
+            out.append(f"{prefix}{key}")
+    return out
 
 
 SECRET_WORDS = ("secret", "password", "token", "api_key", "key")

@@ -194,6 +194,10 @@ def register_loaders(register):
     ``llama_index.core.readers.base.BaseReader``. Any LlamaHub reader plugs in
     unchanged. The reader's ``load_data(file=Path, extra_info=dict)`` runs in a
     child process with a time and memory limit.
+
+    ``reader`` may also be ``"package.module:ReaderClass"`` (a class taking no
+    arguments, or an instance): it is imported on first use, so start-up does not
+    pay for llama-index or the format libraries. The built-in loaders do this.
     """
 
 

@@ -47,6 +47,42 @@ REGISTRIES = {
 }
 
 
+def _check_reader(reader: Any, plugin: str | None) -> Any:
+    from llama_index.core.readers.base import BaseReader
+
+    if not isinstance(reader, BaseReader):
+        raise PluginError(
+            f"{plugin or 'A plugin'} registered {reader!r} as a loader; loaders must be "
+            "llama_index.core.readers.base.BaseReader instances."
+        )
+    return reader
+
+
+class LazyReaderEntry:
+    """A loader registered as ``"module:Class"``: imported and instantiated on first
+    use, so loading the kernel does not import llama-index and the format libraries."""
+
+    def __init__(self, name: str, target: str, plugin: str | None, meta: dict[str, Any]):
+        self.name, self.target, self.plugin, self.meta = name, target, plugin, meta
+        self._obj: Any = None
+
+    @property
+    def obj(self) -> Any:
+        if self._obj is None:
+            import importlib
+
+            module, _, attr = self.target.partition(":")
+            try:
+                found = getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError) as exc:
+                raise PluginError(
+                    f"Loader {self.name!r} of {self.plugin or 'a plugin'} points at "
+                    f"{self.target!r}, which can't be imported: {exc}"
+                ) from exc
+            self._obj = _check_reader(found() if isinstance(found, type) else found, self.plugin)
+        return self._obj
+
+
 class LoaderRegistry(Registry):
     """Knowledge loaders (llama-index ``BaseReader``s) by name, extension and media type."""
 
@@ -64,28 +100,29 @@ class LoaderRegistry(Registry):
         plugin: str | None = None,
         **meta: Any,
     ) -> Any:
-        from llama_index.core.readers.base import BaseReader
-
-        if not isinstance(reader, BaseReader):
+        lazy = isinstance(reader, str)
+        if lazy and ":" not in reader:
             raise PluginError(
-                f"{plugin or 'A plugin'} registered {reader!r} as a loader; loaders must be "
-                "llama_index.core.readers.base.BaseReader instances."
+                f"{plugin or 'A plugin'} registered the loader {reader!r}; a loader given by "
+                "name must look like 'package.module:ReaderClass'."
             )
+        if not lazy:
+            _check_reader(reader, plugin)
         exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
+        name = name or (reader.rpartition(":")[2] if lazy else type(reader).__name__)
         if not exts:
-            raise PluginError(
-                f"Loader {name or type(reader).__name__} needs at least one extension."
-            )
-        name = name or type(reader).__name__
+            raise PluginError(f"Loader {name} needs at least one extension.")
         for ext in exts:
             if ext in self.by_extension:
                 raise DuplicateNameError(
                     f"Extension {ext} is claimed by loaders {self.by_extension[ext]!r} "
                     f"and {name!r}; disable one of their plugins."
                 )
-        self.add(
-            name, reader, plugin=plugin, extensions=exts, media_types=tuple(media_types), **meta
-        )
+        meta = dict(meta, extensions=exts, media_types=tuple(media_types))
+        if lazy:
+            self.add_entry(LazyReaderEntry(name, reader, plugin, meta))
+        else:
+            self.add(name, reader, plugin=plugin, **meta)
         for ext in exts:
             self.by_extension[ext] = name
         for mt in media_types:
@@ -159,15 +196,16 @@ class Kernel:
         if self.core.env == "production":
             raise ConfigError(
                 "secret_key is missing or a placeholder, and BWENGE_ENV=production refuses "
-                "to start without a real one. Set BWENGE_SECRET_KEY or secret_key in "
-                f"{self.config.secrets_path} (e.g. `python -c 'import secrets; "
-                "print(secrets.token_urlsafe(48))'`)."
+                "to start without a real one. Set BWENGE_SECRET_KEY, secret_key in "
+                f"{self.config.secrets_path}, or a file secret_key in $BWENGE_SECRETS_DIR "
+                "(`bwenge init` writes one to <data_dir>/secrets; or use `python -c "
+                "'import secrets; print(secrets.token_urlsafe(48))'`)."
             )
         from pydantic import SecretStr
 
         if self.core.env == "development" and self.core.secret_key is None and persist:
             key = self.config.write_secret_key()
-            log.warning("Wrote a new random secret_key to %s", self.config.secrets_path)
+            log.warning("Wrote a new random secret_key to %s", self.config.secret_key_path)
         elif self.core.secret_key is None:  # testing, or a command that won't serve
             import secrets
 

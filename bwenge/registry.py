@@ -31,6 +31,13 @@ class Registry(Generic[T]):
         self._objects: tuple[T, ...] | None = None
 
     def add(self, name: str, obj: T, *, plugin: str | None = None, **meta: Any) -> T:
+        self.add_entry(Entry(name, obj, plugin, dict(meta)))
+        return obj
+
+    def add_entry(self, entry: Any) -> None:
+        """Add an :class:`Entry` (or an object with the same attributes, e.g. one
+        whose ``obj`` is imported on first use)."""
+        name, plugin = entry.name, entry.plugin
         if not isinstance(name, str) or not name:
             raise DuplicateNameError(f"{self.kind} names must be non-empty strings, got {name!r}")
         if name in self._entries:
@@ -39,9 +46,8 @@ class Registry(Generic[T]):
                 f"{self.kind} {name!r} is registered twice "
                 f"(by {first} and by {plugin or 'another plugin'})."
             )
-        self._entries[name] = Entry(name, obj, plugin, dict(meta))
+        self._entries[name] = entry
         self._objects = None
-        return obj
 
     def get(self, name: str) -> T:
         return self.entry(name).obj

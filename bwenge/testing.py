@@ -8,6 +8,8 @@ pytest plugin, so they are available wherever Bwenge is installed).
   on PostgreSQL when ``BWENGE_TEST_POSTGRES_URL`` is set (each test gets a
   database of its own, dropped afterwards).
 * ``redis_url`` — ``BWENGE_TEST_REDIS_URL`` or skip.
+* ``layered_venv(path)`` — a new virtualenv that also sees the running environment,
+  to install a plugin distribution into without touching the environment of the tests.
 """
 
 from __future__ import annotations
@@ -164,3 +166,26 @@ def client(bwenge_app) -> Iterator[Any]:
 
     with TestClient(bwenge_app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+def layered_venv(root: Path) -> Path:
+    """Create a virtualenv at ``root`` layered on the running environment; return its python.
+
+    Packages installed into it (``pip --python <it> install --no-deps
+    --no-build-isolation DIST``) come first; everything else, Bwenge and the build
+    backend included, is found in the environment running the tests — a venv or the
+    system Python alike. (``system_site_packages=True`` would link to the *base*
+    interpreter's site-packages instead, which a venv's packages are not in.)
+    """
+    import sysconfig
+    import venv
+
+    venv.EnvBuilder(with_pip=False).create(root)
+    layer = {"base": str(root), "platbase": str(root)}
+    inner = Path(sysconfig.get_path("purelib", vars=layer))
+    outer = dict.fromkeys(sysconfig.get_path(k) for k in ("purelib", "platlib"))
+    # an ``import`` line of a .pth file runs at start-up: addsitedir also reads the
+    # outer environment's own .pth files (editable installs)
+    lines = [f"import site; site.addsitedir({path!r})" for path in outer if Path(path).is_dir()]
+    (inner / "_outer_environment.pth").write_text("\n".join(lines) + "\n")
+    return root / "bin" / "python"

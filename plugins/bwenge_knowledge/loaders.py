@@ -230,60 +230,9 @@ class MediaReader(BaseReader):
         return docs
 
 
-AUDIO_EXTENSIONS = (".mp3", ".wav", ".m4a", ".ogg", ".flac")
-VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".mkv")
-
-
-def register_builtin_loaders(register) -> None:
-    register(
-        PDFReader(), extensions=(".pdf",), media_types=("application/pdf",), name="pdf", kind="pdf"
-    )
-    register(
-        DocxReader(),
-        extensions=(".docx",),
-        name="docx",
-        kind="docx",
-        media_types=("application/vnd.openxmlformats-officedocument.wordprocessingml.document",),
-    )
-    register(
-        PptxReader(),
-        extensions=(".pptx",),
-        name="pptx",
-        kind="pptx",
-        media_types=("application/vnd.openxmlformats-officedocument.presentationml.presentation",),
-    )
-    register(
-        TextReader(),
-        extensions=(".txt", ".text"),
-        media_types=("text/plain",),
-        name="text",
-        kind="text",
-    )
-    register(
-        TextReader(),
-        extensions=(".md", ".markdown"),
-        media_types=("text/markdown",),
-        name="markdown",
-        kind="markdown",
-    )
-    register(
-        HTMLReader(),
-        extensions=(".html", ".htm"),
-        media_types=("text/html",),
-        name="html",
-        kind="html",
-    )
-    register(
-        MediaReader(),
-        extensions=AUDIO_EXTENSIONS,
-        name="audio",
-        kind="audio",
-        media_types=("audio/mpeg", "audio/wav", "audio/mp4", "audio/ogg", "audio/flac"),
-    )
-    register(
-        MediaReader(),
-        extensions=VIDEO_EXTENSIONS,
-        name="video",
-        kind="video",
-        media_types=("video/mp4", "video/webm", "video/quicktime", "video/x-matroska"),
-    )
+# The table of built-in loaders lives in a module that imports nothing heavy.
+from .builtin_loaders import (  # noqa: E402,F401
+    AUDIO_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    register_builtin_loaders,
+)

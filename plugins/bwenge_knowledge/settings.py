@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bwenge import extras
 
 
 class EvidenceRerankerSettings(BaseModel):
@@ -94,6 +96,14 @@ class KnowledgeSettings(BaseModel):
     transcription_model: str = Field(
         "base", description="faster-whisper model size or local path (audio/video extra)."
     )
+
+    @field_validator("queue")
+    @classmethod
+    def _dramatiq_installed(cls, value: str) -> str:
+        if value == "dramatiq":
+            extras.require("dramatiq", "knowledge.queue = 'dramatiq'")
+            extras.require("redis", "knowledge.queue = 'dramatiq'")
+        return value
 
     @model_validator(mode="after")
     def _overlap_below_size(self):

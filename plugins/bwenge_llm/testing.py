@@ -235,7 +235,7 @@ class OpenAIServer:
         *,
         retries: int = 1,
         retry_backoff: float = 0.01,
-        deadline: float = 10.0,
+        deadline: float = 60.0,  # the product default; a busy machine must not trip it
         **options: Any,
     ) -> dict[str, Any]:
         """Kernel overrides (``make_kernel(**server.llm_config(...))``) for a chain using it."""

@@ -147,7 +147,7 @@ def _storage_used(client, user) -> int:
     ]
 
 
-def _wait_status(client, user, source_id, statuses=("ready", "failed"), seconds=60):
+def _wait_status(client, user, source_id, statuses=("ready", "failed"), seconds=300):
     import time
 
     deadline = time.monotonic() + seconds
@@ -159,7 +159,7 @@ def _wait_status(client, user, source_id, statuses=("ready", "failed"), seconds=
     raise AssertionError(f"source {source_id} still {status['status']}")
 
 
-def _eventually(check, seconds=10):
+def _eventually(check, seconds=120):
     import time
 
     deadline = time.monotonic() + seconds

@@ -33,9 +33,9 @@ def bwenge_cli(tmp_path, *args, **env):
     )
 
 
-def test_serve_answers_health_within_five_seconds(tmp_path):
+def test_serve_answers_health_keeping_its_state_under_data_dir(tmp_path):
+    """Start-up speed is measured by bench/startup.py, not asserted here."""
     port = free_port()
-    started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bwenge.cli", "serve", "--port", str(port)],
         cwd=tmp_path,
@@ -45,11 +45,10 @@ def test_serve_answers_health_within_five_seconds(tmp_path):
         text=True,
     )
     try:
-        body, elapsed = None, None
-        while time.monotonic() - started < 30:
+        body, deadline = None, time.monotonic() + 120  # a hang guard
+        while time.monotonic() < deadline:
             try:
-                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                body, elapsed = r.json(), time.monotonic() - started
+                body = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json()
                 break
             except httpx.HTTPError:
                 if proc.poll() is not None:
@@ -57,15 +56,17 @@ def test_serve_answers_health_within_five_seconds(tmp_path):
                 time.sleep(0.05)
         assert body is not None, proc.stdout.read() if proc.poll() is not None else "no answer"
         assert body["status"] == "healthy"
-        assert elapsed < 5, f"first /health answer after {elapsed:.1f}s"
-        # development start-up wrote a secret and created the SQLite database with WAL
-        assert "secret_key" in (tmp_path / "config" / ".secrets.toml").read_text()
+        # development start-up wrote a secret and the SQLite database, both under data_dir;
+        # nothing was written into the working directory's config/
+        secret = tmp_path / "data" / "secrets" / "secret_key"
+        assert len(secret.read_text()) >= 32 and secret.stat().st_mode & 0o077 == 0
         assert (tmp_path / "data" / "bwenge.db").exists()
-        ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5)
+        assert not (tmp_path / "config").exists()
+        ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=120)  # hang guard
         assert ready.status_code == 200, ready.text
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.wait(timeout=120)
 
 
 @pytest.mark.all_databases
@@ -88,7 +89,6 @@ def test_plugins_lists_builtins_with_versions(tmp_path):
     assert "0.1.0" in result.stdout
 
 
-
 def test_several_workers_need_shared_state(tmp_path):
     """The embedded default is one process; ``--workers 2`` is refused until the
     settings that let workers share state are made, and each problem names its fix."""
@@ -104,8 +104,13 @@ def test_several_workers_need_shared_state(tmp_path):
     assert check.returncode == 3 and 'chroma.mode = "http"' in " ".join(check.stderr.split())
 
     shared = bwenge_cli(
-        tmp_path, "config", "check", "--workers", "2",
-        BWENGE_REDIS_URL="redis://127.0.0.1:6379/15", BWENGE_CHROMA__MODE="http",
+        tmp_path,
+        "config",
+        "check",
+        "--workers",
+        "2",
+        BWENGE_REDIS_URL="redis://127.0.0.1:6379/15",
+        BWENGE_CHROMA__MODE="http",
     )
     assert shared.returncode == 0, shared.stdout + shared.stderr
     assert "2 worker(s)" in " ".join(shared.stdout.split())

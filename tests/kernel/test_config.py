@@ -92,15 +92,74 @@ def test_production_refuses_missing_or_placeholder_secret(tmp_path):
     assert good.returncode == 0, good.stderr
 
 
-def test_development_init_writes_a_random_secret(tmp_path):
+def test_development_init_writes_a_random_secret_under_data_dir(tmp_path):
     result = _run(["init"], tmp_path, BWENGE_ENV="development")
     assert result.returncode == 0, result.stderr
-    secrets = (tmp_path / "config" / ".secrets.toml").read_text()
-    assert "secret_key" in secrets
-    assert oct((tmp_path / "config" / ".secrets.toml").stat().st_mode)[-3:] == "600"
+    secret = tmp_path / "data" / "secrets" / "secret_key"
+    key = secret.read_text()
+    assert len(key) >= 32
+    assert oct(secret.stat().st_mode)[-3:] == "600"
+    assert oct(secret.parent.stat().st_mode)[-3:] == "700"
+    assert not (tmp_path / "config").exists()  # nothing written into the working directory
     again = _run(["init"], tmp_path, BWENGE_ENV="development")
-    assert again.returncode == 0
-    assert (tmp_path / "config" / ".secrets.toml").read_text() == secrets  # not rotated
+    assert again.returncode == 0, again.stderr
+    assert secret.read_text() == key  # not rotated
+    kernel = Kernel(
+        config_dir=tmp_path / "config",
+        env="development",
+        overrides={"data_dir": str(tmp_path / "data")},
+    ).load(database=False)
+    assert kernel.secret_key == key  # read back through the secrets directory
+
+
+def test_an_existing_secrets_toml_is_still_read(tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / ".secrets.toml").write_text(
+        '[default]\nsecret_key = "kept-from-an-older-install-0123456789"\n'
+    )
+    kernel = Kernel(
+        config_dir=tmp_path / "config",
+        env="development",
+        overrides={"data_dir": str(tmp_path / "data")},
+    ).load(database=False)
+    assert kernel.secret_key == "kept-from-an-older-install-0123456789"
+    assert not (tmp_path / "data" / "secrets").exists()  # no second secret generated
+
+
+def test_secrets_dir_files_fill_core_and_plugin_settings(tmp_path, monkeypatch):
+    secrets = tmp_path / "run-secrets"
+    secrets.mkdir()
+    (secrets / "secret_key").write_text("from-a-mounted-secret-file-0123456789\n")
+    (secrets / "embeddings__openai__api_key").write_text("sk-from-a-file")
+    monkeypatch.setenv("BWENGE_SECRETS_DIR", str(secrets))
+    kernel = Kernel(
+        config_dir=tmp_path / "config",
+        env="production",
+        overrides={"data_dir": str(tmp_path / "data")},
+    ).load(database=False)
+    assert kernel.secret_key == "from-a-mounted-secret-file-0123456789"  # production accepts it
+    api_key = kernel.settings_for("embeddings").openai.api_key
+    assert api_key.get_secret_value() == "sk-from-a-file"
+    # a value set in config wins over the file
+    monkeypatch.setenv("BWENGE_EMBEDDINGS__OPENAI__API_KEY", "sk-from-env")
+    kernel = Kernel(
+        config_dir=tmp_path / "config",
+        env="production",
+        overrides={"data_dir": str(tmp_path / "data")},
+    ).load(database=False)
+    assert kernel.settings_for("embeddings").openai.api_key.get_secret_value() == "sk-from-env"
+
+
+def test_bad_value_from_a_secret_file_names_the_file(tmp_path):
+    secrets = tmp_path / "run-secrets"
+    secrets.mkdir()
+    (secrets / "server__port").write_text("eighty")
+    result = _run(
+        ["config", "check"], tmp_path, BWENGE_ENV="testing", BWENGE_SECRETS_DIR=str(secrets)
+    )
+    assert result.returncode == 2
+    assert "server.port" in result.stderr and str(secrets / "server__port") in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_config_show_masks_secrets(tmp_path):

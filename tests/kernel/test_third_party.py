@@ -5,10 +5,11 @@ import json
 import os
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
+
+from bwenge.testing import layered_venv
 
 HELLO = Path(__file__).parent.parent / "fixtures" / "bwenge-hello"
 
@@ -16,14 +17,24 @@ HELLO = Path(__file__).parent.parent / "fixtures" / "bwenge-hello"
 @pytest.fixture(scope="module")
 def hello_env(tmp_path_factory):
     """A venv that sees the project's environment plus bwenge-hello, built from source."""
-    root = tmp_path_factory.mktemp("hello-venv")
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(root)
-    python = root / "bin" / "python"
+    python = layered_venv(tmp_path_factory.mktemp("hello-venv"))
     # the venv has no pip of its own: the project's pip installs into it (pip >= 22.3)
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
-         "--no-deps", "--no-build-isolation", str(HELLO)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            str(HELLO),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     workdir = tmp_path_factory.mktemp("hello-work")
     return python, workdir

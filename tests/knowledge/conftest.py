@@ -77,7 +77,7 @@ def upload(client):
 def wait_done(client):
     """``wait_done(user, source_id, timeout)`` -> final status body (ready or failed)."""
 
-    def wait(user, source_id, timeout=60.0):
+    def wait(user, source_id, timeout=300.0):  # a hang guard, not a speed check
         deadline = time.monotonic() + timeout
         while True:
             r = client.get(f"/knowledge/{source_id}/status", headers=user.headers)

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from bwenge.testing import layered_venv
+
 from .knowledge_files import TOPICS
 
 pytestmark = pytest.mark.slow
@@ -63,12 +65,7 @@ def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel,
     dist.mkdir()
     (dist / "pyproject.toml").write_text(PYPROJECT)
     (dist / "bwenge_csv_loader.py").write_text(MODULE)
-    venv = tmp_path / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-        check=True,
-    )
-    python = str(venv / "bin" / "python")
+    python = str(layered_venv(tmp_path / "venv"))
     # pip of the outer environment, installing into the venv; no index, no build isolation
     subprocess.run(
         [
