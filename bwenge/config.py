@@ -104,6 +104,9 @@ class CoreSettings(BaseModel):
     data_dir: Path = Path("data")
     secret_key: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: one readable line per record; json: one JSON object per line."
+    )
     redis_url: str | None = Field(
         None, description="Redis for state shared between workers (rate limits, pub/sub)."
     )
