@@ -2,10 +2,13 @@
 
 Plugins wrap their units of work (a retrieval, an LLM provider attempt, an ingestion
 stage) in :func:`operation`; observers such as the metrics plugin listen to
-``after_operation_finish``. Spans need the ``otel`` extra (``pip install
-"bwenge[otel]"``): without ``opentelemetry-api`` installed they are skipped, and
-with it they go wherever the process's tracer provider sends them (nowhere until
-one is configured, e.g. by ``opentelemetry-instrument bwenge serve``).
+``after_operation_finish`` whatever the settings.
+
+Spans are made only when ``server.opentelemetry`` is on (the switch that also turns
+on FastAPI's request spans) and ``opentelemetry-api`` is importable; they go to the
+process's tracer provider, which the ``otel`` extra's SDK and exporter provide
+(``pip install "bwenge[otel]"``, then ``opentelemetry-instrument bwenge serve``).
+Otherwise an operation costs two clock reads and the event.
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ def tracer() -> Any | None:
 
             _tracer = trace.get_tracer("bwenge", bwenge.__version__)
     return _tracer
+
+
+def _tracing(kernel: Any) -> bool:
+    core = getattr(kernel, "core", None)
+    return bool(core is not None and core.server.opentelemetry)
 
 
 def _span_value(value: Any) -> Any:
@@ -63,7 +71,7 @@ def operation(
     ``current=False`` starts the span without making it the current one: use it in
     an async generator, whose body runs in its consumer's context between yields."""
     attrs = {k: v for k, v in attributes.items() if v is not None}
-    t = tracer()
+    t = tracer() if kernel is not None and _tracing(kernel) else None
     span_cm = None
     span = None
     if t is not None:

@@ -70,7 +70,8 @@ class Process:
 
     def check_alive(self) -> None:
         if self.proc.poll() is not None:
-            raise AssertionError(f"{self.proc.args} exited {self.proc.returncode}:\n{self.output()}")
+            code = self.proc.returncode
+            raise AssertionError(f"{self.proc.args} exited {code}:\n{self.output()}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -41,7 +41,9 @@ def stack(make_kernel, scripted_llm):
         **scripted_llm.llm_config(),
         billing={
             "default_plan": "tiny",
-            "plans": {"tiny": {"name": "Tiny", "messages_per_month": 2, "storage_mb": 5, "members": 5}},
+            "plans": {
+                "tiny": {"name": "Tiny", "messages_per_month": 2, "storage_mb": 5, "members": 5}
+            },
         },
         metrics={"token": TOKEN},
     )
@@ -123,9 +125,9 @@ def test_failed_ingestion_counts_the_stage_that_failed(stack, make_user):
         pytest.fail(f"upload refused: {up.text}")
     source_id = up.json()["upload_id"]
     deadline = time.monotonic() + 120
-    while (
-        status := client.get(f"/knowledge/{source_id}/status", headers=owner.headers).json()
-    )["status"] not in ("failed", "ready"):
+    while (status := client.get(f"/knowledge/{source_id}/status", headers=owner.headers).json())[
+        "status"
+    ] not in ("failed", "ready"):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert status["status"] == "failed", status
@@ -173,9 +175,10 @@ def test_metrics_need_an_allowed_network_or_the_token(stack):
     assert "metrics.allow_from" in refused.json()["error"]["message"]
     wrong = client.get("/metrics", headers={"Authorization": "Bearer not-the-token-at-all"})
     assert wrong.status_code == 403
-    assert "bwenge_http_requests_total" in client.get(
-        "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
-    ).text
+    assert (
+        "bwenge_http_requests_total"
+        in client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    )
     assert "/metrics" not in client.get("/openapi.json").json()["paths"]
 
 
