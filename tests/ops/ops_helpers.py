@@ -28,7 +28,7 @@ def free_port() -> int:
 def base_env(tmp: Path, data_dir: Path, **extra: str) -> dict[str, str]:
     """A clean environment for one instance: its own empty config folder and data dir."""
     config = tmp / "config"
-    config.mkdir(exist_ok=True)
+    config.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BWENGE_")}
     env.update(
         BWENGE_ENV="testing",
@@ -212,3 +212,23 @@ def value(parsed, name: str, **labels: str) -> float:
     """The sum of ``name``'s samples whose labels include ``labels`` (0 when none)."""
     want = set(labels.items())
     return sum(v for (n, ls), v in parsed.items() if n == name and want <= set(ls))
+
+
+_CLI = None
+
+
+def cli_in_process(*args: str, env: dict[str, str]):
+    """Run a ``bwenge`` command in this process (typer's runner): the same command
+    line as :func:`bwenge`, without a new interpreter's start-up. Returns the
+    runner's result (``exit_code``, ``output``)."""
+    global _CLI
+    from typer.testing import CliRunner
+
+    if _CLI is None:
+        from bwenge import cli as cli_module
+
+        cli_module._add_plugin_commands()
+        _CLI = cli_module.cli
+    clean = {k: None for k in os.environ if k.startswith("BWENGE_")}
+    clean.update({k: v for k, v in env.items() if k.startswith(("BWENGE_", "ANONYMIZED"))})
+    return CliRunner().invoke(_CLI, list(args), env=clean, catch_exceptions=False)
