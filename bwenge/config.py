@@ -74,8 +74,9 @@ class ServerSettings(BaseModel):
     public_url: str | None = None
     opentelemetry: bool = Field(
         False,
-        description="FastAPI's native OpenTelemetry spans and metrics, sent to the "
-        "providers your process configures (off: no per-request provider check).",
+        description="OpenTelemetry spans (FastAPI's per request; Bwenge's around retrieval, "
+        "LLM calls and ingestion stages), sent to the providers your process configures "
+        "(off: no span is made, no per-request provider check).",
     )
 
     @field_validator("cors_origins")
