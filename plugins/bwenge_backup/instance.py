@@ -51,7 +51,8 @@ from .common import (
 FORMAT = "bwenge-backup"
 DB_MEMBER = "database/bwenge.db"
 # derived or transient state under data_dir that a backup leaves out
-SKIPPED_DIRS = {"chroma", "prometheus-multiproc", ".incoming"}
+TOP_LEVEL_SKIPPED = {"chroma", "prometheus-multiproc"}
+SKIPPED_DIRS = {".incoming"}
 SKIPPED_SUFFIXES = (".part", ".db-wal", ".db-shm", ".db-journal")
 
 
@@ -74,7 +75,10 @@ def _data_files(data_dir: Path, db_file: Path) -> list[Path]:
     for root, dirs, files in os.walk(data_dir):
         here = Path(root)
         dirs[:] = sorted(
-            d for d in dirs if d not in SKIPPED_DIRS and not (here == data_dir and d == "chroma")
+            d
+            for d in dirs
+            if d not in SKIPPED_DIRS
+            and not (here == data_dir and (d in TOP_LEVEL_SKIPPED or d.startswith(".restore-")))
         )
         for name in sorted(files):
             path = here / name

@@ -19,7 +19,7 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,9 @@ def _decode(column: sa.Column, value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"$bytes"}:
         return base64.b64decode(value["$bytes"])
     if isinstance(column.type, sa.DateTime) and isinstance(value, str):
-        return datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)
+        # Bwenge stores UTC everywhere; SQLite hands it back without an offset
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
     if isinstance(column.type, sa.Date) and isinstance(value, str):
         return date.fromisoformat(value)
     return value

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from bwenge import hookimpl
@@ -35,7 +36,12 @@ def before_server_start(kernel, workers):
     samples of a previous run's processes would otherwise be summed in)."""
     if workers <= 1 and not os.environ.get(MULTIPROC_ENV):
         return
-    folder = Path(os.environ.get(MULTIPROC_ENV) or Path(kernel.data_dir) / "prometheus-multiproc")
+    configured = kernel.settings_for("metrics").multiprocess_dir
+    folder = Path(
+        os.environ.get(MULTIPROC_ENV)
+        or configured
+        or Path(kernel.data_dir) / "prometheus-multiproc"
+    )
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -74,6 +80,10 @@ def before_app_stop(kernel):
     server = kernel.services.pop("metrics_http", None)
     if server is not None:
         server.shutdown()
+    if os.environ.get(MULTIPROC_ENV) and "bwenge_metrics.metrics" in sys.modules:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())  # its live gauges stop counting
 
 
 STAGES = {"ingest.parse", "ingest.chunk", "ingest.embed", "ingest.write", "ingest.commit"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -27,6 +28,12 @@ class MetricsSettings(BaseModel):
         "`bwenge serve` (a `bwenge worker`), on listen_host.",
     )
     listen_host: str = "127.0.0.1"
+    multiprocess_dir: Path | None = Field(
+        None,
+        description="Where `bwenge serve --workers N` keeps the workers' samples, emptied at "
+        "start; default <data_dir>/prometheus-multiproc. Must be local to the machine: "
+        "set it when data_dir is shared between machines or containers.",
+    )
 
     @field_validator("allow_from")
     @classmethod

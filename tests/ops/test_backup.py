@@ -92,7 +92,6 @@ def backed_up(tmp_path_factory):
         archive = tmp / "bwenge-backup.tar.gz"
         result = bwenge("backup", str(archive), env=env_a)
         finished = time.monotonic()
-        print(f"backup took {finished - started:.1f}s, {len(load.acked)} writes acknowledged")
         time.sleep(0.3)  # writes after the backup too
         load.stop.set()
         load.thread.join(120)
@@ -122,10 +121,8 @@ def restored(backed_up):
     tmp = backed_up["tmp"]
     (tmp / "b").mkdir(exist_ok=True)
     env_b = base_env(tmp / "b", tmp / "b" / "data", **NO_API_LIMITS)
-    began = time.monotonic()
     result = bwenge("restore", str(backed_up["archive"]), env=env_b)
     assert result.returncode == 0, result.stdout + result.stderr
-    print(f"restore took {time.monotonic() - began:.1f}s")
     server = Server(env_b, tmp / "b.log").wait_healthy()
     try:
         api = Api(server.url)

@@ -32,7 +32,6 @@ def test_two_api_servers_and_an_ingestion_worker_share_one_deployment(
         BWENGE_CHROMA__HOST=host,
         BWENGE_CHROMA__PORT=str(port),
     )
-    t0 = time.monotonic()
     upgrade = bwenge("db", "upgrade", env=env)  # once, before any server starts
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
     worker_env = {**env, "BWENGE_METRICS__LISTEN_PORT": str(metrics_port)}
@@ -40,10 +39,8 @@ def test_two_api_servers_and_an_ingestion_worker_share_one_deployment(
     b = Server(env, tmp_path / "b.log")
     worker = Process([str(Path(a.proc.args[0])), "worker"], worker_env, tmp_path / "w.log")
     try:
-        print(f"upgrade {time.monotonic() - t0:.1f}s")
         a.wait_healthy()
         b.wait_healthy()
-        print(f"healthy {time.monotonic() - t0:.1f}s")
         api_a, api_b = Api(a.url), Api(b.url)
         api_a.register("Topology School")
         api_b.token = api_a.token  # one secret, one database: B accepts A's token
@@ -53,15 +50,12 @@ def test_two_api_servers_and_an_ingestion_worker_share_one_deployment(
         )
         api_b.wait_ready([source])  # ingested by the worker, seen through B
         worker.check_alive()
-        print(f"ingested {time.monotonic() - t0:.1f}s")
         q = "Where is Lake Kivu?"
         answer_b = api_b.ask(persona, q, "t-1")
         answer_a = api_a.ask(persona, q, "t-2")
         assert [c["source_id"] for c in answer_b["citations"]] == [source]
         assert [c["source_id"] for c in answer_a["citations"]] == [source]
         assert api_a.http.get("/health/ready").json()["status"] == "ready"
-
-        print(f"answered {time.monotonic() - t0:.1f}s")
         # A's two processes count into one set of metrics: every scrape, whichever
         # process answers it, sees all ten requests
         for _ in range(10):
