@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from bwenge_rest.deps import get_kernel, require
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bwenge.contracts.answers import AnswerEvent
 from bwenge.domain import Principal
 from bwenge.logs import request_id_var
 
-from .service import AnswerEngine
+from .service import AnswerEngine, Exchange
 
 router = APIRouter(tags=["answers"])
 
@@ -69,36 +70,37 @@ async def respond(
     return answer.model_dump(mode="json", exclude={"complete"})
 
 
-def _sse(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
-
-
-@router.post("/ai/respond/stream")
-async def respond_stream(
+async def prepared(
     body: RespondRequest,
     principal: Principal = Depends(require("answer.ask")),
     answers: AnswerEngine = Depends(engine),
-):
-    """The same answer as Server-Sent Events: ``delta`` ({text}), ``reset`` (discard the
-    text shown so far), then one ``answer`` (the /ai/respond body) or ``error``."""
-    # refusals (persona, session, billing) are plain HTTP errors, before the stream starts
-    exchange = await answers.prepare(
+) -> Exchange:
+    """The question, checked and authorised. A dependency, so refusals (persona,
+    session, billing) are plain HTTP errors before the stream starts."""
+    return await answers.prepare(
         principal, body.persona_id, body.session_id, body.user_message, _context(body)
     )
+
+
+@router.post("/ai/respond/stream", response_class=EventSourceResponse)
+async def respond_stream(
+    exchange: Exchange = Depends(prepared),
+    answers: AnswerEngine = Depends(engine),
+) -> AsyncIterator[ServerSentEvent]:
+    """The same answer as Server-Sent Events: ``delta`` ({text}), ``reset`` (discard the
+    text shown so far), then one ``answer`` (the /ai/respond body) or ``error``.
+    While the provider is silent, a ``: ping`` comment keeps proxies from closing
+    the connection."""
     request_id = request_id_var.get()
-
-    async def events():
-        async for event in answers.run(exchange):
-            yield _frame(event, request_id)
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    async for event in answers.run(exchange):
+        yield _frame(event, request_id)
 
 
-def _frame(event: AnswerEvent, request_id: str) -> bytes:
+def _sse(event: str, data: dict[str, Any]) -> ServerSentEvent:
+    return ServerSentEvent(event=event, raw_data=json.dumps(data, separators=(",", ":")))
+
+
+def _frame(event: AnswerEvent, request_id: str) -> ServerSentEvent:
     if event.type == "delta":
         return _sse("delta", {"text": event.text})
     if event.type == "reset":

@@ -221,8 +221,13 @@ class AnswerEngine:
         session_id: str | None,
         user_message: str,
         context: dict[str, Any] | None = None,
+        history: list[ChatMessage] | None = None,
     ) -> Exchange:
         """Validate and authorise one question; nothing is sent to a provider yet.
+
+        ``history`` is the client's own transcript, used instead of the stored one
+        (clients of OpenAI-style APIs resend the whole conversation, edits and
+        regenerations included); it is cut to ``history_turns`` exchanges.
 
         Raises NotFound (persona/session), BadRequest, or whatever a
         ``before_message_answer`` listener raises (PaymentRequired, TooManyRequests).
@@ -259,8 +264,12 @@ class AnswerEngine:
             if retrieval is not None:
                 retrieval.cancel()
             raise
-        history = [] if new else self._recent_turns(sid)
         context = dict(context or {})
+        if history is not None:
+            n = self.settings.history_turns
+            history = list(history)[-2 * n :] if n else []
+        else:
+            history = [] if new else self._recent_turns(sid)
         if not history and context.get("conversation_history"):
             history = _client_history(context["conversation_history"], self.settings.history_turns)
         rid = request_id_var.get()
@@ -487,6 +496,7 @@ class AnswerEngine:
             session_id=ex.session_id,
             confidence=cite.confidence(used),
             provider=provider,
+            usage=usage,
         )
         if ex.store:
             answer.message_id = self._store(ex, text, answer, complete=True, usage=usage)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bwenge.db import Base, UTCDateTime
@@ -84,3 +84,5 @@ class KnowledgeLexical(Base):
     body: Mapped[str] = mapped_column(Text)  # the chunk's text
     page: Mapped[int | None] = mapped_column(Integer)
     slide: Mapped[int | None] = mapped_column(Integer)
+    # float16 vectors, one per bwenge.text.split_sentences(body) line, in order
+    sentence_vectors: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -45,6 +45,7 @@ from .upload import ReceivedUpload
 
 log = logging.getLogger("bwenge.knowledge")
 CHUNK_NAMESPACE = uuid.UUID("6f1b7f8e-3c1a-4f0e-9a57-2b1d6d3b9e10")
+SENTENCE_CHARS = 240  # a sentence's opening carries its meaning; long ones cost the most
 
 
 def chunk_id(source_id: str, index: int) -> str:
@@ -69,6 +70,7 @@ class Chunk:
     position: int
     extra: dict[str, Any]
     section: str | None = None  # heading path, "Chapter 4 › Borrowing"
+    sentence_vectors: bytes | None = None  # float16, one per split_sentences(text) line
 
     @property
     def embedded_text(self) -> str:
@@ -598,6 +600,8 @@ class KnowledgeService:
                     self.kernel, "ingest.embed", chunks=len(batch), embedder=embedder.name, **stage
                 ):
                     vectors = embedder.embed([c.embedded_text for c in batch])
+                    if self.settings.sentence_vectors:
+                        _embed_sentences(embedder, batch)
                 timings["embed"] += time.monotonic() - started
                 if pending is not None:
                     pending.result()
@@ -676,6 +680,7 @@ class KnowledgeService:
                         "body": c.text,
                         "page": c.page,
                         "slide": c.slide,
+                        "sentence_vectors": c.sentence_vectors,
                     }
                     for c in chunks
                 ),
@@ -863,18 +868,18 @@ class KnowledgeService:
         depth.update({status: count for status, count in rows})
         return depth
 
-    def ready_sources(self, org_id: str, persona_id: str) -> dict[str, KnowledgeSource]:
+    def ready_sources(self, org_id: str, persona_id: str) -> dict[str, Any]:
+        """The persona's ``ready`` sources by id, as light rows (``id``, ``title``,
+        ``type``): this runs before every retrieval."""
         with self.kernel.db.session() as session:
-            return {
-                s.id: s
-                for s in session.scalars(
-                    select(KnowledgeSource).where(
-                        KnowledgeSource.org_id == org_id,
-                        KnowledgeSource.persona_id == persona_id,
-                        KnowledgeSource.status == READY,
-                    )
+            rows = session.execute(
+                select(KnowledgeSource.id, KnowledgeSource.title, KnowledgeSource.type).where(
+                    KnowledgeSource.org_id == org_id,
+                    KnowledgeSource.persona_id == persona_id,
+                    KnowledgeSource.status == READY,
                 )
-            }
+            ).all()
+        return {row.id: row for row in rows}
 
     def pending(self, org_id: str, persona_id: str) -> int:
         """How many of the persona's sources are still waiting for or in ingestion."""
@@ -949,6 +954,24 @@ class _Heartbeat(threading.Thread):
         self._stop.set()
 
 
+def _embed_sentences(embedder, batch: list[Chunk]) -> None:
+    """Each chunk's sentences, embedded once here so that answers can choose the
+    sentences nearest a question by meaning without embedding them per question."""
+    import numpy as np
+
+    from bwenge.text import split_sentences
+
+    per_chunk = [split_sentences(c.text) for c in batch]
+    flat = [s[:SENTENCE_CHARS] for sentences in per_chunk for s in sentences]
+    if not flat:
+        return
+    vectors = np.asarray(embedder.embed(flat), dtype=np.float16)
+    start = 0
+    for chunk, sentences in zip(batch, per_chunk, strict=True):
+        chunk.sentence_vectors = vectors[start : start + len(sentences)].tobytes()
+        start += len(sentences)
+
+
 def _merge_short_sections(
     docs: list[tuple[str, dict[str, Any]]], min_words: int
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -971,9 +994,11 @@ def _merge_short_sections(
         else:
             out.append((text, meta))
     if carry is not None:
-        if out and out[-1][1].get("page") == carry[1].get("page") and out[-1][1].get(
-            "slide"
-        ) == carry[1].get("slide"):
+        if (
+            out
+            and out[-1][1].get("page") == carry[1].get("page")
+            and out[-1][1].get("slide") == carry[1].get("slide")
+        ):
             prev_text, prev_meta = out.pop()
             out.append((f"{prev_text}\n\n{carry[0]}", prev_meta))
         else:

@@ -86,6 +86,12 @@ class SQLPersonaStore:
             row = s.get(PersonaRow, persona_id)
             return _to_persona(row) if row is not None and row.org_id == org_id else None
 
+    def find(self, persona_id: str) -> Persona | None:
+        """The persona with this id in any organisation (operator tools, never callers)."""
+        with self.db.session() as s:
+            row = s.get(PersonaRow, persona_id)
+            return _to_persona(row) if row is not None else None
+
     def list(self, org_id: str, *, released_only: bool = False) -> list[Persona]:
         query = select(PersonaRow).where(PersonaRow.org_id == org_id)
         if released_only:
