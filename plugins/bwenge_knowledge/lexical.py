@@ -142,3 +142,19 @@ def search(db, persona_id: str, query: str, k: int) -> list[tuple[Any, ...]]:
         else:  # another database: no lexical side, dense retrieval alone
             return []
     return [tuple(r) for r in rows]
+
+
+def sentence_vectors(db, chunk_ids: list[str]) -> dict[str, bytes]:
+    """The stored sentence vectors of chunks (those that have them)."""
+    if not chunk_ids:
+        return {}
+    from sqlalchemy import select
+
+    with db.session() as session:
+        rows = session.execute(
+            select(KnowledgeLexical.chunk_id, KnowledgeLexical.sentence_vectors).where(
+                KnowledgeLexical.chunk_id.in_(chunk_ids),
+                KnowledgeLexical.sentence_vectors.is_not(None),
+            )
+        ).all()
+    return {chunk_id: vectors for chunk_id, vectors in rows}

@@ -294,6 +294,7 @@ def select_sentences(
     # A short window: what follows the best sentence usually finishes its thought (the
     # example, the method to call, the exception to catch).
     by_place = {(c.passage, c.position): c for c in candidates}
+    window: list[_Candidate] = []
     for step in (1, 2, 3):
         place = (best.passage, best.position + step)
         if place not in lines or len(chosen) >= max_sentences:
@@ -302,7 +303,27 @@ def select_sentences(
         # the next line always; further ones while they continue it or are code-like
         if step > 1 and not (_CONTINUES.match(line) or _CODE_LIKE.search(line)):
             break
-        chosen.append(by_place.get(place) or _Candidate(place[0], place[1], line, Counter()))
+        if len(line.split()) < 2 and not _CODE_LIKE.search(line):
+            break  # a stray number or word, not the rest of the thought
+        window.append(by_place.get(place) or _Candidate(place[0], place[1], line, Counter()))
+    chosen += window[:1]
+    # Another source nearly as close to the question is quoted too: the asker sees
+    # both places the answer may be.
+    elsewhere = next(
+        (
+            c
+            for c in ranked[1:]
+            if passages[c.passage].source_id != passages[best.passage].source_id
+            and c.rank >= 0.85 * best.rank
+            and not any(_similar(c.terms, o.terms) for o in chosen)
+        ),
+        None,
+    )
+    if elsewhere is not None and len(chosen) < max_sentences:
+        chosen.append(elsewhere)
+    for c in window[1:]:
+        if len(chosen) < max_sentences:
+            chosen.append(c)
     for c in ranked[1:]:
         if len(chosen) >= max_sentences:
             break
