@@ -156,6 +156,9 @@ def serve(
         f"database {kernel.db.dialect}, {workers} worker(s))",
         highlight=False,
     )
+    for result in kernel.pm.hook.before_server_start(kernel=kernel, workers=workers):
+        if result is not None:
+            run_async(result)
     log_config = None  # keep Bwenge's request-id log format
     if workers == 1:
         uvicorn.run(factory(kernel), host=host, port=port, log_config=log_config, access_log=False)

@@ -85,8 +85,9 @@ class ServerSettings(BaseModel):
     public_url: str | None = None
     opentelemetry: bool = Field(
         False,
-        description="FastAPI's native OpenTelemetry spans and metrics, sent to the "
-        "providers your process configures (off: no per-request provider check).",
+        description="OpenTelemetry spans (FastAPI's per request; Bwenge's around retrieval, "
+        "LLM calls and ingestion stages), sent to the providers your process configures "
+        "(off: no span is made, no per-request provider check).",
     )
 
     @field_validator("opentelemetry")
@@ -122,6 +123,9 @@ class CoreSettings(BaseModel):
     data_dir: Path = Path("data")
     secret_key: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: one readable line per record; json: one JSON object per line."
+    )
     redis_url: str | None = Field(
         None, description="Redis for state shared between workers (rate limits, pub/sub)."
     )

@@ -125,6 +125,15 @@ def before_app_stop(kernel):
     """Called when the application shuts down, before the database closes."""
 
 
+@hookspec
+def before_server_start(kernel, workers):
+    """``bwenge serve`` is about to start serving, in the parent process, before
+    any worker process exists (``workers`` is their number). Prepare state the
+    workers share, e.g. a folder for multi-process metrics, and set environment
+    variables the workers inherit. Not called when an app is built another way
+    (tests, ``uvicorn --factory``)."""
+
+
 # --------------------------------------------------------------------------
 # Transports
 # --------------------------------------------------------------------------
@@ -148,6 +157,18 @@ def register_routes(register, kernel):
     depend on ``bwenge_rest.deps.require(action)`` (or be marked public) so the
     permission table covers it.
     """
+
+
+@hookspec
+def register_middleware(register, kernel):
+    """Wrap the REST transport's ASGI application in middleware.
+
+    Call ``register(middleware_class, **options)``; the class follows Starlette's
+    pure-ASGI shape (``__init__(app, **options)``, ``async __call__(scope, receive,
+    send)``). Registered middleware runs outside the transport's own request-id
+    middleware, so it sees every request, its final status and, once the inner app
+    has routed it, ``scope["route"]`` (the matched route and its path template).
+    It runs on every request: keep it cheap."""
 
 
 @hookspec
@@ -370,6 +391,26 @@ def on_message_answer_error(kernel, event):
 
 
 @hookspec
+def after_chat_connect(kernel, event):
+    """A chat WebSocket was admitted (authenticated, authorised, session open).
+    ``event.data``: ``persona_id``, ``session_id``. Exactly one
+    ``after_chat_disconnect`` follows for it."""
+
+
+@hookspec
+def after_chat_disconnect(kernel, event):
+    """An admitted chat WebSocket closed. ``event.data``: ``persona_id``,
+    ``session_id``, ``seconds`` (how long it was open)."""
+
+
+@hookspec
+def after_quota_refuse(kernel, event):
+    """A plan's quota refused an action (the caller gets ``quota_exceeded``).
+    ``event.data``: ``quota`` ("messages"|"storage"|"members"), ``plan``,
+    ``limit``, ``used``, ``requested``."""
+
+
+@hookspec
 def after_subscription_change(kernel, event):
     """An organisation's plan or subscription status changed (payment, cancellation,
     expiry at period end). ``event.data``: ``subscription_id``, ``old_plan``,
@@ -383,3 +424,22 @@ def after_payment_settle(kernel, event):
     platform admin settling a manual invoice. ``event.user_id`` is the settling
     admin or ``None`` for a webhook. ``event.data``: ``transaction_id``, ``plan``,
     ``amount``, ``currency``, ``provider``, ``reference``."""
+
+
+# --------------------------------------------------------------------------
+# Observability
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def after_operation_finish(kernel, event):
+    """A timed unit of work finished (see :func:`bwenge.telemetry.operation`): a
+    retrieval, one LLM provider attempt, an ingestion stage. ``event.data``:
+    ``operation`` (``"retrieval"``, ``"llm.call"``, ``"ingest.parse"``,
+    ``"ingest.chunk"``, ``"ingest.embed"``, ``"ingest.write"``, ``"ingest.commit"``),
+    ``seconds``, ``error`` (the exception's class name, or ``None``) and the
+    operation's attributes (``provider``, ``fallback``, ``persona_id``, ...).
+
+    Called synchronously, in the thread that did the work (often not the event
+    loop's), right after it: implementations must be plain functions, cheap and
+    thread-safe (a metrics counter, not I/O). Errors are logged and swallowed."""

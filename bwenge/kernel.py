@@ -179,7 +179,7 @@ class Kernel:
         self.core = self.config.validate(
             None, CoreSettings, {k: v for k, v in self.config.data.items() if k in CORE_SECTIONS}
         )
-        setup_logging(self.core.log_level)
+        setup_logging(self.core.log_level, self.core.log_format)
         self._check_secret(persist=database)
         self._load_plugins()
         self._validate_settings()
@@ -431,6 +431,32 @@ class Kernel:
             if self.loaded:  # plugins are fixed once loading finished
                 self._listener_cache[hook] = cached
         return cached
+
+    def notify(self, hook: str, **data: Any) -> None:
+        """Call an observing ``after_*`` hook synchronously, from any thread (see
+        ``after_operation_finish``). Listeners must be plain functions; their errors
+        are logged, never raised. Costs one list lookup when nobody listens."""
+        listeners = self._listeners(hook)
+        if not listeners:
+            return
+        event = Event(
+            name=hook.split("_", 1)[1],
+            org_id=data.get("org_id"),
+            user_id=data.get("user_id"),
+            data=data,
+            at=utcnow(),
+        )
+        for plugin_name, function, wants_kernel, wants_event in listeners:
+            kwargs: dict[str, Any] = {}
+            if wants_kernel:
+                kwargs["kernel"] = self
+            if wants_event:
+                kwargs["event"] = event
+            try:
+                if inspect.isawaitable(function(**kwargs)):
+                    log.error("Plugin %s: %s must be a plain function", plugin_name, hook)
+            except Exception:
+                log.exception("Plugin %s failed in %s", plugin_name, hook)
 
     def emit_sync(self, hook: str, **kwargs: Any) -> Event:
         """:meth:`emit` for synchronous callers (CLI, worker threads with no loop)."""

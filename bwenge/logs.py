@@ -1,15 +1,25 @@
-"""Logging with request ids: every record carries ``request_id`` ("-" outside a request)."""
+"""Logging with request ids: every record carries ``request_id`` ("-" outside a request).
+
+``log_format = "text"`` (the default) prints one readable line per record;
+``log_format = "json"`` prints one JSON object per line for log collectors:
+``{"time", "level", "logger", "message", "request_id"}`` plus ``exception`` when
+there is one and any ``extra={...}`` fields the caller passed.
+"""
 
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
+from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
     "bwenge_request_id", default="-"
 )
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+# attributes every LogRecord has; anything else came from ``extra=``
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
 
 
 class RequestIdFilter(logging.Filter):
@@ -18,15 +28,44 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO") -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            out["exception"] = record.exc_text
+        if record.stack_info:
+            out["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+def _formatter(fmt: str) -> logging.Formatter:
+    return JsonFormatter() if fmt == "json" else logging.Formatter(FORMAT)
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
-    if any(getattr(h, "_bwenge", False) for h in root.handlers):
-        root.setLevel(level)
-        return
+    for handler in root.handlers:
+        if getattr(handler, "_bwenge", False):
+            handler.setFormatter(_formatter(fmt))
+            root.setLevel(level)
+            return
     handler = logging.StreamHandler()
     handler._bwenge = True  # type: ignore[attr-defined]
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(_formatter(fmt))
     root.addHandler(handler)
     root.setLevel(level)
     for noisy in ("httpx", "httpx2", "chromadb", "alembic"):

@@ -42,6 +42,31 @@ def _rate_limits(kernel):
     return limits
 
 
+async def _quota(kernel, event, method: str, quota: str, amount: int, *extra):
+    """Run a quota check/reservation off the loop; a refusal is announced
+    (``after_quota_refuse``) before it reaches the caller."""
+    from bwenge.errors import BwengeError
+
+    try:
+        return await asyncio.to_thread(
+            getattr(billing_service(kernel), method), event.org_id, quota, amount, *extra
+        )
+    except BwengeError as exc:
+        if exc.code == "quota_exceeded":
+            d = exc.details or {}
+            await kernel.emit(
+                "after_quota_refuse",
+                org_id=event.org_id,
+                user_id=event.user_id,
+                quota=d.get("quota", quota),
+                plan=d.get("plan"),
+                limit=d.get("limit"),
+                used=d.get("used"),
+                requested=d.get("requested", amount),
+            )
+        raise
+
+
 async def _announce(kernel, items) -> None:
     for item in items:
         await kernel.emit(item.hook, org_id=item.org_id, user_id=item.user_id, **item.data)
@@ -123,9 +148,7 @@ async def before_message_answer(kernel, event):
     if not event.org_id:
         return
     ref = event.data.get("exchange_id")  # the stored question: reservation survives a crash
-    period, items = await asyncio.to_thread(
-        billing_service(kernel).reserve, event.org_id, MESSAGES, 1, ref
-    )
+    period, items = await _quota(kernel, event, "reserve", MESSAGES, 1, ref)
     _reserved.set({(event.org_id, event.data.get("session_id")): period})
     await _announce(kernel, items)
 
@@ -157,9 +180,7 @@ async def on_message_answer_error(kernel, event):
 async def before_source_upload(kernel, event):
     size = int(event.data.get("size_bytes") or 0)
     if event.org_id:
-        _period, items = await asyncio.to_thread(
-            billing_service(kernel).reserve, event.org_id, STORAGE, size
-        )
+        _period, items = await _quota(kernel, event, "reserve", STORAGE, size)
         await _announce(kernel, items)
 
 
@@ -187,9 +208,7 @@ async def on_source_ingest_error(kernel, event):
 @hookimpl
 async def before_member_invite(kernel, event):
     if event.org_id:
-        await _announce(
-            kernel, await asyncio.to_thread(billing_service(kernel).check, event.org_id, MEMBERS, 1)
-        )
+        await _announce(kernel, await _quota(kernel, event, "check", MEMBERS, 1))
 
 
 @hookimpl
@@ -197,10 +216,7 @@ async def before_member_join(kernel, event):
     # Accepting an invite takes the seat atomically: several invites sent while one
     # seat was free can't all turn into members.
     if event.org_id:
-        await _announce(
-            kernel,
-            (await asyncio.to_thread(billing_service(kernel).reserve, event.org_id, MEMBERS, 1))[1],
-        )
+        await _announce(kernel, (await _quota(kernel, event, "reserve", MEMBERS, 1))[1])
 
 
 @hookimpl

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections import deque
 from typing import Any
@@ -280,6 +281,11 @@ async def chat_socket(websocket: WebSocket):
         log.exception("chat: opening a socket failed")
         return await _refuse(websocket, protocol.INTERNAL, "internal error")
 
+    opened = time.monotonic()
+    announce = {"org_id": principal.org_id, "user_id": principal.user_id}
+    await kernel.emit(
+        "after_chat_connect", **announce, persona_id=persona_id, session_id=session_id
+    )
     subscription = None
     try:
         # Subscribe before reading history so no frame falls in between; a message
@@ -310,6 +316,13 @@ async def chat_socket(websocket: WebSocket):
         conn.closing = conn.closing or (protocol.INTERNAL, "internal error")
     finally:
         await hub.leave(conn)
+        await kernel.emit(
+            "after_chat_disconnect",
+            **announce,
+            persona_id=persona_id,
+            session_id=session_id,
+            seconds=round(time.monotonic() - opened, 3),
+        )
         if subscription is not None:
             await subscription.close()
         conn.closing = conn.closing or (protocol.NORMAL, "")

@@ -34,6 +34,7 @@ from sqlalchemy import and_, delete, or_, select, update
 
 from bwenge.errors import BwengeError, NotFound, UnsupportedMediaType
 from bwenge.storage import storage_failure
+from bwenge.telemetry import operation
 from bwenge.utils import new_id, utcnow
 
 from . import lexical
@@ -424,7 +425,10 @@ class KnowledgeService:
             extracted = time.monotonic()
             self._index(source, chunks, beat, progress)
             indexed = time.monotonic()
-            self._commit(source, token, chunks)
+            with operation(
+                self.kernel, "ingest.commit", source_id=source_id, persona_id=source.persona_id
+            ):
+                self._commit(source, token, chunks)
             log.info(
                 "Source %s ready: %d chunks; extract %.2f s, embed+index %.2f s, commit %.2f s",
                 source_id,
@@ -494,18 +498,22 @@ class KnowledgeService:
         if progress:
             progress("parsing")
         reader = self._prepare_reader(entry.obj)
+        stage = {"source_id": source.id, "persona_id": source.persona_id}
         try:
-            docs = parse_file(
-                reader,
-                path,
-                timeout=self.settings.parse_timeout_seconds,
-                memory_mb=self.settings.parse_memory_mb,
-                tick=lambda: self._check(beat),
-            )
+            with operation(self.kernel, "ingest.parse", extension=source.extension, **stage):
+                docs = parse_file(
+                    reader,
+                    path,
+                    timeout=self.settings.parse_timeout_seconds,
+                    memory_mb=self.settings.parse_memory_mb,
+                    tick=lambda: self._check(beat),
+                )
         except ParseError as exc:
             raise _Fail(str(exc)) from None
         self._check(beat)
-        chunks = self.chunk(docs)
+        with operation(self.kernel, "ingest.chunk", **stage) as op:
+            chunks = self.chunk(docs)
+            op.set(chunks=len(chunks))
         if not chunks:
             raise _Fail(
                 "no text could be extracted from the file (a scanned PDF needs OCR, "
@@ -578,16 +586,19 @@ class KnowledgeService:
         size = self.settings.embed_batch_size
         timings = {"embed": 0.0, "write": 0.0}
 
+        stage = {"source_id": source.id, "persona_id": source.persona_id}
+
         def write(batch: list[Chunk], vectors: list[list[float]]) -> None:
             started = time.monotonic()
-            store.upsert(
-                collection,
-                [chunk_id(source.id, c.index) for c in batch],
-                vectors,
-                [c.text for c in batch],
-                [self._vector_meta(source, c) for c in batch],
-                embedder=embedder.name,
-            )
+            with operation(self.kernel, "ingest.write", chunks=len(batch), **stage):
+                store.upsert(
+                    collection,
+                    [chunk_id(source.id, c.index) for c in batch],
+                    vectors,
+                    [c.text for c in batch],
+                    [self._vector_meta(source, c) for c in batch],
+                    embedder=embedder.name,
+                )
             timings["write"] += time.monotonic() - started
 
         # Writing batch n overlaps embedding batch n+1 (ONNX and Chroma both release the GIL).
@@ -596,9 +607,12 @@ class KnowledgeService:
             for start in range(0, len(chunks), size):
                 batch = chunks[start : start + size]
                 started = time.monotonic()
-                vectors = embedder.embed([c.embedded_text for c in batch])
-                if self.settings.sentence_vectors:
-                    _embed_sentences(embedder, batch)
+                with operation(
+                    self.kernel, "ingest.embed", chunks=len(batch), embedder=embedder.name, **stage
+                ):
+                    vectors = embedder.embed([c.embedded_text for c in batch])
+                    if self.settings.sentence_vectors:
+                        _embed_sentences(embedder, batch)
                 timings["embed"] += time.monotonic() - started
                 if pending is not None:
                     pending.result()
@@ -755,6 +769,37 @@ class KnowledgeService:
                 .values(status=PENDING, attempts=KnowledgeSource.attempts - 1, claim_token=None)
             )
 
+    def ready_source_ids(self, org_id: str | None = None) -> list[str]:
+        """Ids of ``ready`` sources (of one org, or all), oldest first."""
+        query = select(KnowledgeSource.id).where(KnowledgeSource.status == READY)
+        if org_id is not None:
+            query = query.where(KnowledgeSource.org_id == org_id)
+        with self.kernel.db.session() as session:
+            return list(session.scalars(query.order_by(KnowledgeSource.created_at)))
+
+    def reindex(self, source_id: str) -> int:
+        """Rebuild a ``ready`` source's vectors from its stored file, leaving its rows
+        alone (a restored backup, a vector store rebuilt from scratch). Chunk and
+        vector ids derive from ``(source_id, chunk_index)``, so with the same loader,
+        splitter and embedder the rebuilt index is the one that was lost. Returns the
+        number of chunks; raises :class:`BwengeError` when the file can't be read
+        or no longer gives the recorded chunk count."""
+        source = self._get_any(source_id)
+        if source is None or source.status != READY:
+            raise NotFound(f"Knowledge source {source_id} is not a ready source.")
+        beat = _NoHeartbeat()
+        try:
+            chunks = self._extract(source, beat, None)
+        except _Fail as exc:
+            raise BwengeError(f"source {source_id} ({source.title}): {exc}") from None
+        if len(chunks) != source.chunk_count:
+            raise BwengeError(
+                f"source {source_id} ({source.title}) now gives {len(chunks)} chunks, not the "
+                f"{source.chunk_count} recorded: the loader or knowledge.chunk_size changed"
+            )
+        self._index(source, chunks, beat, None)
+        return len(chunks)
+
     # -- recovery ----------------------------------------------------------------------------
 
     def recover(self, pending_older_than: float = 0.0) -> list[str]:
@@ -820,6 +865,20 @@ class KnowledgeService:
 
     # -- retrieval (the "retriever" service) ---------------------------------------------------
 
+    def queue_depth(self) -> dict[str, int]:
+        """Sources waiting for (``pending``) or in (``processing``) an ingestion job."""
+        from sqlalchemy import func
+
+        with self.kernel.db.session() as session:
+            rows = session.execute(
+                select(KnowledgeSource.status, func.count())
+                .where(KnowledgeSource.status.in_((PENDING, PROCESSING)))
+                .group_by(KnowledgeSource.status)
+            ).all()
+        depth = {PENDING: 0, PROCESSING: 0}
+        depth.update({status: count for status, count in rows})
+        return depth
+
     def ready_sources(self, org_id: str, persona_id: str) -> dict[str, Any]:
         """The persona's ``ready`` sources by id, as light rows (``id``, ``title``,
         ``type``): this runs before every retrieval."""
@@ -856,7 +915,18 @@ class KnowledgeService:
         :mod:`.retrieval`)."""
         from .retrieval import HybridRetriever
 
-        return HybridRetriever(self).retrieve(org_id, persona_id, query, k)
+        if not query or not query.strip() or k <= 0:
+            return HybridRetriever(self).retrieve(org_id, persona_id, query, k)
+        with operation(self.kernel, "retrieval", persona_id=persona_id, k=k) as op:
+            found = HybridRetriever(self).retrieve(org_id, persona_id, query, k)
+            op.set(chunks=len(found))
+        return found
+
+
+class _NoHeartbeat:
+    """For work on a source nobody else claims (``reindex``)."""
+
+    lost = False
 
 
 class _Heartbeat(threading.Thread):

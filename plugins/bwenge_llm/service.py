@@ -19,12 +19,14 @@ When every attempt fails, or the deadline passes, :class:`LLMUnavailable`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from bwenge.contracts.llm import LLMProviderError, LLMRequest, LLMUnavailable, StreamEvent, Usage
 from bwenge.errors import ConfigError
+from bwenge.telemetry import operation
 
 from .settings import LLMSettings
 
@@ -38,11 +40,17 @@ class _DeadlineExceeded(Exception):
 class LLMChain:
     """Primary provider, then fallbacks, with bounded retries and one deadline."""
 
-    def __init__(self, providers: list[tuple[str, Any]], settings: LLMSettings | None = None):
+    def __init__(
+        self,
+        providers: list[tuple[str, Any]],
+        settings: LLMSettings | None = None,
+        kernel: Any = None,
+    ):
         if not providers:
             raise ConfigError("llm.chain names no provider.")
         self.providers = providers
         self.settings = settings or LLMSettings()
+        self.kernel = kernel  # announces each attempt (after_operation_finish), when set
 
     @property
     def names(self) -> list[str]:
@@ -54,11 +62,21 @@ class LLMChain:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + s.deadline
         attempts: list[dict[str, Any]] = []
-        for name, provider in self.providers:
+        for position, (name, provider) in enumerate(self.providers):
             for attempt in range(1 + s.retries):
                 parts: list[str] = []
                 usage: Usage | None = None
                 chunks = provider.stream(request)
+                call = operation(
+                    self.kernel,
+                    "llm.call",
+                    current=False,
+                    provider=name,
+                    attempt=attempt + 1,
+                    fallback=position > 0,
+                )
+                call.__enter__()
+                outcome: BaseException | None = None
                 try:
                     while True:
                         item = await _next_before(chunks, deadline, loop)
@@ -77,7 +95,8 @@ class LLMChain:
                     if not "".join(parts).strip():
                         # An empty answer helps nobody: let the next provider try.
                         raise LLMProviderError(f"{name} returned an empty answer", retryable=False)
-                except _DeadlineExceeded:
+                except _DeadlineExceeded as exc:
+                    outcome = exc
                     attempts.append(
                         {"provider": name, "error": f"deadline of {s.deadline:g} s passed"}
                     )
@@ -91,6 +110,7 @@ class LLMChain:
                         details={"attempts": attempts, "reason": "deadline"},
                     ) from None
                 except Exception as exc:  # noqa: BLE001 - any provider failure means: try again or fall back
+                    outcome = exc
                     error = f"{type(exc).__name__}: {exc}"
                     attempts.append({"provider": name, "error": error})
                     log.warning(
@@ -106,8 +126,16 @@ class LLMChain:
                         break
                     await asyncio.sleep(wait)
                     continue
+                except BaseException as exc:  # cancelled, or the consumer stopped early
+                    outcome = exc
+                    raise
                 finally:
                     await _close(chunks)
+                    if outcome is None:
+                        call.__exit__(None, None, None)
+                    else:
+                        with contextlib.suppress(BaseException):
+                            call.__exit__(type(outcome), outcome, outcome.__traceback__)
                 yield StreamEvent(
                     type="done",
                     text="".join(parts),
@@ -225,4 +253,4 @@ def build_chain(kernel: Any) -> LLMChain:
             "llm.providers has options for providers not in llm.chain: %s",
             ", ".join(sorted(unused)),
         )
-    return LLMChain(providers, settings)
+    return LLMChain(providers, settings, kernel)

@@ -75,6 +75,12 @@ def create_app(kernel: Kernel) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(RequestContextMiddleware, hsts=kernel.core.env == "production")
+    # Plugins' middleware wraps the request-id middleware: it sees every final status.
+    kernel._call_register_hook(
+        "register_middleware",
+        lambda cls, plugin=None, **options: app.add_middleware(cls, **options),
+        kernel=kernel,
+    )
     return app
 
 

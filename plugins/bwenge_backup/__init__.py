@@ -1,0 +1,1 @@
+"""Backup and restore of an embedded instance; export and import of one organisation."""

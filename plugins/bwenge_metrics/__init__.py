@@ -1,0 +1,1 @@
+"""Prometheus metrics: ``GET /metrics``, built from the kernel's events and timed operations."""
