@@ -117,7 +117,7 @@ def main() -> int:
     for dense_t in (0.25, 0.28, 0.30, 0.32, 0.35, 0.38):
         for lex_t, floor in ((0.6, 0.2), (0.7, 0.25), (1.01, 0.0)):
 
-            def material(pairs):
+            def material(pairs, dense_t=dense_t, lex_t=lex_t, floor=floor):
                 return any(d >= dense_t or (x >= lex_t and d >= floor) for d, x in pairs)
 
             kept = sum(material(r[3]) for r in answerable)
