@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any, Literal
 
@@ -106,6 +107,17 @@ def _frame(event: AnswerEvent, request_id: str) -> bytes:
     if event.type == "answer":
         return _sse("answer", event.answer.model_dump(mode="json", exclude={"complete"}))
     return _sse("error", {"code": event.code, "message": event.message, "request_id": request_id})
+
+
+@router.get("/sessions")
+async def my_sessions(
+    persona_id: str | None = Query(None, max_length=64),
+    limit: int = Query(50, ge=1, le=200),
+    principal: Principal = Depends(require("session.read_own")),
+    answers: AnswerEngine = Depends(engine),
+):
+    """The caller's own conversations (optionally with one persona), most recent first."""
+    return {"sessions": await asyncio.to_thread(answers.sessions, principal, persona_id, limit)}
 
 
 @router.get("/sessions/{session_id}/messages")

@@ -184,6 +184,52 @@ class AnswerEngine:
             ).all()
             return [_stored(r) for r in rows], total
 
+    def sessions(
+        self, principal: Principal, persona_id: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The caller's own conversations, most recently active first, each titled
+        by its first question."""
+        with self.kernel.db.session() as s:
+            query = select(SessionRow).where(
+                SessionRow.org_id == principal.org_id, SessionRow.user_id == principal.user_id
+            )
+            if persona_id:
+                query = query.where(SessionRow.persona_id == persona_id)
+            rows = s.scalars(
+                query.order_by(SessionRow.updated_at.desc(), SessionRow.id).limit(max(limit, 0))
+            ).all()
+            ids = [r.id for r in rows]
+            first = (
+                select(MessageRow.session_id, func.min(MessageRow.seq).label("seq"))
+                .where(MessageRow.session_id.in_(ids), MessageRow.sender == "user")
+                .group_by(MessageRow.session_id)
+                .subquery()
+            )
+            titles = (
+                dict(
+                    s.execute(
+                        select(MessageRow.session_id, MessageRow.content).join(
+                            first,
+                            (MessageRow.session_id == first.c.session_id)
+                            & (MessageRow.seq == first.c.seq),
+                        )
+                    ).all()
+                )
+                if ids
+                else {}
+            )
+        return [
+            {
+                "session_id": r.id,
+                "persona_id": r.persona_id,
+                "title": (titles.get(r.id) or "")[:120],
+                "message_count": r.message_count,
+                "created_at": r.created_at.isoformat(),
+                "updated_at": r.updated_at.isoformat(),
+            }
+            for r in rows
+        ]
+
     def _recent_turns(self, session_id: str) -> list[ChatMessage]:
         """The last ``history_turns`` complete exchanges, as alternating chat turns."""
         n = self.settings.history_turns
