@@ -335,6 +335,7 @@ async function audit(org) {
   const more = h("button", { type: "button", hidden: true }, "Show older entries");
   const summary = h("p", { class: "hint", role: "status" });
   let offset = 0;
+  const names = new Map((await request(`/orgs/${org}/members`)).map((m) => [m.user_id, m.name || m.email]));
   async function load(reset) {
     if (reset) {
       offset = 0;
@@ -352,7 +353,7 @@ async function audit(org) {
           { "data-action": e.action },
           h("td", {}, formatDate(e.at)),
           h("td", {}, text("code", e.action)),
-          h("td", {}, text("span", e.actor_id || "system")),
+          h("td", {}, text("span", names.get(e.actor_id) || e.actor_id || "system", { title: e.actor_id || "" })),
           h("td", {}, text("span", [e.object_type, e.object_id].filter(Boolean).join(" "))),
           h("td", {}, text("code", Object.keys(e.details || {}).length ? JSON.stringify(e.details) : "")),
         ),

@@ -153,7 +153,7 @@ function inviteView(query) {
 
 // -- routing -----------------------------------------------------------------------------
 
-function show(view) {
+function showView(view) {
   if (current && current.close) current.close();
   current = view instanceof Node ? { el: view } : view;
   clear(root).append(current.el);
@@ -164,7 +164,19 @@ function show(view) {
   }
 }
 
+let generation = 0;
+
 async function route() {
+  generation += 1;
+  const mine = generation;
+  // A slower, older navigation must not replace the page of a newer one.
+  const show = (view) => {
+    if (mine !== generation) {
+      if (view && view.close) view.close();
+      return;
+    }
+    showView(view);
+  };
   const { parts, query } = parseHash();
   const section = parts[0] || "";
   renderNav();

@@ -194,18 +194,21 @@ export function chatPanel({ persona, sessionId = null, mode = "ws", onSession = 
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${location.host}/ws/chat?${params}`);
     ws = socket;
-    let opened = false;
+    let opened = false; // a session_info arrived: the socket really works
     el.dataset.state = "connecting";
     socket.onopen = () => {
-      opened = everOpened = true;
-      failedOpens = 0;
       // The token travels in the first frame, never in the URL.
       socket.send(JSON.stringify({ type: "auth", token }));
     };
     socket.onmessage = (event) => {
       if (ws !== socket) return;
       try {
-        handle(JSON.parse(event.data));
+        const frame = JSON.parse(event.data);
+        if (frame.type === "session_info") {
+          opened = everOpened = true;
+          failedOpens = 0;
+        }
+        handle(frame);
       } catch (err) {
         console.warn("chat frame", err);
       }

@@ -52,7 +52,7 @@ export async function chatView(parts) {
     "ul",
     { class: "conversation-list", "aria-label": "Conversations" },
     h("li", {}, h("a", { href: `#/chat/${encodeURIComponent(persona.persona_id)}`, class: "new" }, "+ New conversation")),
-    sessions.sessions.map((s) =>
+    sessions.sessions.filter((s) => s.message_count > 0 || s.session_id === sessionId).map((s) =>
       h(
         "li",
         {},
