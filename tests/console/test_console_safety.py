@@ -241,3 +241,35 @@ def test_keyboard_phone_width_and_right_to_left(server, org, open_page):
     assert fits()
     screenshot(page, "chat-phone-rtl")
     assert watch.errors == [] and watch.dialogs == []
+
+
+def test_admin_sees_a_personas_avatar_drawn(server, org, open_page):
+    from bwenge_avatars.gltf import cube_glb
+    from playwright.sync_api import expect
+
+    r = server.http.post(
+        f"/3d/persona/{org['persona']['persona_id']}/upload",
+        headers=org["owner"],
+        files={"file": ("tutor.glb", cube_glb(), "model/gltf-binary")},
+        data={"name": "Tutor cube", "animations": '["idle", "talking"]'},
+    )
+    assert r.status_code == 200, r.text
+    page, watch = open_page()
+    sign_in(page, server, "owner@safety.example")
+    page.goto(f"{server.console}#/admin/avatars")
+    item = page.locator(".avatar-item").filter(has_text="Plant Tutor")
+    expect(item).to_contain_text("Tutor cube")
+    expect(item.locator("figcaption")).to_have_text("Animations: idle, talking")
+    canvas = item.locator("canvas")
+    expect(canvas).to_have_attribute("data-meshes", "1")
+    page.wait_for_timeout(200)  # a frame or two
+    drawn = canvas.evaluate(
+        """(c) => {
+            const blank = document.createElement('canvas');
+            blank.width = c.width; blank.height = c.height;
+            return c.toDataURL() !== blank.toDataURL();
+        }"""
+    )
+    assert drawn, "the avatar canvas stayed empty"
+    screenshot(page, "admin-avatars")
+    assert watch.errors == [] and watch.dialogs == []

@@ -287,6 +287,10 @@ async function plan() {
   );
 }
 
+function metric(label, value, key) {
+  return h("div", {}, h("dt", {}, label), h("dd", { "data-metric": key || null }, String(value)));
+}
+
 // -- reports -----------------------------------------------------------------------------------
 
 async function reports(org) {
@@ -304,14 +308,10 @@ async function reports(org) {
       h(
         "dl",
         { class: "metrics" },
-        h("dt", {}, "Messages"),
-        h("dd", { "data-metric": "total_messages" }, String(r.total_messages)),
-        h("dt", {}, "Active learners"),
-        h("dd", { "data-metric": "active_users" }, String(r.active_users)),
-        h("dt", {}, "Conversations"),
-        h("dd", {}, String(r.usage_stats.total_conversations)),
-        h("dt", {}, "Busiest day"),
-        h("dd", {}, r.usage_stats.peak_usage_day || "–"),
+        metric("Messages", r.total_messages, "total_messages"),
+        metric("Active learners", r.active_users, "active_users"),
+        metric("Conversations", r.usage_stats.total_conversations),
+        metric("Busiest day", r.usage_stats.peak_usage_day || "–"),
       ),
       h("figure", {}, barChart(daily, { title: "Messages per day" }), h("figcaption", {}, "Messages per day")),
       h("figure", {}, barChart(personas, { title: "Messages per persona", horizontal: true }), h("figcaption", {}, "Usage per persona")),

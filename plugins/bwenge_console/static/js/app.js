@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { adminView } from "./admin.js";
 import { chatView } from "./recipient.js";
-import { clear, field, h, showFieldErrors } from "./dom.js";
+import { append, clear, field, h, showFieldErrors } from "./dom.js";
 import { studioView } from "./studio.js";
 
 const root = document.getElementById("app");
@@ -14,7 +14,11 @@ let current = null; // the view on screen: {el, close?}
 const STAFF = new Set(["owner", "admin", "expert"]);
 const ADMINS = new Set(["owner", "admin"]);
 
-export function say(message, kind = "info") {
+let keepNotice = false;
+
+/** A notice above the page; ``next`` keeps it through the coming navigation. */
+export function say(message, kind = "info", { next = false } = {}) {
+  keepNotice = next;
   notice.textContent = message || "";
   notice.dataset.kind = kind;
   notice.hidden = !message;
@@ -43,7 +47,7 @@ function renderNav() {
   const { parts } = parseHash();
   const link = (hash, label, section) =>
     h("a", { href: hash, "aria-current": parts[0] === section ? "page" : null }, label);
-  nav.append(
+  append(nav, [
     STAFF.has(me.role) ? link("#/studio", "Studio", "studio") : null,
     link("#/chat", "Chat", "chat"),
     ADMINS.has(me.role) ? link("#/admin", "Organisation", "admin") : null,
@@ -55,13 +59,13 @@ function renderNav() {
         class: "link",
         onclick: async () => {
           await api.logout().catch(() => {});
-          say("You are signed out.");
+          say("You are signed out.", "info", { next: true });
           go("#/login");
         },
       },
       "Sign out",
     ),
-  );
+  ]);
 }
 
 // -- sign-in pages --------------------------------------------------------------------
@@ -179,6 +183,8 @@ async function route() {
   };
   const { parts, query } = parseHash();
   const section = parts[0] || "";
+  if (keepNotice) keepNotice = false;
+  else say("");
   renderNav();
   if (!api.signedIn()) {
     if (section === "register") return show(registerView());
@@ -201,7 +207,7 @@ async function route() {
 api.onSessionEnded((message) => {
   if (current && current.close) current.close();
   current = null;
-  say(message, "warning");
+  say(message, "warning", { next: true });
   go("#/login");
 });
 

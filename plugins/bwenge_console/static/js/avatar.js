@@ -68,16 +68,18 @@ function matrices(angle, box) {
   const [min, max] = box;
   const center = [0, 1, 2].map((i) => (min[i] + max[i]) / 2);
   const size = Math.max(...[0, 1, 2].map((i) => max[i] - min[i])) || 1;
-  const s = 1.6 / size;
+  const s = 1.1 / size;
   const c = Math.cos(angle);
   const si = Math.sin(angle);
-  // model: translate to centre, scale, rotate about Y (column-major)
-  const model = [c * s, 0, -si * s, 0, 0, s, 0, 0, si * s, 0, c * s, 0, 0, 0, 0, 1];
-  const t = [-center[0], -center[1], -center[2]];
-  model[12] = (c * t[0] + si * t[2]) * s;
-  model[13] = t[1] * s;
-  model[14] = (-si * t[0] + c * t[2]) * s;
-  // a gentle perspective looking down -Z from z = 3
+  const tilt = 0.45;
+  const ct = Math.cos(tilt);
+  const st = Math.sin(tilt);
+  // column-major 4x4: tilt about X, turn about Y, scale, move the centre to the origin
+  const rotY = [c, 0, -si, 0, 0, 1, 0, 0, si, 0, c, 0, 0, 0, 0, 1];
+  const rotX = [1, 0, 0, 0, 0, ct, st, 0, 0, -st, ct, 0, 0, 0, 0, 1];
+  const scale = [s, 0, 0, 0, 0, s, 0, 0, 0, 0, s, 0, 0, 0, 0, 1];
+  const move = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, -center[0], -center[1], -center[2], 1];
+  const model = multiply(rotX, multiply(rotY, multiply(scale, move)));
   const f = 1 / Math.tan(Math.PI / 8);
   const near = 0.1;
   const far = 10;
@@ -118,7 +120,7 @@ export function avatarViewer(avatar) {
 }
 
 function draw(canvas, glb) {
-  const gl = canvas.getContext("webgl", { antialias: true });
+  const gl = canvas.getContext("webgl", { antialias: true, preserveDrawingBuffer: true });
   if (!gl) throw new Error("WebGL is not available");
   const shader = (type, src) => {
     const s = gl.createShader(type);

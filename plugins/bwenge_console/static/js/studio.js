@@ -410,7 +410,7 @@ async function examSection(persona) {
     { class: "card", "aria-labelledby": "exam-h", "data-testid": "exam" },
     h("h2", { id: "exam-h" }, "Exam results"),
     h("p", { class: "hint" }, `Last run ${formatDate(result.ran_at)}`),
-    h("dl", { class: "metrics" }, metrics.map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v ?? "–"))])),
+    h("dl", { class: "metrics" }, metrics.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, String(v ?? "–"))))),
     (result.failures || []).length
       ? h(
           "details",
