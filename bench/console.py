@@ -60,7 +60,8 @@ FIRST_VISIBLE_DELTA = """async (question) => {
             const s = log.querySelector('.msg.streaming .msg-text');
             if (s && s.textContent) {
                 seen.disconnect();
-                requestAnimationFrame(() => resolve(performance.now()));
+                const inDom = performance.now();
+                requestAnimationFrame(() => resolve([inDom, performance.now()]));
             }
         });
         seen.observe(log, { childList: true, subtree: true, characterData: true });
@@ -80,10 +81,37 @@ FIRST_VISIBLE_DELTA = """async (question) => {
     box.value = question;
     const start = performance.now();
     box.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
-    const shown = await visible;
+    const [inDom, shown] = await visible;
     await done;
-    return shown - start;
+    return [inDom - start, shown - start];
 }"""
+
+BROWSER_SOCKET_OPEN = """(url) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    window.rawSocket = ws;
+    let replay = null;
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token: window.benchToken }));
+    ws.onerror = reject;
+    ws.onmessage = (e) => {
+        const f = JSON.parse(e.data);
+        if (f.type === 'session_info') {
+            replay = f.replayed;
+            if (!replay) resolve();
+        } else if (replay !== null && --replay === 0) resolve();
+    };
+})"""
+
+BROWSER_SOCKET_ASK = """(question) => new Promise((resolve) => {
+    const ws = window.rawSocket;
+    let first = null;
+    const start = performance.now();
+    ws.onmessage = (e) => {
+        const f = JSON.parse(e.data);
+        if (f.type === 'delta' && first === null) first = performance.now() - start;
+        if (f.type === 'typing' && !f.is_typing) resolve(first);
+    };
+    ws.send(JSON.stringify({ type: 'user_message', content: question }));
+})"""
 
 
 def free_port() -> int:
@@ -266,13 +294,18 @@ def run(args) -> None:
 
             raw = RawClient(ws_url, token)
             raw.open()
-            browser_ms, raw_ms = [], []
+            page.evaluate("(t) => { window.benchToken = t; }", token)
+            page.evaluate(BROWSER_SOCKET_OPEN, ws_url)
+            browser_ms, dom_ms, socket_ms, raw_ms = [], [], [], []
             for i in range(args.questions + 4):
                 question = QUESTIONS[i % len(QUESTIONS)]
-                b = page.evaluate(FIRST_VISIBLE_DELTA, question)
+                in_dom, shown = page.evaluate(FIRST_VISIBLE_DELTA, question)
+                bare = page.evaluate(BROWSER_SOCKET_ASK, question)
                 r = raw.ask(question)
                 if i >= 4:  # warm-up: the embedder's first calls
-                    browser_ms.append(b)
+                    browser_ms.append(shown)
+                    dom_ms.append(in_dom)
+                    socket_ms.append(bare)
                     raw_ms.append(r)
             raw.close()
             browser.close()
@@ -287,16 +320,20 @@ def run(args) -> None:
     print(row("console page, first contentful paint", fcp))
     print(row("open chat: console (click -> ready, painted)", open_browser))
     print(row("open chat: raw client (connect -> info)", open_raw))
-    print(row("send -> first visible delta: console", browser_ms))
-    print(row("send -> first delta: raw client", raw_ms))
-    added50 = pct(browser_ms, 50) - pct(raw_ms, 50)
-    added95 = pct(browser_ms, 95) - pct(raw_ms, 95)
-    print(f"console adds to the first delta: p50 {added50:+.1f} ms, p95 {added95:+.1f} ms")
+    print(row("send -> first delta painted: console", browser_ms))
+    print(row("send -> first delta in the DOM: console", dom_ms))
+    print(row("send -> first delta: bare WebSocket, same page", socket_ms))
+    print(row("send -> first delta: raw Python client", raw_ms))
+    for name, base_ms in (("bare browser socket", socket_ms), ("raw Python client", raw_ms)):
+        added50 = pct(browser_ms, 50) - pct(base_ms, 50)
+        added95 = pct(browser_ms, 95) - pct(base_ms, 95)
+        print(f"console adds vs the {name}: p50 {added50:+.1f} ms, p95 {added95:+.1f} ms")
     open50 = pct(open_browser, 50) - pct(open_raw, 50)
     open95 = pct(open_browser, 95) - pct(open_raw, 95)
     print(f"console adds to opening a chat:  p50 {open50:+.1f} ms, p95 {open95:+.1f} ms")
+    added95 = pct(browser_ms, 95) - pct(raw_ms, 95)
     verdict = "meets" if added95 <= 50 else "MISSES"
-    print(f"target: console adds <= 50 ms at p95 to the first delta -> {verdict}")
+    print(f"target: console adds <= 50 ms at p95 (vs the raw client) -> {verdict}")
 
 
 def main() -> None:

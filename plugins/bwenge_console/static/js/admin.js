@@ -313,11 +313,9 @@ async function reports(org) {
         metric("Conversations", r.usage_stats.total_conversations),
         metric("Busiest day", r.usage_stats.peak_usage_day || "–"),
       ),
-      h("figure", {}, barChart(daily, { title: "Messages per day" }), h("figcaption", {}, "Messages per day")),
-      h("figure", {}, barChart(personas, { title: "Messages per persona", horizontal: true }), h("figcaption", {}, "Usage per persona")),
-      questions.length
-        ? h("figure", {}, barChart(questions, { title: "Top questions", horizontal: true }), h("figcaption", {}, "Top questions"))
-        : null,
+      h("figure", { "data-chart": "daily" }, barChart(daily, { title: "Messages per day" }), h("figcaption", {}, "Messages per day")),
+      h("figure", { "data-chart": "personas" }, barChart(personas, { title: "Messages per persona", horizontal: true }), h("figcaption", {}, "Usage per persona")),
+      h("figure", { "data-chart": "questions" }, barChart(questions, { title: "Top questions", horizontal: true }), h("figcaption", {}, "Top questions")),
     );
   }
   week.addEventListener("change", load);

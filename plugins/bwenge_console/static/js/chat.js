@@ -93,8 +93,16 @@ export function chatPanel({ persona, sessionId = null, mode = "ws", onSession = 
   let everOpened = false;
   let failedOpens = 0;
 
+  // At most one scroll per frame, after the text is in: scrolling forces a layout,
+  // and a fast answer sends many deltas per frame.
+  let scrollQueued = false;
   const scroll = () => {
-    log.lastElementChild?.scrollIntoView({ block: "end" });
+    if (scrollQueued) return;
+    scrollQueued = true;
+    requestAnimationFrame(() => {
+      scrollQueued = false;
+      log.scrollTop = log.scrollHeight;
+    });
   };
 
   function showError(message) {
