@@ -199,6 +199,15 @@ def register_vector_stores(register):
 
 
 @hookspec
+def register_rerankers(register):
+    """Contribute a reranker. Call ``register(name, factory)`` where
+    ``factory(kernel)`` returns a :class:`bwenge.contracts.Reranker`: it orders
+    the fused dense + lexical candidates of a query and scores them 0..1.
+    ``knowledge.reranker`` names the one used (built in: ``evidence``, offline;
+    ``http``, a ``/rerank`` server such as vLLM, TEI or llama.cpp)."""
+
+
+@hookspec
 def register_llm_providers(register):
     """Contribute an LLM provider. Call ``register(name, provider_class)`` where
     the class follows :class:`bwenge.contracts.LLMProvider`: a pydantic
@@ -206,8 +215,10 @@ def register_llm_providers(register):
     config, and an async ``stream(request)`` that yields text chunks (and at
     most one ``Usage``) and raises ``LLMProviderError`` to fail. ``llm.chain``
     names the primary provider and its fallbacks; the chain (service ``"llm"``)
-    does retries, fallbacks and the deadline. Contract tests:
-    ``bwenge.testing_contracts.LLMProviderContract``."""
+    does retries, fallbacks and the deadline. A class that needs more than its
+    options (a loaded embedder, say) may define a classmethod
+    ``from_kernel(kernel, options)``, used instead of ``cls(options)``. Contract
+    tests: ``bwenge.testing_contracts.LLMProviderContract``."""
 
 
 @hookspec

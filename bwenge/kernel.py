@@ -35,6 +35,7 @@ REGISTRIES = {
     "register_persona_stores": ("persona_stores", "persona store"),
     "register_embedders": ("embedders", "embedder"),
     "register_vector_stores": ("vector_stores", "vector store"),
+    "register_rerankers": ("rerankers", "reranker"),
     "register_llm_providers": ("llm_providers", "LLM provider"),
     "register_payment_providers": ("payment_providers", "payment provider"),
     "register_readiness_checks": ("readiness_checks", "readiness check"),

@@ -38,6 +38,7 @@ class Citation(BaseModel):
     title: str | None = None
     page: int | None = None
     slide: int | None = None
+    section: str | None = None  # heading path in the source, "Chapter 4 › Borrowing"
 
 
 class Action(BaseModel):

@@ -22,7 +22,11 @@ class RetrievedChunk(BaseModel):
     title: str | None = None
     page: int | None = None
     slide: int | None = None
+    section: str | None = None  # the document's heading path, "Chapter 4 › Borrowing"
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Retrieval evidence, for the answer engine's "is there material?" decision:
+    dense: float | None = None  # cosine similarity of the query and the chunk
+    lexical: float | None = None  # share of the query's weighted terms the chunk contains
 
 
 class Embedder(Protocol):
@@ -108,9 +112,28 @@ class VectorStore(Protocol):
         ...
 
 
+class Reranker(Protocol):
+    """Registered with ``register_rerankers``; ``knowledge.reranker`` names the one used.
+
+    ``rerank`` gets the fused candidates of one query (dense and lexical hits,
+    best fused rank first, each with ``dense``/``lexical`` evidence where known
+    and ``metadata["fused_rank"]``) and returns at most ``k`` of them, most
+    relevant first, with ``score`` set to a relevance in 0..1. It may drop
+    candidates but must not invent them. Must be safe to call from threads.
+    """
+
+    name: str
+
+    def rerank(self, query: str, candidates: list[RetrievedChunk], k: int) -> list[RetrievedChunk]:
+        ...
+
+
 class Retriever(Protocol):
     """Service ``"retriever"``: top-k passages of one persona's ready sources."""
 
     def retrieve(
         self, org_id: str, persona_id: str, query: str, k: int = 5
     ) -> list[RetrievedChunk]: ...
+
+    # Optional: ``pending(org_id, persona_id) -> int``, the persona's sources still
+    # being ingested (the answer engine tells the asker to try again shortly).

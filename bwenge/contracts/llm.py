@@ -37,6 +37,9 @@ class LLMRequest(BaseModel):
     messages: list[ChatMessage] = Field(default_factory=list)
     max_tokens: int | None = None
     request_id: str | None = None
+    # No passages, but some of the persona's sources are still being ingested:
+    # the honest answer is "ask again in a moment", not "I have nothing on that".
+    material_pending: bool = False
 
 
 class Usage(BaseModel):

@@ -62,6 +62,7 @@ def to_citation(chunk: RetrievedChunk) -> Citation:
         title=chunk.title,
         page=chunk.page,
         slide=chunk.slide,
+        section=chunk.section,
     )
 
 

@@ -29,6 +29,8 @@ def passage_label(index: int, chunk: RetrievedChunk) -> str:
     parts = [f"[{index}]"]
     if chunk.title:
         parts.append(chunk.title)
+    if chunk.section:
+        parts.append(f"({chunk.section})")
     if chunk.page is not None:
         parts.append(f"page {chunk.page}")
     if chunk.slide is not None:

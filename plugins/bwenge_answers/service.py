@@ -43,7 +43,12 @@ log = logging.getLogger("bwenge.answers")
 _QUESTION_NOISE = re.compile(r"[\W_]+", re.UNICODE)  # what two askings of one question differ in
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-_FOLLOW_UP = re.compile(r"\b(it|its|this|that|these|those|they|them|more|else|why|how so)\b", re.I)
+_FOLLOW_UP = re.compile(
+    r"\b(it|its|this|that|these|those|they|them|their|he|she|one|ones|more|else|why|how so|"
+    r"again|simpler|simply|example|another|second|first|last|other|previous)\b",
+    re.I,
+)
+FOLLOW_UP_WORDS = 12
 _SENTENCE = re.compile(r"[.!?](?:\s|$)")
 
 
@@ -427,6 +432,7 @@ class AnswerEngine:
                 ),
                 max_tokens=self.settings.max_answer_tokens,
                 request_id=ex.request_id,
+                material_pending=not ex.passages and self._material_pending(ex.persona),
             )
             started = time.perf_counter()
             done = None
@@ -471,10 +477,42 @@ class AnswerEngine:
             yield AnswerEvent(type="error", code=code, message=message)
 
     def _is_follow_up(self, question: str) -> bool:
-        return len(question.split()) <= 8 and bool(_FOLLOW_UP.search(question))
+        """A short question that leans on the conversation ("why?", "explain it more
+        simply", "and the second one?")."""
+        return len(question.split()) <= FOLLOW_UP_WORDS and bool(_FOLLOW_UP.search(question))
+
+    def _material_pending(self, persona: Persona) -> bool:
+        pending = getattr(self.kernel.services.get("retriever"), "pending", None)
+        if pending is None:
+            return False
+        try:
+            return pending(persona.org_id, persona.persona_id) > 0
+        except Exception:  # noqa: BLE001 - a hint only; never fail the answer for it
+            log.debug("counting pending sources failed", exc_info=True)
+            return False
+
+    def has_material(self, passages: list[RetrievedChunk]) -> bool:
+        """The one "is there material?" decision, on retrieval evidence.
+
+        A passage is material when its dense cosine reaches ``min_relevance``, or
+        when it holds ``min_lexical`` of the question's weighted terms and its
+        cosine still reaches ``lexical_dense_floor``. Retrievers that give no
+        evidence are judged on their ``score``. Providers never re-decide this.
+        """
+        s = self.settings
+        known = [p.dense for p in passages if p.dense is not None]
+        floor = min(known) if known else None
+        for p in passages:
+            dense = p.dense if p.dense is not None else (floor if floor is not None else p.score)
+            if dense >= s.min_relevance:
+                return True
+            if (p.lexical or 0.0) >= s.min_lexical and dense >= s.lexical_dense_floor:
+                return True
+        return False
 
     async def _retrieve(self, persona: Persona, query: str, timings: dict[str, float]):
-        """The persona's passages for ``query`` scoring at least ``min_relevance``, best first."""
+        """The persona's passages for ``query`` when :meth:`has_material` says there is
+        material (best first, those far below the best dropped); otherwise none."""
         retriever = self.kernel.services.get("retriever")
         if retriever is None:
             return []
@@ -488,8 +526,12 @@ class AnswerEngine:
         chunks = [
             c if isinstance(c, RetrievedChunk) else RetrievedChunk.model_validate(c) for c in chunks
         ]
-        relevant = [c for c in chunks if c.score >= self.settings.min_relevance]
-        return sorted(relevant, key=lambda c: c.score, reverse=True)
+        timings["material"] = float(self.has_material(chunks))
+        if not timings["material"]:
+            return []
+        chunks.sort(key=lambda c: c.score, reverse=True)
+        best = chunks[0].score
+        return [c for c in chunks if c.score >= self.settings.keep_ratio * best]
 
     async def _passages(self, ex: Exchange) -> list[RetrievedChunk]:
         if ex.retrieval is not None:
@@ -497,7 +539,14 @@ class AnswerEngine:
         query = ex.question
         previous = [m.content for m in ex.history if m.role == "user"]
         if previous and self._is_follow_up(query):
-            query = f"{previous[-1]} {query}"  # "tell me more about it" needs the earlier topic
+            # "explain it more simply" needs the earlier topic: the questions back to
+            # the last one that stood on its own
+            topic = []
+            for earlier in reversed(previous[-3:]):
+                topic.insert(0, earlier)
+                if not self._is_follow_up(earlier):
+                    break
+            query = " ".join([*topic, query])
         return await self._retrieve(ex.persona, query, ex.timings)
 
     def _finish(

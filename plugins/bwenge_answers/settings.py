@@ -10,10 +10,28 @@ class AnswersSettings(BaseModel):
 
     top_k: int = Field(5, ge=1, le=50, description="passages retrieved per question")
     min_relevance: float = Field(
-        0.25,
+        0.3,
         ge=0,
         le=1,
-        description="passages scoring below this (cosine similarity) are not answer material",
+        description="there is material when a passage's dense cosine reaches this",
+    )
+    min_lexical: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="... or when a passage holds this share of the question's weighted terms",
+    )
+    lexical_dense_floor: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="... and its cosine still reaches this (a shared word alone is no material)",
+    )
+    keep_ratio: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="passages scoring below this share of the best one are not quoted",
     )
     history_turns: int = Field(
         6, ge=0, le=50, description="recent exchanges (question + answer) fed to the prompt"

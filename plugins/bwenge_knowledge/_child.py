@@ -10,9 +10,15 @@ import resource
 from pathlib import Path
 from typing import Any
 
-# Preloaded in the fork server so each parse starts warm.
+# Preloaded in the fork server so each parse starts warm: the loaders module (what
+# unpickling a built-in reader imports, with llama-index's schema) and the format
+# libraries.
 import llama_index.core.readers.base  # noqa: F401
+import llama_index.core.schema  # noqa: F401
 import pypdf  # noqa: F401
+
+import bwenge_knowledge.loaders  # noqa: F401
+import bwenge_knowledge.structure  # noqa: F401
 
 try:  # optional at preload time; the loaders import them again when used
     import bs4  # noqa: F401
@@ -24,6 +30,21 @@ except ImportError:  # pragma: no cover
 
 class UserFacingError(Exception):
     """An error whose message is already written for the expert."""
+
+
+def serve(conn: Any) -> None:
+    """A pre-started parser: wait for one job on ``conn``, run it, exit.
+
+    Started ahead of need (see :mod:`.parsing`), so a parse pays no process start-up;
+    ``None`` instead of a job means "not needed after all"."""
+    try:
+        job = conn.recv()
+    except (EOFError, OSError):
+        return
+    if job is None:
+        conn.close()
+        return
+    run(conn, *job)
 
 
 def run(conn: Any, reader: Any, path: str, extra_info: dict[str, Any], memory_bytes: int) -> None:

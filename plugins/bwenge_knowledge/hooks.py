@@ -27,6 +27,13 @@ def register_loaders(register):
 
 
 @hookimpl
+def register_rerankers(register):
+    from .rerank import evidence_factory
+
+    register("evidence", evidence_factory)
+
+
+@hookimpl
 def register_routes(register, kernel):
     from .routes import router
 
@@ -80,10 +87,13 @@ async def after_app_start(kernel):
     else:
         service.runner = InProcessRunner(service, settings.workers, settings.sweep_seconds)
     service.runner.start()
-    # warm the parser fork server off the event loop, so the first upload is not slow
+    # Off the event loop, so the first upload is answerable quickly: the parser fork
+    # server and a spare parser, and the embedder (model loaded, first call made).
     from .parsing import warm_up
 
-    asyncio.get_running_loop().run_in_executor(None, warm_up)
+    loop = asyncio.get_running_loop()
+    loop.run_in_executor(None, warm_up)
+    loop.run_in_executor(None, service.warm_up)
 
 
 @hookimpl
@@ -91,6 +101,9 @@ def before_app_stop(kernel):
     service = kernel.services.get("knowledge")
     if service is not None and service.runner is not None:
         service.runner.stop(wait=False)
+        from .parsing import shut_down
+
+        shut_down()
 
 
 @hookimpl

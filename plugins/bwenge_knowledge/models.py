@@ -60,3 +60,27 @@ class KnowledgeChunk(Base):
     slide: Mapped[int | None] = mapped_column(Integer)
     position: Mapped[int | None] = mapped_column(Integer)
     char_count: Mapped[int] = mapped_column(Integer, default=0)
+    section: Mapped[str | None] = mapped_column(String(1000))
+
+
+class KnowledgeLexical(Base):
+    """The lexical (full-text) side of one chunk: title, section path and text.
+
+    Written and deleted in the same transactions as :class:`KnowledgeChunk`, so the
+    lexical index holds exactly the chunks of ``ready`` sources. The full-text index
+    itself is the database's: an FTS5 table kept in sync by triggers on SQLite, a
+    generated ``tsvector`` column with a GIN index on PostgreSQL (migration
+    ``knowledge_0002``).
+    """
+
+    __tablename__ = "knowledge_lexical"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chunk_id: Mapped[str] = mapped_column(String(36), unique=True)
+    source_id: Mapped[str] = mapped_column(String(36), index=True)
+    persona_id: Mapped[str] = mapped_column(String(36), index=True)
+    title: Mapped[str | None] = mapped_column(String(500))
+    section: Mapped[str | None] = mapped_column(String(1000))
+    body: Mapped[str] = mapped_column(Text)  # the chunk's text
+    page: Mapped[int | None] = mapped_column(Integer)
+    slide: Mapped[int | None] = mapped_column(Integer)

@@ -3,6 +3,11 @@
 pypdf and friends have a long record of infinite loops and decompression bombs;
 whatever a hostile file does, it does to a disposable child: the server keeps
 answering and the source ends ``failed`` with a clear message.
+
+Children are *pre-started*: one spare parser process waits (limits not yet
+applied, nothing parsed) for its one job, and a new spare is started as soon as
+it is taken, so a parse pays no interpreter start-up. Each child still parses
+exactly one file and exits.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any
 
 _lock = threading.Lock()
 _context: Any = None
+_spares: list[tuple[Any, Any]] = []  # (process, parent end of its pipe)
+SPARES = 1
 
 
 class ParseError(Exception):
@@ -53,23 +60,14 @@ def parse_file(
     memory exhaustion, a crash or a loader error. ``tick`` is called about once
     a second while waiting (heartbeats).
     """
-    from . import _child
-
-    ctx = _ctx()
-    receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(
-        target=_child.run,
-        daemon=True,
-        name="bwenge-parse",
-        args=(sender, reader, str(path), extra_info or {}, memory_mb * 1024 * 1024),
-    )
+    proc, receiver = _take_spare()
     try:
-        proc.start()
+        receiver.send((reader, str(path), extra_info or {}, memory_mb * 1024 * 1024))
     except Exception as exc:  # e.g. a reader that cannot be pickled
+        proc.kill()
+        proc.join(5)
         receiver.close()
-        sender.close()
         raise ParseError(f"could not start the parser for this loader: {exc}") from exc
-    sender.close()
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -108,10 +106,67 @@ def parse_file(
     raise ParseError(f"could not read the file: {payload}")
 
 
+def _start_spare() -> tuple[Any, Any]:
+    from . import _child
+
+    ctx = _ctx()
+    parent, child = ctx.Pipe(duplex=True)
+    proc = ctx.Process(target=_child.serve, daemon=True, name="bwenge-parse", args=(child,))
+    proc.start()
+    child.close()
+    return proc, parent
+
+
+def _replenish() -> None:
+    try:
+        spare = _start_spare()
+    except Exception:  # noqa: BLE001 - the next parse starts its own
+        return
+    with _lock:
+        _spares.append(spare)
+
+
+def _take_spare() -> tuple[Any, Any]:
+    """A waiting parser process (started now if none is ready); another spare is
+    started in the background for the next parse."""
+    taken = None
+    with _lock:
+        while _spares and taken is None:
+            proc, conn = _spares.pop()
+            if proc.is_alive():
+                taken = (proc, conn)
+            else:
+                conn.close()
+        missing = SPARES - len(_spares)
+    for _ in range(missing):
+        threading.Thread(target=_replenish, daemon=True, name="bwenge-parse-spare").start()
+    return taken or _start_spare()
+
+
 def warm_up() -> None:
-    """Start the fork server (and its preloads) ahead of the first parse."""
+    """Start the fork server (and its preloads) and a spare parser ahead of the first
+    parse."""
     ctx = _ctx()
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
+    with _lock:
+        missing = SPARES - len(_spares)
+    for _ in range(missing):
+        _replenish()
+
+
+def shut_down() -> None:
+    """Let the spare parsers go (at server stop)."""
+    with _lock:
+        spares, _spares[:] = list(_spares), []
+    for proc, conn in spares:
+        try:
+            conn.send(None)
+        except (OSError, ValueError):
+            pass
+        conn.close()
+        proc.join(1)
+        if proc.is_alive():
+            proc.kill()

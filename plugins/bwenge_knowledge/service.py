@@ -35,6 +35,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from bwenge.errors import BwengeError, NotFound, UnsupportedMediaType
 from bwenge.utils import new_id, utcnow
 
+from . import lexical
 from .models import FAILED, PENDING, PROCESSING, READY, KnowledgeChunk, KnowledgeSource
 from .parsing import ParseError, parse_file
 from .safety import Limits, check_file
@@ -66,6 +67,12 @@ class Chunk:
     slide: int | None
     position: int
     extra: dict[str, Any]
+    section: str | None = None  # heading path, "Chapter 4 › Borrowing"
+
+    @property
+    def embedded_text(self) -> str:
+        """What is embedded: the section path gives the text its context."""
+        return f"{self.section}\n\n{self.text}" if self.section else self.text
 
 
 class _Fail(Exception):
@@ -82,6 +89,8 @@ class KnowledgeService:
         self.settings: KnowledgeSettings = kernel.settings_for("knowledge")
         self._embedder = None
         self._store = None
+        self._reranker = None
+        self.last_retrieval_ms = 0.0
         self._init_lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = (
             None  # the app's loop, for events from threads
@@ -112,6 +121,21 @@ class KnowledgeService:
             if self._store is None:
                 self._store = self.kernel.vector_stores.get(self.settings.vector_store)(self.kernel)
             return self._store
+
+    @property
+    def reranker(self):
+        with self._init_lock:
+            if self._reranker is None:
+                self._reranker = self.kernel.rerankers.get(self.settings.reranker)(self.kernel)
+            return self._reranker
+
+    def warm_up(self) -> None:
+        """Load the embedder and the vector store now rather than on the first upload."""
+        try:
+            self.embedder.embed(["warm up"])
+            _ = self.store
+        except Exception:  # noqa: BLE001 - the first real use will report it
+            log.warning("Warming up the embedder failed", exc_info=True)
 
     @property
     def limits(self) -> Limits:
@@ -312,7 +336,7 @@ class KnowledgeService:
         self._delete_vectors(source.org_id, source.persona_id, source.id, ids)
         self._delete_file(source.storage_path)
         with self.kernel.db.session() as session:
-            session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.source_id == source.id))
+            _delete_chunk_rows(session, source.id)
             session.execute(delete(KnowledgeSource).where(KnowledgeSource.id == source.id))
 
     def _delete_vectors(
@@ -486,14 +510,16 @@ class KnowledgeService:
         return reader
 
     def chunk(self, docs: list[tuple[str, dict[str, Any]]]) -> list[Chunk]:
-        """Sentence-aware chunks with overlap; page/slide and position kept per chunk."""
+        """Sentence-aware chunks with overlap inside each section the loader found (a
+        chunk never straddles two sections); page/slide, section path and position
+        kept per chunk."""
         from llama_index.core.node_parser import SentenceSplitter
 
         splitter = SentenceSplitter(
             chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap
         )
         chunks: list[Chunk] = []
-        for text, meta in docs:
+        for text, meta in _merge_short_sections(docs, self.settings.min_section_words):
             cursor = 0
             for piece in splitter.split_text(text):
                 found = text.find(piece[:64], cursor)
@@ -502,8 +528,10 @@ class KnowledgeService:
                 extra = {
                     k: v
                     for k, v in meta.items()
-                    if k not in ("page", "slide") and isinstance(v, (str, int, float, bool))
+                    if k not in ("page", "slide", "section")
+                    and isinstance(v, (str, int, float, bool))
                 }
+                section = meta.get("section")
                 chunks.append(
                     Chunk(
                         len(chunks),
@@ -512,6 +540,7 @@ class KnowledgeService:
                         _int(meta.get("slide")),
                         position,
                         extra,
+                        section[:1000] if isinstance(section, str) and section else None,
                     )
                 )
         return chunks
@@ -550,7 +579,7 @@ class KnowledgeService:
             for start in range(0, len(chunks), size):
                 batch = chunks[start : start + size]
                 started = time.monotonic()
-                vectors = embedder.embed([c.text for c in batch])
+                vectors = embedder.embed([c.embedded_text for c in batch])
                 timings["embed"] += time.monotonic() - started
                 if pending is not None:
                     pending.result()
@@ -586,6 +615,8 @@ class KnowledgeService:
             meta["page"] = chunk.page
         if chunk.slide is not None:
             meta["slide"] = chunk.slide
+        if chunk.section:
+            meta["section"] = chunk.section
         return meta
 
     def _commit(self, source: KnowledgeSource, token: str, chunks: list[Chunk]) -> None:
@@ -614,7 +645,23 @@ class KnowledgeService:
                     with contextlib.suppress(Exception):
                         self._delete_vectors(source.org_id, source.persona_id, source.id)
                 raise _LostClaim()
-            session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.source_id == source.id))
+            _delete_chunk_rows(session, source.id)
+            lexical.add(
+                session,
+                (
+                    {
+                        "chunk_id": chunk_id(source.id, c.index),
+                        "source_id": source.id,
+                        "persona_id": source.persona_id,
+                        "title": source.title,
+                        "section": c.section,
+                        "body": c.text,
+                        "page": c.page,
+                        "slide": c.slide,
+                    }
+                    for c in chunks
+                ),
+            )
             session.add_all(
                 [
                     KnowledgeChunk(
@@ -627,6 +674,7 @@ class KnowledgeService:
                         slide=c.slide,
                         position=c.position,
                         char_count=len(c.text),
+                        section=c.section,
                     )
                     for c in chunks
                 ]
@@ -658,7 +706,7 @@ class KnowledgeService:
                 )
             ).rowcount
             if done == 1:
-                session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.source_id == source.id))
+                _delete_chunk_rows(session, source.id)
         if done != 1:
             return None
         self._delete_file(source.storage_path)
@@ -765,47 +813,30 @@ class KnowledgeService:
                 )
             }
 
-    def retrieve(self, org_id: str, persona_id: str, query: str, k: int = 5):
-        """Top-k chunks of the persona's ``ready`` sources, best first."""
-        from bwenge.contracts.knowledge import RetrievedChunk
+    def pending(self, org_id: str, persona_id: str) -> int:
+        """How many of the persona's sources are still waiting for or in ingestion."""
+        from sqlalchemy import func
 
-        if not query or not query.strip() or k <= 0:
-            return []
-        ready = self.ready_sources(org_id, persona_id)
-        if not ready:
-            return []
-        embedder, store = self.embedder, self.store
-        collection = collection_name(org_id, persona_id)
-        vector = embedder.embed([query])[0]
-        # Fast path: unfiltered query (filters are slow); sources still being indexed are rare
-        # and simply dropped. Fall back to an explicit filter when that leaves too few.
-        hits = store.query(collection, vector, k + 8, embedder=embedder.name)
-        kept = [h for h in hits if h[2].get("source_id") in ready]
-        if len(kept) < k and len(kept) < len(hits):
-            hits = store.query(
-                collection,
-                vector,
-                k,
-                embedder=embedder.name,
-                where={"source_id": {"$in": sorted(ready)}},
-            )
-            kept = [h for h in hits if h[2].get("source_id") in ready]
-        out = []
-        for vid, text, meta, score in kept[:k]:
-            source = ready[meta["source_id"]]
-            out.append(
-                RetrievedChunk(
-                    source_id=source.id,
-                    chunk_id=meta.get("chunk_id", vid),
-                    text=text,
-                    score=float(score),
-                    title=source.title,
-                    page=_int(meta.get("page")),
-                    slide=_int(meta.get("slide")),
-                    metadata={k_: v for k_, v in meta.items() if k_ not in ("org_id", "text")},
+        with self.kernel.db.session() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(KnowledgeSource)
+                    .where(
+                        KnowledgeSource.org_id == org_id,
+                        KnowledgeSource.persona_id == persona_id,
+                        KnowledgeSource.status.in_((PENDING, PROCESSING)),
+                    )
                 )
+                or 0
             )
-        return out
+
+    def retrieve(self, org_id: str, persona_id: str, query: str, k: int = 5):
+        """Top-k chunks of the persona's ``ready`` sources, best first (hybrid: see
+        :mod:`.retrieval`)."""
+        from .retrieval import HybridRetriever
+
+        return HybridRetriever(self).retrieve(org_id, persona_id, query, k)
 
 
 class _Heartbeat(threading.Thread):
@@ -842,6 +873,44 @@ class _Heartbeat(threading.Thread):
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _merge_short_sections(
+    docs: list[tuple[str, dict[str, Any]]], min_words: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """A section too short to stand alone (a chapter's one-line introduction) is read
+    with the section that follows it on the same page, under that section's path;
+    the last one joins the section before it."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    carry: tuple[str, dict[str, Any]] | None = None
+    for text, meta in docs:
+        if carry is not None:
+            if carry[1].get("page") == meta.get("page") and carry[1].get("slide") == meta.get(
+                "slide"
+            ):
+                text = f"{carry[0]}\n\n{text}"
+            else:
+                out.append(carry)
+            carry = None
+        if len(text.split()) < min_words and meta.get("section"):
+            carry = (text, meta)
+        else:
+            out.append((text, meta))
+    if carry is not None:
+        if out and out[-1][1].get("page") == carry[1].get("page") and out[-1][1].get(
+            "slide"
+        ) == carry[1].get("slide"):
+            prev_text, prev_meta = out.pop()
+            out.append((f"{prev_text}\n\n{carry[0]}", prev_meta))
+        else:
+            out.append(carry)
+    return out
+
+
+def _delete_chunk_rows(session, source_id: str) -> None:
+    """A source's chunk rows and their lexical index, in the caller's transaction."""
+    session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.source_id == source_id))
+    lexical.remove_source(session, source_id)
 
 
 def _int(value: Any) -> int | None:

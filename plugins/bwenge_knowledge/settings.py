@@ -7,6 +7,20 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+class EvidenceRerankerSettings(BaseModel):
+    """``[knowledge.evidence]``: weights of the built-in ``evidence`` reranker."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dense: float = Field(0.6, ge=0, description="weight of the dense cosine")
+    lexical: float = Field(0.25, ge=0, description="weight of the squared question-term coverage")
+    section: float = Field(0.1, ge=0, description="weight of the squared section/title match")
+    fused: float = Field(0.02, ge=0, description="weight of the fused dense+lexical rank")
+    scale: float = Field(
+        1.0, gt=0, le=5, description="multiplies the weighted mean (scores are capped at 1)"
+    )
+
+
 class KnowledgeSettings(BaseModel):
     """How knowledge is stored, parsed, chunked, embedded and queued."""
 
@@ -14,10 +28,25 @@ class KnowledgeSettings(BaseModel):
 
     embedder: str = Field("minilm", description="Name of a registered embedder.")
     vector_store: str = Field("chroma", description="Name of a registered vector store.")
+    reranker: str = Field(
+        "evidence", description="Name of a registered reranker (built in: evidence, http)."
+    )
+    lexical: bool = Field(
+        True, description="Search the full-text index beside the vectors (hybrid retrieval)."
+    )
+    retrieval_candidates: int = Field(
+        24, ge=1, le=200, description="Candidates each side (dense, lexical) hands to fusion."
+    )
+    evidence: EvidenceRerankerSettings = Field(default_factory=EvidenceRerankerSettings)
     # Chunks are measured in tiktoken tokens. 200 (not the seed's 500) keeps a chunk inside
     # MiniLM's 256-wordpiece window, so the whole chunk is embedded rather than its first half.
     chunk_size: int = Field(200, ge=32, le=8192)
     chunk_overlap: int = Field(20, ge=0)
+    min_section_words: int = Field(
+        40,
+        ge=0,
+        description="A section shorter than this is chunked with the next one (0: never).",
+    )
     max_upload_mb: float = Field(
         50, gt=0, description="Largest accepted file, checked while streaming."
     )

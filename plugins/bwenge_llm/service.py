@@ -215,7 +215,10 @@ def build_chain(kernel: Any) -> LLMChain:
             if options_model
             else None
         )
-        providers.append((name, cls(options)))
+        # A provider that needs more than its options (e.g. a loaded embedder) says so
+        # with a ``from_kernel(kernel, options)`` classmethod.
+        make = getattr(cls, "from_kernel", None)
+        providers.append((name, make(kernel, options) if make else cls(options)))
     unused = set(settings.providers) - set(settings.chain)
     if unused:
         log.info(

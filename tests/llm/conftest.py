@@ -1,4 +1,5 @@
-"""Kernels with only the llm plugin, started so ``kernel.service("llm")`` exists."""
+"""Kernels with the llm plugin (and the embedder the extractive provider compares
+sentences with), started so ``kernel.service("llm")`` exists."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def kernel_settings(tmp_path: Path, database_url: str) -> dict[str, Any]:
     return {
         "data_dir": str(tmp_path / "data"),
         "database": {"url": database_url, "auto_migrate": True},
-        "plugins": {"enabled": ["llm"]},
+        "plugins": {"enabled": ["llm", "embeddings"]},  # embeddings: sentences by meaning
     }
 
 

@@ -234,7 +234,8 @@ def test_bad_chain_is_refused_at_load(make_kernel):
 async def test_fallback_answer_is_honest_when_nothing_matches(openai_server, llm_service):
     openai_server.error(500, times=2)
     llm = await llm_service(**openai_server.llm_config(retries=1))
-    done = await llm.complete(request("What is the capital of France?", PASSAGES))
+    # the engine found no material: the fallback says so instead of inventing
+    done = await llm.complete(request("What is the capital of France?", []))
     assert done.provider == "extractive" and NO_MATERIAL_MARKER in done.text
 
 

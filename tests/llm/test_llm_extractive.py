@@ -64,10 +64,25 @@ async def test_each_source_is_cited_by_its_position(llm):
     assert citations(done.text) == {1, 2}
 
 
-async def test_off_topic_question_gets_the_no_material_answer(llm):
-    done = await llm.complete(request("What is the capital of France?", HANDBOOK))
-    assert NO_MATERIAL_MARKER in done.text and "Ada" in done.text
-    assert citations(done.text) == set()
+async def test_material_the_engine_passed_is_quoted_not_second_guessed(llm):
+    # Whether there is material is the answer engine's decision; a provider given
+    # passages answers from them, even when few of the question's words appear.
+    done = await llm.complete(request("How long until my money comes back?", HANDBOOK))
+    assert "Refunds take five to seven business days" in done.text
+    assert NO_MATERIAL_MARKER not in done.text and 2 in citations(done.text)
+
+
+async def test_paraphrased_question_gets_the_sentence_nearest_in_meaning(llm):
+    passages = [
+        chunk(
+            1,
+            "Lists are written as comma-separated values between square brackets. "
+            "A list may contain items of different types. "
+            "Lists can be concatenated with the plus operator and sliced like strings.",
+        )
+    ]
+    done = await llm.complete(request("Can I join two of them together?", passages))
+    assert "concatenated with the plus operator" in done.text
 
 
 async def test_no_passages_gets_the_no_material_answer(llm):
@@ -88,8 +103,6 @@ async def test_no_passages_gets_the_no_material_answer(llm):
 async def test_planted_instruction_is_never_quoted_or_followed(llm, question):
     done = await llm.complete(request(question, HANDBOOK))
     assert not PLANTED.search(done.text)
-    if "rules" in question.lower() or "prompt" in question.lower():
-        assert NO_MATERIAL_MARKER in done.text  # nothing relevant besides the planted line
 
 
 async def test_same_answer_with_or_without_a_planted_passage(llm):
@@ -130,7 +143,7 @@ async def test_persona_greeting_and_sign_off_from_settings(llm):
     who = persona("Mwalimu", style="warm", greeting="Muraho!", sign_off="— Mwalimu")
     text = (await llm.complete(request("When are invoices sent?", HANDBOOK, who=who))).text
     assert text.startswith("Muraho!") and text.endswith("— Mwalimu")
-    no = (await llm.complete(request("Who won the 1998 World Cup?", HANDBOOK, who=who))).text
+    no = (await llm.complete(request("Who won the 1998 World Cup?", [], who=who))).text
     assert no.startswith("Muraho!") and "Mwalimu" in no and NO_MATERIAL_MARKER in no
 
 
@@ -174,10 +187,15 @@ async def test_options_come_from_config(llm_service):
     assert len(citations(done.text)) == 1
 
 
-async def test_strict_relevance_threshold_from_config(llm_service):
-    llm = await llm_service(llm={"providers": {"extractive": {"min_relevance": 1.0}}})
+async def test_lexical_only_when_semantic_is_off(llm_service):
+    llm = await llm_service(llm={"providers": {"extractive": {"semantic": False}}})
     done = await llm.complete(request("How long do refunds usually take for my order?", HANDBOOK))
-    assert NO_MATERIAL_MARKER in done.text
+    assert "Refunds take five to seven business days" in done.text
+
+
+async def test_still_processing_answer_when_material_is_pending(llm):
+    done = await llm.complete(request("What is photosynthesis?", [], material_pending=True))
+    assert "still being processed" in done.text and NO_MATERIAL_MARKER in done.text
 
 
 async def test_unknown_extractive_option_fails_at_start(make_kernel):
@@ -200,7 +218,7 @@ async def test_question_framing_words_do_not_hide_the_topic(llm):
 
 
 async def test_no_material_answer_is_never_cut_short(llm):
-    done = await llm.complete(request("What is the capital of France?", HANDBOOK, max_tokens=5))
+    done = await llm.complete(request("What is the capital of France?", [], max_tokens=5))
     assert NO_MATERIAL_MARKER in done.text and "Ada" in done.text
 
 

@@ -1,11 +1,15 @@
 """``extractive``: the offline provider. No model, no key, no network.
 
 It answers only by quoting the retrieved passages: each passage is split into
-sentences, sentences are scored against the question (BM25 weights over
-stemmed, stop-word-free terms), the best few are stitched into a short answer
-in the persona's voice with ``[n]`` citations (``n`` = 1-based position in
-``request.passages``). When no sentence covers enough of the question it says
-so (:data:`NO_MATERIAL_MARKER`) instead of guessing.
+sentences, and the sentences nearest to the question *by meaning* (cosine of
+sentence and question embeddings, with the embedder the knowledge side already
+loaded) and by lexical evidence (IDF-weighted coverage of the question's stemmed
+terms) are stitched into a short answer in the persona's voice with ``[n]``
+citations (``n`` = 1-based position in ``request.passages``).
+
+Whether there is material at all is decided once, by the answer engine, on
+retrieval evidence: passages it hands over are quoted, never second-guessed.
+With no passages the answer says so (:data:`NO_MATERIAL_MARKER`).
 
 Passages are material, never instructions: sentences that read like prompt
 injection ("ignore your rules", "system prompt") are never quoted, and nothing
@@ -15,50 +19,30 @@ in a passage changes what this provider does.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import re
-from collections import Counter
-from collections.abc import AsyncIterator
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bwenge.contracts.knowledge import RetrievedChunk
 from bwenge.contracts.llm import ChatMessage, LLMRequest
 from bwenge.contracts.personas import Persona
+from bwenge.text import question_terms, terms
+
+log = logging.getLogger("bwenge.llm")
+
+#: Sentence embeddings kept between answers (the same material is asked about often).
+SENTENCE_CACHE = 20_000
 
 #: Every "no material" answer contains this phrase (engines may test for it).
 NO_MATERIAL_MARKER = "I don't have material on that"
 
-STOPWORDS = frozenset(
-    """
-a about above after again against all also am an and any are aren't as at be because been before
-being below between both but by can can't cannot could couldn't did didn't do does doesn't doing
-don't down during each else ever few for from further get gets got had hadn't has hasn't have
-haven't having he he'd he'll he's her here here's hers herself him himself his how how's i i'd
-i'll i'm i've if in into is isn't it it's its itself just let's like may me might more most
-much must mustn't my myself need no nor not now of off on once only or other ought our ours
-ourselves out over own please same shall shan't she she'd she'll she's should shouldn't so some
-such tell than that that's the their theirs them themselves then there there's these they
-they'd they'll they're they've this those through thus to too under until up upon us very was
-wasn't we we'd we'll we're we've were weren't what what's when when's where where's which while
-who who's whom why why's will with won't would wouldn't yes yet you you'd you'll you're you've
-your yours yourself yourselves explain know want wants wonder show give
-""".split()
-)
-
-# Words that frame a question ("explain how X works") rather than say what it is about.
-QUESTION_FRAME = frozenset(
-    """
-describe explain tell mean means meaning define definition work works happen happens example
-examples info information detail details summary summarise summarize overview briefly thing things
-something anything more
-""".split()
-)
-
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and
 # an upper-case letter, digit or opening quote; line breaks always end one.
 _SENTENCE_END = re.compile(
@@ -119,12 +103,24 @@ class ExtractiveOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_sentences: int = Field(3, ge=1, le=10, description="Sentences quoted in one answer.")
+    max_sentences: int = Field(4, ge=1, le=10, description="Sentences quoted in one answer.")
     min_relevance: float = Field(
-        0.45,
+        0.0,
         ge=0.0,
         le=1.0,
-        description="Share of the question's weighted terms a sentence must contain to be quoted.",
+        description="Deprecated and ignored: whether there is material is decided once, by "
+        "the answer engine (answers.refusal).",
+    )
+    semantic: bool = Field(
+        True,
+        description="Choose sentences by meaning too (embeds the candidate sentences with "
+        "the `embedder`; off: lexical evidence only).",
+    )
+    embedder: str = Field(
+        "minilm", description="Registered embedder used to compare sentences with the question."
+    )
+    semantic_sentences: int = Field(
+        24, ge=1, le=200, description="Most sentences embedded for one answer."
     )
     max_chars: int = Field(800, ge=80, le=20_000, description="Upper bound on the answer's length.")
     word_delay: float = Field(0.0, ge=0.0, le=1.0, description="Pause between streamed words (s).")
@@ -163,32 +159,6 @@ def persona_voice(persona: Persona) -> Voice:
     return Voice(register, greeting.strip(), closing.strip() if isinstance(closing, str) else "")
 
 
-@lru_cache(maxsize=8)
-def _stemmer(language: str):
-    import snowballstemmer  # lazy: only the extractive provider needs it
-
-    return snowballstemmer.stemmer(language)
-
-
-@lru_cache(maxsize=100_000)
-def _stem(word: str, language: str) -> str:
-    # Vocabularies are small and stemming is the extractive answer's main cost.
-    return _stemmer(language).stemWord(word)
-
-
-def terms(text: str, language: str = "english") -> list[str]:
-    """Stemmed content words of ``text`` (lower-cased, stop words dropped)."""
-    words = [w for w in _WORD.findall(text.lower().replace("\u2019", "'")) if w not in STOPWORDS]
-    words = [w for w in words if len(w) > 1 or w.isdigit()]
-    return [_stem(w, language) for w in words]
-
-
-def question_terms(question: str, language: str = "english") -> list[str]:
-    """:func:`terms` of a question, without the words that only frame it."""
-    kept = " ".join(w for w in _WORD.findall(question.lower()) if w not in QUESTION_FRAME)
-    return terms(kept, language)
-
-
 def split_sentences(text: str) -> list[str]:
     """Sentences (and bullet/heading lines) of a passage, whitespace-normalised."""
     out = []
@@ -206,30 +176,42 @@ class _Candidate:
     text: str
     terms: Counter
     coverage: float = 0.0
+    meaning: float | None = None  # cosine of sentence and question, when embedded
     rank: float = 0.0
+
+
+#: ``similarity(question, sentences)`` -> one cosine per sentence.
+Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 
 
 def select_sentences(
     question: str,
     passages: list[RetrievedChunk],
     *,
-    max_sentences: int = 3,
-    min_relevance: float = 0.45,
+    max_sentences: int = 4,
     extra_terms: list[str] = (),
     language: str = "english",
+    similarity: Similarity | None = None,
+    semantic_sentences: int = 24,
+    min_relevance: float = 0.0,
+    topic: str | None = None,
 ) -> list[_Candidate]:
     """The sentences that best answer ``question``, most relevant passage first.
 
-    ``coverage`` is the IDF-weighted share of the question's terms a sentence
-    contains; sentences below ``min_relevance`` are never returned.
-    ``extra_terms`` (e.g. the previous question's, for follow-ups) count half.
+    Every passage given is material the engine judged relevant, so the best
+    sentence is always returned (when any sentence is quotable). Sentences are
+    ranked by meaning (``similarity``, for the sentences of the first passages),
+    by ``coverage`` — the IDF-weighted share of the question's terms a sentence
+    contains — and by their passage's retrieval score; ``extra_terms`` (the
+    previous question's, for follow-ups) count half, and ``topic`` (the previous
+    question and this one) is what meaning is compared with.
     """
     query = Counter(question_terms(question, language))
     if not query:  # a bare follow-up ("tell me more"): the previous question's terms
         query = Counter(extra_terms)
     for t in extra_terms:
         query.setdefault(t, 0)
-    if not query or not passages:
+    if not passages:
         return []
     candidates: list[_Candidate] = []
     for p_index, passage in enumerate(passages):
@@ -244,44 +226,48 @@ def select_sentences(
 
     n = len(candidates)
     df = Counter(t for c in candidates for t in c.terms)
-    avg_len = sum(sum(c.terms.values()) for c in candidates) / n or 1.0
 
     def idf(term: str) -> float:
         return math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
 
     # +1 keeps a term that appears in every retrieved sentence from weighing nothing.
     weight = {t: (1.0 + idf(t)) * (1.0 if query[t] else 0.5) for t in query}
-    total = sum(w for t, w in weight.items() if query[t]) or 1.0
-    k1, b = 1.2, 0.75
+    total = sum(weight.values()) or 1.0
     for c in candidates:
-        length = sum(c.terms.values())
-        bm25 = 0.0
-        covered = 0.0
-        for t, w in weight.items():
-            tf = c.terms.get(t, 0)
-            if not tf:
-                continue
-            bm25 += w * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avg_len))
-            if query[t]:
-                covered += w
-        c.coverage = covered / total
+        c.coverage = sum(w for t, w in weight.items() if c.terms.get(t)) / total
+
+    if similarity is not None:
+        near = [c for c in candidates if c.passage < 3][:semantic_sentences]
+        try:
+            scores = similarity(topic or question, [c.text for c in near])
+        except Exception:  # noqa: BLE001 - an embedder failure must not cost the answer
+            log.warning("Sentence similarity failed; choosing by lexical evidence", exc_info=True)
+            scores = []
+        for c, score in zip(near, scores, strict=False):
+            c.meaning = float(score)
+    best_meaning = max((c.meaning for c in candidates if c.meaning is not None), default=None)
+    for c in candidates:
         score = passages[c.passage].score
         prior = min(max(score, 0.0), 1.0) if isinstance(score, int | float) else 0.0
-        c.rank = c.coverage + 0.05 * bm25 + 0.1 * prior
+        order = 1.0 / (1 + c.passage)  # the engine's ranking of the passages
+        if best_meaning is not None:
+            meaning = c.meaning if c.meaning is not None else 0.0
+            c.rank = 0.45 * meaning + 0.25 * c.coverage + 0.1 * prior + 0.2 * order
+        else:
+            c.rank = c.coverage + 0.1 * prior + 0.2 * order
 
-    relevant = [c for c in candidates if c.coverage >= min_relevance and c.coverage > 0]
-    relevant.sort(key=lambda c: c.rank, reverse=True)
-    chosen: list[_Candidate] = []
-    for c in relevant:
+    ranked = sorted(candidates, key=lambda c: c.rank, reverse=True)
+    chosen: list[_Candidate] = [ranked[0]]
+    for c in ranked[1:]:
         if len(chosen) == max_sentences:
             break
-        if chosen and c.rank < 0.5 * chosen[0].rank:
+        if c.rank < 0.8 * chosen[0].rank or c.coverage < min_relevance:
             break
         if any(_similar(c.terms, o.terms) for o in chosen):
             continue
         chosen.append(c)
-    # A sentence that continues a chosen one ("It is stored in ...") says more about
-    # the same subject: quote it too while there is room.
+    # The sentence after a chosen one often finishes its thought ("It is stored in ...",
+    # or a short definition's example): quote it too while there is room.
     by_place = {(c.passage, c.position): c for c in candidates}
     for c in list(chosen):
         follower = by_place.get((c.passage, c.position + 1))
@@ -289,15 +275,53 @@ def select_sentences(
             len(chosen) < max_sentences
             and follower is not None
             and follower not in chosen
-            and _CONTINUES.match(follower.text)
+            and (_CONTINUES.match(follower.text) or len(c.text.split()) < 14)
         ):
             chosen.append(follower)
-    # Reading order: passages by their best sentence, sentences as written.
-    first_seen = {}
-    for i, c in enumerate(chosen):
-        first_seen.setdefault(c.passage, i)
-    chosen.sort(key=lambda c: (first_seen[c.passage], c.position))
+    # Reading order: passages in the engine's order (it ranked them on more evidence
+    # than one sentence), sentences as written.
+    chosen.sort(key=lambda c: (c.passage, c.position))
     return chosen
+
+
+class SentenceSimilarity:
+    """Cosine of a question and sentences with a (lazily resolved) embedder;
+    sentence vectors are cached, the question's is computed per call."""
+
+    def __init__(self, resolve: Callable[[], Any], cache_size: int = SENTENCE_CACHE) -> None:
+        self._resolve = resolve
+        self._embedder: Any = None
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._size = cache_size
+        self._lock = threading.Lock()
+
+    def __call__(self, question: str, sentences: Sequence[str]) -> list[float]:
+        import numpy as np
+
+        if self._embedder is None:
+            self._embedder = self._resolve()
+        embed = getattr(self._embedder, "embed_array", None) or (
+            lambda texts: np.asarray(self._embedder.embed(texts), dtype=np.float32)
+        )
+        with self._lock:
+            missing = [t for t in dict.fromkeys(sentences) if t not in self._cache]
+        vectors = embed([question, *missing])
+        q = _unit(vectors[0])
+        with self._lock:
+            for text, vector in zip(missing, vectors[1:], strict=True):
+                self._cache[text] = _unit(vector)
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+            rows = [self._cache.get(t) for t in sentences]
+        return [float(np.dot(q, r)) if r is not None else 0.0 for r in rows]
+
+
+def _unit(vector: Any) -> Any:
+    import numpy as np
+
+    v = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm else v
 
 
 def _similar(a: Counter, b: Counter) -> bool:
@@ -326,8 +350,22 @@ class ExtractiveProvider:
     name: ClassVar[str] = "extractive"
     Options: ClassVar[type[BaseModel]] = ExtractiveOptions
 
-    def __init__(self, options: ExtractiveOptions | None = None) -> None:
+    def __init__(
+        self, options: ExtractiveOptions | None = None, similarity: Similarity | None = None
+    ) -> None:
         self.options = options or ExtractiveOptions()
+        self.similarity = similarity if self.options.semantic else None
+
+    @classmethod
+    def from_kernel(cls, kernel: Any, options: ExtractiveOptions | None) -> ExtractiveProvider:
+        """Built by the ``llm`` service: sentences are compared by meaning with the
+        registered embedder ``options.embedder`` (the same loaded model knowledge uses)."""
+        options = options or ExtractiveOptions()
+        similarity = None
+        if options.semantic and options.embedder in kernel.embedders:
+            name = options.embedder
+            similarity = SentenceSimilarity(lambda: kernel.embedders.get(name)(kernel))
+        return cls(options, similarity)
 
     def answer(self, request: LLMRequest) -> str:
         """The whole answer at once (what :meth:`stream` streams)."""
@@ -367,11 +405,15 @@ class ExtractiveProvider:
             question,
             request.passages,
             max_sentences=self.options.max_sentences,
-            min_relevance=self.options.min_relevance,
             extra_terms=extra,
             language=self.options.language,
+            similarity=self.similarity,
+            semantic_sentences=self.options.semantic_sentences,
+            topic=f"{previous[-1]} {question}" if extra else None,
         )
         if not chosen:
+            if request.material_pending:
+                return greeting + still_processing(request.persona)
             return greeting + no_material(request.persona)  # never cut: engines look for it
 
         lead = {
@@ -420,6 +462,14 @@ class ExtractiveProvider:
 def no_material(persona: Persona) -> str:
     """The honest answer when nothing relevant was retrieved."""
     return f"I'm {persona.name}, and {NO_MATERIAL_MARKER} in my sources, so I won't guess."
+
+
+def still_processing(persona: Persona) -> str:
+    """The answer while the persona's material is still being read."""
+    return (
+        f"I'm {persona.name}, and {NO_MATERIAL_MARKER} yet: some of my material is still "
+        "being processed. Please ask again in a moment."
+    )
 
 
 def _earlier_turns(request: LLMRequest) -> list[ChatMessage]:

@@ -1,0 +1,158 @@
+"""Hybrid retrieval: dense (vectors) and lexical (full text) candidates, fused by
+reciprocal rank, with each candidate's evidence, then ordered by the configured
+reranker (``knowledge.reranker``).
+
+Every returned :class:`RetrievedChunk` carries its evidence — ``dense`` (cosine of
+query and chunk, when the vector side found it), ``lexical`` (the IDF-weighted
+share of the question's terms the chunk, its title and section contain) and
+``metadata["fused_rank"]`` — for the answer engine's one "is there material?"
+decision.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from typing import Any
+
+from bwenge.contracts.knowledge import RetrievedChunk
+from bwenge.text import question_terms, terms
+
+from . import lexical
+
+RRF_K = 60  # the usual reciprocal-rank-fusion constant
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def lexical_evidence(query: str, candidates: list[RetrievedChunk]) -> None:
+    """Set ``candidate.lexical``: the IDF-weighted share of the query's terms found in
+    the candidate's text, title or section (IDF over the candidates themselves)."""
+    wanted = Counter(question_terms(query))
+    if not wanted or not candidates:
+        for c in candidates:
+            c.lexical = 0.0
+        return
+    bags = [set(terms(" ".join(p for p in (c.title, c.section, c.text) if p))) for c in candidates]
+    n = len(bags)
+
+    def idf(term: str) -> float:
+        df = sum(term in bag for bag in bags)
+        return 1.0 + math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    weight = {t: idf(t) for t in wanted}
+    total = sum(weight.values()) or 1.0
+    for c, bag in zip(candidates, bags, strict=True):
+        c.lexical = round(sum(w for t, w in weight.items() if t in bag) / total, 4)
+
+
+class HybridRetriever:
+    """The ``retriever`` service of the knowledge plugin (see :class:`bwenge.contracts.
+    knowledge.Retriever`)."""
+
+    def __init__(self, service) -> None:
+        self.service = service
+        self.kernel = service.kernel
+
+    @property
+    def settings(self):
+        return self.service.settings
+
+    def retrieve(
+        self, org_id: str, persona_id: str, query: str, k: int = 5
+    ) -> list[RetrievedChunk]:
+        """Top-k chunks of the persona's ``ready`` sources, best first, with evidence."""
+        if not query or not query.strip() or k <= 0:
+            return []
+        ready = self.service.ready_sources(org_id, persona_id)
+        if not ready:
+            return []
+        started = time.perf_counter()
+        n = max(self.settings.retrieval_candidates, k)
+        dense = self._dense(org_id, persona_id, query, n, ready)
+        words = (
+            lexical.search(self.kernel.db, persona_id, query, n)
+            if self.settings.lexical and self.kernel.db is not None
+            else []
+        )
+        fused: dict[str, RetrievedChunk] = {}
+        score: Counter = Counter()
+        for rank, chunk in enumerate(dense):
+            fused[chunk.chunk_id] = chunk
+            score[chunk.chunk_id] += 1.0 / (RRF_K + rank + 1)
+        kept = 0
+        for chunk_id, source_id, _title, section, body, page, slide, _score in words:
+            source = ready.get(source_id)
+            if source is None:
+                continue
+            rank = kept
+            kept += 1
+            score[chunk_id] += 1.0 / (RRF_K + rank + 1)
+            if chunk_id in fused:
+                fused[chunk_id].metadata["lexical_rank"] = rank
+                continue
+            fused[chunk_id] = RetrievedChunk(
+                source_id=source_id,
+                chunk_id=chunk_id,
+                text=body,
+                score=0.0,
+                title=source.title,
+                page=_int(page),
+                slide=_int(slide),
+                section=section,
+                metadata={"source_id": source_id, "lexical_rank": rank, "type": source.type},
+            )
+        candidates = sorted(fused.values(), key=lambda c: score[c.chunk_id], reverse=True)
+        for rank, c in enumerate(candidates):
+            c.metadata["fused_rank"] = rank
+            c.metadata["fused_score"] = round(score[c.chunk_id], 6)
+        lexical_evidence(query, candidates)
+        ranked = self.service.reranker.rerank(query, candidates, k)
+        self.service.last_retrieval_ms = (time.perf_counter() - started) * 1000
+        return ranked[:k]
+
+    def _dense(self, org_id, persona_id, query, n, ready) -> list[RetrievedChunk]:
+        from .service import collection_name
+
+        embedder, store = self.service.embedder, self.service.store
+        collection = collection_name(org_id, persona_id)
+        vector = embedder.embed([query])[0]
+        # Fast path: unfiltered query (filters are slow); sources still being indexed are
+        # rare and simply dropped. Fall back to an explicit filter when that leaves too few.
+        hits = store.query(collection, vector, n + 8, embedder=embedder.name)
+        kept = [h for h in hits if h[2].get("source_id") in ready]
+        if len(kept) < n and len(kept) < len(hits):
+            hits = store.query(
+                collection,
+                vector,
+                n,
+                embedder=embedder.name,
+                where={"source_id": {"$in": sorted(ready)}},
+            )
+            kept = [h for h in hits if h[2].get("source_id") in ready]
+        out = []
+        for rank, (vid, text, meta, cosine) in enumerate(kept[:n]):
+            source = ready[meta["source_id"]]
+            metadata = {k_: v for k_, v in meta.items() if k_ not in ("org_id", "text")}
+            metadata["dense_rank"] = rank
+            out.append(
+                RetrievedChunk(
+                    source_id=source.id,
+                    chunk_id=meta.get("chunk_id", vid),
+                    text=text,
+                    score=float(cosine),
+                    title=source.title,
+                    page=_int(meta.get("page")),
+                    slide=_int(meta.get("slide")),
+                    section=meta.get("section") or None,
+                    metadata=metadata,
+                    dense=round(float(cosine), 4),
+                )
+            )
+        return out

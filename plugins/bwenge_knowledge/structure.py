@@ -1,0 +1,212 @@
+"""A document's own structure: its headings, as the section path of every passage.
+
+Loaders turn a file into *sections* — ``(path, text)`` where ``path`` is the
+heading trail above the text (``["Chapter 4", "References and Borrowing"]``) —
+so chunks never straddle two sections, and every chunk is embedded, indexed and
+cited with its section ("Chapter 4 › References and Borrowing").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+SEPARATOR = " › "
+_MAX_HEADING_CHARS = 200
+
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_MD_INLINE = re.compile(r"[*_`]+|\[([^\]]*)\]\([^)]*\)")
+
+
+class HeadingTrail:
+    """The headings above the current point of a document."""
+
+    def __init__(self) -> None:
+        self._levels: list[tuple[int, str]] = []
+
+    def enter(self, level: int, title: str) -> None:
+        title = " ".join(title.split())[:_MAX_HEADING_CHARS]
+        while self._levels and self._levels[-1][0] >= level:
+            self._levels.pop()
+        if title:
+            self._levels.append((level, title))
+
+    @property
+    def path(self) -> list[str]:
+        return [title for _, title in self._levels]
+
+
+def join_path(path: Iterable[str]) -> str:
+    return SEPARATOR.join(p for p in path if p)
+
+
+class SectionWriter:
+    """Collects text blocks under the current heading trail into sections."""
+
+    def __init__(self) -> None:
+        self.trail = HeadingTrail()
+        self.sections: list[tuple[list[str], str]] = []
+        self._blocks: list[str] = []
+
+    def heading(self, level: int, title: str) -> None:
+        self.flush()
+        self.trail.enter(level, title)
+
+    def text(self, block: str) -> None:
+        block = block.strip()
+        if block:
+            self._blocks.append(block)
+
+    def flush(self) -> None:
+        if self._blocks:
+            self.sections.append((self.trail.path, "\n\n".join(self._blocks)))
+            self._blocks = []
+
+    def done(self) -> list[tuple[list[str], str]]:
+        self.flush()
+        return self.sections
+
+
+def markdown_sections(text: str) -> list[tuple[list[str], str]]:
+    """Split Markdown on its ATX (``## Title``) and setext headings; fenced code
+    blocks are text, never headings."""
+    out = SectionWriter()
+    lines = text.splitlines()
+    block: list[str] = []
+    in_fence = False
+
+    def emit_block() -> None:
+        if block:
+            out.text("\n".join(block))
+            block.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            block.append(line)
+            continue
+        if in_fence:
+            block.append(line)
+            continue
+        atx = _ATX.match(line)
+        nxt = lines[i] if i < len(lines) else ""
+        if atx:
+            emit_block()
+            out.heading(len(atx.group(1)), _plain(atx.group(2)))
+        elif (
+            line.strip()
+            and not block
+            and _SETEXT.match(nxt)
+            and len(line.strip()) <= _MAX_HEADING_CHARS
+        ):
+            out.heading(1 if nxt.strip().startswith("=") else 2, _plain(line))
+            i += 1  # the underline
+        elif not line.strip():
+            emit_block()
+        else:
+            block.append(line)
+    emit_block()
+    return out.done()
+
+
+def _plain(text: str) -> str:
+    return _MD_INLINE.sub(lambda m: m.group(1) or "", text).strip()
+
+
+# -- PDF: headings are lines set in a larger font than the body --------------------------
+
+
+def pdf_page_lines(page) -> list[tuple[str, float, bool]]:
+    """``(line text, font size, bold)`` for each line of a pypdf page, in reading order."""
+    lines: list[tuple[str, float, bool]] = []
+    parts: list[str] = []
+    sizes: Counter = Counter()
+    bold = [0, 0]  # characters set in a bold font, all characters
+
+    def end_line() -> None:
+        text = " ".join("".join(parts).split())
+        if text:
+            size = sizes.most_common(1)[0][0] if sizes else 0.0
+            lines.append((text, size, bold[0] >= 0.8 * bold[1]))
+        parts.clear()
+        sizes.clear()
+        bold[0] = bold[1] = 0
+
+    def visit(text, cm, tm, font_dict, font_size):
+        if not text:
+            return
+        scale = (abs(tm[0] * cm[0]) + abs(tm[3] * cm[3])) / 2 or 1.0
+        size = round(float(font_size or 0) * scale, 1)
+        font = str((font_dict or {}).get("/BaseFont", "")).lower()
+        heavy = "bold" in font or "black" in font or "heavy" in font
+        for n, piece in enumerate(text.split("\n")):
+            if n:
+                end_line()
+            parts.append(piece)
+            chars = len(piece.strip())
+            if chars:
+                sizes[size] += chars
+                bold[1] += chars
+                bold[0] += chars if heavy else 0
+
+    page.extract_text(visitor_text=visit)
+    end_line()
+    return lines
+
+
+def pdf_sections(pages: list[tuple[int, list[tuple[str, float, bool]]]]):
+    """Sections of a PDF, page by page: ``[(page, path, text)]``.
+
+    The body size is the size most characters are set in. A short line set at
+    least 15 % larger, or a short line wholly in bold at least as large as the
+    body, is a heading; its level is the rank of its size among heading sizes
+    (bold body-size headings rank last). The trail carries across pages, so a
+    page that continues a section is cited under it.
+    """
+    weight: Counter = Counter()
+    for _, lines in pages:
+        for text, size, _bold in lines:
+            weight[size] += len(text)
+    body = weight.most_common(1)[0][0] if weight else 0.0
+
+    def is_heading(text: str, size: float, bold: bool) -> bool:
+        if not body or not _heading_like(text):
+            return False
+        return size >= body * 1.15 or (bold and size >= body * 0.98)
+
+    sizes = sorted(
+        {s for _, lines in pages for t, s, b in lines if is_heading(t, s, b)}, reverse=True
+    )
+    level_of = {s: min(i + 1, 6) for i, s in enumerate(sizes)}
+    trail = HeadingTrail()
+    out: list[tuple[int, list[str], str]] = []
+    for number, lines in pages:
+        block: list[str] = []
+        path = trail.path
+        for text, size, bold in lines:
+            if is_heading(text, size, bold):
+                if block:
+                    out.append((number, path, "\n".join(block)))
+                    block = []
+                trail.enter(level_of[size] + (0 if size >= body * 1.15 else 1), text)
+                path = trail.path
+            else:
+                block.append(text)
+        if block:
+            out.append((number, path, "\n".join(block)))
+    return out
+
+
+def _heading_like(text: str) -> bool:
+    return (
+        0 < len(text) <= 120
+        and len(text.split()) <= 16
+        and not text.endswith((",", ";", ":"))
+        and any(c.isalpha() for c in text)
+    )

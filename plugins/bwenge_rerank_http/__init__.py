@@ -1,0 +1,1 @@
+"""``http``: rerank with a ``/rerank`` server (vLLM, TEI, llama.cpp, Jina, Cohere)."""
