@@ -196,7 +196,11 @@ class AnswerEngine:
         self, principal: Principal, persona_id: str | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
         """The caller's own conversations, most recently active first, each titled
-        by its first question."""
+        by its first question. ``persona_id`` must be a persona of the caller's org."""
+        if persona_id is not None:
+            store = self.kernel.services.get("personas")
+            if store is None or store.get(principal.org_id, persona_id) is None:
+                raise NotFound("Persona not found")
         with self.kernel.db.session() as s:
             query = select(SessionRow).where(
                 SessionRow.org_id == principal.org_id, SessionRow.user_id == principal.user_id

@@ -14,6 +14,8 @@ from bwenge_rest.deps import PUBLIC_ROUTE
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from bwenge.errors import NotFound
+
 from .settings import ConsoleSettings
 
 STATIC = Path(__file__).parent / "static"
@@ -71,12 +73,7 @@ def console_router(settings: ConsoleSettings) -> APIRouter:
     async def serve(request: Request, name: str = "") -> Response:
         asset = assets().get(name)
         if asset is None:
-            return Response(
-                b"Not found",
-                status_code=404,
-                media_type="text/plain",
-                headers={"Content-Security-Policy": CSP},
-            )
+            raise NotFound("No such console file.")
         headers = _headers(asset)
         if request.headers.get("if-none-match") == asset.etag:
             return Response(status_code=304, headers=headers)

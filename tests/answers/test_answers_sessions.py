@@ -27,11 +27,13 @@ def test_my_conversations_newest_first_titled_by_their_first_question(client, pe
         ("s-first", "What is osmosis?", 4),
     ]
     # someone else's conversations are not mine; another persona has none of mine
-    assert [s["session_id"] for s in client.get("/sessions", headers=classmate.headers).json()[
-        "sessions"
-    ]] == ["s-classmate"]
+    assert [
+        s["session_id"]
+        for s in client.get("/sessions", headers=classmate.headers).json()["sessions"]
+    ] == ["s-classmate"]
+    # a persona of another org, or none at all, is a 404
     other = client.get("/sessions", headers=recipient.headers, params={"persona_id": "nope"})
-    assert other.status_code == 200 and other.json()["sessions"] == []
+    assert other.status_code == 404 and other.json()["error"]["code"] == "not_found"
     assert client.get("/sessions").status_code == 401
 
 
@@ -45,9 +47,7 @@ def test_the_audit_trail_records_conversations_and_answers_without_their_text(cl
     entries = r.json()["entries"]
     started = [e for e in entries if e["action"] == "conversation.start"]
     answered = [e for e in entries if e["action"] == "message.answer"]
-    assert [(e["actor_id"], e["object_id"]) for e in started] == [
-        (recipient.user_id, "s-audited")
-    ]
+    assert [(e["actor_id"], e["object_id"]) for e in started] == [(recipient.user_id, "s-audited")]
     assert [(e["actor_id"], e["object_id"]) for e in answered] == [
         (recipient.user_id, answer["message_id"])
     ]

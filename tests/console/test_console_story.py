@@ -145,6 +145,7 @@ def test_expert_builds_student_asks_admin_sees(server, open_page):
     release.click()
     expect(expert.locator(".release-status .badge")).to_have_text("released")
     screenshot(expert, "studio-release")
+    assert "null" not in expert.inner_text("body")  # no missing value rendered as text
 
     # -- invite a student --
     expert.get_by_role("link", name="Organisation").click()
@@ -169,7 +170,7 @@ def test_expert_builds_student_asks_admin_sees(server, open_page):
     expect(student.get_by_role("heading", name="Personas")).to_be_visible()
     student.get_by_role("link", name=re.compile("Biology Tutor")).click()
     chat = student.locator('.chat[data-transport="ws"]')
-    expect(chat).to_have_attribute("data-state", "connected")
+    expect(chat).to_have_attribute("data-state", "idle")  # a new conversation: no socket yet
     # Record every text the streaming bubble shows before the final message replaces it.
     student.evaluate(
         """() => {
@@ -188,11 +189,13 @@ def test_expert_builds_student_asks_admin_sees(server, open_page):
     expect(answer.locator(".citation-title")).to_be_visible(timeout=60_000)
     expect(answer.locator(".citation-quote").first).to_contain_text("mitochondria")
     expect(answer.locator(".msg-text")).to_contain_text("mitochondria")
+    expect(chat).to_have_attribute("data-state", "connected")
     streamed = student.evaluate("window.streamed")
     assert streamed and "mitochondria" in streamed[-1].lower(), streamed
     expect(chat.locator(".msg-user")).to_have_count(1)  # the echo did not duplicate it
     expect(student.locator(".conversation-list")).to_be_visible()
     screenshot(student, "chat")
+    assert "null" not in student.inner_text("body")
 
     # the conversation is listed and opens again, from the stored history
     student.reload()  # tokens live in memory: a reload asks to sign in again
@@ -202,6 +205,7 @@ def test_expert_builds_student_asks_admin_sees(server, open_page):
     student.get_by_role("button", name="Sign in").click()
     student.get_by_role("link", name=re.compile("Biology Tutor")).click()
     student.get_by_role("link", name=re.compile("Where does cellular respiration")).click()
+    expect(chat).to_have_attribute("data-state", "connected")  # replayed over the socket
     expect(chat.locator(".msg-persona .citation-title")).to_be_visible()
 
     # -- the admin sees the message in the charts and the audit log --
@@ -219,6 +223,7 @@ def test_expert_builds_student_asks_admin_sees(server, open_page):
         ["What does chlorophyll absorb?", "Where does cellular respiration happen?"]
     )
     screenshot(expert, "admin-reports")
+    assert "null" not in expert.inner_text("body")
     expert.get_by_role("link", name="Audit log").click()
     expert.get_by_label("Action").fill("message.answer")
     expert.get_by_role("button", name="Filter").click()

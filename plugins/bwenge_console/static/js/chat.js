@@ -87,6 +87,7 @@ export function chatPanel({ persona, sessionId = null, mode = "ws", onSession = 
   const seen = new Set(); // stored message ids shown already
   let streaming = null; // the persona bubble being written
   let pending = []; // questions shown locally, waiting for their echo
+  const queued = []; // questions asked before the socket was ready
   let ws = null;
   let closed = false;
   let attempt = 0;
@@ -155,6 +156,7 @@ export function chatPanel({ persona, sessionId = null, mode = "ws", onSession = 
           streaming = null;
         }
         performance.mark("console:chat-ready");
+        while (queued.length && ws) ws.send(JSON.stringify({ type: "user_message", content: queued.shift() }));
         break;
       case "message":
         finalMessage(frame.message);
@@ -189,13 +191,18 @@ export function chatPanel({ persona, sessionId = null, mode = "ws", onSession = 
 
   // -- WebSocket ---------------------------------------------------------------------
 
+  let connecting = false;
+
   async function connect() {
-    if (closed) return;
+    if (closed || ws || connecting) return;
+    connecting = true;
     let token;
     try {
       token = await freshToken();
     } catch {
       return;
+    } finally {
+      connecting = false;
     }
     const params = new URLSearchParams({ persona_id: persona.persona_id });
     if (sessionId) params.set("session_id", sessionId);
@@ -239,7 +246,9 @@ export function chatPanel({ persona, sessionId = null, mode = "ws", onSession = 
         failedOpens += 1;
         if (failedOpens >= 2 && !everOpened) {
           switchToSse("Live connection unavailable; answers arrive over HTTP streaming.");
-          loadHistory();
+          loadHistory().then(() => {
+            while (queued.length) askSse(queued.shift());
+          });
           return;
         }
       }
@@ -309,13 +318,14 @@ export function chatPanel({ persona, sessionId = null, mode = "ws", onSession = 
     mine.classList.add("pending");
     mine.dataset.content = question;
     if (mode === "ws") {
-      if (!ws || ws.readyState !== WebSocket.OPEN) {
-        status.textContent = "Not connected yet; try again in a moment.";
-        return;
-      }
       pending.push(mine);
       log.append(mine);
-      ws.send(JSON.stringify({ type: "user_message", content: question }));
+      if (ws && ws.readyState === WebSocket.OPEN && el.dataset.state === "connected") {
+        ws.send(JSON.stringify({ type: "user_message", content: question }));
+      } else {
+        queued.push(question); // sent once the socket is authenticated
+        if (!ws) connect();
+      }
     } else {
       pending.push(mine);
       log.append(mine);
@@ -336,8 +346,13 @@ export function chatPanel({ persona, sessionId = null, mode = "ws", onSession = 
     }
   });
 
-  if (mode === "ws") connect();
-  else {
+  // A new conversation opens its socket with the first question (opening one
+  // starts a session on the server); an existing one connects now to replay it.
+  if (mode === "ws" && sessionId) connect();
+  else if (mode === "ws") {
+    el.dataset.state = "idle";
+    performance.mark("console:chat-ready");
+  } else {
     switchToSse("");
     loadHistory();
   }

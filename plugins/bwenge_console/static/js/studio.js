@@ -3,7 +3,7 @@
 
 import { me, optional, request, upload } from "./api.js";
 import { chatPanel } from "./chat.js";
-import { field, formatBytes, formatDate, h, showFieldErrors, text } from "./dom.js";
+import { append, clear, field, formatBytes, formatDate, h, showFieldErrors, text } from "./dom.js";
 
 const POLL_MS = 1000;
 
@@ -338,7 +338,7 @@ function readinessSection(persona, app) {
       const r = await request(`/personas/${encodeURIComponent(persona.persona_id)}/readiness`);
       const item = (ok, label) => h("li", { class: ok ? "ok" : "missing" }, h("span", { "aria-hidden": "true" }, ok ? "✓ " : "✗ "), h("span", { class: "visually-hidden" }, ok ? "Done: " : "Missing: "), label);
       const need = r.requirements || {};
-      out.replaceChildren(
+      append(clear(out), [
         h(
           "ul",
           { class: "checklist" },
@@ -349,7 +349,7 @@ function readinessSection(persona, app) {
         ),
         r.missing.length ? h("ul", { class: "missing-list" }, r.missing.map((m) => text("li", m))) : h("p", { class: "ok" }, "Ready to release."),
         r.notes.length ? h("ul", { class: "hint" }, r.notes.map((m) => text("li", m))) : null,
-      );
+      ]);
       out.dataset.ready = String(r.ready);
       release.disabled = !r.ready && !admin;
     } catch (err) {
