@@ -8,9 +8,9 @@ in a subprocess, teaches and releases a persona, then measures, in the same run:
 
 1. **First paint of the console page** (a cold load: new browser context, no
    cache): first contentful paint, from the browser's paint timing.
-2. **Opening a chat** — from clicking the persona to the chat being ready
-   (``session_info`` handled, next frame painted) — against a raw WebSocket
-   client's connect + auth frame + ``session_info``.
+2. **Opening a conversation again** — from following its link to the chat
+   being ready (``session_info`` handled, next frame painted) — against a raw
+   WebSocket client's connect + auth frame + ``session_info`` on that session.
 3. **Send → first visible delta** — from the Enter key to the first streamed
    text painted on screen (a MutationObserver, then the next animation frame)
    — against a raw WebSocket client's ``user_message`` → first ``delta``
@@ -55,10 +55,13 @@ QUESTIONS = [
 FIRST_VISIBLE_DELTA = """async (question) => {
     const log = document.querySelector('.chat-log');
     const box = document.querySelector('#chat-input');
+    const answers = () => log.querySelectorAll('.msg-persona:not(.streaming)').length;
+    const before = answers();
     const visible = new Promise((resolve) => {
         const seen = new MutationObserver(() => {
+            // the first streamed text (or the whole answer, when it comes in one piece)
             const s = log.querySelector('.msg.streaming .msg-text');
-            if (s && s.textContent) {
+            if ((s && s.textContent) || answers() > before) {
                 seen.disconnect();
                 const inDom = performance.now();
                 requestAnimationFrame(() => resolve([inDom, performance.now()]));
@@ -66,8 +69,6 @@ FIRST_VISIBLE_DELTA = """async (question) => {
         });
         seen.observe(log, { childList: true, subtree: true, characterData: true });
     });
-    const answers = () => log.querySelectorAll('.msg-persona:not(.streaming)').length;
-    const before = answers();
     const done = new Promise((resolve) => {
         const typing = document.querySelector('.typing');
         const watch = new MutationObserver(() => {
@@ -107,7 +108,8 @@ BROWSER_SOCKET_ASK = """(question) => new Promise((resolve) => {
     const start = performance.now();
     ws.onmessage = (e) => {
         const f = JSON.parse(e.data);
-        if (f.type === 'delta' && first === null) first = performance.now() - start;
+        const text = f.type === 'delta' || (f.type === 'message' && f.message.sender === 'persona');
+        if (text && first === null) first = performance.now() - start;
         if (f.type === 'typing' && !f.is_typing) resolve(first);
     };
     ws.send(JSON.stringify({ type: 'user_message', content: question }));
@@ -220,7 +222,8 @@ class RawClient:
         first = None
         while True:
             frame = json.loads(self.ws.recv())
-            if frame["type"] == "delta" and first is None:
+            answer = frame["type"] == "message" and frame["message"]["sender"] == "persona"
+            if (frame["type"] == "delta" or answer) and first is None:
                 first = (time.perf_counter() - start) * 1000
             elif frame["type"] == "error":
                 raise RuntimeError(frame)
@@ -258,7 +261,7 @@ def run(args) -> None:
                 )
                 context.close()
 
-            # signed in once; then opening the chat and asking, alternating with raw
+            # signed in once: a new conversation, questions alternating with the baselines
             context = browser.new_context()
             page = context.new_page()
             page.goto(base + "/console/")
@@ -266,31 +269,8 @@ def run(args) -> None:
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
             page.locator("#nav .who").wait_for()
-
-            open_browser, open_raw = [], []
-            for i in range(args.opens + 2):
-                page.goto(base + "/console/#/chat")
-                page.get_by_role("link", name="Biology tutor").wait_for()
-                start = page.evaluate(
-                    """() => {
-                        performance.clearMarks('console:chat-ready');
-                        const t = performance.now();
-                        document.querySelector('.persona-list a').click();
-                        return t;
-                    }"""
-                )
-                page.wait_for_function(
-                    "() => performance.getEntriesByName('console:chat-ready').length > 0"
-                )
-                ready = page.evaluate(
-                    "new Promise((r) => requestAnimationFrame(() => r(performance.now())))"
-                )
-                raw = RawClient(ws_url, token)
-                raw_ms = raw.open()
-                raw.close()
-                if i >= 2:  # the first opens warm up the server's caches
-                    open_browser.append(ready - start)
-                    open_raw.append(raw_ms)
+            page.get_by_role("link", name="Biology tutor").click()
+            page.locator(".chat").wait_for()
 
             raw = RawClient(ws_url, token)
             raw.open()
@@ -308,6 +288,35 @@ def run(args) -> None:
                     socket_ms.append(bare)
                     raw_ms.append(r)
             raw.close()
+
+            # opening that conversation again (history replayed), against a raw client
+            session_id = page.evaluate("location.hash.split('/').pop()")
+            chat_hash = f"#/chat/{persona_id}/{session_id}"
+            open_browser, open_raw = [], []
+            for i in range(args.opens + 2):
+                page.evaluate("location.hash = '#/chat'")
+                page.get_by_role("link", name="Biology tutor").wait_for()
+                start = page.evaluate(
+                    """(target) => {
+                        performance.clearMarks('console:chat-ready');
+                        const t = performance.now();
+                        location.hash = target;
+                        return t;
+                    }""",
+                    chat_hash,
+                )
+                page.wait_for_function(
+                    "() => performance.getEntriesByName('console:chat-ready').length > 0"
+                )
+                ready = page.evaluate(
+                    "new Promise((r) => requestAnimationFrame(() => r(performance.now())))"
+                )
+                raw = RawClient(f"{ws_url}&session_id={session_id}", token)
+                reopened = raw.open()
+                raw.close()
+                if i >= 2:  # the first opens warm up the server's caches
+                    open_browser.append(ready - start)
+                    open_raw.append(reopened)
             browser.close()
     finally:
         proc.terminate()
@@ -318,8 +327,8 @@ def run(args) -> None:
 
     print(f"== console in headless Chromium vs a raw WebSocket client ({args.questions} questions)")
     print(row("console page, first contentful paint", fcp))
-    print(row("open chat: console (click -> ready, painted)", open_browser))
-    print(row("open chat: raw client (connect -> info)", open_raw))
+    print(row("reopen chat: console (link -> ready, painted)", open_browser))
+    print(row("reopen chat: raw client (connect -> info)", open_raw))
     print(row("send -> first delta painted: console", browser_ms))
     print(row("send -> first delta in the DOM: console", dom_ms))
     print(row("send -> first delta: bare WebSocket, same page", socket_ms))
