@@ -119,6 +119,7 @@ def test_script_and_javascript_links_in_material_render_as_text(server, org, ope
 
     page.goto(f"{server.console}#/chat/{persona['persona_id']}")
     chat = page.locator('.chat[data-transport="ws"]')
+    expect(chat).to_be_visible()  # the chat, not the studio's preview still on screen
     page.get_by_label("Your question").fill("Where does photosynthesis happen?")
     page.get_by_label("Your question").press("Enter")
     answer = chat.locator(".msg-persona").last
