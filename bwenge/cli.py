@@ -10,15 +10,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import BwengeError
+from .errors import BwengeError, ConfigError, PluginError
 from .kernel import Kernel
+
+# Exit codes (docs/cli.md#exit-codes): scripts rely on them.
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
 
 cli = typer.Typer(
     name="bwenge",
     help="Bwenge: AI personas that answer from an expert's own material.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion
 )
 config_cli = typer.Typer(help="Show and check configuration.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -29,7 +32,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = EXIT_FAILURE) -> None:
     err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
@@ -39,8 +42,13 @@ def load_kernel(*, database: bool = True, migrate: bool | None = None) -> Kernel
     try:
         return Kernel().load(database=database, migrate=migrate)
     except BwengeError as exc:
-        fail(exc.message)
+        fail(exc.message, exit_code(exc))
         raise  # unreachable; keeps type checkers happy
+
+
+def exit_code(exc: BwengeError) -> int:
+    """3 for configuration and plugin problems, 1 for any other refusal."""
+    return EXIT_CONFIG if isinstance(exc, ConfigError | PluginError) else EXIT_FAILURE
 
 
 def refuse_workers(kernel: Kernel, workers: int, advice: str = "") -> None:
@@ -50,7 +58,8 @@ def refuse_workers(kernel: Kernel, workers: int, advice: str = "") -> None:
         fail(
             f"This configuration can't be served by {workers} workers:\n"
             + "\n".join(f"  - {p}" for p in problems)
-            + advice
+            + advice,
+            EXIT_CONFIG,
         )
 
 
@@ -80,7 +89,7 @@ def serve(
     try:
         factory = kernel.transports.get(server.transport)
     except BwengeError as exc:
-        fail(f"server.transport: {exc.message}")
+        fail(f"server.transport: {exc.message}", EXIT_CONFIG)
     refuse_workers(kernel, workers, "\nFix the settings above, or serve with one worker.")
     console.print(
         f"Bwenge on http://{host}:{port} (env {kernel.core.env}, transport {server.transport}, "
@@ -206,12 +215,17 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 @db_cli.command("current")
-def db_current() -> None:
-    """Show applied and available migration heads."""
+def db_current(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show applied and available migration heads (exit 1 when behind)."""
     kernel = load_kernel(migrate=False)
     applied, heads = kernel.schema_status()
-    console.print(f"applied: {', '.join(sorted(applied)) or '(none)'}")
-    console.print(f"heads:   {', '.join(sorted(heads))}")
+    if as_json:
+        print(json.dumps({"applied": sorted(applied), "heads": sorted(heads)}))
+    else:
+        console.print(f"applied: {', '.join(sorted(applied)) or '(none)'}")
+        console.print(f"heads:   {', '.join(sorted(heads))}")
     if applied != heads:
         raise typer.Exit(1)
 
@@ -244,7 +258,7 @@ def main() -> None:
         cli()
     except BwengeError as exc:
         err_console.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
-        sys.exit(2)
+        sys.exit(exit_code(exc))
 
 
 if __name__ == "__main__":

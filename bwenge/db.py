@@ -4,6 +4,7 @@ and Alembic migrations gathered from every plugin's ``register_migrations``."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,6 +119,15 @@ class Database:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        """Close every pooled connection; SQLite first folds its write-ahead log
+        back into the database file, so after a clean stop ``bwenge.db`` alone
+        holds everything (a backup can copy that one file)."""
+        if self.dialect == "sqlite":
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            except Exception:  # noqa: BLE001 - a failed checkpoint leaves a valid WAL behind
+                logging.getLogger("bwenge").warning("SQLite checkpoint failed", exc_info=True)
         self.engine.dispose()
 
 

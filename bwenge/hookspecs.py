@@ -96,6 +96,19 @@ def register_deployment_checks(register):
     """
 
 
+@hookspec
+def register_storage_locations(register):
+    """Name the places a plugin writes to, so they are checked before the server
+    starts and while it runs (``GET /health/ready``, check ``storage``).
+
+    Call ``register(name, locate)`` where ``locate(kernel)`` returns a
+    :class:`bwenge.storage.StorageLocation` (path and the setting that chooses
+    it), a list of them, or ``None`` when nothing local is written (e.g. a remote
+    store). Start-up stops with one line naming the path and the setting when a
+    location refuses writes; ``data_dir`` and a SQLite database are always checked.
+    """
+
+
 # --------------------------------------------------------------------------
 # Lifecycle
 # --------------------------------------------------------------------------
@@ -227,6 +240,16 @@ def register_payment_providers(register):
     ``factory(kernel)`` returns a :class:`bwenge.contracts.PaymentProvider`."""
 
 
+@hookspec
+def register_mail_senders(register):
+    """Contribute a way to send mail (password resets, and any plugin's notices).
+    Call ``register(name, factory)`` where ``factory(kernel)`` returns an object
+    with ``send(message)`` (sync or async) taking a
+    :class:`bwenge.contracts.mail.MailMessage` and raising when it can't deliver.
+    ``mail.sender`` names the one used (built in: ``log``, ``smtp``); the chosen
+    sender is the ``"mail"`` service."""
+
+
 # --------------------------------------------------------------------------
 # Events: before_* may refuse by raising; after_* and on_*_error observe.
 # Each receives ``kernel`` and ``event`` (a bwenge.domain.Event).
@@ -321,13 +344,15 @@ def after_session_start(kernel, event):
 @hookspec
 def before_message_answer(kernel, event):
     """A question is about to be answered; raise to refuse (e.g. a message
-    quota). ``event.data``: ``persona_id``, ``session_id``."""
+    quota). ``event.data``: ``persona_id``, ``session_id``, ``exchange_id`` (the
+    stored question's id; key anything reserved here by it, so it can be settled
+    or released exactly once, even after a crash)."""
 
 
 @hookspec
 def after_message_answer(kernel, event):
     """A question was answered and stored. ``event.data``: ``persona_id``,
-    ``session_id``, ``message_id``, ``provider``, ``latency_ms``,
+    ``session_id``, ``exchange_id``, ``message_id``, ``provider``, ``latency_ms``,
     ``prompt_chars``, ``answer_chars``, ``tokens`` (or None), ``citations``."""
 
 
@@ -335,7 +360,9 @@ def after_message_answer(kernel, event):
 def on_message_answer_error(kernel, event):
     """Answering failed after ``before_message_answer`` let it through; listeners
     that reserved something there release it here. ``event.data``:
-    ``persona_id``, ``session_id``, ``error``."""
+    ``persona_id``, ``session_id``, ``exchange_id``, ``error`` (``interrupted``
+    for a client that left, and for an exchange a crash interrupted, announced when
+    the restarted worker recovers it — possibly more than once: release idempotently)."""
 
 
 @hookspec

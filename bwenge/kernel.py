@@ -17,10 +17,12 @@ from typing import Any
 import pluggy
 
 from . import plugins as plugin_loading
+from . import storage
 from .config import CORE_SECTIONS, Config, CoreSettings, is_default_secret
 from .db import Database, current_heads, upgrade
 from .domain import Event, Role
 from .errors import ConfigError, DuplicateNameError, PluginError
+from .identity import WorkerIdentity
 from .logs import setup_logging
 from .permissions import PERMISSIONS
 from .registry import Registry
@@ -38,8 +40,10 @@ REGISTRIES = {
     "register_rerankers": ("rerankers", "reranker"),
     "register_llm_providers": ("llm_providers", "LLM provider"),
     "register_payment_providers": ("payment_providers", "payment provider"),
+    "register_mail_senders": ("mail_senders", "mail sender"),
     "register_readiness_checks": ("readiness_checks", "readiness check"),
     "register_deployment_checks": ("deployment_checks", "deployment check"),
+    "register_storage_locations": ("storage_locations", "storage location"),
 }
 
 
@@ -122,6 +126,7 @@ class Kernel:
         self.started = False
         self._listener_cache: dict[str, list[tuple[str, Any, bool, bool]]] = {}
         self.freeze_gc = False  # set by `bwenge serve`: one long-lived kernel per process
+        self._identity: WorkerIdentity | None = None
 
     # -- loading --------------------------------------------------------------
 
@@ -143,6 +148,7 @@ class Kernel:
         self._validate_settings()
         self._fill_registries()
         if database:
+            storage.check(self)  # before SQLite is opened: one clear line, not a traceback
             self.open_database(migrate=migrate)
         self.loaded = True
         return self
@@ -178,6 +184,14 @@ class Kernel:
     @property
     def data_dir(self) -> Path:
         return self.core.data_dir
+
+    @property
+    def worker_id(self) -> str:
+        """This process's stable identity (see :mod:`bwenge.identity`): work recorded
+        under it before this process started belongs to a process that is gone."""
+        if self._identity is None:
+            self._identity = WorkerIdentity(self.data_dir)
+        return self._identity.acquire()
 
     def _load_plugins(self) -> None:
         installed = [ep.name for ep in plugin_loading.installed_entry_points()]
@@ -324,6 +338,8 @@ class Kernel:
         self.started = False
         if self.db is not None:
             self.db.dispose()
+        if self._identity is not None:
+            self._identity.release()
 
     # -- events --------------------------------------------------------------------
 

@@ -43,6 +43,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "persona.release": STAFF,
     "persona.release_override": ADMINS,
     "persona.readiness": STAFF,
+    # exams of a persona (questions with expected sources, run against its material)
+    "exam.read": STAFF,
+    "exam.write": STAFF,
+    "exam.run": STAFF,
     # knowledge
     "knowledge.read": STAFF,
     "knowledge.upload": STAFF,

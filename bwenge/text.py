@@ -38,6 +38,25 @@ use using used way ways possible
 )
 
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+# A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and
+# an upper-case letter, digit or opening quote; line breaks always end one.
+_SENTENCE_END = re.compile(
+    r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9\u00C0-\u024F])|\n\s*\n|\n(?=\s*[-*•\d])"
+)
+_BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.)])\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences (and bullet/heading lines) of a passage, whitespace-normalised.
+
+    Ingestion embeds each of them and answers choose among them, so both sides
+    split a passage the same way."""
+    out = []
+    for raw in _SENTENCE_END.split(text):
+        sentence = " ".join(_BULLET.sub("", raw or "").split())
+        if sentence:
+            out.append(sentence)
+    return out
 
 
 @lru_cache(maxsize=8)

@@ -7,4 +7,5 @@ pytest_plugins = [
     "bwenge_llm.testing",
     "bwenge_knowledge.testing",
     "bwenge_billing.testing",
+    "bwenge_rest.testing",  # every response must match /openapi.json
 ]

@@ -51,13 +51,13 @@ PASSWORD = "Quality-bench-password-7"
 
 
 def is_refusal(body: dict[str, Any]) -> bool:
-    """An answer says "no material" when it contains the extractive provider's marker
-    or cites nothing."""
-    from bwenge_llm.providers.extractive import NO_MATERIAL_MARKER
+    """An answer says "no material" by the same test persona exams use
+    (:func:`bwenge_answers.exam_scoring.is_no_material`)."""
+    from bwenge_answers.exam_scoring import is_no_material
 
-    return NO_MATERIAL_MARKER.lower() in body.get("response_text", "").lower() or not body.get(
-        "citations"
-    )
+    from bwenge.contracts.answers import Answer
+
+    return is_no_material(Answer.model_validate({"session_id": "-", **body}))
 
 
 # -- data --------------------------------------------------------------------------------

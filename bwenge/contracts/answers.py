@@ -58,6 +58,9 @@ class Answer(BaseModel):
     provider: str | None = None
     message_id: str | None = None
     complete: bool = True
+    # the provider's token counts when it reports them; not part of the seed's wire
+    # shape (left out of model_dump), read by transports that report usage
+    usage: dict[str, Any] | None = Field(None, exclude=True)
 
 
 class StoredMessage(BaseModel):

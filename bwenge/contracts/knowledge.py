@@ -27,6 +27,9 @@ class RetrievedChunk(BaseModel):
     # Retrieval evidence, for the answer engine's "is there material?" decision:
     dense: float | None = None  # cosine similarity of the query and the chunk
     lexical: float | None = None  # share of the query's weighted terms the chunk contains
+    # float16 vectors of bwenge.text.split_sentences(text), one per line, when the
+    # retriever has them (answers compare them with the question); never serialised.
+    sentence_vectors: bytes | None = Field(None, exclude=True, repr=False)
 
 
 class Embedder(Protocol):
@@ -110,6 +113,9 @@ class VectorStore(Protocol):
     def embedder_of(self, collection: str) -> str | None:
         """The embedder name recorded on ``collection``, or None if it doesn't exist."""
         ...
+
+    # Optional: ``vectors(collection, ids) -> {id: vector}``, the stored vectors of
+    # ``ids``; hybrid retrieval then scores lexical-only candidates by cosine too.
 
 
 class Reranker(Protocol):

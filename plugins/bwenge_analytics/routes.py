@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from bwenge_rest.deps import get_kernel, require
+from bwenge_rest.openapi import errors, merge, ok
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, StreamingResponse
@@ -15,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from bwenge.domain import Principal
 from bwenge.errors import BadRequest, PayloadTooLarge
 
+from .schemas import CSV, Dashboard, EventRecorded, StudentProgress, WeeklyReport
 from .service import AnalyticsService
 
 router = APIRouter(tags=["analytics"])
@@ -51,8 +53,10 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("/events", openapi_extra={"requestBody": {"required": True, "content": {
-    "application/json": {"schema": ClientEvent.model_json_schema()}}}})
+@router.post("/events", operation_id="analytics.record_event",
+             responses=merge(ok(EventRecorded), errors(400, 404, 413)),
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": ClientEvent.model_json_schema()}}}})
 async def post_event(request: Request,
                      principal: Principal = Depends(require("analytics.event.create"))):
     """Record a client-side event such as a quiz result."""
@@ -74,14 +78,16 @@ async def post_event(request: Request,
                                    event.payload, event.persona_id, event.session_id)
 
 
-@router.get("/orgs/{org_id}/reports/weekly")
+@router.get("/orgs/{org_id}/reports/weekly", operation_id="analytics.weekly_report",
+            responses=ok(WeeklyReport))
 def weekly_report(org_id: str, request: Request, week_offset: int = Query(0, ge=0, le=520),
                   principal: Principal = Depends(require("analytics.report.read"))):
     """The week's report (``week_offset`` weeks ago; 0 = this week so far)."""
     return service(request).weekly_report(principal, org_id, week_offset)
 
 
-@router.get("/orgs/{org_id}/reports/weekly.csv", response_class=PlainTextResponse)
+@router.get("/orgs/{org_id}/reports/weekly.csv", response_class=StreamingResponse,
+            operation_id="analytics.weekly_report_csv", responses=ok(media_type=CSV))
 def weekly_report_csv(org_id: str, request: Request, week_offset: int = Query(0, ge=0, le=520),
                       principal: Principal = Depends(require("analytics.export"))):
     """The weekly report as CSV."""
@@ -92,7 +98,8 @@ def weekly_report_csv(org_id: str, request: Request, week_offset: int = Query(0,
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@router.get("/orgs/{org_id}/students/{student_id}/progress")
+@router.get("/orgs/{org_id}/students/{student_id}/progress",
+            operation_id="analytics.student_progress", responses=ok(StudentProgress))
 def student_progress(org_id: str, student_id: str, request: Request,
                      days: int = Query(30, ge=1, le=366),
                      principal: Principal = Depends(require("analytics.progress.read"))):
@@ -100,14 +107,16 @@ def student_progress(org_id: str, student_id: str, request: Request,
     return service(request).progress(principal, org_id, student_id, days)
 
 
-@router.get("/orgs/{org_id}/dashboard")
+@router.get("/orgs/{org_id}/dashboard", operation_id="analytics.dashboard",
+            responses=ok(Dashboard))
 def dashboard(org_id: str, request: Request,
               principal: Principal = Depends(require("analytics.dashboard.read"))):
     """Headline numbers for the org (or, for an expert, their personas)."""
     return service(request).dashboard(principal, org_id)
 
 
-@router.get("/orgs/{org_id}/events.csv", response_class=StreamingResponse)
+@router.get("/orgs/{org_id}/events.csv", response_class=StreamingResponse,
+            operation_id="analytics.events_csv", responses=ok(media_type=CSV))
 async def events_csv(org_id: str, request: Request, days: int = Query(30, ge=1, le=366),
                      event_type: str | None = Query(None, max_length=128),
                      principal: Principal = Depends(require("analytics.export"))):

@@ -22,20 +22,46 @@ def register_migrations(register):
 @hookimpl(tryfirst=True)  # the chat plugin looks the service up when it starts
 def after_app_start(kernel):
     setup(kernel)
+    # exchanges a kill interrupted: questions kept as unanswered, reservations released
+    return kernel.services["answers"].recover_interrupted()
 
 
 @hookimpl
 def register_routes(register, kernel):
+    from .exam_routes import router as exam_router
     from .routes import router
 
     setup(kernel)
     register(router)
+    register(exam_router)
+
+
+@hookimpl
+def register_commands(cli):
+    from .cli import add_commands
+
+    add_commands(cli)
+
+
+@hookimpl
+async def after_persona_change(kernel, event):
+    if event.data.get("action") != "delete" or not event.org_id:
+        return
+    import asyncio
+
+    setup(kernel)
+    await asyncio.to_thread(
+        kernel.service("exams").delete_persona, event.org_id, event.data["persona_id"]
+    )
 
 
 def setup(kernel) -> None:
-    """Provide the ``answers`` service. Idempotent."""
-    if "answers" in kernel.services:
-        return
-    from .service import AnswerEngine
+    """Provide the ``answers`` and ``exams`` services. Idempotent."""
+    if "answers" not in kernel.services:
+        from .service import AnswerEngine
 
-    kernel.provide("answers", AnswerEngine(kernel, kernel.settings_for("answers")))
+        kernel.provide("answers", AnswerEngine(kernel, kernel.settings_for("answers")))
+    if "exams" not in kernel.services:
+        from .exams import ExamService
+
+        kernel.provide("exams", ExamService(kernel))

@@ -40,3 +40,22 @@ class MessageRow(Base):
     complete: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class PendingAnswerRow(Base):
+    """A stored question whose answer is not stored yet, and the worker writing it
+    (see :mod:`bwenge.identity`). Inserted with the question, deleted with the
+    answer (or the failure) in the same transaction; a row left by a worker that
+    is gone marks an exchange a crash interrupted."""
+
+    __tablename__ = "answers_pending"
+    __table_args__ = (Index("ix_answers_pending_worker", "worker"),)
+
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the question
+    session_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    org_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    persona_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)  # the question's; the answer's is +1
+    worker: Mapped[str] = mapped_column(String(80), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from bwenge_rest.deps import get_kernel, require
+from bwenge_rest.openapi import errors, merge, ok
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bwenge.contracts.answers import AnswerEvent
 from bwenge.domain import Principal
 from bwenge.logs import request_id_var
 
-from .service import AnswerEngine
+from .schemas import RESPOND_EXAMPLE, SSE_RESPONSE, AnswerOut, SessionList, SessionMessages
+from .service import AnswerEngine, Exchange
 
 router = APIRouter(tags=["answers"])
 
@@ -39,7 +42,7 @@ class RespondContext(BaseModel):
 
 
 class RespondRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [RESPOND_EXAMPLE]})
 
     persona_id: Id
     session_id: Id | None = None  # the seed's clients invent one; omitted -> a new session
@@ -57,7 +60,11 @@ def _context(body: RespondRequest) -> dict[str, Any]:
     return {"channel": "rest", **body.context.model_dump(exclude_none=True)}
 
 
-@router.post("/ai/respond")
+@router.post(
+    "/ai/respond",
+    operation_id="answers.respond",
+    responses=merge(ok(AnswerOut), errors(400, 402, 404, 503)),
+)
 async def respond(
     body: RespondRequest,
     principal: Principal = Depends(require("answer.ask")),
@@ -70,36 +77,42 @@ async def respond(
     return answer.model_dump(mode="json", exclude={"complete"})
 
 
-def _sse(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
-
-
-@router.post("/ai/respond/stream")
-async def respond_stream(
+async def prepared(
     body: RespondRequest,
     principal: Principal = Depends(require("answer.ask")),
     answers: AnswerEngine = Depends(engine),
-):
-    """The same answer as Server-Sent Events: ``delta`` ({text}), ``reset`` (discard the
-    text shown so far), then one ``answer`` (the /ai/respond body) or ``error``."""
-    # refusals (persona, session, billing) are plain HTTP errors, before the stream starts
-    exchange = await answers.prepare(
+) -> Exchange:
+    """The question, checked and authorised. A dependency, so refusals (persona,
+    session, billing) are plain HTTP errors before the stream starts."""
+    return await answers.prepare(
         principal, body.persona_id, body.session_id, body.user_message, _context(body)
     )
+
+
+@router.post(
+    "/ai/respond/stream",
+    operation_id="answers.respond_stream",
+    response_class=EventSourceResponse,
+    responses={200: SSE_RESPONSE, **errors(400, 402, 404, 503)},
+)
+async def respond_stream(
+    exchange: Exchange = Depends(prepared),
+    answers: AnswerEngine = Depends(engine),
+) -> AsyncIterator[ServerSentEvent]:
+    """The same answer as Server-Sent Events: ``delta`` ({text}), ``reset`` (discard the
+    text shown so far), then one ``answer`` (the /ai/respond body) or ``error``.
+    While the provider is silent, a ``: ping`` comment keeps proxies from closing
+    the connection."""
     request_id = request_id_var.get()
-
-    async def events():
-        async for event in answers.run(exchange):
-            yield _frame(event, request_id)
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    async for event in answers.run(exchange):
+        yield _frame(event, request_id)
 
 
-def _frame(event: AnswerEvent, request_id: str) -> bytes:
+def _sse(event: str, data: dict[str, Any]) -> ServerSentEvent:
+    return ServerSentEvent(event=event, raw_data=json.dumps(data, separators=(",", ":")))
+
+
+def _frame(event: AnswerEvent, request_id: str) -> ServerSentEvent:
     if event.type == "delta":
         return _sse("delta", {"text": event.text})
     if event.type == "reset":
@@ -109,7 +122,7 @@ def _frame(event: AnswerEvent, request_id: str) -> bytes:
     return _sse("error", {"code": event.code, "message": event.message, "request_id": request_id})
 
 
-@router.get("/sessions")
+@router.get("/sessions", operation_id="answers.list_sessions", responses=ok(SessionList))
 async def my_sessions(
     persona_id: str | None = Query(None, max_length=64),
     limit: int = Query(50, ge=1, le=200),
@@ -120,7 +133,11 @@ async def my_sessions(
     return {"sessions": await asyncio.to_thread(answers.sessions, principal, persona_id, limit)}
 
 
-@router.get("/sessions/{session_id}/messages")
+@router.get(
+    "/sessions/{session_id}/messages",
+    operation_id="answers.session_messages",
+    responses=ok(SessionMessages),
+)
 async def session_messages(
     session_id: str,
     limit: int = Query(50, ge=1, le=500),

@@ -34,6 +34,7 @@ from bwenge.logs import request_id_var
 from bwenge.utils import new_id, utcnow
 
 from . import citations as cite
+from . import exchanges
 from .intents import animation_for, classify
 from .models import MessageRow, SessionRow
 from .prompt import build_messages
@@ -68,6 +69,8 @@ class Exchange:
     timings: dict[str, float] = field(default_factory=dict)
     store: bool = True
     retrieval: asyncio.Future | None = None  # started early, while the session is checked
+    question_id: str | None = None  # stored before the answer streams (see .exchanges)
+    seq: int | None = None
 
 
 class AnswerEngine:
@@ -128,18 +131,6 @@ class AnswerEngine:
             self._find_session(principal, persona_id, session_id)  # raises unless it's the caller's
             return False
         return True
-
-    async def _open(self, principal: Principal, persona_id: str, session_id: str | None) -> str:
-        sid, new = self._find_session(principal, persona_id, session_id)
-        if new and self._create_session(principal, persona_id, sid):
-            await self.kernel.emit(
-                "after_session_start",
-                org_id=principal.org_id,
-                user_id=principal.user_id,
-                session_id=sid,
-                persona_id=persona_id,
-            )
-        return sid
 
     def open_session(
         self, principal: Principal, persona_id: str, session_id: str | None = None
@@ -310,8 +301,13 @@ class AnswerEngine:
         session_id: str | None,
         user_message: str,
         context: dict[str, Any] | None = None,
+        history: list[ChatMessage] | None = None,
     ) -> Exchange:
         """Validate and authorise one question; nothing is sent to a provider yet.
+
+        ``history`` is the client's own transcript, used instead of the stored one
+        (clients of OpenAI-style APIs resend the whole conversation, edits and
+        regenerations included); it is cut to ``history_turns`` exchanges.
 
         Raises NotFound (persona/session), BadRequest, or whatever a
         ``before_message_answer`` listener raises (PaymentRequired, TooManyRequests).
@@ -333,26 +329,23 @@ class AnswerEngine:
             # not a provider call, so a refusal below still stops before any.
             retrieval = asyncio.ensure_future(self._retrieve(persona, question, timings))
             retrieval.add_done_callback(_quiet)  # an exchange that is never run must not warn
+        rid = request_id_var.get()
         try:
             sid, new = self._find_session(principal, persona_id, session_id)
-            await self.kernel.emit(
-                "before_message_answer",
-                org_id=principal.org_id,
-                user_id=principal.user_id,
-                persona_id=persona_id,
-                session_id=sid,
-            )
-            if new:
-                await self._open(principal, persona_id, sid)
+            history = [] if new else self._recent_turns(sid)  # before this question is stored
+            question_id, seq = await self._store_question(principal, persona_id, sid, new, question)
         except BaseException:
             if retrieval is not None:
                 retrieval.cancel()
             raise
-        history = [] if new else self._recent_turns(sid)
         context = dict(context or {})
+        if history is not None:
+            n = self.settings.history_turns
+            history = list(history)[-2 * n :] if n else []
+        else:
+            history = [] if new else self._recent_turns(sid)
         if not history and context.get("conversation_history"):
             history = _client_history(context["conversation_history"], self.settings.history_turns)
-        rid = request_id_var.get()
         exchange = Exchange(
             principal=principal,
             persona=persona,
@@ -364,6 +357,8 @@ class AnswerEngine:
             started=started,
             timings=timings,
             retrieval=retrieval,
+            question_id=question_id,
+            seq=seq,
         )
         timings["prepare_ms"] = (time.perf_counter() - started) * 1000
         return exchange
@@ -474,6 +469,7 @@ class AnswerEngine:
                 log.exception("Answering failed")
             code = error.code if error else "internal_error"
             if ex.store:
+                self._unanswered(ex, code)
                 await self._failed(ex, code, str(exc))
             if raise_errors:
                 raise
@@ -576,6 +572,7 @@ class AnswerEngine:
             session_id=ex.session_id,
             confidence=cite.confidence(used),
             provider=provider,
+            usage=usage,
         )
         if ex.store:
             answer.message_id = self._store(ex, text, answer, complete=True, usage=usage)
@@ -607,6 +604,17 @@ class AnswerEngine:
             )
         if usage:
             meta["usage"] = usage
+        if ex.question_id is not None:  # the question is stored already
+            return exchanges.store_answer(
+                self.kernel.db,
+                question_id=ex.question_id,
+                session_id=ex.session_id,
+                org_id=ex.persona.org_id,
+                seq=ex.seq,
+                text=text,
+                complete=complete,
+                meta=meta,
+            )
         answer_id = new_id()
         with self.kernel.db.session() as s:
             # bump the counter first: it takes the write lock, so concurrent
@@ -669,6 +677,7 @@ class AnswerEngine:
             prepare_ms=round(ex.timings.get("prepare_ms", 0.0), 2),
             store_ms=round(ex.timings.get("store_ms", 0.0), 2),
             request_id=ex.request_id,
+            exchange_id=ex.question_id,
         )
 
     async def _failed(self, ex: Exchange, code: str, message: str | None = None) -> None:
@@ -686,9 +695,97 @@ class AnswerEngine:
                     error=code,
                     message=message,
                     request_id=ex.request_id,
+                    exchange_id=ex.question_id,
                 )
         except BaseException:  # noqa: BLE001 - never mask the original failure
             log.exception("on_message_answer_error listeners failed")
+
+    # -- the exchange's storage lifecycle (see .exchanges) ---------------------------------
+
+    async def _store_question(
+        self, principal: Principal, persona_id: str, sid: str, new: bool, question: str
+    ) -> tuple[str, int]:
+        """Store the question, then let ``before_message_answer`` listeners (billing)
+        refuse or reserve against its id. A refusal removes it again."""
+        created = new and self._create_session(principal, persona_id, sid)
+        rid = request_id_var.get()
+        question_id, seq = exchanges.store_question(
+            self.kernel.db,
+            session_id=sid,
+            org_id=principal.org_id,
+            user_id=principal.user_id,
+            persona_id=persona_id,
+            question=question,
+            worker=self.kernel.worker_id,
+            request_id=None if rid == "-" else rid,
+        )
+        try:
+            await self.kernel.emit(
+                "before_message_answer",
+                org_id=principal.org_id,
+                user_id=principal.user_id,
+                persona_id=persona_id,
+                session_id=sid,
+                exchange_id=question_id,
+            )
+        except BaseException:
+            exchanges.drop_question(
+                self.kernel.db, question_id, new_session_id=sid if created else None
+            )
+            raise
+        if created:
+            await self.kernel.emit(
+                "after_session_start",
+                org_id=principal.org_id,
+                user_id=principal.user_id,
+                session_id=sid,
+                persona_id=persona_id,
+            )
+        return question_id, seq
+
+    def _unanswered(self, ex: Exchange, code: str) -> None:
+        """A failed answer (every provider down...) leaves nothing: the client got
+        the error and asks again. Only a crash leaves an unanswered question."""
+        if ex.question_id is not None:
+            try:
+                exchanges.drop_question(self.kernel.db, ex.question_id)
+            except Exception:  # noqa: BLE001 - the failure being reported matters more
+                log.exception("Could not remove unanswered question %s", ex.question_id)
+
+    async def recover_interrupted(self) -> int:
+        """At start-up: exchanges this worker's previous process left without an
+        answer (it was killed mid-answer). Each question is kept, marked
+        unanswered, and what listeners reserved for it (the message quota) is given
+        back. Returns how many were recovered."""
+        rows = await asyncio.to_thread(exchanges.interrupted, self.kernel.db, self.kernel.worker_id)
+        for row in rows:
+            try:
+                # listeners first: a crash in between repeats the (idempotent) release
+                await self.kernel.emit(
+                    "on_message_answer_error",
+                    org_id=row.org_id,
+                    user_id=row.user_id,
+                    persona_id=row.persona_id,
+                    session_id=row.session_id,
+                    error="interrupted",
+                    message="the server stopped before the answer was stored",
+                    request_id=None,
+                    exchange_id=row.message_id,
+                )
+                await asyncio.to_thread(
+                    exchanges.mark_unanswered,
+                    self.kernel.db,
+                    row.message_id,
+                    "interrupted",
+                    recovered=True,
+                )
+            except Exception:  # noqa: BLE001 - the next start tries again
+                log.exception("Recovering exchange %s failed", row.message_id)
+        if rows:
+            log.info(
+                "Recovered %d exchange(s) interrupted before their answer was stored", len(rows)
+            )
+        return len(rows)
 
 
 def _quiet(future: asyncio.Future) -> None:

@@ -16,7 +16,7 @@ class AnswersSettings(BaseModel):
         description="there is material when a passage's dense cosine reaches this",
     )
     min_lexical: float = Field(
-        0.6,
+        0.55,
         ge=0,
         le=1,
         description="... or when a passage holds this share of the question's weighted terms",

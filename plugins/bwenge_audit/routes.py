@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 
 from bwenge_rest.deps import get_kernel, require
+from bwenge_rest.openapi import ok
 from fastapi import APIRouter, Depends, Query
 
 from bwenge.domain import Principal
 from bwenge.errors import NotFound
 from bwenge.kernel import Kernel
 
+from .schemas import AuditPage
+
 router = APIRouter(tags=["audit"])
 
 
-@router.get("/orgs/{org_id}/audit")
+
+@router.get("/orgs/{org_id}/audit", operation_id="audit.list", responses=ok(AuditPage))
 async def audit_trail(
     org_id: str,
     principal: Principal = Depends(require("audit.read")),

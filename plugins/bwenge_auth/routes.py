@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from bwenge_rest.deps import get_kernel, public, require
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from bwenge_rest.openapi import Message, errors, merge, ok
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from bwenge.domain import Principal, Role
-from bwenge.errors import NotFound, Unauthorized
+from bwenge.errors import NotFound, ServiceUnavailable, Unauthorized
 
 from .hooks import auth_service, rate_limiter
+from .schemas import (
+    ApiKeyCreated,
+    ApiKeyOut,
+    ApiKeyRevoked,
+    InviteOut,
+    MemberChanged,
+    MemberOut,
+    OrgOut,
+    PasswordResetAccepted,
+)
 from .service import member_view
 
+log = logging.getLogger("bwenge.auth")
 router = APIRouter(tags=["auth"])
 
 
@@ -32,6 +45,19 @@ def _limits(request: Request):
 
 
 class RegisterIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Amani Uwase",
+                    "email": "amani@school.example",
+                    "password": "a long passphrase",
+                    "org_name": "Lycée de Kigali",
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(max_length=320)
     password: str = Field(max_length=256)
@@ -39,6 +65,12 @@ class RegisterIn(BaseModel):
 
 
 class LoginIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "amani@school.example", "password": "a long passphrase"}]
+        }
+    )
+
     email: str = Field(max_length=320)
     password: str = Field(max_length=256)
 
@@ -107,6 +139,19 @@ class TransferIn(BaseModel):
     user_id: str = Field(max_length=64)
 
 
+class PasswordResetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=320, examples=["amani@school.example"])
+
+
+class PasswordResetConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=4096, description="From the reset mail.")
+    new_password: str = Field(max_length=256)
+
+
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -154,7 +199,7 @@ def _api_key(key) -> dict[str, Any]:
 
 
 # first: every client calls it on start-up, and routes are matched in order
-@router.get("/users/me", response_model=UserOut)
+@router.get("/users/me", operation_id="auth.me", response_model=UserOut, responses=errors(404))
 async def me(principal: Principal = Depends(require("user.read_self"))):
     """The caller's profile, from the row the authenticator already loaded (no extra query)."""
     if principal.method == "api_key":
@@ -167,7 +212,13 @@ async def me(principal: Principal = Depends(require("user.read_self"))):
 # -- accounts and tokens -----------------------------------------------------------
 
 
-@router.post("/auth/register", response_model=TokenOut, dependencies=[Depends(public())])
+@router.post(
+    "/auth/register",
+    operation_id="auth.register",
+    response_model=TokenOut,
+    dependencies=[Depends(public())],
+    responses=errors(409, 429),
+)
 async def register(body: RegisterIn, request: Request):
     """Create an account. With ``org_name`` a new org (you are its owner); without,
     a personal org of your own."""
@@ -179,7 +230,13 @@ async def register(body: RegisterIn, request: Request):
     return pair.as_dict()
 
 
-@router.post("/auth/login", response_model=TokenOut, dependencies=[Depends(public())])
+@router.post(
+    "/auth/login",
+    operation_id="auth.login",
+    response_model=TokenOut,
+    dependencies=[Depends(public())],
+    responses=errors(401, 429),
+)
 async def login(body: LoginIn, request: Request):
     limiter, limits = _limits(request)
     ip = client_ip(request)
@@ -189,7 +246,13 @@ async def login(body: LoginIn, request: Request):
     return pair.as_dict()
 
 
-@router.post("/auth/refresh", response_model=TokenOut, dependencies=[Depends(public())])
+@router.post(
+    "/auth/refresh",
+    operation_id="auth.refresh",
+    response_model=TokenOut,
+    dependencies=[Depends(public())],
+    responses=errors(401, 429),
+)
 async def refresh(
     request: Request,
     body: RefreshIn | None = Body(None),
@@ -207,14 +270,16 @@ async def refresh(
     return pair.as_dict()
 
 
-@router.post("/auth/logout")
+@router.post("/auth/logout", operation_id="auth.logout", responses=ok(Message))
 async def logout(request: Request, principal: Principal = Depends(require("user.logout"))):
     """Sign out this session: its access and refresh tokens stop working at once."""
     await auth_service(get_kernel(request)).logout(principal)
     return {"message": "Logged out"}
 
 
-@router.patch("/users/me", response_model=UserOut)
+@router.patch(
+    "/users/me", operation_id="auth.update_me", response_model=UserOut, responses=errors(404)
+)
 async def update_me(
     body: ProfileIn, request: Request, principal: Principal = Depends(require("user.update_self"))
 ):
@@ -222,7 +287,12 @@ async def update_me(
     return _user(user)
 
 
-@router.post("/users/me/password", response_model=TokenOut)
+@router.post(
+    "/users/me/password",
+    operation_id="auth.change_password",
+    response_model=TokenOut,
+    responses=errors(400, 404),
+)
 async def change_password(
     body: PasswordIn,
     request: Request,
@@ -241,7 +311,7 @@ async def change_password(
 # -- organisations and members ----------------------------------------------------------
 
 
-@router.get("/orgs/{org_id}")
+@router.get("/orgs/{org_id}", operation_id="auth.read_org", responses=ok(OrgOut))
 async def read_org(
     org_id: str, request: Request, principal: Principal = Depends(require("org.read"))
 ):
@@ -254,7 +324,11 @@ async def read_org(
     }
 
 
-@router.post("/orgs/{org_id}/invite")
+@router.post(
+    "/orgs/{org_id}/invite",
+    operation_id="auth.invite",
+    responses=merge(ok(InviteOut), errors(400, 402, 409)),
+)
 async def invite(
     org_id: str,
     body: InviteIn,
@@ -279,7 +353,13 @@ async def invite(
     }
 
 
-@router.post("/auth/invites/accept", response_model=TokenOut, dependencies=[Depends(public())])
+@router.post(
+    "/auth/invites/accept",
+    operation_id="auth.accept_invite",
+    response_model=TokenOut,
+    dependencies=[Depends(public())],
+    responses=errors(400, 402, 429),
+)
 async def accept_invite(body: InviteAcceptIn, request: Request):
     limiter, limits = _limits(request)
     limiter.hit(limits.invite_accept, "invite-accept", client_ip(request))
@@ -289,7 +369,58 @@ async def accept_invite(body: InviteAcceptIn, request: Request):
     return pair.as_dict()
 
 
-@router.get("/orgs/{org_id}/members")
+@router.post(
+    "/auth/password-reset",
+    operation_id="auth.request_password_reset",
+    status_code=202,
+    dependencies=[Depends(public())],
+    responses=merge(ok(PasswordResetAccepted, status=202), errors(429, 503)),
+)
+async def request_password_reset(
+    body: PasswordResetIn, request: Request, background: BackgroundTasks
+):
+    """Mail a single-use, short-lived reset link to the account's address. The answer
+    is the same whether or not the address has an account."""
+    kernel = get_kernel(request)
+    if "mail" not in kernel.services:
+        raise ServiceUnavailable("Password reset by mail needs the mail plugin.")
+    limiter, limits = _limits(request)
+    limiter.hit(limits.password_reset, "password-reset-ip", client_ip(request))
+    limiter.hit(limits.password_reset, "password-reset", body.email.strip().lower())
+    resets = auth_service(kernel).resets
+    message = await run_in_threadpool(resets.message_for, body.email)
+    if message is not None:  # sent after the response: its timing tells nothing either
+        background.add_task(_send_mail, kernel, message)
+    return {"message": "If that address has an account, a reset link is on its way."}
+
+
+async def _send_mail(kernel, message) -> None:
+    from bwenge.utils import await_me_maybe
+
+    try:
+        await await_me_maybe(kernel.service("mail").send(message))
+    except Exception:
+        log.exception("Sending the password-reset mail failed")
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    operation_id="auth.confirm_password_reset",
+    dependencies=[Depends(public())],
+    responses=merge(ok(Message), errors(400, 429)),
+)
+async def confirm_password_reset(body: PasswordResetConfirmIn, request: Request):
+    """Set a new password with the mailed token; every session of the account is
+    signed out. The token works once."""
+    limiter, limits = _limits(request)
+    limiter.hit(limits.password_reset_confirm, "password-reset-confirm", client_ip(request))
+    await auth_service(get_kernel(request)).resets.confirm(body.token, body.new_password)
+    return {"message": "Password changed; sign in with the new password."}
+
+
+@router.get(
+    "/orgs/{org_id}/members", operation_id="auth.list_members", responses=ok(list[MemberOut])
+)
 async def members(
     org_id: str, request: Request, principal: Principal = Depends(require("org.members.list"))
 ):
@@ -299,7 +430,11 @@ async def members(
     return [member_view(u) for u in users]
 
 
-@router.patch("/orgs/{org_id}/members/{user_id}")
+@router.patch(
+    "/orgs/{org_id}/members/{user_id}",
+    operation_id="auth.change_role",
+    responses=merge(ok(MemberOut), errors(400, 409)),
+)
 async def change_role(
     org_id: str,
     user_id: str,
@@ -314,7 +449,11 @@ async def change_role(
     return member_view(user)
 
 
-@router.delete("/orgs/{org_id}/members/{user_id}")
+@router.delete(
+    "/orgs/{org_id}/members/{user_id}",
+    operation_id="auth.remove_member",
+    responses=merge(ok(MemberChanged), errors(400, 409)),
+)
 async def remove_member(
     org_id: str,
     user_id: str,
@@ -325,7 +464,11 @@ async def remove_member(
     return {"message": "Member removed", "user_id": user_id}
 
 
-@router.post("/orgs/{org_id}/transfer-ownership")
+@router.post(
+    "/orgs/{org_id}/transfer-ownership",
+    operation_id="auth.transfer_ownership",
+    responses=merge(ok(MemberChanged), errors(400, 409)),
+)
 async def transfer_ownership(
     org_id: str,
     body: TransferIn,
@@ -340,7 +483,12 @@ async def transfer_ownership(
 # -- API keys ------------------------------------------------------------------------------
 
 
-@router.post("/orgs/{org_id}/api-keys", status_code=201)
+@router.post(
+    "/orgs/{org_id}/api-keys",
+    status_code=201,
+    operation_id="auth.create_api_key",
+    responses=merge(ok(ApiKeyCreated, status=201), errors(400)),
+)
 async def create_api_key(
     org_id: str,
     body: ApiKeyIn,
@@ -359,7 +507,9 @@ async def create_api_key(
     return {**_api_key(created.key), "key": created.secret}
 
 
-@router.get("/orgs/{org_id}/api-keys")
+@router.get(
+    "/orgs/{org_id}/api-keys", operation_id="auth.list_api_keys", responses=ok(list[ApiKeyOut])
+)
 async def list_api_keys(
     org_id: str, request: Request, principal: Principal = Depends(require("org.api_keys.manage"))
 ):
@@ -369,7 +519,11 @@ async def list_api_keys(
     return [_api_key(k) for k in keys]
 
 
-@router.delete("/orgs/{org_id}/api-keys/{key_id}")
+@router.delete(
+    "/orgs/{org_id}/api-keys/{key_id}",
+    operation_id="auth.revoke_api_key",
+    responses=ok(ApiKeyRevoked),
+)
 async def revoke_api_key(
     org_id: str,
     key_id: str,

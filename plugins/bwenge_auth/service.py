@@ -141,6 +141,13 @@ class AuthService:
         return self.kernel.db
 
     @cached_property
+    def resets(self):
+        """Password resets by mailed token, and the operator's reset."""
+        from .reset import PasswordResets
+
+        return PasswordResets(self)
+
+    @cached_property
     def _principal_query(self) -> CompiledQuery:
         stmt = (
             select(

@@ -29,8 +29,20 @@ class RateLimitSettings(BaseModel):
     registration: str = Field("10/minute;100/hour", description="Per client address.")
     refresh: str = Field("60/minute", description="Per client address.")
     invite_accept: str = Field("10/minute", description="Per client address.")
+    password_reset: str = Field(
+        "5/minute;20/hour", description="Reset requests per client address, and per email."
+    )
+    password_reset_confirm: str = Field("10/minute", description="Per client address.")
 
-    @field_validator("login", "login_per_ip", "registration", "refresh", "invite_accept")
+    @field_validator(
+        "login",
+        "login_per_ip",
+        "registration",
+        "refresh",
+        "invite_accept",
+        "password_reset",
+        "password_reset_confirm",
+    )
     @classmethod
     def _parse(cls, value: str) -> str:
         from limits import parse_many
@@ -60,4 +72,13 @@ class AuthSettings(BaseModel):
         None,
         description="Link template for invites, e.g. https://app.example/invite?token={token}. "
         "Default: {server.public_url}/auth/invites/accept?token={token} when public_url is set.",
+    )
+    password_reset_minutes: int = Field(
+        30, ge=5, le=24 * 60, description="How long a password-reset link works."
+    )
+    password_reset_url: str | None = Field(
+        None,
+        description="Link template for reset mails, e.g. https://app.example/reset?token={token}. "
+        "Default: {server.public_url}/auth/password-reset?token={token} when public_url is set; "
+        "without either the mail carries the bare token.",
     )

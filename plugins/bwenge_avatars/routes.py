@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncGenerator
 
 from bwenge_rest.deps import get_kernel, public, require
+from bwenge_rest.openapi import errors, merge, ok
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +17,7 @@ from bwenge.contracts.answers import ANIMATIONS
 from bwenge.domain import Principal
 from bwenge.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
+from .schemas import ASSET_CONTENT, Animations, AvatarDeleted, AvatarOut
 from .service import AvatarService
 
 router = APIRouter(tags=["avatars"])
@@ -45,20 +47,22 @@ async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
         yield chunk
 
 
-@router.get("/3d/animations")
+@router.get("/3d/animations", operation_id="avatars.animations", responses=ok(Animations))
 async def animations(_: Principal = Depends(require("avatar.animations"))):
     """The animation names an avatar may carry (``animation_hint`` values of answers)."""
     return {"animations": list(ANIMATIONS)}
 
 
-@router.get("/3d/persona/{persona_id}")
+@router.get("/3d/persona/{persona_id}", operation_id="avatars.get", responses=ok(AvatarOut))
 def get_avatar(persona_id: str, request: Request,
                principal: Principal = Depends(require("avatar.read"))):
     """``{model_url, animations, scale, bounding_box, version, mime_type}``."""
     return service(request).get(principal, persona_id)
 
 
-@router.post("/3d/persona/{persona_id}/upload", openapi_extra=UPLOAD_SCHEMA)
+@router.post("/3d/persona/{persona_id}/upload", openapi_extra=UPLOAD_SCHEMA,
+             operation_id="avatars.upload",
+             responses=merge(ok(AvatarOut), errors(400, 409, 413, 415)))
 async def upload_avatar(persona_id: str, request: Request,
                         principal: Principal = Depends(require("avatar.upload"))):
     """Upload a glTF 2.0 model (multipart ``file``, ``name``, ``animations``, ``scale``)."""
@@ -90,14 +94,18 @@ async def upload_avatar(persona_id: str, request: Request,
         await form.close()
 
 
-@router.delete("/3d/persona/{persona_id}")
+@router.delete("/3d/persona/{persona_id}", operation_id="avatars.delete",
+                responses=ok(AvatarDeleted))
 def delete_avatar(persona_id: str, request: Request,
                   principal: Principal = Depends(require("avatar.delete"))):
     """Remove the uploaded model; the default avatar is served again."""
     return service(request).delete(principal, persona_id)
 
 
-@router.get("/assets/{asset:path}", dependencies=[Depends(public())])
+@router.get("/assets/{asset:path}", dependencies=[Depends(public())], operation_id="avatars.asset",
+            response_class=FileResponse,
+            responses={200: {"description": "The model file", "content": ASSET_CONTENT},
+                       **errors(403)})
 def asset(asset: str, request: Request, kid: str | None = Query(None),
           exp: str | None = Query(None), sig: str | None = Query(None)):
     """A model file behind a signed, expiring URL (the signature is the credential).

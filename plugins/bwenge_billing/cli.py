@@ -64,8 +64,13 @@ def plans(as_json: AsJson = False) -> None:
 
 
 @billing_cli.command("usage")
-def usage(org_id: Annotated[str, typer.Argument(help="The organisation's id.")]) -> None:
-    """An organisation's plan, period and quota use (JSON)."""
+def usage(
+    org_id: Annotated[str, typer.Argument(help="The organisation's id.")],
+    as_json: AsJson = False,
+) -> None:
+    """An organisation's plan, period and quota use."""
+    from rich.table import Table
+
     from bwenge.cli import console
 
     kernel, billing = _service()
@@ -74,7 +79,21 @@ def usage(org_id: Annotated[str, typer.Argument(help="The organisation's id.")])
         _announce(kernel, items)
     finally:
         kernel.db.dispose()
-    console.print_json(json.dumps(current))
+    if as_json:
+        console.print_json(json.dumps(current))
+        return
+    period = current["period"]
+    ending = " (cancelled: ends with the period)" if current["cancel_at_period_end"] else ""
+    console.print(
+        f"{current['org_id']}: {current['plan_name']} plan, {current['status']}{ending}; "
+        f"period {period['start'][:10]} to {period['end'][:10]}",
+        highlight=False,
+    )
+    table = Table("quota", "used", "limit", "%")
+    for name, q in current["quotas"].items():
+        limit = "unlimited" if q["unlimited"] else str(q["limit"])
+        table.add_row(name, str(q["used"]), limit, f"{q['percentage']}")
+    console.print(table)
 
 
 @billing_cli.command("invoices")

@@ -22,6 +22,7 @@ _reserved: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
 
 def billing_service(kernel):
     """The ``billing`` service, created on first use (events may come before start)."""
+
     def make():
         from .service import BillingService
 
@@ -121,21 +122,30 @@ async def after_org_create(kernel, event):
 async def before_message_answer(kernel, event):
     if not event.org_id:
         return
+    ref = event.data.get("exchange_id")  # the stored question: reservation survives a crash
     period, items = await asyncio.to_thread(
-        billing_service(kernel).reserve, event.org_id, MESSAGES, 1
+        billing_service(kernel).reserve, event.org_id, MESSAGES, 1, ref
     )
     _reserved.set({(event.org_id, event.data.get("session_id")): period})
     await _announce(kernel, items)
 
 
 @hookimpl
-def after_message_answer(kernel, event):
+async def after_message_answer(kernel, event):
     _reserved.set(None)  # the reservation stands: the answer is charged
+    ref = event.data.get("exchange_id")
+    if ref:
+        await asyncio.to_thread(billing_service(kernel).settle_reservation, ref)
 
 
 @hookimpl
 async def on_message_answer_error(kernel, event):
     if not event.org_id:
+        return
+    ref = event.data.get("exchange_id")
+    if ref:  # by reference: exact, including exchanges recovered after a crash
+        _reserved.set(None)
+        await asyncio.to_thread(billing_service(kernel).release_reservation, ref)
         return
     reserved = _reserved.get() or {}
     period = reserved.get((event.org_id, event.data.get("session_id")))

@@ -49,6 +49,22 @@ class Usage(Base):
     used: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class Reservation(Base):
+    """Quota spent for something not finished yet (an answer being written), keyed
+    by the caller's reference. Written in the same transaction as the usage it
+    adds; settling deletes it (the spend stands), releasing deletes it and gives
+    the amount back, once, to the period it was taken from."""
+
+    __tablename__ = "billing_reservations"
+
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(36))
+    quota: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Transaction(Base):
     """A payment for a plan: a checkout at a provider or a manual invoice."""
 

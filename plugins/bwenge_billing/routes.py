@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from bwenge_rest.deps import get_kernel, public, require
+from bwenge_rest.openapi import errors, merge, ok
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +14,15 @@ from bwenge.domain import Principal
 from bwenge.errors import Forbidden, PayloadTooLarge
 from bwenge.kernel import Kernel
 
+from .schemas import (
+    Cancellation,
+    Checkout,
+    PlanList,
+    SubscriptionOut,
+    TransactionOut,
+    TransactionPage,
+    WebhookReceipt,
+)
 from .service import Announce, BillingService
 
 router = APIRouter(tags=["billing"])
@@ -55,13 +65,19 @@ class SettleRequest(BaseModel):
     )
 
 
-@router.get("/plans", dependencies=[Depends(public())])
+@router.get(
+    "/plans", operation_id="billing.plans", dependencies=[Depends(public())], responses=ok(PlanList)
+)
 async def list_plans(kernel: Kernel = Depends(get_kernel)):
     """The plans on offer: ``{plans: [{id, name, price, quotas}]}``."""
     return {"plans": billing(kernel).plans()}
 
 
-@router.get("/subscriptions/current")
+@router.get(
+    "/subscriptions/current",
+    operation_id="billing.current_subscription",
+    responses=ok(SubscriptionOut),
+)
 async def current_subscription(
     principal: Principal = Depends(require("billing.subscription.read")),
     kernel: Kernel = Depends(get_kernel),
@@ -70,7 +86,11 @@ async def current_subscription(
     return await run(kernel, billing(kernel).current, principal.org_id)
 
 
-@router.post("/payments/subscribe")
+@router.post(
+    "/payments/subscribe",
+    operation_id="billing.subscribe",
+    responses=merge(ok(Checkout), errors(400, 402, 409, 502, 503)),
+)
 async def subscribe(
     body: SubscribeRequest,
     principal: Principal = Depends(require("billing.subscribe")),
@@ -89,7 +109,11 @@ async def subscribe(
     )
 
 
-@router.post("/payments/cancel-subscription")
+@router.post(
+    "/payments/cancel-subscription",
+    operation_id="billing.cancel",
+    responses=merge(ok(Cancellation), errors(409, 502)),
+)
 async def cancel_subscription(
     principal: Principal = Depends(require("billing.cancel")), kernel: Kernel = Depends(get_kernel)
 ):
@@ -97,7 +121,9 @@ async def cancel_subscription(
     return await run(kernel, billing(kernel).cancel, principal)
 
 
-@router.get("/payments/transactions")
+@router.get(
+    "/payments/transactions", operation_id="billing.transactions", responses=ok(TransactionPage)
+)
 async def transactions(
     principal: Principal = Depends(require("billing.transactions.read")),
     kernel: Kernel = Depends(get_kernel),
@@ -110,7 +136,7 @@ async def transactions(
     )
 
 
-@router.get("/payments/invoices")
+@router.get("/payments/invoices", operation_id="billing.invoices", responses=ok(TransactionPage))
 async def invoices(
     principal: Principal = Depends(require("billing.invoices.settle")),
     kernel: Kernel = Depends(get_kernel),
@@ -134,7 +160,11 @@ async def invoices(
     )
 
 
-@router.post("/payments/invoices/{transaction_id}/settle")
+@router.post(
+    "/payments/invoices/{transaction_id}/settle",
+    operation_id="billing.settle_invoice",
+    responses=merge(ok(TransactionOut), errors(400, 409)),
+)
 async def settle_invoice(
     transaction_id: str,
     body: SettleRequest | None = None,
@@ -155,13 +185,23 @@ async def _webhook(kernel: Kernel, provider: str, request: Request) -> dict[str,
     return await run(kernel, billing(kernel).process_webhook, provider, body, headers)
 
 
-@router.post("/webhooks/payment", dependencies=[Depends(public())])
+@router.post(
+    "/webhooks/payment",
+    operation_id="billing.webhook_default",
+    dependencies=[Depends(public())],
+    responses=merge(ok(WebhookReceipt), errors(400, 401, 404, 413)),
+)
 async def webhook_default(request: Request, kernel: Kernel = Depends(get_kernel)):
     """The seed's webhook path: the ``billing.default_provider``'s events."""
     return await _webhook(kernel, billing(kernel).settings.default_provider, request)
 
 
-@router.post("/webhooks/payment/{provider}", dependencies=[Depends(public())])
+@router.post(
+    "/webhooks/payment/{provider}",
+    operation_id="billing.webhook",
+    dependencies=[Depends(public())],
+    responses=merge(ok(WebhookReceipt), errors(400, 401, 413)),
+)
 async def webhook(provider: str, request: Request, kernel: Kernel = Depends(get_kernel)):
     """A payment provider's signed events; each event id takes effect once."""
     return await _webhook(kernel, provider, request)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from bwenge.errors import (
 )
 from bwenge.utils import new_id, utcnow
 
-from .models import Subscription, Transaction, Usage, WebhookEvent
+from .models import Reservation, Subscription, Transaction, Usage, WebhookEvent
 from .settings import BillingSettings, PlanSettings
 
 log = logging.getLogger("bwenge.billing")
@@ -345,10 +345,16 @@ class BillingService:
         plan = self.plan(sub.plan_id)
         return plan, self.limit(plan, quota), announce
 
-    def reserve(self, org_id: str, quota: str, amount: int = 1) -> tuple[str, list[Announce]]:
+    def reserve(
+        self, org_id: str, quota: str, amount: int = 1, ref: str | None = None
+    ) -> tuple[str, list[Announce]]:
         """Spend ``amount`` of ``quota`` or refuse, atomically: one conditional
         ``UPDATE ... SET used = used + n WHERE used + n <= limit``. Returns the
-        period key to release against."""
+        period key to release against.
+
+        With ``ref`` the spend is also recorded as an open :class:`Reservation`
+        in the same transaction, to :meth:`settle_reservation` or :meth:`release_reservation`
+        later — exactly once, even across a crash and restart."""
         now = utcnow()
         plan, limit, announce = self._limit_for(org_id, quota, now)
         period = period_key(quota, now)
@@ -372,7 +378,41 @@ class BillingService:
                     or 0
                 )
                 raise self._exceeded(plan, quota, limit, int(used), amount, now)
+            if ref is not None:
+                session.add(
+                    Reservation(
+                        ref=ref,
+                        org_id=org_id,
+                        quota=quota,
+                        period=period,
+                        amount=amount,
+                        created_at=now,
+                    )
+                )
         return period, announce
+
+    def settle_reservation(self, ref: str) -> None:
+        """The reserved spend stands (the answer was stored): close the reservation."""
+        with self.db.session() as session:
+            session.execute(delete(Reservation).where(Reservation.ref == ref))
+
+    def release_reservation(self, ref: str) -> bool:
+        """Give an open reservation back to its period; False when it was already
+        settled, released, or never made. Safe to call twice."""
+        with self.db.session() as session:
+            row = session.get(Reservation, ref)
+            if row is None:
+                return False
+            if session.execute(delete(Reservation).where(Reservation.ref == ref)).rowcount != 1:
+                return False  # a concurrent call released it
+            session.execute(
+                update(Usage)
+                .where(
+                    Usage.org_id == row.org_id, Usage.quota == row.quota, Usage.period == row.period
+                )
+                .values(used=case((Usage.used >= row.amount, Usage.used - row.amount), else_=0))
+            )
+        return True
 
     def check(self, org_id: str, quota: str, amount: int = 1) -> list[Announce]:
         """Refuse when ``amount`` more would exceed the quota, without spending it."""

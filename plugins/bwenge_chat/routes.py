@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bwenge_rest.deps import authenticate, authorize, get_kernel, require
+from bwenge_rest.openapi import ok
 from fastapi import APIRouter, Depends, WebSocket
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -22,6 +23,7 @@ from bwenge.kernel import Kernel
 
 from . import protocol
 from .protocol import FrameError
+from .schemas import Ticket
 from .service import ChatHub
 from .settings import ChatSettings
 
@@ -31,7 +33,7 @@ router = APIRouter(tags=["chat"])
 ACTION = "chat.connect"
 
 
-@router.post("/ws/ticket")
+@router.post("/ws/ticket", operation_id="chat.ticket", responses=ok(Ticket))
 async def issue_ticket(
     principal: Principal = Depends(require(ACTION)), kernel: Kernel = Depends(get_kernel)
 ):

@@ -58,5 +58,21 @@ def register_deployment_checks(register):
             ]
         return None
 
+    register("chroma", chroma)
+
+
+@hookimpl
+def register_storage_locations(register):
+    def chroma(kernel):
+        from pathlib import Path
+
+        from bwenge.storage import StorageLocation
+
+        knowledge = kernel.settings.get("knowledge")
+        settings = kernel.settings_for("chroma")
+        if getattr(knowledge, "vector_store", "chroma") != "chroma" or settings.mode != "embedded":
+            return None
+        path = Path(settings.path or Path(kernel.data_dir) / "chroma")
+        return StorageLocation("vectors", path, "chroma.path")
 
     register("chroma", chroma)

@@ -347,6 +347,19 @@ class ChromaVectorStore:
         return self._retry_stale(collection, op) or []
 
     @_wrap_errors
+    def vectors(self, collection: str, ids: Sequence[str]) -> dict[str, list[float]]:
+        """The stored vectors of ``ids`` (those that exist), for scoring candidates that
+        another retriever found against the query."""
+        if not ids:
+            return {}
+
+        def op(col: Any) -> dict[str, list[float]]:
+            result = col.get(ids=list(ids), include=["embeddings"])
+            return dict(zip(result["ids"], result["embeddings"], strict=True))
+
+        return self._retry_stale(collection, op) or {}
+
+    @_wrap_errors
     def delete(
         self,
         collection: str,

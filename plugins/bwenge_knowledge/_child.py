@@ -32,6 +32,13 @@ class UserFacingError(Exception):
     """An error whose message is already written for the expert."""
 
 
+def _send(conn: Any, message: tuple) -> None:
+    try:
+        conn.send(message)
+    except OSError:  # the server stopped mid-parse: nobody is left to tell
+        pass
+
+
 def serve(conn: Any) -> None:
     """A pre-started parser: wait for one job on ``conn``, run it, exit.
 
@@ -52,13 +59,13 @@ def run(conn: Any, reader: Any, path: str, extra_info: dict[str, Any], memory_by
         if memory_bytes:
             resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         docs = reader.load_data(file=Path(path), extra_info=dict(extra_info))
-        conn.send(("ok", [(doc.text, dict(doc.metadata)) for doc in docs]))
+        _send(conn, ("ok", [(doc.text, dict(doc.metadata)) for doc in docs]))
     except MemoryError:
-        conn.send(("memory", None))
+        _send(conn, ("memory", None))
     except BaseException as exc:  # everything is reported, the parent decides
         plain = (
             getattr(exc, "user_facing", False) or type(exc).__name__ == "TranscriptionNotInstalled"
         )
-        conn.send(("error", str(exc) if plain else f"{type(exc).__name__}: {exc}"))
+        _send(conn, ("error", str(exc) if plain else f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()

@@ -1,4 +1,4 @@
-"""``bwenge worker`` and ``bwenge ingest``."""
+"""``bwenge worker``, ``bwenge ingest`` and ``bwenge sources list``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,94 @@ from typing import Annotated
 
 import typer
 
+sources_cli = typer.Typer(help="Knowledge sources.", no_args_is_help=True)
+
+
+@sources_cli.callback()
+def sources_group() -> None:
+    """Knowledge sources (a group even with one command: ``sources list``)."""
+
 
 def add_commands(cli: typer.Typer) -> None:
     cli.command("worker")(worker)
     cli.command("ingest")(ingest)
+    cli.add_typer(sources_cli, name="sources")
+
+
+@sources_cli.command("list")
+def list_sources(
+    persona: Annotated[str, typer.Argument(help="The persona's id (see `bwenge personas list`).")],
+    org: Annotated[
+        str | None, typer.Option("--org", help="The persona's organisation (checked).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A persona's knowledge sources and their ingestion status."""
+    import json
+
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from bwenge.cli import console, fail, load_kernel
+
+    from .models import KnowledgeSource
+    from .routes import source_out
+
+    kernel = load_kernel(migrate=None)
+    try:
+        query = select(KnowledgeSource).where(KnowledgeSource.persona_id == persona)
+        if org is not None:
+            query = query.where(KnowledgeSource.org_id == org)
+        with kernel.db.session() as session:
+            sources = list(session.scalars(query.order_by(KnowledgeSource.created_at)))
+        if not sources and not _persona_exists(kernel, persona, org):
+            where = f" in organisation {org}" if org else ""
+            fail(f"Persona {persona} not found{where}.")
+    finally:
+        kernel.db.dispose()
+    rows = [source_out(s) for s in sources]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        console.print("No sources yet.")
+        return
+    table = Table("source_id", "title", "type", "status", "chunks", "created_at")
+    for r in rows:
+        status = r["status"] + (f": {r['error_message']}" if r["error_message"] else "")
+        table.add_row(
+            r["source_id"],
+            r["title"],
+            r["type"],
+            status,
+            str(r["chunk_count"]),
+            (r["created_at"] or "")[:19],
+        )
+    console.print(table)
+
+
+def _persona_exists(kernel, persona_id: str, org_id: str | None) -> bool:
+    """Through the personas service the running app uses (started, then stopped)."""
+    import asyncio
+
+    from .hooks import _service
+
+    _service(kernel).autostart = False  # no ingestion jobs for a listing
+
+    async def look() -> bool:
+        await kernel.start()
+        try:
+            store = kernel.services.get("personas")
+            if store is None:
+                return True  # no personas plugin to ask: an empty list is the answer
+            if org_id is not None:
+                return store.get(org_id, persona_id) is not None
+            every = getattr(store, "list_all", None)
+            return every is None or any(p.persona_id == persona_id for p in every())
+        finally:
+            await kernel.stop()
+
+    return asyncio.run(look())
 
 
 def worker(
@@ -45,6 +129,9 @@ def worker(
     from .parsing import warm_up
 
     warm_up()
+    from .lifecycle import recover_own
+
+    recover_own(service)
     if settings.queue == "dramatiq":
         url = settings.redis_url or kernel.core.redis_url
         if not url:

@@ -74,6 +74,9 @@ async def after_app_start(kernel):
     if not service.autostart:  # the CLI runs jobs itself
         return
     service.loop = asyncio.get_running_loop()
+    from .lifecycle import recover_own
+
+    await asyncio.to_thread(recover_own, service)  # before the first sweep picks work
     settings = service.settings
     if settings.queue == "dramatiq":
         url = settings.redis_url or kernel.core.redis_url
@@ -97,10 +100,13 @@ async def after_app_start(kernel):
 
 
 @hookimpl
-def before_app_stop(kernel):
+async def before_app_stop(kernel):
+    import asyncio
+
     service = kernel.services.get("knowledge")
     if service is not None and service.runner is not None:
-        service.runner.stop(wait=False)
+        # off the loop: a job finishing meanwhile may still announce its result on it
+        await asyncio.to_thread(service.runner.stop, False)
         from .parsing import shut_down
 
         shut_down()
@@ -122,3 +128,15 @@ async def after_persona_change(kernel, event):
     if event.data.get("action") != "delete" or not event.org_id:
         return
     await _service(kernel).delete_persona(event.org_id, event.data["persona_id"])
+
+
+@hookimpl
+def register_storage_locations(register):
+    def knowledge(kernel):
+        from pathlib import Path
+
+        from bwenge.storage import StorageLocation
+
+        return StorageLocation("knowledge files", Path(kernel.data_dir) / "knowledge", "data_dir")
+
+    register("knowledge", knowledge)

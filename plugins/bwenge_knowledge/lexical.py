@@ -9,7 +9,10 @@ the same job, the same idempotency and the same deletes as the vectors.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, text
@@ -19,7 +22,27 @@ from bwenge.text import QUESTION_FRAME, STOPWORDS, words
 from .models import KnowledgeLexical
 
 MAX_QUERY_TERMS = 24
+#: A word in more than this share of all indexed chunks is left to the dense side:
+#: the lexical side is there for the rare terms (names, codes, identifiers), and a
+#: common word would make the full-text query score most of the index.
+COMMON_SHARE = 0.05
+COMMON_MIN_DOCS = 50  # small collections keep every word
 _SAFE = re.compile(r"^[^\W_]+$", re.UNICODE)
+_totals: dict[int, tuple[float, int]] = {}
+_totals_lock = threading.Lock()
+
+
+@lru_cache(maxsize=100_000)
+def _porter(word: str) -> str:
+    """The stem SQLite's ``porter`` tokenizer indexes ``word`` under."""
+    return _porter_stemmer().stemWord(word)
+
+
+@lru_cache(maxsize=1)
+def _porter_stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("porter")
 
 
 def query_words(query: str) -> list[str]:
@@ -32,6 +55,39 @@ def query_words(query: str) -> list[str]:
         if len(word) > 1 or word.isdigit():
             seen.setdefault(word, None)
     return list(seen)[:MAX_QUERY_TERMS]
+
+
+def _rare_sqlite(session, db, words: list[str]) -> list[str]:
+    """``words`` without those too common to tell chunks apart (see COMMON_SHARE)."""
+    total = _total_rows(session, db)
+    limit = max(COMMON_SHARE * total, COMMON_MIN_DOCS)
+    if total <= limit:
+        return words
+    stems = {w: _porter(w) for w in words}
+    params = {f"t{i}": stem for i, stem in enumerate(set(stems.values()))}
+    rows = session.execute(
+        text(
+            "SELECT term, doc FROM knowledge_lexical_vocab WHERE term IN ("
+            + ", ".join(f":{name}" for name in params)
+            + ")"
+        ),
+        params,
+    ).all()
+    docs = dict(rows)
+    return [w for w in words if docs.get(stems[w], 0) <= limit]
+
+
+def _total_rows(session, db) -> int:
+    """Indexed chunks in the database (cached for a minute; only a threshold uses it)."""
+    now = time.monotonic()
+    with _totals_lock:
+        cached = _totals.get(id(db))
+        if cached is not None and now - cached[0] < 60:
+            return cached[1]
+    total = session.execute(text("SELECT count(*) FROM knowledge_lexical")).scalar() or 0
+    with _totals_lock:
+        _totals[id(db)] = (now, total)
+    return total
 
 
 def add(session, rows: Iterable[dict[str, Any]]) -> None:
@@ -59,6 +115,9 @@ def search(db, persona_id: str, query: str, k: int) -> list[tuple[Any, ...]]:
         return []
     with db.session() as session:
         if db.dialect == "sqlite":
+            terms = _rare_sqlite(session, db, terms)
+            if not terms:
+                return []
             match = " OR ".join(f'"{t}"' for t in terms)
             rows = session.execute(
                 text(
@@ -83,3 +142,19 @@ def search(db, persona_id: str, query: str, k: int) -> list[tuple[Any, ...]]:
         else:  # another database: no lexical side, dense retrieval alone
             return []
     return [tuple(r) for r in rows]
+
+
+def sentence_vectors(db, chunk_ids: list[str]) -> dict[str, bytes]:
+    """The stored sentence vectors of chunks (those that have them)."""
+    if not chunk_ids:
+        return {}
+    from sqlalchemy import select
+
+    with db.session() as session:
+        rows = session.execute(
+            select(KnowledgeLexical.chunk_id, KnowledgeLexical.sentence_vectors).where(
+                KnowledgeLexical.chunk_id.in_(chunk_ids),
+                KnowledgeLexical.sentence_vectors.is_not(None),
+            )
+        ).all()
+    return {chunk_id: vectors for chunk_id, vectors in rows}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bwenge.db import Base, UTCDateTime
@@ -33,6 +33,7 @@ class KnowledgeSource(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claim_token: Mapped[str | None] = mapped_column(String(36))
+    worker: Mapped[str | None] = mapped_column(String(80))  # bwenge.identity of the claimant
     created_by: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -84,3 +85,5 @@ class KnowledgeLexical(Base):
     body: Mapped[str] = mapped_column(Text)  # the chunk's text
     page: Mapped[int | None] = mapped_column(Integer)
     slide: Mapped[int | None] = mapped_column(Integer)
+    # float16 vectors, one per bwenge.text.split_sentences(body) line, in order
+    sentence_vectors: Mapped[bytes | None] = mapped_column(LargeBinary)

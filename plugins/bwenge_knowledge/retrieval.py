@@ -59,6 +59,7 @@ class HybridRetriever:
     def __init__(self, service) -> None:
         self.service = service
         self.kernel = service.kernel
+        self._query_vector = None
 
     @property
     def settings(self):
@@ -108,14 +109,41 @@ class HybridRetriever:
                 section=section,
                 metadata={"source_id": source_id, "lexical_rank": rank, "type": source.type},
             )
+        self._dense_for_lexical_only(org_id, persona_id, fused)
         candidates = sorted(fused.values(), key=lambda c: score[c.chunk_id], reverse=True)
         for rank, c in enumerate(candidates):
             c.metadata["fused_rank"] = rank
             c.metadata["fused_score"] = round(score[c.chunk_id], 6)
         lexical_evidence(query, candidates)
-        ranked = self.service.reranker.rerank(query, candidates, k)
+        ranked = self.service.reranker.rerank(query, candidates, k)[:k]
+        if self.kernel.db is not None:
+            stored = lexical.sentence_vectors(self.kernel.db, [c.chunk_id for c in ranked])
+            for c in ranked:
+                c.sentence_vectors = stored.get(c.chunk_id)
         self.service.last_retrieval_ms = (time.perf_counter() - started) * 1000
-        return ranked[:k]
+        return ranked
+
+    def _dense_for_lexical_only(self, org_id, persona_id, fused) -> None:
+        """Give candidates only the lexical side found their cosine too (from the stored
+        vectors, when the vector store can return them), so every candidate is judged
+        on the same evidence."""
+        missing = [c.chunk_id for c in fused.values() if c.dense is None]
+        vectors = getattr(self.service.store, "vectors", None)
+        if not missing or vectors is None or self._query_vector is None:
+            return
+        import numpy as np
+
+        from .service import collection_name
+
+        try:
+            found = vectors(collection_name(org_id, persona_id), missing)
+        except Exception:  # noqa: BLE001 - evidence only; the reranker copes without it
+            return
+        q = np.asarray(self._query_vector, dtype=np.float32)
+        for chunk_id, vector in found.items():
+            v = np.asarray(vector, dtype=np.float32)
+            norm = float(np.linalg.norm(v)) * float(np.linalg.norm(q)) or 1.0
+            fused[chunk_id].dense = round(float(np.dot(q, v)) / norm, 4)
 
     def _dense(self, org_id, persona_id, query, n, ready) -> list[RetrievedChunk]:
         from .service import collection_name
@@ -123,9 +151,10 @@ class HybridRetriever:
         embedder, store = self.service.embedder, self.service.store
         collection = collection_name(org_id, persona_id)
         vector = embedder.embed([query])[0]
+        self._query_vector = vector
         # Fast path: unfiltered query (filters are slow); sources still being indexed are
         # rare and simply dropped. Fall back to an explicit filter when that leaves too few.
-        hits = store.query(collection, vector, n + 8, embedder=embedder.name)
+        hits = store.query(collection, vector, n, embedder=embedder.name)
         kept = [h for h in hits if h[2].get("source_id") in ready]
         if len(kept) < n and len(kept) < len(hits):
             hits = store.query(

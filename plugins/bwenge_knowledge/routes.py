@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from bwenge_rest.deps import get_kernel, require
+from bwenge_rest.openapi import errors, merge, ok
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 
 from bwenge.domain import Principal
 from bwenge.errors import BadRequest
 
 from .models import KnowledgeSource
+from .schemas import SourceDeleted, SourceOut, SourcesStatus, UploadOut
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
 
@@ -37,6 +40,8 @@ def source_out(source: KnowledgeSource) -> dict[str, Any]:
 
 @router.post(
     "/upload",
+    operation_id="knowledge.upload",
+    responses=merge(ok(UploadOut), errors(400, 402, 404, 413, 415)),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -49,7 +54,7 @@ def source_out(source: KnowledgeSource) -> dict[str, Any]:
                             "persona_id": {"type": "string"},
                             "title": {"type": "string"},
                         },
-                    }
+                    },
                 }
             }
         }
@@ -91,7 +96,11 @@ async def upload(request: Request, principal: Principal = Depends(require("knowl
     }
 
 
-@router.get("/sources")
+@router.get(
+    "/sources",
+    operation_id="knowledge.list",
+    responses=merge(ok(list[SourceOut]), errors(404)),
+)
 async def list_sources(
     request: Request,
     persona_id: str | None = Query(None),
@@ -104,14 +113,93 @@ async def list_sources(
     return [source_out(s) for s in service.list(principal.org_id, persona_id)]
 
 
-@router.get("/{source_id}/status")
+# before /{source_id}/status, which would take "sources" for an id
+@router.get(
+    "/sources/status",
+    operation_id="knowledge.sources_status",
+    responses=merge(ok(SourcesStatus), errors(404)),
+)
+async def sources_status(
+    request: Request,
+    persona_id: str | None = Query(None, description="Every source of this persona."),
+    source_ids: list[str] | None = Query(
+        None, description="These sources (comma-separated or repeated; at most 100)."
+    ),
+    principal: Principal = Depends(require("knowledge.read")),
+):
+    """The status of many sources in one request: all of a persona's, or the ids
+    given. Any id that is not the caller's org's makes it a 404."""
+    import asyncio
+
+    from . import watch
+
+    service = _service(request)
+    ids = watch.parse_ids(source_ids)
+    found = await asyncio.to_thread(
+        watch.statuses, service, principal.org_id, persona_id=persona_id, source_ids=ids
+    )
+    return {"sources": [source_out(s) for s in found]}
+
+
+@router.get(
+    "/sources/events",
+    operation_id="knowledge.sources_events",
+    response_class=StreamingResponse,
+    responses=merge(
+        ok(media_type="text/event-stream", description="status, deleted, then settled"),
+        errors(404),
+    ),
+)
+async def sources_events(
+    request: Request,
+    persona_id: str | None = Query(None, description="Every source of this persona."),
+    source_ids: list[str] | None = Query(
+        None, description="These sources (comma-separated or repeated; at most 100)."
+    ),
+    timeout: float = Query(600, gt=0, le=3600, description="Seconds before the stream ends."),
+    principal: Principal = Depends(require("knowledge.read")),
+):
+    """Server-Sent Events: ``status`` (a source's status body) for each source, then
+    one per change; ``deleted`` ({source_id}); finally ``settled`` ({sources}) once
+    every watched source is ``ready`` or ``failed``, or ``timeout``."""
+    import asyncio
+    import json
+
+    from . import watch
+
+    service = _service(request)
+    ids = watch.parse_ids(source_ids)
+    # refusals (bad ids, another org's persona) are plain HTTP errors, before the stream
+    await asyncio.to_thread(
+        watch.statuses, service, principal.org_id, persona_id=persona_id, source_ids=ids
+    )
+
+    async def frames():
+        async for event, data in watch.changes(
+            service,
+            principal.org_id,
+            source_out,
+            persona_id=persona_id,
+            source_ids=ids,
+            timeout_seconds=timeout,
+        ):
+            yield f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+    return StreamingResponse(
+        frames(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/{source_id}/status", operation_id="knowledge.status", responses=ok(SourceOut))
 async def source_status(
     source_id: str, request: Request, principal: Principal = Depends(require("knowledge.read"))
 ):
     return source_out(_service(request).get(principal.org_id, source_id))
 
 
-@router.delete("/{source_id}")
+@router.delete("/{source_id}", operation_id="knowledge.delete", responses=ok(SourceDeleted))
 async def delete_source(
     source_id: str, request: Request, principal: Principal = Depends(require("knowledge.delete"))
 ):

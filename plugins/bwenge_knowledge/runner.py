@@ -70,8 +70,12 @@ class InProcessRunner:
             self._stop.wait(self.sweep_seconds)
 
     def stop(self, wait: bool = True) -> None:
+        """Stop taking jobs and hand running ones back as pending (bounded by
+        ``knowledge.shutdown_grace_seconds``), before the process goes."""
+        from .lifecycle import hand_back
+
         self._stop.set()
-        self.service.stopping.set()  # running jobs hand their source back at the next step
+        hand_back(self.service)
         if self._executor is not None:
             self._executor.shutdown(wait=wait, cancel_futures=True)
 
@@ -124,5 +128,7 @@ class DramatiqRunner:
                     log.warning("Knowledge sweep failed", exc_info=True)
                 stop.wait(sweep_seconds)
         finally:
-            self.service.stopping.set()
+            from .lifecycle import hand_back
+
+            hand_back(self.service)
             worker.stop()

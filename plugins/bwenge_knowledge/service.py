@@ -33,9 +33,11 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select, update
 
 from bwenge.errors import BwengeError, NotFound, UnsupportedMediaType
+from bwenge.storage import storage_failure
 from bwenge.utils import new_id, utcnow
 
 from . import lexical
+from .lifecycle import RunningJobs
 from .models import FAILED, PENDING, PROCESSING, READY, KnowledgeChunk, KnowledgeSource
 from .parsing import ParseError, parse_file
 from .safety import Limits, check_file
@@ -44,6 +46,7 @@ from .upload import ReceivedUpload
 
 log = logging.getLogger("bwenge.knowledge")
 CHUNK_NAMESPACE = uuid.UUID("6f1b7f8e-3c1a-4f0e-9a57-2b1d6d3b9e10")
+SENTENCE_CHARS = 240  # a sentence's opening carries its meaning; long ones cost the most
 
 
 def chunk_id(source_id: str, index: int) -> str:
@@ -68,6 +71,7 @@ class Chunk:
     position: int
     extra: dict[str, Any]
     section: str | None = None  # heading path, "Chapter 4 › Borrowing"
+    sentence_vectors: bytes | None = None  # float16, one per split_sentences(text) line
 
     @property
     def embedded_text(self) -> str:
@@ -96,6 +100,7 @@ class KnowledgeService:
             None  # the app's loop, for events from threads
         )
         self.stopping = threading.Event()
+        self.jobs = RunningJobs()  # claims this process holds, handed back at shutdown
         self.runner = None  # set by hooks: enqueue(source_id)
         self.autostart = True  # start the configured runner in after_app_start
 
@@ -247,9 +252,13 @@ class KnowledgeService:
             received.discard()
             if reserved:  # give back what before_source_upload listeners reserved
                 await self.kernel.emit(
-                    "on_source_upload_error", org_id=org_id, user_id=user_id,
-                    persona_id=persona_id, size_bytes=received.size,
-                    filename=received.filename, error=f"{type(exc).__name__}: {exc}",
+                    "on_source_upload_error",
+                    org_id=org_id,
+                    user_id=user_id,
+                    persona_id=persona_id,
+                    size_bytes=received.size,
+                    filename=received.filename,
+                    error=f"{type(exc).__name__}: {exc}",
                 )
             raise
         self.enqueue(source.id)
@@ -392,6 +401,7 @@ class KnowledgeService:
                     status=PROCESSING,
                     attempts=KnowledgeSource.attempts + 1,
                     claim_token=token,
+                    worker=self.kernel.worker_id,
                     heartbeat_at=now,
                     updated_at=now,
                     error_message=None,
@@ -400,6 +410,7 @@ class KnowledgeService:
             source = session.get(KnowledgeSource, source_id) if claimed == 1 else None
         if source is None:
             return None
+        self.jobs.started(source_id, token)
         started = time.monotonic()
         beat = _Heartbeat(self, source_id, token, self.settings.lease_seconds / 4)
         beat.start()
@@ -435,12 +446,18 @@ class KnowledgeService:
         except _Fail as exc:
             return self._fail(source, token, str(exc))
         except Exception as exc:  # an unexpected failure still ends the job, never stuck
+            reason = storage_failure(exc)
+            if reason:  # not the file's fault: keep it pending until storage takes writes
+                log.error("Source %s handed back: storage refuses writes (%s)", source_id, reason)
+                self.release(source_id, token)
+                return None
             log.exception("Ingesting source %s failed", source_id)
             return self._fail(
                 source, token, f"internal error while ingesting: {type(exc).__name__}: {exc}"
             )
         finally:
             beat.stop()
+            self.jobs.finished(source_id)
         self.emit(
             "after_source_ingest",
             org_id=source.org_id,
@@ -580,6 +597,8 @@ class KnowledgeService:
                 batch = chunks[start : start + size]
                 started = time.monotonic()
                 vectors = embedder.embed([c.embedded_text for c in batch])
+                if self.settings.sentence_vectors:
+                    _embed_sentences(embedder, batch)
                 timings["embed"] += time.monotonic() - started
                 if pending is not None:
                     pending.result()
@@ -658,6 +677,7 @@ class KnowledgeService:
                         "body": c.text,
                         "page": c.page,
                         "slide": c.slide,
+                        "sentence_vectors": c.sentence_vectors,
                     }
                     for c in chunks
                 ),
@@ -800,18 +820,18 @@ class KnowledgeService:
 
     # -- retrieval (the "retriever" service) ---------------------------------------------------
 
-    def ready_sources(self, org_id: str, persona_id: str) -> dict[str, KnowledgeSource]:
+    def ready_sources(self, org_id: str, persona_id: str) -> dict[str, Any]:
+        """The persona's ``ready`` sources by id, as light rows (``id``, ``title``,
+        ``type``): this runs before every retrieval."""
         with self.kernel.db.session() as session:
-            return {
-                s.id: s
-                for s in session.scalars(
-                    select(KnowledgeSource).where(
-                        KnowledgeSource.org_id == org_id,
-                        KnowledgeSource.persona_id == persona_id,
-                        KnowledgeSource.status == READY,
-                    )
+            rows = session.execute(
+                select(KnowledgeSource.id, KnowledgeSource.title, KnowledgeSource.type).where(
+                    KnowledgeSource.org_id == org_id,
+                    KnowledgeSource.persona_id == persona_id,
+                    KnowledgeSource.status == READY,
                 )
-            }
+            ).all()
+        return {row.id: row for row in rows}
 
     def pending(self, org_id: str, persona_id: str) -> int:
         """How many of the persona's sources are still waiting for or in ingestion."""
@@ -875,6 +895,24 @@ class _Heartbeat(threading.Thread):
         self._stop.set()
 
 
+def _embed_sentences(embedder, batch: list[Chunk]) -> None:
+    """Each chunk's sentences, embedded once here so that answers can choose the
+    sentences nearest a question by meaning without embedding them per question."""
+    import numpy as np
+
+    from bwenge.text import split_sentences
+
+    per_chunk = [split_sentences(c.text) for c in batch]
+    flat = [s[:SENTENCE_CHARS] for sentences in per_chunk for s in sentences]
+    if not flat:
+        return
+    vectors = np.asarray(embedder.embed(flat), dtype=np.float16)
+    start = 0
+    for chunk, sentences in zip(batch, per_chunk, strict=True):
+        chunk.sentence_vectors = vectors[start : start + len(sentences)].tobytes()
+        start += len(sentences)
+
+
 def _merge_short_sections(
     docs: list[tuple[str, dict[str, Any]]], min_words: int
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -897,9 +935,11 @@ def _merge_short_sections(
         else:
             out.append((text, meta))
     if carry is not None:
-        if out and out[-1][1].get("page") == carry[1].get("page") and out[-1][1].get(
-            "slide"
-        ) == carry[1].get("slide"):
+        if (
+            out
+            and out[-1][1].get("page") == carry[1].get("page")
+            and out[-1][1].get("slide") == carry[1].get("slide")
+        ):
             prev_text, prev_meta = out.pop()
             out.append((f"{prev_text}\n\n{carry[0]}", prev_meta))
         else:

@@ -15,7 +15,7 @@ class EvidenceRerankerSettings(BaseModel):
     dense: float = Field(0.6, ge=0, description="weight of the dense cosine")
     lexical: float = Field(0.25, ge=0, description="weight of the squared question-term coverage")
     section: float = Field(0.1, ge=0, description="weight of the squared section/title match")
-    fused: float = Field(0.02, ge=0, description="weight of the fused dense+lexical rank")
+    fused: float = Field(0.05, ge=0, description="weight of the fused dense+lexical rank")
     scale: float = Field(
         1.0, gt=0, le=5, description="multiplies the weighted mean (scores are capped at 1)"
     )
@@ -35,9 +35,14 @@ class KnowledgeSettings(BaseModel):
         True, description="Search the full-text index beside the vectors (hybrid retrieval)."
     )
     retrieval_candidates: int = Field(
-        24, ge=1, le=200, description="Candidates each side (dense, lexical) hands to fusion."
+        12, ge=1, le=200, description="Candidates each side (dense, lexical) hands to fusion."
     )
     evidence: EvidenceRerankerSettings = Field(default_factory=EvidenceRerankerSettings)
+    sentence_vectors: bool = Field(
+        True,
+        description="Embed each chunk's sentences at ingestion too, so answers choose "
+        "sentences by meaning without embedding them per question.",
+    )
     # Chunks are measured in tiktoken tokens. 200 (not the seed's 500) keeps a chunk inside
     # MiniLM's 256-wordpiece window, so the whole chunk is embedded rather than its first half.
     chunk_size: int = Field(200, ge=32, le=8192)
@@ -73,6 +78,12 @@ class KnowledgeSettings(BaseModel):
         gt=0,
         description="A processing job whose heartbeat is older "
         "than this belongs to a dead worker and is retried.",
+    )
+    shutdown_grace_seconds: float = Field(
+        3,
+        ge=0,
+        description="On SIGTERM, how long running jobs get to stop by themselves before "
+        "they are handed back as pending (either way before the process exits).",
     )
     sweep_seconds: float = Field(
         15, gt=0, description="How often stuck or unqueued jobs are looked for."

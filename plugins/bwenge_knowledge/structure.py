@@ -173,12 +173,21 @@ def pdf_sections(pages: list[tuple[int, list[tuple[str, float, bool]]]]):
     for _, lines in pages:
         for text, size, _bold in lines:
             weight[size] += len(text)
-    body = weight.most_common(1)[0][0] if weight else 0.0
+    total = sum(weight.values())
+    # Body text may come in several sizes (prose, code, notes): any size carrying a
+    # good share of the characters is body, and a heading is larger than all of them.
+    body_sizes = [s for s, n in weight.items() if n >= 0.15 * total] or [
+        weight.most_common(1)[0][0] if weight else 0.0
+    ]
+    body = max(body_sizes)
 
     def is_heading(text: str, size: float, bold: bool) -> bool:
         if not body or not _heading_like(text):
             return False
-        return size >= body * 1.15 or (bold and size >= body * 0.98)
+        if size >= body * 1.15:
+            return True
+        first = text.lstrip()[:1]  # same-size bold: only what reads like a title
+        return bold and size >= body * 0.98 and (first.isupper() or first.isdigit())
 
     sizes = sorted(
         {s for _, lines in pages for t, s, b in lines if is_heading(t, s, b)}, reverse=True
@@ -204,9 +213,11 @@ def pdf_sections(pages: list[tuple[int, list[tuple[str, float, bool]]]]):
 
 
 def _heading_like(text: str) -> bool:
+    """Short, not a list item, doesn't end like a sentence."""
     return (
         0 < len(text) <= 120
         and len(text.split()) <= 16
-        and not text.endswith((",", ";", ":"))
+        and not text.lstrip().startswith(("- ", "• ", "* "))
+        and not text.rstrip().endswith((".", ",", ";", ":"))
         and any(c.isalpha() for c in text)
     )

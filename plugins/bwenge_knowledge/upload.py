@@ -34,7 +34,7 @@ class ReceivedUpload:
 
     def discard(self) -> None:
         if self.path is not None:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # gone, or storage refusing: never mask
                 self.path.unlink()
 
 

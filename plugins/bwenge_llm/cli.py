@@ -12,12 +12,23 @@ app = typer.Typer(
 
 
 @app.command("providers")
-def providers() -> None:
+def providers(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Installed providers, the plugin of each, and the configured chain."""
     from bwenge.cli import load_kernel
 
     kernel = load_kernel(database=False)
     chain = kernel.settings_for("llm").chain
+    if as_json:
+        import json
+
+        listed = [
+            {"name": e.name, "plugin": e.plugin, "in_chain": e.name in chain}
+            for e in kernel.llm_providers.entries()
+        ]
+        typer.echo(json.dumps({"chain": chain, "providers": listed}, indent=2))
+        return
     for entry in kernel.llm_providers.entries():
         where = f"#{chain.index(entry.name) + 1} in chain" if entry.name in chain else "-"
         typer.echo(f"{entry.name:<16} {where:<12} (plugin {entry.plugin})")

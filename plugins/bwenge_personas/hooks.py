@@ -39,6 +39,13 @@ def register_routes(register, kernel):
     register(router)
 
 
+@hookimpl
+def register_commands(cli):
+    from .cli import personas_cli
+
+    cli.add_typer(personas_cli, name="personas")
+
+
 def setup(kernel) -> None:
     """Provide ``personas`` (the configured store) and ``persona_manager``. Idempotent."""
     if "personas" in kernel.services:

@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from bwenge_rest.deps import get_kernel, require
+from bwenge_rest.openapi import Message, errors, merge, ok
 from fastapi import APIRouter, Body, Depends
 
 from bwenge.contracts.personas import Persona
 from bwenge.domain import Principal
 
-from .schemas import PersonaCreate, PersonaSettingsUpdate, PersonaUpdate, ReleaseRequest
+from .schemas import (
+    PersonaCreate,
+    PersonaOut,
+    PersonaSettingsUpdate,
+    PersonaUpdate,
+    ReadinessReport,
+    ReleasedPersona,
+    ReleaseRequest,
+)
 from .service import PersonaService
 
 router = APIRouter(tags=["personas"])
@@ -25,7 +34,7 @@ def wire(persona: Persona) -> dict[str, Any]:
     return persona.model_dump(mode="json")
 
 
-@router.post("/personas")
+@router.post("/personas", operation_id="personas.create", responses=ok(PersonaOut))
 async def create_persona(
     body: PersonaCreate,
     principal: Principal = Depends(require("persona.create")),
@@ -34,7 +43,7 @@ async def create_persona(
     return wire(await personas.create(principal, body.changes()))
 
 
-@router.get("/personas")
+@router.get("/personas", operation_id="personas.list", responses=ok(list[PersonaOut]))
 async def list_personas(
     principal: Principal = Depends(require("persona.list")),
     personas: PersonaService = Depends(service),
@@ -42,7 +51,7 @@ async def list_personas(
     return [wire(p) for p in personas.list_for(principal)]
 
 
-@router.get("/personas/{persona_id}")
+@router.get("/personas/{persona_id}", operation_id="personas.get", responses=ok(PersonaOut))
 async def get_persona(
     persona_id: str,
     principal: Principal = Depends(require("persona.read")),
@@ -51,7 +60,11 @@ async def get_persona(
     return wire(personas.get_for(principal, persona_id))
 
 
-@router.put("/personas/{persona_id}")
+@router.put(
+    "/personas/{persona_id}",
+    operation_id="personas.update",
+    responses=ok(PersonaOut),
+)
 async def update_persona(
     persona_id: str,
     body: PersonaUpdate,
@@ -61,7 +74,11 @@ async def update_persona(
     return wire(await personas.update(principal, persona_id, body.changes()))
 
 
-@router.post("/personas/{persona_id}/settings")
+@router.post(
+    "/personas/{persona_id}/settings",
+    operation_id="personas.update_settings",
+    responses=ok(PersonaOut),
+)
 async def update_persona_settings(
     persona_id: str,
     body: PersonaSettingsUpdate,
@@ -71,7 +88,7 @@ async def update_persona_settings(
     return wire(await personas.update(principal, persona_id, body.changes()))
 
 
-@router.delete("/personas/{persona_id}")
+@router.delete("/personas/{persona_id}", operation_id="personas.delete", responses=ok(Message))
 async def delete_persona(
     persona_id: str,
     principal: Principal = Depends(require("persona.delete")),
@@ -81,7 +98,11 @@ async def delete_persona(
     return {"message": "Persona deleted"}
 
 
-@router.get("/personas/{persona_id}/readiness")
+@router.get(
+    "/personas/{persona_id}/readiness",
+    operation_id="personas.readiness",
+    responses=ok(ReadinessReport),
+)
 async def persona_readiness(
     persona_id: str,
     principal: Principal = Depends(require("persona.readiness")),
@@ -90,7 +111,11 @@ async def persona_readiness(
     return await personas.readiness(principal, persona_id)
 
 
-@router.post("/personas/{persona_id}/release")
+@router.post(
+    "/personas/{persona_id}/release",
+    operation_id="personas.release",
+    responses=merge(ok(ReleasedPersona), errors(409)),
+)
 async def release_persona(
     persona_id: str,
     body: ReleaseRequest | None = Body(None),
@@ -104,7 +129,9 @@ async def release_persona(
     return {**wire(persona), "readiness": report}
 
 
-@router.post("/personas/{persona_id}/withdraw")
+@router.post(
+    "/personas/{persona_id}/withdraw", operation_id="personas.withdraw", responses=ok(PersonaOut)
+)
 async def withdraw_persona(
     persona_id: str,
     principal: Principal = Depends(require("persona.release")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -12,6 +13,16 @@ Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+
+
+PERSONA_EXAMPLE = {
+    "name": "Ms. Uwase — Biology S3",
+    "description": "Answers from the S3 biology notes.",
+    "tone": {"style": "friendly", "formality": "casual"},
+    "rules": {"guidelines": ["Be helpful", "Stay on topic"]},
+    "sample_prompts": ["What does the mitochondria do?"],
+    "safety_rules": ["No inappropriate content"],
+}
 
 
 class Strict(BaseModel):
@@ -77,6 +88,8 @@ class PersonaFields(Strict):
 class PersonaCreate(PersonaFields):
     """``POST /personas``."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [PERSONA_EXAMPLE]})
+
     name: Name
 
 
@@ -116,3 +129,63 @@ class ReleaseRequest(Strict):
         if self.override and not self.reason:
             raise ValueError("an override needs a reason")
         return self
+
+
+# -- responses ------------------------------------------------------------------------
+
+
+class PersonaOut(BaseModel):
+    """The seed's persona shape plus ``status`` and release facts."""
+
+    persona_id: str
+    org_id: str
+    name: str
+    description: str | None
+    tone: dict[str, Any]
+    rules: dict[str, Any]
+    sample_prompts: list[str | dict[str, Any]]
+    safety_rules: list[str]
+    is_active: bool
+    status: str = Field(description='"draft" or "released" (recipients see released ones)')
+    created_by: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    released_at: datetime | None
+    released_by: str | None
+    release_override: bool
+    release_reason: str | None
+
+
+class KnowledgeSummary(BaseModel):
+    available: bool
+    sources: int
+    ready_sources: int
+    chunks: int
+    source_list: list[dict[str, Any]]
+
+
+class SampleDialogResult(BaseModel):
+    question: str
+    answered: bool
+    response_text: str | None
+    citations: list[dict[str, Any]]
+    confidence: float | None = None
+    provider: str | None = None
+    error: str | None = None
+
+
+class ReadinessReport(BaseModel):
+    """What the persona has and what it still needs before release."""
+
+    persona_id: str
+    status: str
+    ready: bool
+    knowledge: KnowledgeSummary
+    sample_dialogs: list[SampleDialogResult]
+    missing: list[str]
+    notes: list[str]
+    requirements: dict[str, Any]
+
+
+class ReleasedPersona(PersonaOut):
+    readiness: ReadinessReport

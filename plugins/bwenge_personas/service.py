@@ -174,6 +174,35 @@ def _knowledge_summary(kernel, persona: Persona) -> dict[str, Any] | None:
     return {"sources": [dict(s) if isinstance(s, dict) else s.model_dump() for s in sources]}
 
 
+def _exam_summary(kernel, persona: Persona) -> dict[str, Any] | None:
+    """The persona's exam from whichever plugin offers it, by duck typing like the
+    knowledge summary: ``kernel.service("exams").persona_summary(org_id, persona_id)``
+    (:class:`bwenge.contracts.exams.ExamService`). None when no plugin offers it."""
+    exams = kernel.services.get("exams")
+    summary = getattr(exams, "persona_summary", None)
+    if summary is None:
+        return None
+    result = summary(persona.org_id, persona.persona_id)
+    return dict(result) if isinstance(result, dict) else result.model_dump(mode="json")
+
+
+def _exam_missing(exam: dict[str, Any] | None, required: float) -> str | None:
+    """What the exam lacks for a pass rate of at least ``required`` (None: nothing)."""
+    need = f"an exam pass rate of at least {required:.2f}"
+    if exam is None:
+        return f"needs {need}, but no exam plugin is active"
+    if not exam.get("items"):
+        return f"needs {need} (the persona has no exam)"
+    rate = exam.get("pass_rate")
+    if rate is None:
+        return f"needs {need} (the exam has not been run)"
+    if not exam.get("current"):
+        return f"needs {need} (the exam changed since its last run: run it again)"
+    if rate < required:
+        return f"needs {need} (the last run passed {rate:.2f})"
+    return None
+
+
 async def readiness_report(kernel, persona: Persona, settings: PersonasSettings) -> dict[str, Any]:
     need = settings.readiness
     missing: list[str] = []
@@ -256,6 +285,12 @@ async def readiness_report(kernel, persona: Persona, settings: PersonasSettings)
                 + "; ".join(repr(q) for q in unanswered)
             )
 
+    exam = await asyncio.to_thread(_exam_summary, kernel, persona)
+    if need.exam_pass_rate is not None:
+        problem = _exam_missing(exam, need.exam_pass_rate)
+        if problem:
+            missing.append(problem)
+
     return {
         "persona_id": persona.persona_id,
         "status": persona.status,
@@ -271,6 +306,7 @@ async def readiness_report(kernel, persona: Persona, settings: PersonasSettings)
             ],
         },
         "sample_dialogs": dialogs,
+        "exam": {"available": exam is not None, **(exam or {})},
         "missing": missing,
         "notes": notes,
         "requirements": need.model_dump(),

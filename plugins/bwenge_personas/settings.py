@@ -16,6 +16,13 @@ class ReadinessSettings(BaseModel):
     sample_dialogs_must_cite: bool = Field(
         True, description="every sample question must be answered from the persona's own material"
     )
+    exam_pass_rate: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="when set, the persona needs an exam whose last run of its current "
+        "questions passed at least this share of them (off when unset)",
+    )
 
 
 class PersonasSettings(BaseModel):

@@ -86,6 +86,12 @@ class SQLPersonaStore:
             row = s.get(PersonaRow, persona_id)
             return _to_persona(row) if row is not None and row.org_id == org_id else None
 
+    def find(self, persona_id: str) -> Persona | None:
+        """The persona with this id in any organisation (operator tools, never callers)."""
+        with self.db.session() as s:
+            row = s.get(PersonaRow, persona_id)
+            return _to_persona(row) if row is not None else None
+
     def list(self, org_id: str, *, released_only: bool = False) -> list[Persona]:
         query = select(PersonaRow).where(PersonaRow.org_id == org_id)
         if released_only:
@@ -93,6 +99,12 @@ class SQLPersonaStore:
         with self.db.session() as s:
             rows = s.scalars(query.order_by(PersonaRow.created_at, PersonaRow.id)).all()
             return [_to_persona(r) for r in rows]
+
+    def list_all(self) -> list[Persona]:
+        """Every organisation's personas (operators' ``bwenge personas list``)."""
+        query = select(PersonaRow).order_by(PersonaRow.org_id, PersonaRow.created_at, PersonaRow.id)
+        with self.db.session() as s:
+            return [_to_persona(r) for r in s.scalars(query).all()]
 
     def update(self, org_id: str, persona_id: str, changes: dict[str, Any]) -> Persona | None:
         with self.db.session() as s:

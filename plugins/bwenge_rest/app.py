@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import bwenge
 from bwenge.kernel import Kernel
 
-from . import errors
+from . import errors, openapi
 from .middleware import RequestContextMiddleware
 
 log = logging.getLogger("bwenge.rest")
@@ -35,6 +35,7 @@ def create_app(kernel: Kernel) -> FastAPI:
         version=bwenge.__version__,
         description="AI personas that answer from an expert's own material.",
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
         docs_url=None,  # served below from packaged assets: no CDN, works offline
         redoc_url=None,
         # Off unless asked for: FastAPI otherwise looks up the global OpenTelemetry
@@ -45,6 +46,7 @@ def create_app(kernel: Kernel) -> FastAPI:
     )
     app.state.kernel = kernel
     errors.install(app)
+    openapi.install(app)
 
     # The transport's own routes go first: /health is matched before any plugin route.
     from .routes import router as system_router
@@ -110,6 +112,8 @@ def _offline_docs(app: FastAPI) -> None:
             swagger_js_url="/docs/static/swagger-ui-bundle.js",
             swagger_css_url="/docs/static/swagger-ui.css",
             swagger_favicon_url="/docs/static/favicon-32x32.png",
+            # Authorize (bearer token or API key) survives a page reload
+            swagger_ui_parameters={"persistAuthorization": True},
         )
 
 

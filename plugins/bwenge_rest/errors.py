@@ -109,5 +109,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
+        from bwenge.storage import storage_failure
+
+        reason = storage_failure(exc)
+        if reason:  # a store refusing writes is the operator's to fix: say so, 503
+            log.error("storage_unavailable on %s %s: %s", request.method, request.url.path, reason)
+            return error_response(
+                503,
+                "Storage is not writable right now; the operator has been told. Try again later.",
+                "storage_unavailable",
+            )
         log.exception("Unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "Internal server error", "internal_error")

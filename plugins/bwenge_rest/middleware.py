@@ -94,19 +94,36 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
-        except Exception:
+        except Exception as exc:
             # Errors no handler caught: answer in the one error shape, with this
-            # request's id, instead of Starlette's plain-text 500.
-            access_log.getChild("error").exception("Unhandled error on %s", path)
-            if scope_type != "http" or status:
-                raise
+            # request's id, instead of Starlette's plain-text 500. A store refusing
+            # writes is the operator's to fix: a 503 that says so, not a 500.
+            from bwenge.storage import storage_failure
+
             from .errors import error_body
 
-            body = json.dumps(error_body(500, "Internal server error", "internal_error")).encode()
+            reason = storage_failure(exc)
+            if reason:
+                access_log.getChild("error").error("storage_unavailable on %s: %s", path, reason)
+                code, body = (
+                    503,
+                    error_body(
+                        503,
+                        "Storage refuses writes right now (the operator has been told); "
+                        "try again later.",
+                        "storage_unavailable",
+                    ),
+                )
+            else:
+                access_log.getChild("error").exception("Unhandled error on %s", path)
+                code, body = 500, error_body(500, "Internal server error", "internal_error")
+            if scope_type != "http" or status:
+                raise
+            body = json.dumps(body).encode()
             await send_wrapper(
                 {
                     "type": "http.response.start",
-                    "status": 500,
+                    "status": code,
                     "headers": [
                         (b"content-type", b"application/json"),
                         (b"content-length", str(len(body)).encode()),

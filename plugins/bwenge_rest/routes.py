@@ -13,6 +13,8 @@ from bwenge.kernel import Kernel
 from bwenge.utils import await_me_maybe
 
 from .deps import PUBLIC_ROUTE, get_kernel, public, require
+from .openapi import merge, ok
+from .schemas import Health, PluginList, Readiness
 
 router = APIRouter(tags=["system"])
 
@@ -22,7 +24,7 @@ _HEALTH = json.dumps(
 ).encode()
 
 
-@router.get("/health", **PUBLIC_ROUTE)
+@router.get("/health", operation_id="system.health", responses=ok(Health), **PUBLIC_ROUTE)
 async def health():
     """Liveness: the process answers. Seed shape ``{"status": "healthy", ...}``.
 
@@ -43,10 +45,22 @@ async def _check_database(kernel: Kernel) -> str | None:
     return await asyncio.to_thread(check)
 
 
-@router.get("/health/ready", dependencies=[Depends(public())])
+async def _check_storage(kernel: Kernel) -> str | None:
+    from bwenge import storage
+
+    found = await asyncio.to_thread(storage.problems, kernel)
+    return "; ".join(found) or None
+
+
+@router.get(
+    "/health/ready",
+    operation_id="system.ready",
+    dependencies=[Depends(public())],
+    responses=merge(ok(Readiness), ok(Readiness, status=503, description="A dependency is down")),
+)
 async def ready(kernel: Kernel = Depends(get_kernel)):
     """Readiness: each dependency's state; 503 when any is down."""
-    checks = {"database": _check_database}
+    checks = {"database": _check_database, "storage": _check_storage}
     checks.update({e.name: e.obj for e in kernel.readiness_checks.entries()})
     report: dict[str, dict] = {}
     for name, check in checks.items():
@@ -62,7 +76,12 @@ async def ready(kernel: Kernel = Depends(get_kernel)):
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@router.get("/plugins", dependencies=[Depends(require("system.plugins"))])
+@router.get(
+    "/plugins",
+    operation_id="system.plugins",
+    dependencies=[Depends(require("system.plugins"))],
+    responses=ok(PluginList),
+)
 async def plugins(kernel: Kernel = Depends(get_kernel)):
     """Installed plugins with versions, hooks and whether each is active."""
     return {"plugins": [p.as_dict() for p in kernel.plugin_infos()]}

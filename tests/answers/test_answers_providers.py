@@ -186,3 +186,23 @@ def test_a_client_leaving_midway_stores_the_exchange_marked_incomplete(
     assert recorder.named("after_message_answer") == []
     [failed] = recorder.named("on_message_answer_error")
     assert failed.data["error"] == "interrupted"
+
+
+def test_a_silent_provider_gets_keep_alive_pings(client, persona, openai_server, monkeypatch):
+    import fastapi.routing
+
+    # FastAPI's EventSourceResponse pings every 15 s; its interval is meant to be patched
+    monkeypatch.setattr(fastapi.routing, "_PING_INTERVAL", 0.05)
+    p, _, recipient = persona
+    openai_server.answer("Osmosis moves water [1].", delay=0.4)
+    r = client.post(
+        "/ai/respond/stream",
+        headers=recipient.headers,
+        json={"persona_id": p["persona_id"], "session_id": "ping", "user_message": "Osmosis?"},
+    )
+    assert r.status_code == 200, r.text
+    blocks = r.text.strip().split("\n\n")
+    assert blocks[0] == ": ping", blocks[:3]  # comments, before any event
+    events = sse("\n\n".join(b for b in blocks if not b.startswith(":")))
+    assert [k for k, _ in events][-1] == "answer"
+    assert "".join(d["text"] for k, d in events if k == "delta") == "Osmosis moves water [1]."

@@ -1,5 +1,6 @@
 """``bwenge users create-admin`` makes the first owner; nothing is hard-coded."""
 
+import json
 import os
 import subprocess
 import sys
@@ -49,7 +50,13 @@ def test_create_admin_then_log_in(tmp_path, monkeypatch):
     assert "root@example.com" in output and "platform admin" in output
 
     code, output = bwenge(*args[:3], "other@example.com", *args[4:], password="short")
-    assert code != 0 and "Password" in output
+    assert code == 1 and "Password" in output
+    code, output = bwenge(
+        *args[:3], "ops@example.com", *args[4:-1], "--json", password="Ops-pass-4242"
+    )
+    assert code == 0, output
+    created = json.loads(output.splitlines()[0])  # stdout comes first
+    assert created["email"] == "ops@example.com" and created["is_platform_admin"] is False
 
     kernel = Kernel().load()
     with TestClient(create_app(kernel)) as client:

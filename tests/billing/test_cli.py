@@ -54,5 +54,7 @@ def test_an_operator_settles_an_invoice_from_the_shell(
         f"/orgs/{owner.org_id}/audit", headers=owner.headers, params={"action": "payment.settle"}
     ).json()["entries"]
     assert len(entries) == 1 and entries[0]["actor_id"].startswith("cli:")
-    usage = runner.invoke(billing_cli, ["usage", owner.org_id], env=env)
+    usage = runner.invoke(billing_cli, ["usage", owner.org_id, "--json"], env=env)
     assert usage.exit_code == 0 and json.loads(usage.output)["plan"] == "pro"
+    table = runner.invoke(billing_cli, ["usage", owner.org_id], env={**env, "COLUMNS": "200"})
+    assert table.exit_code == 0 and "Pro plan, active" in table.output

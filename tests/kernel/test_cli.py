@@ -93,7 +93,7 @@ def test_several_workers_need_shared_state(tmp_path):
     """The embedded default is one process; ``--workers 2`` is refused until the
     settings that let workers share state are made, and each problem names its fix."""
     refused = bwenge_cli(tmp_path, "serve", "--workers", "2", "--port", str(free_port()))
-    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.returncode == 3, refused.stdout + refused.stderr  # configuration
     said = " ".join((refused.stdout + refused.stderr).split())
     assert "can't be served by 2 workers" in said
     for fix in ('chroma.mode = "http"', "chat:", "auth:", "rate_limits:", "redis_url"):
@@ -101,7 +101,7 @@ def test_several_workers_need_shared_state(tmp_path):
     assert not (tmp_path / "data" / "chroma").exists()  # nothing was started
 
     check = bwenge_cli(tmp_path, "config", "check", "--workers", "2")
-    assert check.returncode == 2 and 'chroma.mode = "http"' in " ".join(check.stderr.split())
+    assert check.returncode == 3 and 'chroma.mode = "http"' in " ".join(check.stderr.split())
 
     shared = bwenge_cli(
         tmp_path, "config", "check", "--workers", "2",

@@ -67,7 +67,7 @@ def _run(args, cwd, **env):
 
 def test_database_url_typo_is_one_paragraph_not_a_traceback(tmp_path):
     result = _run(["serve"], tmp_path, BWENGE_ENV="testing", BWENGE_DATABASE__URL="nonsense://")
-    assert result.returncode == 2
+    assert result.returncode == 3  # a configuration error
     assert "database.url" in result.stderr
     assert "BWENGE_DATABASE__URL" in result.stderr
     assert "nonsense://" in result.stderr
@@ -77,11 +77,11 @@ def test_database_url_typo_is_one_paragraph_not_a_traceback(tmp_path):
 
 def test_production_refuses_missing_or_placeholder_secret(tmp_path):
     missing = _run(["config", "check"], tmp_path, BWENGE_ENV="production")
-    assert missing.returncode == 2 and "secret_key" in missing.stderr
+    assert missing.returncode == 3 and "secret_key" in missing.stderr
     placeholder = _run(
         ["config", "check"], tmp_path, BWENGE_ENV="production", BWENGE_SECRET_KEY="change-me"
     )
-    assert placeholder.returncode == 2 and "secret_key" in placeholder.stderr
+    assert placeholder.returncode == 3 and "secret_key" in placeholder.stderr
     good = _run(
         ["config", "check"],
         tmp_path,

@@ -71,7 +71,7 @@ def test_configured_through_its_own_section(hello_env):
 def test_bad_setting_names_key_value_and_source(hello_env):
     python, workdir = hello_env
     result = bwenge(python, workdir, "config", "check", BWENGE_HELLO__EXCLAIM="sometimes")
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "hello.exclaim" in result.stderr
     assert "'sometimes'" in result.stderr
     assert "BWENGE_HELLO__EXCLAIM" in result.stderr

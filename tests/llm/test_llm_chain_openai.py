@@ -122,10 +122,15 @@ async def test_deadline_bounds_the_whole_chain(openai_server, llm_service):
     assert err.details["reason"] == "deadline" and "0.5 s" in err.message
 
 
-async def test_stream_dropped_midway_resets_then_falls_back(openai_server, llm_service):
+async def test_stream_dropped_midway_resets_then_falls_back(openai_server, llm_service, caplog):
     openai_server.drop("One two three four five", after_chunks=2, times=2)
     llm = await llm_service(**openai_server.llm_config(retries=1))
-    events = await collect(llm, engine_request())
+    with caplog.at_level("WARNING", logger="bwenge.llm"):
+        events = await collect(llm, engine_request())
+    # the log says what happened: the server answered, then the stream broke
+    failures = [r.getMessage() for r in caplog.records if "failed (attempt" in r.getMessage()]
+    assert len(failures) == 2, failures
+    assert all("was cut off after" in m and "cannot reach" not in m for m in failures), failures
 
     kinds = [e.type for e in events]
     # each broken attempt: its partial text, then a reset; then the fallback's answer

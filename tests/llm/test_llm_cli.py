@@ -67,5 +67,5 @@ def test_ask_reports_when_every_provider_fails(tmp_path, openai_server):
         BWENGE_LLM__RETRY_BACKOFF="0.01",
         **openai_env(openai_server),
     )
-    assert result.returncode == 2
+    assert result.returncode == 1  # a failure, not a usage error
     assert "Every language model provider failed" in result.stderr and "HTTP 503" in result.stderr

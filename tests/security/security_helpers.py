@@ -101,6 +101,7 @@ OWN_IDS = {
     "user_id": "expert_id",
     "student_id": "recipient_id",
     "persona_id": "persona_id",
+    "model_id": "persona_id",  # /v1/models/{model_id}: a model is a released persona
     "source_id": "source_id",
     "session_id": "session_id",
     "key_id": "key_id",

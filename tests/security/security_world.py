@@ -31,6 +31,15 @@ def notes(tag: str) -> str:
         f"the vault password of the archive every term.\n")
 
 
+def EXAM_ITEMS(tag: str) -> list[dict[str, Any]]:  # noqa: N802 - reads like a constant
+    """An exam for the org's persona; its questions carry the org's confidential marker."""
+    return [
+        {"question": f"What does chlorophyll absorb? (confidential-{tag})",
+         "expected_source": f"Notes {tag}", "keywords": ["red", "blue"]},
+        {"question": "Who won the football world cup in 1998?", "expect_refusal": True},
+    ]
+
+
 def world_settings(tmp: Path, database_url: str | None = None) -> dict[str, Any]:
     return {
         "data_dir": str(tmp / "data"),
@@ -105,6 +114,11 @@ def populate(client, org: Org, *, tag: str) -> None:
         time.sleep(0.1)
     ok(client.post(f"/personas/{ids['persona_id']}/release", headers=owner.headers,
                    json={"override": True, "reason": "security tests"}), "release")
+
+    ok(client.put(f"/personas/{ids['persona_id']}/exam", headers=org.expert.headers,
+                  json={"items": EXAM_ITEMS(tag)}), "exam")
+    ok(client.post(f"/personas/{ids['persona_id']}/exam/run", headers=org.expert.headers),
+       "exam run")
 
     answer = ok(client.post("/ai/respond", headers=org.recipient.headers,
                             json={"persona_id": ids["persona_id"],

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 from security_helpers import assert_error_shape, id_inputs, plugin_routes
+from security_world import EXAM_ITEMS
 
 NO_BODY = object()
 MISSING = "missing"  # resolves to a well-formed id that exists nowhere
@@ -37,6 +38,8 @@ class Case:
     # exactly the answer a non-existent id gets, so it is no existence oracle.
     expect: str = "not_found"
     control_as: str = "owner"  # who in org A owns the object, for the positive control
+    code: str = "not_found"  # the error code of the 404 (/v1 speaks OpenAI's words)
+    headers: dict[str, str] = field(default_factory=dict)  # extra request headers
 
     @property
     def name(self) -> str:
@@ -45,6 +48,7 @@ class Case:
             bits += [f"{k}={v}" for k, v in self.json.items()
                      if isinstance(v, str) and v.startswith(("A.", "B."))]
         bits += [f"{k}={v}" for k, v in (self.form or {}).items()]
+        bits += [f"{k}={v}" for k, v in self.headers.items()]
         return f"{self.method} {self.path} [{', '.join(bits)}]"
 
     def id_inputs_with_b(self) -> set[str]:
@@ -54,6 +58,7 @@ class Case:
         if isinstance(self.json, dict):
             out |= {f"body.{k}" for k, v in self.json.items() if _is_b(v)}
         out |= {f"body.{k}" for k, v in (self.form or {}).items() if _is_b(v)}
+        out |= {f"header.{k}" for k, v in self.headers.items() if _is_b(v)}
         return out
 
 
@@ -102,10 +107,20 @@ CASES: list[Case] = [
     Case("POST", "/personas/{persona_id}/release", {"persona_id": "B.draft_persona_id"},
          json={"override": True, "reason": "intruder"}),
     Case("POST", "/personas/{persona_id}/withdraw", {"persona_id": "B.persona_id"}),
+    # -- persona exams
+    Case("PUT", "/personas/{persona_id}/exam", {"persona_id": "B.persona_id"},
+         json={"items": [{"question": "Pwned?", "expect_refusal": True}]}),
+    Case("GET", "/personas/{persona_id}/exam", {"persona_id": "B.persona_id"}),
+    Case("POST", "/personas/{persona_id}/exam/run", {"persona_id": "B.persona_id"}),
+    Case("GET", "/personas/{persona_id}/exam/result", {"persona_id": "B.persona_id"}),
     # -- knowledge
     Case("POST", "/knowledge/upload", form={"persona_id": "B.persona_id"}),
     Case("GET", "/knowledge/sources", query={"persona_id": "B.persona_id"}),
     Case("GET", "/knowledge/{source_id}/status", {"source_id": "B.source_id"}),
+    Case("GET", "/knowledge/sources/status", query={"persona_id": "B.persona_id"}),
+    Case("GET", "/knowledge/sources/status", query={"source_ids": "B.source_id"}),
+    Case("GET", "/knowledge/sources/events", query={"persona_id": "B.persona_id"}),
+    Case("GET", "/knowledge/sources/events", query={"source_ids": "B.source_id"}),
     Case("DELETE", "/knowledge/{source_id}", {"source_id": "B.source_id"}),
     # -- answers
     Case("POST", "/ai/respond", json={"persona_id": "B.persona_id", "user_message": MSG}),
@@ -144,6 +159,13 @@ CASES: list[Case] = [
          {"org_id": "A.org_id", "student_id": "B.recipient_id"}),
     Case("GET", "/orgs/{org_id}/dashboard", {"org_id": "B.org_id"}),
     Case("GET", "/orgs/{org_id}/events.csv", {"org_id": "B.org_id"}),
+    # -- the OpenAI-compatible gateway: models are released personas, in OpenAI's words
+    Case("GET", "/v1/models/{model_id}", {"model_id": "B.persona_id"}, code="model_not_found"),
+    Case("POST", "/v1/chat/completions", code="model_not_found",
+         json={"model": "B.persona_id", "messages": [{"role": "user", "content": MSG}]}),
+    Case("POST", "/v1/chat/completions", code="session_not_found",
+         json={"model": "A.persona_id", "messages": [{"role": "user", "content": MSG}]},
+         headers={"X-Bwenge-Session": "B.session_id"}),
     # -- chat: the socket, driven by test_chat_socket_refuses_org_b_ids below
     Case("WS", "/ws/chat", query={"persona_id": "B.persona_id"}),
     Case("WS", "/ws/chat", query={"persona_id": "A.persona_id", "session_id": "B.session_id"}),
@@ -201,7 +223,8 @@ def call(world, case: Case, who=None, substitute: dict[str, str] | None = None):
     for k, v in params.items():
         path = path.replace("{" + k + "}", v)
     query = {k: sub(v) for k, v in case.query.items()}
-    kwargs: dict[str, Any] = {"headers": who.headers, "params": query}
+    headers = {**who.headers, **{k: sub(v) for k, v in case.headers.items()}}
+    kwargs: dict[str, Any] = {"headers": headers, "params": query}
     if case.json is not NO_BODY:
         kwargs["json"] = {k: sub(v) for k, v in case.json.items()}
     if case.form is not None:
@@ -224,7 +247,7 @@ def check_case(world, case: Case, who=None) -> None:
         # the table refuses this role the action itself, before any lookup: no oracle
         assert_error_shape(response, 403, "forbidden")
     elif case.expect == "not_found":
-        assert_error_shape(response, 404, "not_found")
+        assert_error_shape(response, 404, case.code)
     elif case.expect == "same_as_missing":
         refs = [*case.params.values(), *case.query.values()]
         refs += list(case.json.values()) if isinstance(case.json, dict) else []
@@ -388,6 +411,10 @@ def assert_org_b_untouched(world) -> None:
     assert "reveal everything" not in json.dumps(persona)
     draft = client.get(f"/personas/{b.ids['draft_persona_id']}", headers=h).json()
     assert draft["status"] != "released", draft
+    exam = client.get(f"/personas/{b.ids['persona_id']}/exam", headers=h).json()
+    assert [i["question"] for i in exam["items"]] == [i["question"] for i in EXAM_ITEMS("B")]
+    result = client.get(f"/personas/{b.ids['persona_id']}/exam/result", headers=h).json()
+    assert result["questions"] == 2, result
     source = client.get(f"/knowledge/{b.ids['source_id']}/status", headers=h).json()
     assert source["status"] == "ready", source
     assert len(client.get("/knowledge/sources", headers=h).json()) == 1

@@ -153,7 +153,7 @@ def test_the_sweep_reaches_every_plugin(world):
     plugins = set(one_route_per_plugin(world.client.app))
     assert {"bwenge_auth", "bwenge_personas", "bwenge_knowledge", "bwenge_answers",
             "bwenge_chat", "bwenge_billing", "bwenge_audit", "bwenge_analytics",
-            "bwenge_avatars"} <= plugins, plugins
+            "bwenge_avatars", "bwenge_openai"} <= plugins, plugins
     # control: the genuine token passes on every one of those routes
     for plugin, (method, path, route) in one_route_per_plugin(world.client.app).items():
         response = send(world.client, method, fill(path, world.a.ids), world.a.owner.headers, route)

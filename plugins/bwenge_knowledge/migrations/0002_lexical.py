@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("page", sa.Integer),
         sa.Column("slide", sa.Integer),
+        sa.Column("sentence_vectors", sa.LargeBinary),
     )
     op.create_index("ix_knowledge_lexical_source_id", "knowledge_lexical", ["source_id"])
     op.create_index("ix_knowledge_lexical_persona_id", "knowledge_lexical", ["persona_id"])
@@ -54,6 +55,11 @@ def upgrade() -> None:
             "INSERT INTO knowledge_lexical_fts(rowid, title, section, body) "
             "VALUES (new.id, new.title, new.section, new.body); END"
         )
+        # document frequencies of indexed terms: queries leave common words to the dense side
+        op.execute(
+            "CREATE VIRTUAL TABLE knowledge_lexical_vocab "
+            "USING fts5vocab(knowledge_lexical_fts, 'row')"
+        )
     elif dialect == "postgresql":
         op.execute(
             "ALTER TABLE knowledge_lexical ADD COLUMN tsv tsvector "
@@ -69,6 +75,7 @@ def downgrade() -> None:
     if dialect == "sqlite":
         for trigger in ("ai", "ad", "au"):
             op.execute(f"DROP TRIGGER IF EXISTS knowledge_lexical_{trigger}")
+        op.execute("DROP TABLE IF EXISTS knowledge_lexical_vocab")
         op.execute("DROP TABLE IF EXISTS knowledge_lexical_fts")
     op.drop_table("knowledge_lexical")
     op.drop_column("knowledge_chunks", "section")

@@ -33,22 +33,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from bwenge.contracts.knowledge import RetrievedChunk
 from bwenge.contracts.llm import ChatMessage, LLMRequest
 from bwenge.contracts.personas import Persona
-from bwenge.text import question_terms, terms
+from bwenge.text import question_terms, split_sentences, terms
 
 log = logging.getLogger("bwenge.llm")
 
 #: Sentence embeddings kept between answers (the same material is asked about often).
 SENTENCE_CACHE = 20_000
+#: Characters of a sentence compared by meaning.
+SENTENCE_CHARS = 240
 
 #: Every "no material" answer contains this phrase (engines may test for it).
 NO_MATERIAL_MARKER = "I don't have material on that"
 
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and
 # an upper-case letter, digit or opening quote; line breaks always end one.
-_SENTENCE_END = re.compile(
-    r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9\u00C0-\u024F])|\n\s*\n|\n(?=\s*[-*•\d])"
-)
-_BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.)])\s+")
 _CITATION_LIKE = re.compile(r"\[\d+\]")
 # Sentences that address an AI rather than inform a reader. Never quoted.
 _INJECTION = re.compile(
@@ -77,6 +75,8 @@ _ABOUT_OWN_ANSWER = re.compile(
 )
 _CONTINUES = re.compile(r"(?:it|its|this|these|they|their|that|such|those)\b", re.IGNORECASE)
 _FIRST = re.compile(r"\bfirst\b", re.IGNORECASE)
+# A line of code or a command (an example that finishes an explanation).
+_CODE_LIKE = re.compile(r"[()\[\]{}=<>$]|\w_\w|^\s*(?:>>>|\$|#|\.\.\.)")
 
 _CASUAL = (
     "casual",
@@ -103,7 +103,7 @@ class ExtractiveOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_sentences: int = Field(4, ge=1, le=10, description="Sentences quoted in one answer.")
+    max_sentences: int = Field(5, ge=1, le=10, description="Sentences quoted in one answer.")
     min_relevance: float = Field(
         0.0,
         ge=0.0,
@@ -120,9 +120,9 @@ class ExtractiveOptions(BaseModel):
         "minilm", description="Registered embedder used to compare sentences with the question."
     )
     semantic_sentences: int = Field(
-        24, ge=1, le=200, description="Most sentences embedded for one answer."
+        12, ge=1, le=200, description="Most sentences embedded for one answer (its main cost)."
     )
-    max_chars: int = Field(800, ge=80, le=20_000, description="Upper bound on the answer's length.")
+    max_chars: int = Field(900, ge=80, le=20_000, description="Upper bound on the answer's length.")
     word_delay: float = Field(0.0, ge=0.0, le=1.0, description="Pause between streamed words (s).")
     language: str = Field("english", description="Snowball stemmer language.")
 
@@ -159,16 +159,6 @@ def persona_voice(persona: Persona) -> Voice:
     return Voice(register, greeting.strip(), closing.strip() if isinstance(closing, str) else "")
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences (and bullet/heading lines) of a passage, whitespace-normalised."""
-    out = []
-    for raw in _SENTENCE_END.split(text):
-        sentence = " ".join(_BULLET.sub("", raw or "").split())
-        if sentence:
-            out.append(sentence)
-    return out
-
-
 @dataclass
 class _Candidate:
     passage: int  # index into request.passages
@@ -180,19 +170,39 @@ class _Candidate:
     rank: float = 0.0
 
 
-#: ``similarity(question, sentences)`` -> one cosine per sentence.
-Similarity = Callable[[str, Sequence[str]], Sequence[float]]
+#: ``similarity(question, sentences, vectors=None)`` -> one cosine per sentence;
+#: ``vectors[i]``, when given, is sentence i's stored vector (nothing to embed).
+Similarity = Callable[..., Sequence[float]]
+
+
+def _stored_vectors(passages: list[RetrievedChunk]) -> dict[tuple[int, int], Any]:
+    """(passage, line) -> the vector ingestion stored for that line of the passage."""
+    import numpy as np
+
+    out: dict[tuple[int, int], Any] = {}
+    for p_index, passage in enumerate(passages):
+        raw = passage.sentence_vectors
+        if not raw:
+            continue
+        rows = np.frombuffer(raw, dtype=np.float16)
+        lines = len(split_sentences(passage.text))
+        if not lines or rows.size % lines:
+            continue  # stored for another split of the text: not usable
+        rows = rows.reshape(lines, -1).astype(np.float32)
+        for line in range(lines):
+            out[(p_index, line)] = rows[line]
+    return out
 
 
 def select_sentences(
     question: str,
     passages: list[RetrievedChunk],
     *,
-    max_sentences: int = 4,
+    max_sentences: int = 5,
     extra_terms: list[str] = (),
     language: str = "english",
     similarity: Similarity | None = None,
-    semantic_sentences: int = 24,
+    semantic_sentences: int = 12,
     min_relevance: float = 0.0,
     topic: str | None = None,
 ) -> list[_Candidate]:
@@ -214,9 +224,15 @@ def select_sentences(
     if not passages:
         return []
     candidates: list[_Candidate] = []
+    # Every quotable line by place, short ones (a code line, "Note") included: they may
+    # finish a chosen sentence's thought, though they are never chosen on their own.
+    lines: dict[tuple[int, int], str] = {}
     for p_index, passage in enumerate(passages):
         for s_index, sentence in enumerate(split_sentences(passage.text)):
-            if len(sentence.split()) < 4 or _INJECTION.search(sentence):
+            if _INJECTION.search(sentence):
+                continue
+            lines[(p_index, s_index)] = sentence
+            if len(sentence.split()) < 4:
                 continue
             candidates.append(
                 _Candidate(p_index, s_index, sentence, Counter(terms(sentence, language)))
@@ -237,9 +253,25 @@ def select_sentences(
         c.coverage = sum(w for t, w in weight.items() if c.terms.get(t)) / total
 
     if similarity is not None:
-        near = [c for c in candidates if c.passage < 3][:semantic_sentences]
+        stored = _stored_vectors(passages)
+        # Sentences whose vectors ingestion stored cost nothing to compare. Others
+        # are embedded now, the answer's main cost: every sentence of the best
+        # passage, then the lexically strongest of the next two, up to the cap.
+        free = [c for c in candidates if (c.passage, c.position) in stored]
+        first = [c for c in candidates if c.passage == 0 and c not in free]
+        others = sorted(
+            (c for c in candidates if 0 < c.passage < 3 and c not in free),
+            key=lambda c: c.coverage,
+            reverse=True,
+        )
+        near = free + (first + others)[:semantic_sentences]
         try:
-            scores = similarity(topic or question, [c.text for c in near])
+            # a sentence's opening carries its meaning; long ones cost the most to embed
+            scores = similarity(
+                topic or question,
+                [c.text[:SENTENCE_CHARS] for c in near],
+                vectors=[stored.get((c.passage, c.position)) for c in near],
+            )
         except Exception:  # noqa: BLE001 - an embedder failure must not cost the answer
             log.warning("Sentence similarity failed; choosing by lexical evidence", exc_info=True)
             scores = []
@@ -257,30 +289,63 @@ def select_sentences(
             c.rank = c.coverage + 0.1 * prior + 0.2 * order
 
     ranked = sorted(candidates, key=lambda c: c.rank, reverse=True)
-    chosen: list[_Candidate] = [ranked[0]]
+    best = ranked[0]
+    chosen: list[_Candidate] = [best]
+    # A short window: what follows the best sentence usually finishes its thought (the
+    # example, the method to call, the exception to catch).
+    by_place = {(c.passage, c.position): c for c in candidates}
+    window: list[_Candidate] = []
+    for step in (1, 2, 3):
+        place = (best.passage, best.position + step)
+        if place not in lines or len(chosen) >= max_sentences:
+            break
+        line = lines[place]
+        # the next line always; further ones while they continue it or are code-like
+        if step > 1 and not (_CONTINUES.match(line) or _CODE_LIKE.search(line)):
+            break
+        if len(line.split()) < 2 and not _CODE_LIKE.search(line):
+            break  # a stray number or word, not the rest of the thought
+        window.append(by_place.get(place) or _Candidate(place[0], place[1], line, Counter()))
+    chosen += window[:1]
+    # Another source nearly as close to the question is quoted too: the asker sees
+    # both places the answer may be.
+    elsewhere = next(
+        (
+            c
+            for c in ranked[1:]
+            if passages[c.passage].source_id != passages[best.passage].source_id
+            and c.rank >= 0.85 * best.rank
+            and not any(_similar(c.terms, o.terms) for o in chosen)
+        ),
+        None,
+    )
+    if elsewhere is not None and len(chosen) < max_sentences:
+        chosen.append(elsewhere)
+    for c in window[1:]:
+        if len(chosen) < max_sentences:
+            chosen.append(c)
     for c in ranked[1:]:
-        if len(chosen) == max_sentences:
+        if len(chosen) >= max_sentences:
             break
-        if c.rank < 0.8 * chosen[0].rank or c.coverage < min_relevance:
+        if c.rank < 0.8 * best.rank or c.coverage < min_relevance:
             break
-        if any(_similar(c.terms, o.terms) for o in chosen):
+        if c in chosen or any(_similar(c.terms, o.terms) for o in chosen):
             continue
         chosen.append(c)
-    # The sentence after a chosen one often finishes its thought ("It is stored in ...",
-    # or a short definition's example): quote it too while there is room.
-    by_place = {(c.passage, c.position): c for c in candidates}
-    for c in list(chosen):
         follower = by_place.get((c.passage, c.position + 1))
         if (
             len(chosen) < max_sentences
             and follower is not None
             and follower not in chosen
-            and (_CONTINUES.match(follower.text) or len(c.text.split()) < 14)
+            and _CONTINUES.match(follower.text)
         ):
             chosen.append(follower)
-    # Reading order: passages in the engine's order (it ranked them on more evidence
-    # than one sentence), sentences as written.
-    chosen.sort(key=lambda c: (c.passage, c.position))
+    # Reading order: passages by their best sentence (whose rank already weighs the
+    # engine's order of the passages), sentences as written.
+    first_seen: dict[int, int] = {}
+    for i, c in enumerate(chosen):
+        first_seen.setdefault(c.passage, i)
+    chosen.sort(key=lambda c: (first_seen[c.passage], c.position))
     return chosen
 
 
@@ -295,7 +360,9 @@ class SentenceSimilarity:
         self._size = cache_size
         self._lock = threading.Lock()
 
-    def __call__(self, question: str, sentences: Sequence[str]) -> list[float]:
+    def __call__(
+        self, question: str, sentences: Sequence[str], vectors: Sequence[Any] | None = None
+    ) -> list[float]:
         import numpy as np
 
         if self._embedder is None:
@@ -303,16 +370,26 @@ class SentenceSimilarity:
         embed = getattr(self._embedder, "embed_array", None) or (
             lambda texts: np.asarray(self._embedder.embed(texts), dtype=np.float32)
         )
+        given = list(vectors) if vectors is not None else [None] * len(sentences)
         with self._lock:
-            missing = [t for t in dict.fromkeys(sentences) if t not in self._cache]
-        vectors = embed([question, *missing])
-        q = _unit(vectors[0])
+            missing = [
+                t
+                for t in dict.fromkeys(
+                    t for t, v in zip(sentences, given, strict=True) if v is None
+                )
+                if t not in self._cache
+            ]
+        embedded = embed([question, *missing])
+        q = _unit(embedded[0])
         with self._lock:
-            for text, vector in zip(missing, vectors[1:], strict=True):
+            for text, vector in zip(missing, embedded[1:], strict=True):
                 self._cache[text] = _unit(vector)
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
-            rows = [self._cache.get(t) for t in sentences]
+            rows = [
+                _unit(v) if v is not None else self._cache.get(t)
+                for t, v in zip(sentences, given, strict=True)
+            ]
         return [float(np.dot(q, r)) if r is not None else 0.0 for r in rows]
 
 

@@ -171,9 +171,11 @@ class OpenAIProvider:
 
         stream = None
         finished = False
+        chunks = 0  # received so far: a failure after the first is a dropped stream
         try:
             stream = await self.client().chat.completions.create(**kwargs)
             async for chunk in stream:
+                chunks += 1
                 if chunk.usage is not None:
                     u = chunk.usage
                     yield Usage(
@@ -199,6 +201,8 @@ class OpenAIProvider:
         except openai.APITimeoutError as exc:
             raise LLMProviderError(f"{o.model}: no response within {o.timeout:g} s") from exc
         except openai.APIConnectionError as exc:
+            if stream is not None:  # it answered, then the connection broke
+                raise LLMProviderError(_dropped(o, chunks, exc)) from exc
             raise LLMProviderError(
                 f"{o.model}: cannot reach {o.base_url or 'OpenAI'}: {exc}"
             ) from exc
@@ -209,14 +213,24 @@ class OpenAIProvider:
         except Exception as exc:
             # The HTTP library's own errors (stream dropped midway, read timeout) surface raw.
             if type(exc).__module__.split(".")[0] in {"httpx", "httpx2", "httpcore", "h11"}:
+                if stream is not None:
+                    raise LLMProviderError(_dropped(o, chunks, exc)) from exc
                 raise LLMProviderError(
-                    f"{o.model}: stream failed: {type(exc).__name__}: {exc}"
+                    f"{o.model}: request failed: {type(exc).__name__}: {exc}"
                 ) from exc
             raise
         finally:
             if stream is not None:
                 with contextlib.suppress(Exception):  # a broken connection may fail to close too
                     await stream.close()
+
+
+def _dropped(o, chunks: int, exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    return (
+        f"{o.model}: the stream from {o.base_url or 'OpenAI'} was cut off after {chunks} "
+        f"chunk(s): {type(cause).__name__}: {_short(str(cause)) or 'connection closed'}"
+    )
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -1,0 +1,1 @@
+"""Outgoing mail: the ``log`` and ``smtp`` senders and the ``"mail"`` service."""
