@@ -122,7 +122,9 @@ def _frame(event: AnswerEvent, request_id: str) -> ServerSentEvent:
     return _sse("error", {"code": event.code, "message": event.message, "request_id": request_id})
 
 
-@router.get("/sessions", operation_id="answers.list_sessions", responses=ok(SessionList))
+@router.get(
+    "/sessions", operation_id="answers.list_sessions", responses=merge(ok(SessionList), errors(404))
+)
 async def my_sessions(
     persona_id: str | None = Query(None, max_length=64),
     limit: int = Query(50, ge=1, le=200),

@@ -16,7 +16,7 @@ class OtherConsole:
     def register_routes(self, register):
         router = APIRouter()
 
-        @router.get("/console/", **PUBLIC_ROUTE)
+        @router.get("/console/", include_in_schema=False, **PUBLIC_ROUTE)
         async def page():
             return HTMLResponse("<!doctype html><title>Another console</title>")
 
