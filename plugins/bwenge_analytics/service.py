@@ -290,9 +290,19 @@ class AnalyticsService:
                 "peak_usage_day": peak,
                 "daily_messages": daily,
             },
+            "top_questions": self._top_questions(scope, start, end),
             "scope": scope.label,
             "generated_at": utcnow().isoformat(),
         }
+
+    def _top_questions(self, scope: Scope, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Asked most often, from the conversations the answers service keeps
+        (empty without it)."""
+        answers = self.kernel.services.get("answers")
+        top = getattr(answers, "top_questions", None)
+        if top is None or scope.empty:
+            return []
+        return top(scope.org_id, start, end, scope.persona_ids, self.settings.top_questions)
 
     def weekly_report(self, principal: Principal, org_id: str, week_offset: int = 0,
                       now: datetime | None = None) -> dict[str, Any]:

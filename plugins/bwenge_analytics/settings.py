@@ -25,4 +25,6 @@ class AnalyticsSettings(BaseModel):
         1, ge=1, le=52, description="How many finished weeks the job makes sure are stored.",
     )
     top_personas: int = Field(5, ge=1, le=100, description="Personas listed in a weekly report.")
+    top_questions: int = Field(10, ge=0, le=100,
+                               description="Most-asked questions in a weekly report (0: none).")
     export_max_rows: int = Field(1_000_000, ge=1, description="Row cap of one CSV export.")

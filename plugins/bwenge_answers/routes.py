@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -16,7 +17,7 @@ from bwenge.contracts.answers import AnswerEvent
 from bwenge.domain import Principal
 from bwenge.logs import request_id_var
 
-from .schemas import RESPOND_EXAMPLE, SSE_RESPONSE, AnswerOut, SessionMessages
+from .schemas import RESPOND_EXAMPLE, SSE_RESPONSE, AnswerOut, SessionList, SessionMessages
 from .service import AnswerEngine, Exchange
 
 router = APIRouter(tags=["answers"])
@@ -119,6 +120,19 @@ def _frame(event: AnswerEvent, request_id: str) -> ServerSentEvent:
     if event.type == "answer":
         return _sse("answer", event.answer.model_dump(mode="json", exclude={"complete"}))
     return _sse("error", {"code": event.code, "message": event.message, "request_id": request_id})
+
+
+@router.get(
+    "/sessions", operation_id="answers.list_sessions", responses=merge(ok(SessionList), errors(404))
+)
+async def my_sessions(
+    persona_id: str | None = Query(None, max_length=64),
+    limit: int = Query(50, ge=1, le=200),
+    principal: Principal = Depends(require("session.read_own")),
+    answers: AnswerEngine = Depends(engine),
+):
+    """The caller's own conversations (optionally with one persona), most recent first."""
+    return {"sessions": await asyncio.to_thread(answers.sessions, principal, persona_id, limit)}
 
 
 @router.get(

@@ -44,3 +44,18 @@ SSE_RESPONSE = {
     "(the /ai/respond body) or `error` ({code, message, request_id}).",
     "content": {"text/event-stream": {"schema": {"type": "string"}, "example": SSE_EXAMPLE}},
 }
+
+
+class SessionSummary(BaseModel):
+    session_id: str
+    persona_id: str
+    title: str = Field(description="the conversation's first question")
+    message_count: int
+    created_at: str
+    updated_at: str
+
+
+class SessionList(BaseModel):
+    """``GET /sessions``: the caller's own conversations, most recent first."""
+
+    sessions: list[SessionSummary]

@@ -16,7 +16,9 @@ import inspect
 import logging
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -39,6 +41,7 @@ from .prompt import build_messages
 from .settings import AnswersSettings
 
 log = logging.getLogger("bwenge.answers")
+_QUESTION_NOISE = re.compile(r"[\W_]+", re.UNICODE)  # what two askings of one question differ in
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 _FOLLOW_UP = re.compile(
@@ -179,6 +182,92 @@ class AnswerEngine:
                 .limit(max(limit, 0))
             ).all()
             return [_stored(r) for r in rows], total
+
+    def sessions(
+        self, principal: Principal, persona_id: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The caller's own conversations, most recently active first, each titled
+        by its first question. ``persona_id`` must be a persona of the caller's org."""
+        if persona_id is not None:
+            store = self.kernel.services.get("personas")
+            if store is None or store.get(principal.org_id, persona_id) is None:
+                raise NotFound("Persona not found")
+        with self.kernel.db.session() as s:
+            query = select(SessionRow).where(
+                SessionRow.org_id == principal.org_id, SessionRow.user_id == principal.user_id
+            )
+            if persona_id:
+                query = query.where(SessionRow.persona_id == persona_id)
+            rows = s.scalars(
+                query.order_by(SessionRow.updated_at.desc(), SessionRow.id).limit(max(limit, 0))
+            ).all()
+            ids = [r.id for r in rows]
+            first = (
+                select(MessageRow.session_id, func.min(MessageRow.seq).label("seq"))
+                .where(MessageRow.session_id.in_(ids), MessageRow.sender == "user")
+                .group_by(MessageRow.session_id)
+                .subquery()
+            )
+            titles = (
+                dict(
+                    s.execute(
+                        select(MessageRow.session_id, MessageRow.content).join(
+                            first,
+                            (MessageRow.session_id == first.c.session_id)
+                            & (MessageRow.seq == first.c.seq),
+                        )
+                    ).all()
+                )
+                if ids
+                else {}
+            )
+        return [
+            {
+                "session_id": r.id,
+                "persona_id": r.persona_id,
+                "title": (titles.get(r.id) or "")[:120],
+                "message_count": r.message_count,
+                "created_at": r.created_at.isoformat(),
+                "updated_at": r.updated_at.isoformat(),
+            }
+            for r in rows
+        ]
+
+    def top_questions(
+        self,
+        org_id: str,
+        start: datetime,
+        end: datetime,
+        persona_ids: frozenset[str] | None = None,
+        limit: int = 10,
+        scan: int = 20_000,
+    ) -> list[dict[str, Any]]:
+        """The questions asked most often in ``[start, end)`` (of the most recent
+        ``scan``), the same question counted once however it was capitalised or
+        punctuated, and shown as first asked; ``persona_ids`` narrows to those
+        personas. Ties keep the order questions were first asked in."""
+        query = select(MessageRow.content).where(
+            MessageRow.org_id == org_id,
+            MessageRow.sender == "user",
+            MessageRow.created_at >= start,
+            MessageRow.created_at < end,
+        )
+        if persona_ids is not None:
+            if not persona_ids:
+                return []
+            query = query.join(SessionRow, SessionRow.id == MessageRow.session_id).where(
+                SessionRow.persona_id.in_(persona_ids)
+            )
+        with self.kernel.db.session() as s:
+            texts = s.scalars(query.order_by(MessageRow.created_at.desc()).limit(scan)).all()
+        counts: Counter[str] = Counter()
+        shown: dict[str, str] = {}
+        for text in reversed(texts):  # oldest first: a question shows as first asked
+            key = _QUESTION_NOISE.sub(" ", text.casefold()).strip()
+            if key:
+                counts[key] += 1
+                shown.setdefault(key, text.strip()[:300])
+        return [{"question": shown[k], "count": n} for k, n in counts.most_common(limit)]
 
     def _recent_turns(self, session_id: str) -> list[ChatMessage]:
         """The last ``history_turns`` complete exchanges, as alternating chat turns."""

@@ -103,3 +103,29 @@ async def after_subscription_change(kernel, event):
 @hookimpl
 async def after_payment_settle(kernel, event):
     await _record(kernel, event, "payment.settle", "transaction", event.data.get("transaction_id"))
+
+
+@hookimpl
+async def after_session_start(kernel, event):
+    await _record(
+        kernel,
+        event,
+        "conversation.start",
+        "session",
+        event.data.get("session_id"),
+        {"persona_id": event.data.get("persona_id")},
+    )
+
+
+@hookimpl
+async def after_message_answer(kernel, event):
+    # Who asked which persona, when, and what it cited; never the text itself.
+    data = event.data
+    await _record(
+        kernel,
+        event,
+        "message.answer",
+        "message",
+        data.get("message_id"),
+        {k: data.get(k) for k in ("persona_id", "session_id", "provider", "citations")},
+    )

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import deque
 from typing import Any
+from urllib.parse import urlsplit
 
 from bwenge_rest.deps import authenticate, authorize, get_kernel, require
 from bwenge_rest.openapi import ok
@@ -58,7 +59,27 @@ class Refused(Exception):
 
 
 def allowed_origins(kernel: Kernel, settings: ChatSettings) -> set[str]:
-    return {o.rstrip("/") for o in [*kernel.core.server.cors_origins, *settings.allowed_origins]}
+    origins = [*kernel.core.server.cors_origins, *settings.allowed_origins]
+    public_url = kernel.core.server.public_url
+    if settings.allow_same_origin and public_url:
+        parts = urlsplit(public_url)
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return {o.rstrip("/").lower() for o in origins}
+
+
+def origin_allowed(websocket: WebSocket, kernel: Kernel, settings: ChatSettings) -> bool:
+    """A browser's ``Origin`` must be this server's own (the console, same scheme
+    family, host and port as the handshake's ``Host``) or a configured one."""
+    origin = websocket.headers.get("origin")
+    if not origin:
+        return True  # not a browser: scripts and apps authenticate like any API client
+    origin = origin.rstrip("/").lower()
+    if settings.allow_same_origin:
+        parts = urlsplit(origin)
+        host = (websocket.headers.get("host") or "").lower()
+        if host and parts.scheme in ("http", "https") and parts.netloc == host:
+            return True
+    return origin in allowed_origins(kernel, settings)
 
 
 def token_query_allowed(kernel: Kernel, settings: ChatSettings) -> bool:
@@ -247,8 +268,7 @@ async def chat_socket(websocket: WebSocket):
         return await _refuse(websocket, protocol.INTERNAL, "chat is not running")
     settings = hub.settings
 
-    origin = websocket.headers.get("origin")
-    if origin and origin.rstrip("/") not in allowed_origins(kernel, settings):
+    if not origin_allowed(websocket, kernel, settings):
         # Refuse the handshake itself (HTTP 403): a cross-site page gets no socket at all.
         return await websocket.close(protocol.POLICY, "origin not allowed")
     if hub.draining:

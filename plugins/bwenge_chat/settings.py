@@ -17,6 +17,11 @@ class ChatSettings(BaseModel):
         default_factory=list,
         description="Browser origins allowed to open the socket, besides server.cors_origins.",
     )
+    allow_same_origin: bool = Field(
+        True,
+        description="Accept browser sockets from the server's own origin (the console: the "
+        "Origin's host and port equal the handshake's Host, or server.public_url).",
+    )
     ticket_ttl_seconds: int = Field(30, ge=1, le=600)
     auth_timeout_seconds: float = Field(10.0, gt=0, description="Wait this long for an auth frame.")
     idle_timeout_seconds: float = Field(

@@ -1,5 +1,8 @@
 """Pure-ASGI middleware (cheaper than BaseHTTPMiddleware): request ids,
-security headers and an access log line carrying the request id."""
+security headers and an access log line carrying the request id.
+
+API responses get ``Content-Security-Policy: default-src 'none'``; a route that
+serves browser pages (the console) sets its own policy, which is then kept."""
 
 from __future__ import annotations
 
@@ -62,7 +65,8 @@ class RequestContextMiddleware:
             scope["state"] = state = {}
         state["request_id"] = rid
         path = scope.get("path", "")
-        extra = self.docs_headers if path.startswith(DOCS_PATHS) else self.api_headers
+        api_headers, page_headers = self.api_headers, self.docs_headers
+        extra = page_headers if path.startswith(DOCS_PATHS) else api_headers
         rid_header = (b"x-request-id", rid.encode())
         logging_on = scope_type == "http" and access_log.isEnabledFor(logging.INFO)
         start = time.perf_counter() if logging_on else 0.0
@@ -74,7 +78,16 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = message.get("headers")
                 headers = list(headers) if headers is not None else []
-                headers.extend(extra)
+                if extra is api_headers:
+                    for name, _ in headers:
+                        if name == b"content-security-policy":  # the route's own policy
+                            extra_now = page_headers
+                            break
+                    else:
+                        extra_now = extra
+                    headers.extend(extra_now)
+                else:
+                    headers.extend(extra)
                 headers.append(rid_header)
                 message["headers"] = headers
             await send(message)

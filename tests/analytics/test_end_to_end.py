@@ -66,3 +66,33 @@ def test_questions_and_quizzes_flow_into_reports(client, make_user):
     theirs = client.get(f"/orgs/{outsider.org_id}/reports/weekly",
                         headers=outsider.headers).json()
     assert theirs["total_messages"] == 0 and theirs["top_personas"] == []
+
+
+def test_most_asked_questions_in_the_weekly_report(client, make_user):
+    owner = make_user(client)
+    expert = make_user(client, role="expert", org=owner)
+    students = [make_user(client, role="recipient", org=owner) for _ in range(2)]
+    chemistry = make_persona(client, owner, "Chemistry Tutor")
+    physics = make_persona(client, expert, "Physics Tutor")
+    for persona in (chemistry, physics):
+        r = client.post(f"/personas/{persona}/release", headers=owner.headers,
+                        json={"override": True, "reason": "top questions test"})
+        assert r.status_code == 200, r.text
+    asked = [(students[0], chemistry, "What is a covalent bond?"),
+             (students[1], chemistry, "what is a  covalent bond"),
+             (students[1], chemistry, "And an ionic bond?"),
+             (students[0], physics, "What is inertia?")]
+    for student, persona, question in asked:
+        r = client.post("/ai/respond", headers=student.headers,
+                        json={"persona_id": persona, "user_message": question})
+        assert r.status_code == 200, r.text
+
+    report = client.get(f"/orgs/{owner.org_id}/reports/weekly", headers=owner.headers).json()
+    assert report["top_questions"] == [
+        {"question": "What is a covalent bond?", "count": 2},
+        {"question": "And an ionic bond?", "count": 1},
+        {"question": "What is inertia?", "count": 1},
+    ]
+    # an expert sees the questions put to their own personas only
+    theirs = client.get(f"/orgs/{owner.org_id}/reports/weekly", headers=expert.headers).json()
+    assert theirs["top_questions"] == [{"question": "What is inertia?", "count": 1}]

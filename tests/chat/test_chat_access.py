@@ -140,6 +140,42 @@ async def test_origin_checked_against_configured_origins(make_stack, serve):
             assert (await recv_json(ws))["type"] == "session_info"
 
 
+async def test_same_origin_browser_socket_accepted_by_default(make_stack, serve):
+    """The console opens the socket from the server's own origin; no configuration needed."""
+    stack = make_stack()
+    user = stack.user()
+    persona_id = stack.persona()
+    with serve(stack) as server:
+        own = f"http://127.0.0.1:{server.port}"
+        url = f"{server.ws}/ws/chat?persona_id={persona_id}&ticket={await ticket_for(server, user)}"
+        async with connect(url, origin=own) as ws:
+            assert (await recv_json(ws))["type"] == "session_info"
+        # Another site, another port of the same host, or the same host:port over a
+        # scheme a page can't have are all someone else's pages.
+        for other in (
+            "https://evil.example.com",
+            f"http://127.0.0.1:{server.port + 1}",
+            f"http://localhost:{server.port}",
+            f"file://127.0.0.1:{server.port}",
+            "null",
+        ):
+            url = f"{server.ws}/ws/chat?persona_id={persona_id}&ticket=unused"
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(url, origin=other)
+            assert refused.value.response.status_code == 403, other
+
+
+async def test_same_origin_can_be_turned_off(make_stack, serve):
+    stack = make_stack(chat={"allow_same_origin": False})
+    user = stack.user()
+    persona_id = stack.persona()
+    with serve(stack) as server:
+        url = f"{server.ws}/ws/chat?persona_id={persona_id}&ticket={await ticket_for(server, user)}"
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(url, origin=f"http://127.0.0.1:{server.port}")
+        assert refused.value.response.status_code == 403
+
+
 async def test_per_user_connection_limit_and_idle_timeout(make_stack, serve):
     stack = make_stack(chat={"max_connections_per_user": 2, "idle_timeout_seconds": 0.6})
     user = stack.user()

@@ -107,7 +107,7 @@ OWN_IDS = {
     "key_id": "key_id",
     "transaction_id": "transaction_id",
 }
-FIXED = {"provider": "stripe", "asset": "avatars/none.glb"}
+FIXED = {"provider": "stripe", "asset": "avatars/none.glb", "name": "js/app.js"}
 
 
 def fill(path: str, ids: dict[str, str]) -> str:

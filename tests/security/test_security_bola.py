@@ -131,6 +131,7 @@ CASES: list[Case] = [
          json={"persona_id": "A.persona_id", "session_id": "B.session_id", "user_message": MSG}),
     Case("GET", "/sessions/{session_id}/messages", {"session_id": "B.session_id"},
          control_as="recipient"),
+    Case("GET", "/sessions", query={"persona_id": "B.persona_id"}, control_as="recipient"),
     # -- avatars
     Case("GET", "/3d/persona/{persona_id}", {"persona_id": "B.persona_id"}),
     Case("POST", "/3d/persona/{persona_id}/upload", {"persona_id": "B.persona_id"},
@@ -175,6 +176,7 @@ NOT_ORG_OBJECTS = {
     ("POST", "/webhooks/payment/{provider}"): "a payment provider's name; its events are signed",
     ("GET", "/assets/{asset:path}"): "the signed URL is the credential (tampering, expiry and "
                                      "traversal: tests/avatars/test_signed_urls.py)",
+    ("GET", "/console/{name:path}"): "the console's own shipped files (tests/console)",
 }
 
 # Cases whose failure is a known bug that is not ours to fix (see the report); strict,
