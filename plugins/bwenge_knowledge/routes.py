@@ -117,7 +117,7 @@ async def list_sources(
 @router.get(
     "/sources/status",
     operation_id="knowledge.sources_status",
-    responses=merge(ok(SourcesStatus), errors(404)),
+    responses=merge(ok(SourcesStatus), errors(400, 404)),
 )
 async def sources_status(
     request: Request,
@@ -147,7 +147,7 @@ async def sources_status(
     response_class=StreamingResponse,
     responses=merge(
         ok(media_type="text/event-stream", description="status, deleted, then settled"),
-        errors(404),
+        errors(400, 404),
     ),
 )
 async def sources_events(
