@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bwenge.contracts.exams import ExamSummary
 from bwenge.contracts.knowledge import RetrievedChunk
-from bwenge.contracts.personas import Persona, visible_to
+from bwenge.contracts.personas import Persona
 from bwenge.db import Base, UTCDateTime
 from bwenge.domain import Principal
 from bwenge.errors import NotFound, ServiceUnavailable
@@ -101,13 +101,8 @@ class ExamService:
         self.kernel = kernel
 
     def persona_for(self, principal: Principal, persona_id: str) -> Persona:
-        store = self.kernel.services.get("personas")
-        if store is None:
-            raise ServiceUnavailable("No persona store is active (enable the personas plugin).")
-        persona = store.get(principal.org_id, persona_id) if isinstance(persona_id, str) else None
-        if not visible_to(persona, principal):
-            raise NotFound("Persona not found")
-        return persona
+        """The persona if the caller may see it (the answer engine decides, as for asking)."""
+        return self.kernel.service("answers").persona_for(principal, persona_id)
 
     # -- for callers ----------------------------------------------------------------------
 
