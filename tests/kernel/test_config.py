@@ -157,7 +157,7 @@ def test_bad_value_from_a_secret_file_names_the_file(tmp_path):
     result = _run(
         ["config", "check"], tmp_path, BWENGE_ENV="testing", BWENGE_SECRETS_DIR=str(secrets)
     )
-    assert result.returncode == 2
+    assert result.returncode == 3  # configuration
     assert "server.port" in result.stderr and str(secrets / "server__port") in result.stderr
     assert "Traceback" not in result.stderr
 

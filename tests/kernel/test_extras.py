@@ -69,7 +69,7 @@ def run_without(tmp_path, modules: str, *args: str, **env: str):
 )
 def test_config_check_names_the_missing_extra(tmp_path, blocked, env, key, extra):
     result = run_without(tmp_path, blocked, "config", "check", **env)
-    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.returncode == 3, result.stdout + result.stderr  # configuration
     err = " ".join(result.stderr.split())  # rich wraps long lines
     assert key in err and f"pip install '{extra}'" in err, err
     assert "Traceback" not in result.stderr
@@ -79,7 +79,7 @@ def test_serve_refuses_to_start_without_the_extra(tmp_path):
     result = run_without(
         tmp_path, "psycopg", "serve", BWENGE_DATABASE__URL="postgresql://bwenge@127.0.0.1/bwenge"
     )
-    assert result.returncode == 2
+    assert result.returncode == 3  # configuration
     assert "bwenge[postgres]" in " ".join(result.stderr.split())
 
 
