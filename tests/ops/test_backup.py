@@ -207,7 +207,7 @@ def test_restore_refuses_a_schema_this_installation_does_not_know(backed_up, tmp
     _rewrite(backed_up["archive"], archive, newer)
     data_dir = tmp_path / "data"
     result = cli_in_process("restore", str(archive), env=base_env(tmp_path, data_dir))
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a failure, not a usage error (docs/cli.md)
     message = " ".join(result.output.split())
     assert "schema revisions this installation doesn't know (f00dfeed0001)" in message
     assert not data_dir.exists() or not any(data_dir.iterdir())
@@ -221,14 +221,14 @@ def test_restore_refuses_a_damaged_archive_and_a_used_data_dir(backed_up, tmp_pa
     _rewrite(backed_up["archive"], archive, damaged)
     data_dir = tmp_path / "data"
     result = cli_in_process("restore", str(archive), env=base_env(tmp_path, data_dir))
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a failure, not a usage error (docs/cli.md)
     assert "damaged (checksum)" in " ".join(result.output.split())
     assert not data_dir.exists() or not any(data_dir.iterdir())
 
     data_dir.mkdir(exist_ok=True)
     (data_dir / "something.txt").write_text("in use")
     result = cli_in_process("restore", str(backed_up["archive"]), env=base_env(tmp_path, data_dir))
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a failure, not a usage error (docs/cli.md)
     assert "needs an empty data dir" in " ".join(result.output.split())
     assert sorted(p.name for p in data_dir.iterdir()) == ["something.txt"]
 
