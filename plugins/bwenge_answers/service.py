@@ -332,7 +332,7 @@ class AnswerEngine:
         rid = request_id_var.get()
         try:
             sid, new = self._find_session(principal, persona_id, session_id)
-            history = [] if new else self._recent_turns(sid)  # before this question is stored
+            stored = [] if new else self._recent_turns(sid)  # before this question is stored
             question_id, seq = await self._store_question(principal, persona_id, sid, new, question)
         except BaseException:
             if retrieval is not None:
@@ -343,7 +343,7 @@ class AnswerEngine:
             n = self.settings.history_turns
             history = list(history)[-2 * n :] if n else []
         else:
-            history = [] if new else self._recent_turns(sid)
+            history = stored
         if not history and context.get("conversation_history"):
             history = _client_history(context["conversation_history"], self.settings.history_turns)
         exchange = Exchange(

@@ -51,7 +51,8 @@ from .common import (
 FORMAT = "bwenge-backup"
 DB_MEMBER = "database/bwenge.db"
 # derived or transient state under data_dir that a backup leaves out
-TOP_LEVEL_SKIPPED = {"chroma", "prometheus-multiproc"}
+# run/: this process's worker identity lock; secrets/ stay out of archives (see docs)
+TOP_LEVEL_SKIPPED = {"chroma", "prometheus-multiproc", "run", "secrets"}
 SKIPPED_DIRS = {".incoming"}
 SKIPPED_SUFFIXES = (".part", ".db-wal", ".db-shm", ".db-journal")
 
