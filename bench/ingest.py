@@ -10,8 +10,9 @@ Printed, all in the same run and process (model loaded and parser warm first):
   embedding, Chroma upsert, database commit) until ``GET .../status`` says ready;
 * (b) the same steps called directly: the PDF loader's structured extraction (pypdf
   text with font sizes, headings -> section paths), SentenceSplitter chunking per
-  section, embedding with the section path, same settings, no storage, no child
-  process, no lexical index;
+  section, embedding with the section path, embedding each chunk's sentences
+  (``knowledge.sentence_vectors``), same settings, no storage, no child process, no
+  lexical index;
 * (c) for reference, plain ``pypdf`` ``extract_text`` of every page: what reading the
   document's structure costs on top;
 * pages/s for (a) and (b) and the ratio (a)/(b) (target >= 0.85).
@@ -71,6 +72,19 @@ def bare(path: Path, kernel) -> tuple[float, int]:
     ]
     for start in range(0, len(chunks), settings.embed_batch_size):
         embedder.embed(chunks[start : start + settings.embed_batch_size])
+    if settings.sentence_vectors:  # each chunk's sentences, as ingestion stores them
+        from bwenge_knowledge.service import SENTENCE_CHARS
+
+        from bwenge.text import split_sentences
+
+        pieces = [piece for d in docs for piece in splitter.split_text(d.text)]
+        for start in range(0, len(pieces), settings.embed_batch_size):
+            sentences = [
+                s[:SENTENCE_CHARS]
+                for piece in pieces[start : start + settings.embed_batch_size]
+                for s in split_sentences(piece)
+            ]
+            embedder.embed(sentences)
     return time.perf_counter() - started, len(chunks)
 
 

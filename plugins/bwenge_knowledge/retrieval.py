@@ -12,8 +12,10 @@ decision.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bwenge.contracts.knowledge import RetrievedChunk
@@ -22,6 +24,16 @@ from bwenge.text import question_terms, terms
 from . import lexical
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(4, thread_name_prefix="bwenge-lexical")
+        return _executor
 
 
 def _int(value: Any) -> int | None:
@@ -76,12 +88,15 @@ class HybridRetriever:
             return []
         started = time.perf_counter()
         n = max(self.settings.retrieval_candidates, k)
-        dense = self._dense(org_id, persona_id, query, n, ready)
-        words = (
-            lexical.search(self.kernel.db, persona_id, query, n)
+        # The full-text query runs while the question is embedded and the vectors are
+        # searched (SQLite and ONNX both release the GIL).
+        words_future = (
+            _pool().submit(lexical.search, self.kernel.db, persona_id, query, n)
             if self.settings.lexical and self.kernel.db is not None
-            else []
+            else None
         )
+        dense = self._dense(org_id, persona_id, query, n, ready)
+        words = words_future.result() if words_future is not None else []
         fused: dict[str, RetrievedChunk] = {}
         score: Counter = Counter()
         for rank, chunk in enumerate(dense):
