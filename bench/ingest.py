@@ -73,9 +73,7 @@ def bare(path: Path, kernel) -> tuple[float, int]:
     for start in range(0, len(chunks), settings.embed_batch_size):
         embedder.embed(chunks[start : start + settings.embed_batch_size])
     if settings.sentence_vectors:  # each chunk's sentences, as ingestion stores them
-        from bwenge_knowledge.service import SENTENCE_CHARS
-
-        from bwenge.text import split_sentences
+        from bwenge.text import SENTENCE_CHARS, split_sentences
 
         pieces = [piece for d in docs for piece in splitter.split_text(d.text)]
         for start in range(0, len(pieces), settings.embed_batch_size):

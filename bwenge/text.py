@@ -46,6 +46,11 @@ _SENTENCE_END = re.compile(
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.)])\s+")
 
 
+#: Characters of a sentence that are embedded: its opening carries its meaning, and
+#: long sentences cost the most to embed (ingestion and answers cut alike).
+SENTENCE_CHARS = 240
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences (and bullet/heading lines) of a passage, whitespace-normalised.
 

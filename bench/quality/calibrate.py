@@ -107,7 +107,8 @@ def main() -> int:
     hit1 = sum(r[4] == r[0].expected_source for r in answerable) / len(answerable)
     print(f"\nretrieval hit@1 {hit1:.3f} over {len(answerable)} answerable questions")
     print(
-        f"answerable best dense: min {min(r[1] for r in answerable):.3f}; off-topic best dense: max {max(r[1] for r in off):.3f}"
+        f"answerable best dense: min {min(r[1] for r in answerable):.3f}; "
+        f"off-topic best dense: max {max(r[1] for r in off):.3f}"
     )
     print(
         f"\n{'dense':>6} {'lex':>5} {'floor':>6} {'kept':>6} {'refused off':>12} {'P':>6} {'R':>6}"

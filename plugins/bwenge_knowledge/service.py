@@ -47,7 +47,6 @@ from .upload import ReceivedUpload
 
 log = logging.getLogger("bwenge.knowledge")
 CHUNK_NAMESPACE = uuid.UUID("6f1b7f8e-3c1a-4f0e-9a57-2b1d6d3b9e10")
-SENTENCE_CHARS = 240  # a sentence's opening carries its meaning; long ones cost the most
 
 
 def chunk_id(source_id: str, index: int) -> str:
@@ -970,7 +969,7 @@ def _embed_sentences(embedder, batch: list[Chunk]) -> None:
     sentences nearest a question by meaning without embedding them per question."""
     import numpy as np
 
-    from bwenge.text import split_sentences
+    from bwenge.text import SENTENCE_CHARS, split_sentences
 
     per_chunk = [split_sentences(c.text) for c in batch]
     flat = [s[:SENTENCE_CHARS] for sentences in per_chunk for s in sentences]

@@ -33,14 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from bwenge.contracts.knowledge import RetrievedChunk
 from bwenge.contracts.llm import ChatMessage, LLMRequest
 from bwenge.contracts.personas import Persona
-from bwenge.text import question_terms, split_sentences, terms
+from bwenge.text import SENTENCE_CHARS, question_terms, split_sentences, terms
 
 log = logging.getLogger("bwenge.llm")
 
 #: Sentence embeddings kept between answers (the same material is asked about often).
 SENTENCE_CACHE = 20_000
-#: Characters of a sentence compared by meaning.
-SENTENCE_CHARS = 240
 
 #: Every "no material" answer contains this phrase (engines may test for it).
 NO_MATERIAL_MARKER = "I don't have material on that"
