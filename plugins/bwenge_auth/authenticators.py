@@ -36,7 +36,7 @@ def bearer_token(conn: HTTPConnection) -> str | None:
 def _auth(kernel: Kernel):
     service = kernel.services.get("auth")
     if service is None:
-        from .hooks import auth_service
+        from .services import auth_service
 
         service = auth_service(kernel)
     return service

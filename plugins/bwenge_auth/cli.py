@@ -38,7 +38,7 @@ def create_admin(
     from bwenge.cli import console, fail, load_kernel, run_async
     from bwenge.errors import BwengeError
 
-    from .hooks import auth_service
+    from .services import auth_service
 
     kernel = load_kernel(migrate=True)
     try:
@@ -85,7 +85,7 @@ def reset_password(
     from bwenge.cli import console, fail, load_kernel, run_async
     from bwenge.errors import BwengeError
 
-    from .hooks import auth_service
+    from .services import auth_service
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

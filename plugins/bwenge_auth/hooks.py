@@ -6,26 +6,7 @@ from pathlib import Path
 
 from bwenge import hookimpl
 
-
-def auth_service(kernel):
-    """The ``auth`` service, created on first use (routes, authenticators, CLI)."""
-    def make():
-        from .service import AuthService
-
-        return AuthService(kernel)
-
-    return kernel.provide_once("auth", make)
-
-
-def rate_limiter(kernel):
-    """The shared ``rate_limiter`` service (memory, or Redis when ``redis_url`` is set)."""
-    def make():
-        from .ratelimit import RateLimiter
-
-        limits = kernel.settings_for("auth").rate_limits
-        return RateLimiter(kernel.core.redis_url, enabled=limits.enabled)
-
-    return kernel.provide_once("rate_limiter", make)
+from .services import auth_service, rate_limiter
 
 
 def _order_authenticators(kernel) -> None:

@@ -51,7 +51,7 @@ class PasswordResets:
     def message_for(self, email: str) -> MailMessage | None:
         """The reset mail for ``email``'s account, or None when there is no account
         that can sign in with a password (unknown, deactivated or invite pending)."""
-        from .service import normalize_email
+        from .accounts import normalize_email
 
         try:
             email = normalize_email(email)
@@ -100,7 +100,7 @@ class PasswordResets:
 
     async def set_password(self, email: str, new_password: str) -> User:
         """An operator's reset (``bwenge users reset-password``): no token needed."""
-        from .service import normalize_email
+        from .accounts import normalize_email
 
         with self.auth.db.session() as s:
             user = s.scalar(select(User).where(User.email == normalize_email(email)))
@@ -124,7 +124,7 @@ class PasswordResets:
                 if done.rowcount != 1:
                     raise _invalid()
                 fresh = s.get(User, user.id)
-                auth._revoke_all(s, fresh)
+                auth.tokens.revoke_all(s, fresh)
 
         await anyio.to_thread.run_sync(work)
         log.info("Password of user %s was reset; every session signed out", user.id)

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from bwenge.domain import Principal, Role
 from bwenge.errors import NotFound, ServiceUnavailable, Unauthorized
 
-from .hooks import auth_service, rate_limiter
+from .members import member_view
 from .schemas import (
     ApiKeyCreated,
     ApiKeyOut,
@@ -26,7 +26,7 @@ from .schemas import (
     OrgOut,
     PasswordResetAccepted,
 )
-from .service import member_view
+from .services import auth_service, rate_limiter
 
 log = logging.getLogger("bwenge.auth")
 router = APIRouter(tags=["auth"])
