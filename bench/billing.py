@@ -62,9 +62,9 @@ def hammer(fn, threads: int, seconds: float) -> float:
 
 
 def run_quota(seconds: float, threads: int, database: str | None, tmp: str) -> None:
-    from bwenge_billing.hooks import billing_service
     from bwenge_billing.models import Usage
-    from bwenge_billing.service import period_key
+    from bwenge_billing.quotas import period_key
+    from bwenge_billing.services import billing_service
     from sqlalchemy import update
 
     from bwenge.utils import utcnow

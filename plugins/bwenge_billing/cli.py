@@ -19,7 +19,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def _service():
     from bwenge.cli import load_kernel
 
-    from .hooks import billing_service
+    from .services import billing_service
 
     kernel = load_kernel(migrate=True)
     return kernel, billing_service(kernel)
@@ -28,7 +28,7 @@ def _service():
 def _announce(kernel, items) -> None:
     from bwenge.cli import run_async
 
-    from .hooks import _announce as announce
+    from .services import announce
 
     run_async(announce(kernel, items))
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from bwenge import hookimpl
 
-# quota names (as in .service; not imported from there so loading the plugin stays cheap)
+from .services import announce, api_rate_limits, billing_service
+
+# quota names (as in .quotas; not imported from there so loading the plugin stays cheap)
 MESSAGES, STORAGE, MEMBERS = "messages", "storage", "members"
 
 # The message reservation of the answer in flight, so a failure releases it
@@ -18,28 +20,6 @@ MESSAGES, STORAGE, MEMBERS = "messages", "storage", "members"
 _reserved: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
     "bwenge_billing_reserved", default=None
 )
-
-
-def billing_service(kernel):
-    """The ``billing`` service, created on first use (events may come before start)."""
-
-    def make():
-        from .service import BillingService
-
-        return BillingService(kernel)
-
-    return kernel.provide_once("billing", make)
-
-
-def _rate_limits(kernel):
-    limits = kernel.services.get("api_rate_limits")  # every request: skip building a factory
-    if limits is None:
-        from .ratelimit import ApiRateLimits
-
-        limits = kernel.provide_once(
-            "api_rate_limits", lambda: ApiRateLimits(kernel, kernel.settings_for("rate_limits"))
-        )
-    return limits
 
 
 async def _quota(kernel, event, method: str, quota: str, amount: int, *extra):
@@ -65,11 +45,6 @@ async def _quota(kernel, event, method: str, quota: str, amount: int, *extra):
                 requested=d.get("requested", amount),
             )
         raise
-
-
-async def _announce(kernel, items) -> None:
-    for item in items:
-        await kernel.emit(item.hook, org_id=item.org_id, user_id=item.user_id, **item.data)
 
 
 @hookimpl
@@ -128,7 +103,7 @@ def after_app_start(kernel):
     # a provider named in config but not installed stops start-up, listing what is
     for name in {settings.default_provider, *settings.payment_methods.values()}:
         kernel.payment_providers.entry(name)
-    _rate_limits(kernel)
+    api_rate_limits(kernel)
 
 
 # -- quotas ---------------------------------------------------------------------------
@@ -138,7 +113,7 @@ def after_app_start(kernel):
 async def after_org_create(kernel, event):
     org_id = event.org_id or event.data.get("org_id")
     if org_id:
-        await _announce(
+        await announce(
             kernel, await asyncio.to_thread(billing_service(kernel).ensure_subscription, org_id)
         )
 
@@ -150,7 +125,7 @@ async def before_message_answer(kernel, event):
     ref = event.data.get("exchange_id")  # the stored question: reservation survives a crash
     period, items = await _quota(kernel, event, "reserve", MESSAGES, 1, ref)
     _reserved.set({(event.org_id, event.data.get("session_id")): period})
-    await _announce(kernel, items)
+    await announce(kernel, items)
 
 
 @hookimpl
@@ -181,7 +156,7 @@ async def before_source_upload(kernel, event):
     size = int(event.data.get("size_bytes") or 0)
     if event.org_id:
         _period, items = await _quota(kernel, event, "reserve", STORAGE, size)
-        await _announce(kernel, items)
+        await announce(kernel, items)
 
 
 async def _free_storage(kernel, event) -> None:
@@ -208,7 +183,7 @@ async def on_source_ingest_error(kernel, event):
 @hookimpl
 async def before_member_invite(kernel, event):
     if event.org_id:
-        await _announce(kernel, await _quota(kernel, event, "check", MEMBERS, 1))
+        await announce(kernel, await _quota(kernel, event, "check", MEMBERS, 1))
 
 
 @hookimpl
@@ -216,7 +191,7 @@ async def before_member_join(kernel, event):
     # Accepting an invite takes the seat atomically: several invites sent while one
     # seat was free can't all turn into members.
     if event.org_id:
-        await _announce(kernel, (await _quota(kernel, event, "reserve", MEMBERS, 1))[1])
+        await announce(kernel, (await _quota(kernel, event, "reserve", MEMBERS, 1))[1])
 
 
 @hookimpl
@@ -245,7 +220,7 @@ async def after_member_change(kernel, event):
 @hookimpl
 def before_request_authorize(kernel, event):
     # Runs on every authenticated request: plain function, no coroutine unless needed.
-    limits = _rate_limits(kernel)
+    limits = api_rate_limits(kernel)
     if limits.limiter.shared:  # counts in Redis: a network round trip, off the event loop
         return asyncio.to_thread(limits.check, event.user_id, event.org_id, event.data["action"])
     limits.check(event.user_id, event.org_id, event.data["action"])

@@ -14,6 +14,7 @@ from bwenge.domain import Principal
 from bwenge.errors import Forbidden, PayloadTooLarge
 from bwenge.kernel import Kernel
 
+from .base import Announce
 from .schemas import (
     Cancellation,
     Checkout,
@@ -23,14 +24,14 @@ from .schemas import (
     TransactionPage,
     WebhookReceipt,
 )
-from .service import Announce, BillingService
+from .service import BillingService
 
 router = APIRouter(tags=["billing"])
 MAX_WEBHOOK_BYTES = 1024 * 1024
 
 
 def billing(kernel: Kernel) -> BillingService:
-    from .hooks import billing_service
+    from .services import billing_service
 
     return billing_service(kernel)
 
