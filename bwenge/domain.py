@@ -52,6 +52,11 @@ class Event:
     ``name`` is the hook's noun-verb ("message.answer"); ``data`` carries
     the facts listeners need (ids, counts, latency). Listeners must not
     assume they run inside the request that caused the event.
+
+    ``state`` is shared by the events of one operation: what a ``before_*``
+    listener leaves there (a quota reservation), the same operation's
+    ``after_*``/``on_*_error`` listeners find there. Listeners key it by their
+    plugin's name.
     """
 
     name: str
@@ -59,3 +64,4 @@ class Event:
     user_id: str | None
     data: dict[str, Any]
     at: datetime
+    state: dict[str, Any] = field(default_factory=dict)

@@ -382,12 +382,20 @@ class Kernel:
     # -- events --------------------------------------------------------------------
 
     async def emit(
-        self, hook: str, *, org_id: str | None = None, user_id: str | None = None, **data: Any
+        self,
+        hook: str,
+        *,
+        org_id: str | None = None,
+        user_id: str | None = None,
+        state: dict[str, Any] | None = None,
+        **data: Any,
     ) -> Event:
         """Call ``hook`` (an ``after_*``/``before_*``/``on_*_error`` spec) on every plugin.
 
         ``before_*`` listeners may raise to refuse; the error propagates. Errors
         from ``after_*``/``on_*`` listeners are logged and never reach the caller.
+        Pass the ``state`` of the returned ``before_*`` event to the operation's
+        ``after_*``/``on_*_error`` emit, so listeners find what they left there.
         """
         if user_id is not None:
             data.setdefault("user_id", user_id)
@@ -395,7 +403,12 @@ class Kernel:
             data.setdefault("org_id", org_id)
         # ``data`` is this call's own dict; it may carry its own ``name`` (after_org_create)
         event = Event(
-            name=hook.split("_", 1)[1], org_id=org_id, user_id=user_id, data=data, at=utcnow()
+            name=hook.split("_", 1)[1],
+            org_id=org_id,
+            user_id=user_id,
+            data=data,
+            at=utcnow(),
+            state={} if state is None else state,
         )
         refusing = hook.startswith("before_")
         for plugin_name, function, wants_kernel, wants_event in self._listeners(hook):

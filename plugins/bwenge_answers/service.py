@@ -71,6 +71,9 @@ class Exchange:
     retrieval: asyncio.Future | None = None  # started early, while the session is checked
     question_id: str | None = None  # stored before the answer streams (see .exchanges)
     seq: int | None = None
+    # what before_message_answer listeners left (billing's reservation), handed to
+    # after_message_answer / on_message_answer_error
+    hook_state: dict[str, Any] = field(default_factory=dict)
 
 
 class AnswerEngine:
@@ -333,7 +336,9 @@ class AnswerEngine:
         try:
             sid, new = self._find_session(principal, persona_id, session_id)
             stored = [] if new else self._recent_turns(sid)  # before this question is stored
-            question_id, seq = await self._store_question(principal, persona_id, sid, new, question)
+            question_id, seq, hook_state = await self._store_question(
+                principal, persona_id, sid, new, question
+            )
         except BaseException:
             if retrieval is not None:
                 retrieval.cancel()
@@ -359,6 +364,7 @@ class AnswerEngine:
             retrieval=retrieval,
             question_id=question_id,
             seq=seq,
+            hook_state=hook_state,
         )
         timings["prepare_ms"] = (time.perf_counter() - started) * 1000
         return exchange
@@ -678,6 +684,7 @@ class AnswerEngine:
             store_ms=round(ex.timings.get("store_ms", 0.0), 2),
             request_id=ex.request_id,
             exchange_id=ex.question_id,
+            state=ex.hook_state,
         )
 
     async def _failed(self, ex: Exchange, code: str, message: str | None = None) -> None:
@@ -696,6 +703,7 @@ class AnswerEngine:
                     message=message,
                     request_id=ex.request_id,
                     exchange_id=ex.question_id,
+                    state=ex.hook_state,
                 )
         except BaseException:  # noqa: BLE001 - never mask the original failure
             log.exception("on_message_answer_error listeners failed")
@@ -704,9 +712,10 @@ class AnswerEngine:
 
     async def _store_question(
         self, principal: Principal, persona_id: str, sid: str, new: bool, question: str
-    ) -> tuple[str, int]:
+    ) -> tuple[str, int, dict[str, Any]]:
         """Store the question, then let ``before_message_answer`` listeners (billing)
-        refuse or reserve against its id. A refusal removes it again."""
+        refuse or reserve against its id. A refusal removes it again. Returns the
+        question's id and seq, and the state the listeners left on the event."""
         created = new and self._create_session(principal, persona_id, sid)
         rid = request_id_var.get()
         question_id, seq = exchanges.store_question(
@@ -720,7 +729,7 @@ class AnswerEngine:
             request_id=None if rid == "-" else rid,
         )
         try:
-            await self.kernel.emit(
+            before = await self.kernel.emit(
                 "before_message_answer",
                 org_id=principal.org_id,
                 user_id=principal.user_id,
@@ -741,7 +750,7 @@ class AnswerEngine:
                 session_id=sid,
                 persona_id=persona_id,
             )
-        return question_id, seq
+        return question_id, seq, before.state
 
     def _unanswered(self, ex: Exchange, code: str) -> None:
         """A failed answer (every provider down...) leaves nothing: the client got

@@ -4,7 +4,6 @@ they are spent, payment providers, and API-wide rate limits."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from pathlib import Path
 
 from bwenge import hookimpl
@@ -14,12 +13,10 @@ from .services import announce, api_rate_limits, billing_service
 # quota names (as in .quotas; not imported from there so loading the plugin stays cheap)
 MESSAGES, STORAGE, MEMBERS = "messages", "storage", "members"
 
-# The message reservation of the answer in flight, so a failure releases it
-# from the period it was taken from (the answers service emits before/after/
-# error in one task). Keyed by org and session.
-_reserved: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
-    "bwenge_billing_reserved", default=None
-)
+# The message reservation of the answer in flight travels on the event's state
+# (before -> after/error of one answer), so a failure releases it from the period
+# it was taken from.
+RESERVED = "billing.reserved_period"
 
 
 async def _quota(kernel, event, method: str, quota: str, amount: int, *extra):
@@ -124,13 +121,13 @@ async def before_message_answer(kernel, event):
         return
     ref = event.data.get("exchange_id")  # the stored question: reservation survives a crash
     period, items = await _quota(kernel, event, "reserve", MESSAGES, 1, ref)
-    _reserved.set({(event.org_id, event.data.get("session_id")): period})
+    event.state[RESERVED] = period
     await announce(kernel, items)
 
 
 @hookimpl
 async def after_message_answer(kernel, event):
-    _reserved.set(None)  # the reservation stands: the answer is charged
+    event.state.pop(RESERVED, None)  # the reservation stands: the answer is charged
     ref = event.data.get("exchange_id")
     if ref:
         await asyncio.to_thread(billing_service(kernel).settle_reservation, ref)
@@ -141,13 +138,10 @@ async def on_message_answer_error(kernel, event):
     if not event.org_id:
         return
     ref = event.data.get("exchange_id")
+    period = event.state.pop(RESERVED, None)
     if ref:  # by reference: exact, including exchanges recovered after a crash
-        _reserved.set(None)
         await asyncio.to_thread(billing_service(kernel).release_reservation, ref)
         return
-    reserved = _reserved.get() or {}
-    period = reserved.get((event.org_id, event.data.get("session_id")))
-    _reserved.set(None)
     await asyncio.to_thread(billing_service(kernel).release, event.org_id, MESSAGES, 1, period)
 
 
