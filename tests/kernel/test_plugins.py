@@ -120,6 +120,34 @@ async def test_events_reach_sync_and_async_listeners(make_kernel):
     await kernel.emit("before_message_answer", org_id="o", persona_id="fine")
 
 
+class Carrier:
+    """Leaves a value on the before_* event; reads it back on the after_* event."""
+
+    __name__ = "carrier"
+
+    def __init__(self):
+        self.found = []
+
+    @hookimpl
+    def before_message_answer(self, event):
+        event.state["carrier"] = event.data["persona_id"]
+
+    @hookimpl
+    def after_message_answer(self, event):
+        self.found.append(event.state.get("carrier"))
+
+
+async def test_state_travels_from_before_to_after_of_one_operation(make_kernel):
+    carrier = Carrier()
+    kernel = make_kernel(plugins=[carrier])
+    before = await kernel.emit("before_message_answer", org_id="o", persona_id="p1")
+    assert before.state["carrier"] == "p1"  # beside what other listeners (billing) left
+    await kernel.emit("after_message_answer", org_id="o", state=before.state)
+    await kernel.emit("after_message_answer", org_id="o")  # another operation: fresh state
+    assert carrier.found == ["p1", None]
+    assert "state" not in before.data
+
+
 def test_unknown_plugin_in_config_is_an_error(make_kernel):
     with pytest.raises(UnknownNameError, match="no-such-plugin"):
         make_kernel(overrides={"plugins": {"disabled": ["no-such-plugin"]}})
