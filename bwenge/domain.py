@@ -41,9 +41,6 @@ class Principal:
     is_platform_admin: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def has_role(self, *roles: Role | str) -> bool:
-        return self.role in {Role(r) for r in roles}
-
 
 @dataclass(frozen=True)
 class Event:

@@ -75,10 +75,3 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "billing.invoices.settle": EVERYONE,
     "audit.read": ADMINS,
 }
-
-
-def allowed(action: str, role: Role | str, extra: dict[str, frozenset[Role]] | None = None) -> bool:
-    """True when ``role`` may perform ``action``. Unknown actions are denied."""
-    table = PERMISSIONS if not extra else {**PERMISSIONS, **extra}
-    roles = table.get(action)
-    return roles is not None and Role(role) in roles

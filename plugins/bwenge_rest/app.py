@@ -121,8 +121,3 @@ def _offline_docs(app: FastAPI) -> None:
             # Authorize (bearer token or API key) survives a page reload
             swagger_ui_parameters={"persistAuthorization": True},
         )
-
-
-def app_factory() -> FastAPI:
-    """Entry for ``uvicorn --factory``: builds a kernel from config (one per worker)."""
-    return create_app(Kernel().load())
