@@ -46,7 +46,8 @@ class Principal:
 class Event:
     """Something that happened, announced through an ``after_*`` hook.
 
-    ``name`` is the hook's noun-verb ("message.answer"); ``data`` carries
+    ``name`` is the hook's name without its ``before_``/``after_``/``on_`` prefix
+    ("message_answer", "source_upload", "message_answer_error"); ``data`` carries
     the facts listeners need (ids, counts, latency). Listeners must not
     assume they run inside the request that caused the event.
     """
