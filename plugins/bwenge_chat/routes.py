@@ -12,8 +12,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
-from bwenge_rest.deps import authenticate, authorize, get_kernel, require
-from bwenge_rest.openapi import ok
+from bwenge_rest import authenticate, authorize, get_kernel, ok, require
 from fastapi import APIRouter, Depends, WebSocket
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
