@@ -24,7 +24,6 @@ from .domain import Event, Role
 from .errors import ConfigError, DuplicateNameError, PluginError
 from .identity import WorkerIdentity
 from .logs import setup_logging
-from .permissions import PERMISSIONS
 from .registry import Registry
 from .utils import await_me_maybe, utcnow
 
@@ -167,7 +166,7 @@ class Kernel:
         self.settings: dict[str, Any] = {}
         self.settings_models: dict[str, type] = {}
         self.migration_locations: list[str] = []
-        self.permissions: dict[str, frozenset[Role]] = dict(PERMISSIONS)
+        self.permissions: dict[str, frozenset[Role]] = {}  # register_permissions
         self.loaders = LoaderRegistry()
         for attr, kind in REGISTRIES.values():
             setattr(self, attr, Registry(kind))
