@@ -43,6 +43,18 @@ class Principal:
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """What a caller presented, whatever the transport: the REST transport reads it
+    from a request's headers, the chat socket from its handshake or first frame.
+    Authenticators (``register_authenticators``) resolve a :class:`Principal` from it."""
+
+    bearer_token: str | None = None  # ``Authorization: Bearer <token>``
+    api_key: str | None = None  # ``X-API-Key``
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    client: str | None = None  # the peer's address, when the transport knows it
+
+
+@dataclass(frozen=True)
 class Event:
     """Something that happened, announced through an ``after_*`` hook.
 

@@ -186,8 +186,9 @@ def register_authenticators(register):
     """Contribute an authenticator to the chain that identifies callers.
 
     Call ``register(name, authenticator)``. An authenticator has
-    ``authenticate(connection, kernel)`` (sync or async) that receives the
-    Starlette ``HTTPConnection`` (request or WebSocket) and returns a
+    ``authenticate(credentials, kernel)`` (sync or async) that receives the
+    transport-neutral :class:`bwenge.domain.Credentials` (bearer token, API key,
+    cookies, client address; the REST and chat transports build it) and returns a
     :class:`bwenge.domain.Principal`, returns ``None`` when the credentials are
     not its kind, or raises :class:`bwenge.errors.Unauthorized` when they are
     its kind but invalid. ``auth.authenticators`` in config orders the chain.

@@ -5,7 +5,15 @@ The route-author API, the one thing other plugins import from this plugin
 its modules are this plugin's own business.
 """
 
-from .deps import PUBLIC_ROUTE, authenticate, authorize, get_kernel, public, require
+from .deps import (
+    PUBLIC_ROUTE,
+    authenticate,
+    authorize,
+    credentials_from,
+    get_kernel,
+    public,
+    require,
+)
 from .openapi import Message, errors, merge, ok
 
 __all__ = [
@@ -13,6 +21,7 @@ __all__ = [
     "Message",
     "authenticate",
     "authorize",
+    "credentials_from",
     "errors",
     "get_kernel",
     "merge",
