@@ -138,9 +138,23 @@ def hook_name(hook: str | Callable[..., Any]) -> str:
     return hook if isinstance(hook, str) else hook.__name__
 
 
-def _results(caller: pluggy.HookCaller, outcome: Any) -> list[Any]:
+class _OnePlugin:
+    """Calls one plugin's implementation of a hook through the plugin manager's hook
+    executor, as ``pm.hook.<name>(...)`` does: tracing (``add_hookcall_monitoring``)
+    and wrappers see the call. (pluggy's ``subset_hook_caller`` needs hashable plugins.)"""
+
+    __slots__ = ("pm", "name", "impls", "firstresult")
+
+    def __init__(self, pm: pluggy.PluginManager, name: str, impl: Any, firstresult: bool):
+        self.pm, self.name, self.impls, self.firstresult = pm, name, [impl], firstresult
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return self.pm._hookexec(self.name, self.impls, kwargs, self.firstresult)
+
+
+def _results(caller: _OnePlugin, outcome: Any) -> list[Any]:
     """A hook call's results as a list (``firstresult`` specs return one value)."""
-    if caller.spec is not None and caller.spec.opts.get("firstresult"):
+    if caller.firstresult:
         return [] if outcome is None else [outcome]
     return outcome
 
@@ -172,7 +186,7 @@ class Kernel:
             setattr(self, attr, Registry(kind))
         self.loaded = False
         self.started = False
-        self._listener_cache: dict[str, list[tuple[str, pluggy.HookCaller]]] = {}
+        self._listener_cache: dict[str, list[tuple[str, _OnePlugin]]] = {}
         self.freeze_gc = False  # set by `bwenge serve`: one long-lived kernel per process
         self._identity: WorkerIdentity | None = None
 
@@ -430,7 +444,7 @@ class Kernel:
         """Whether any active plugin implements ``hook`` (cheap; cached after load)."""
         return bool(self._callers(hook_name(hook)))
 
-    def _callers(self, hook: str) -> list[tuple[str, pluggy.HookCaller]]:
+    def _callers(self, hook: str) -> list[tuple[str, _OnePlugin]]:
         """One pluggy hook caller per implementing plugin, in pluggy's call order,
         resolved once: events such as ``before_request_authorize`` run on every
         request. Calling one plugin at a time keeps a failing ``after_*`` listener
@@ -441,15 +455,9 @@ class Kernel:
             if full is None or full.spec is None:
                 raise PluginError(f"{hook!r} is not a Bwenge hook (see bwenge.hookspecs).")
             impls = list(reversed(full.get_hookimpls()))  # pluggy's call order
-            plugins = [i.plugin for i in impls]
+            firstresult = bool(full.spec.opts.get("firstresult"))
             cached = [
-                (
-                    impl.plugin_name,
-                    self.pm.subset_hook_caller(hook, [p for p in plugins if p is not impl.plugin])
-                    if len(impls) > 1
-                    else full,
-                )
-                for impl in impls
+                (impl.plugin_name, _OnePlugin(self.pm, hook, impl, firstresult)) for impl in impls
             ]
             if self.loaded:  # plugins are fixed once loading finished
                 self._listener_cache[hook] = cached
