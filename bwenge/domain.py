@@ -41,15 +41,25 @@ class Principal:
     is_platform_admin: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def has_role(self, *roles: Role | str) -> bool:
-        return self.role in {Role(r) for r in roles}
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a caller presented, whatever the transport: the REST transport reads it
+    from a request's headers, the chat socket from its handshake or first frame.
+    Authenticators (``register_authenticators``) resolve a :class:`Principal` from it."""
+
+    bearer_token: str | None = None  # ``Authorization: Bearer <token>``
+    api_key: str | None = None  # ``X-API-Key``
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    client: str | None = None  # the peer's address, when the transport knows it
 
 
 @dataclass(frozen=True)
 class Event:
     """Something that happened, announced through an ``after_*`` hook.
 
-    ``name`` is the hook's noun-verb ("message.answer"); ``data`` carries
+    ``name`` is the hook's name without its ``before_``/``after_``/``on_`` prefix
+    ("message_answer", "source_upload", "message_answer_error"); ``data`` carries
     the facts listeners need (ids, counts, latency). Listeners must not
     assume they run inside the request that caused the event.
 

@@ -68,9 +68,10 @@ def register_permissions(register):
     """Add rows to the permission table for this plugin's actions.
 
     Call ``register(action, roles)`` with an action name such as
-    ``"quiz.grade"`` and an iterable of :class:`bwenge.domain.Role`. Built-in
-    actions live in :mod:`bwenge.permissions`; an action may not be registered
-    twice.
+    ``"quiz.grade"`` and an iterable of :class:`bwenge.domain.Role`
+    (:mod:`bwenge.permissions` has shorthands: ``EVERYONE``, ``STAFF``,
+    ``ADMINS``, ``OWNERS``). Every plugin, built-in ones included, registers the
+    actions its routes name; an action may not be registered twice.
     """
 
 
@@ -154,7 +155,7 @@ def register_routes(register, kernel):
     """Contribute HTTP/WebSocket routes to the REST transport.
 
     Call ``register(router)`` with a ``fastapi.APIRouter``. Each route must
-    depend on ``bwenge_rest.deps.require(action)`` (or be marked public) so the
+    depend on ``bwenge_rest.require(action)`` (or be marked public) so the
     permission table covers it.
     """
 
@@ -185,8 +186,9 @@ def register_authenticators(register):
     """Contribute an authenticator to the chain that identifies callers.
 
     Call ``register(name, authenticator)``. An authenticator has
-    ``authenticate(connection, kernel)`` (sync or async) that receives the
-    Starlette ``HTTPConnection`` (request or WebSocket) and returns a
+    ``authenticate(credentials, kernel)`` (sync or async) that receives the
+    transport-neutral :class:`bwenge.domain.Credentials` (bearer token, API key,
+    cookies, client address; the REST and chat transports build it) and returns a
     :class:`bwenge.domain.Principal`, returns ``None`` when the credentials are
     not its kind, or raises :class:`bwenge.errors.Unauthorized` when they are
     its kind but invalid. ``auth.authenticators`` in config orders the chain.

@@ -24,7 +24,6 @@ from .domain import Event, Role
 from .errors import ConfigError, DuplicateNameError, PluginError
 from .identity import WorkerIdentity
 from .logs import setup_logging
-from .permissions import PERMISSIONS
 from .registry import Registry
 from .utils import await_me_maybe, utcnow
 
@@ -134,6 +133,32 @@ class LoaderRegistry(Registry):
         return self.get(name) if name else None
 
 
+def hook_name(hook: str | Callable[..., Any]) -> str:
+    """The name of a hook given by name or as its :mod:`bwenge.hookspecs` function."""
+    return hook if isinstance(hook, str) else hook.__name__
+
+
+class _OnePlugin:
+    """Calls one plugin's implementation of a hook through the plugin manager's hook
+    executor, as ``pm.hook.<name>(...)`` does: tracing (``add_hookcall_monitoring``)
+    and wrappers see the call. (pluggy's ``subset_hook_caller`` needs hashable plugins.)"""
+
+    __slots__ = ("pm", "name", "impls", "firstresult")
+
+    def __init__(self, pm: pluggy.PluginManager, name: str, impl: Any, firstresult: bool):
+        self.pm, self.name, self.impls, self.firstresult = pm, name, [impl], firstresult
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return self.pm._hookexec(self.name, self.impls, kwargs, self.firstresult)
+
+
+def _results(caller: _OnePlugin, outcome: Any) -> list[Any]:
+    """A hook call's results as a list (``firstresult`` specs return one value)."""
+    if caller.firstresult:
+        return [] if outcome is None else [outcome]
+    return outcome
+
+
 class Kernel:
     """One Bwenge application instance."""
 
@@ -155,13 +180,13 @@ class Kernel:
         self.settings: dict[str, Any] = {}
         self.settings_models: dict[str, type] = {}
         self.migration_locations: list[str] = []
-        self.permissions: dict[str, frozenset[Role]] = dict(PERMISSIONS)
+        self.permissions: dict[str, frozenset[Role]] = {}  # register_permissions
         self.loaders = LoaderRegistry()
         for attr, kind in REGISTRIES.values():
             setattr(self, attr, Registry(kind))
         self.loaded = False
         self.started = False
-        self._listener_cache: dict[str, list[tuple[str, Any, bool, bool]]] = {}
+        self._listener_cache: dict[str, list[tuple[str, _OnePlugin]]] = {}
         self.freeze_gc = False  # set by `bwenge serve`: one long-lived kernel per process
         self._identity: WorkerIdentity | None = None
 
@@ -244,19 +269,19 @@ class Kernel:
         plugin_loading.check_hooks(self.pm)
 
     def _call_register_hook(self, hook: str, register: Callable[..., Any], **kwargs: Any) -> None:
-        """Call every implementation of a ``register_*`` hook, telling ``register``
-        which plugin is calling so duplicate errors can name both."""
-        caller = getattr(self.pm.hook, hook)
-        for impl in reversed(caller.get_hookimpls()):  # registration order
+        """Call every implementation of a ``register_*`` hook through pluggy, one
+        plugin at a time, telling ``register`` which plugin is calling so duplicate
+        errors can name both."""
+        for plugin_name, caller in self._callers(hook):
 
-            def bound(*args: Any, _plugin: str = impl.plugin_name, **kw: Any) -> Any:
+            def bound(*args: Any, _plugin: str = plugin_name, **kw: Any) -> Any:
                 return register(*args, plugin=_plugin, **kw)
 
-            argnames = impl.argnames
-            call_kwargs = {"register": bound, **kwargs}
-            result = impl.function(**{k: v for k, v in call_kwargs.items() if k in argnames})
-            if inspect.isawaitable(result):
-                raise PluginError(f"{impl.plugin_name}.{hook} must be synchronous.")
+            for result in _results(caller, caller(register=bound, **kwargs)):
+                if inspect.isawaitable(result):
+                    if inspect.iscoroutine(result):
+                        result.close()
+                    raise PluginError(f"{plugin_name}.{hook} must be synchronous.")
 
     def _validate_settings(self) -> None:
         def register(section: str, model: type, plugin: str | None = None) -> None:
@@ -383,20 +408,22 @@ class Kernel:
 
     async def emit(
         self,
-        hook: str,
+        hook: str | Callable[..., Any],
         *,
         org_id: str | None = None,
         user_id: str | None = None,
         state: dict[str, Any] | None = None,
         **data: Any,
     ) -> Event:
-        """Call ``hook`` (an ``after_*``/``before_*``/``on_*_error`` spec) on every plugin.
+        """Call ``hook`` (an ``after_*``/``before_*``/``on_*_error`` spec, by name or
+        as the :mod:`bwenge.hookspecs` function) on every plugin, through pluggy.
 
         ``before_*`` listeners may raise to refuse; the error propagates. Errors
         from ``after_*``/``on_*`` listeners are logged and never reach the caller.
         Pass the ``state`` of the returned ``before_*`` event to the operation's
         ``after_*``/``on_*_error`` emit, so listeners find what they left there.
         """
+        hook = hook_name(hook)
         if user_id is not None:
             data.setdefault("user_id", user_id)
         if org_id is not None:
@@ -411,15 +438,9 @@ class Kernel:
             state={} if state is None else state,
         )
         refusing = hook.startswith("before_")
-        for plugin_name, function, wants_kernel, wants_event in self._listeners(hook):
-            kwargs: dict[str, Any] = {}
-            if wants_kernel:
-                kwargs["kernel"] = self
-            if wants_event:
-                kwargs["event"] = event
+        for plugin_name, caller in self._callers(hook):
             try:
-                result = function(**kwargs)
-                if result is not None:
+                for result in _results(caller, caller(kernel=self, event=event)):
                     await await_me_maybe(result)
             except Exception:
                 if refusing:
@@ -427,30 +448,36 @@ class Kernel:
                 log.exception("Plugin %s failed in %s", plugin_name, hook)
         return event
 
-    def has_listeners(self, hook: str) -> bool:
+    def has_listeners(self, hook: str | Callable[..., Any]) -> bool:
         """Whether any active plugin implements ``hook`` (cheap; cached after load)."""
-        return bool(self._listeners(hook))
+        return bool(self._callers(hook_name(hook)))
 
-    def _listeners(self, hook: str) -> list[tuple[str, Any, bool, bool]]:
-        """A hook's implementations in registration order, resolved once: events such
-        as ``before_request_authorize`` run on every request."""
+    def _callers(self, hook: str) -> list[tuple[str, _OnePlugin]]:
+        """One pluggy hook caller per implementing plugin, in pluggy's call order,
+        resolved once: events such as ``before_request_authorize`` run on every
+        request. Calling one plugin at a time keeps a failing ``after_*`` listener
+        from silencing the others, while tracing and wrappers still see every call."""
         cached = self._listener_cache.get(hook)
         if cached is None:
-            impls = reversed(getattr(self.pm.hook, hook).get_hookimpls())
+            full = getattr(self.pm.hook, hook, None)
+            if full is None or full.spec is None:
+                raise PluginError(f"{hook!r} is not a Bwenge hook (see bwenge.hookspecs).")
+            impls = list(reversed(full.get_hookimpls()))  # pluggy's call order
+            firstresult = bool(full.spec.opts.get("firstresult"))
             cached = [
-                (i.plugin_name, i.function, "kernel" in i.argnames, "event" in i.argnames)
-                for i in impls
+                (impl.plugin_name, _OnePlugin(self.pm, hook, impl, firstresult)) for impl in impls
             ]
             if self.loaded:  # plugins are fixed once loading finished
                 self._listener_cache[hook] = cached
         return cached
 
-    def notify(self, hook: str, **data: Any) -> None:
+    def notify(self, hook: str | Callable[..., Any], **data: Any) -> None:
         """Call an observing ``after_*`` hook synchronously, from any thread (see
         ``after_operation_finish``). Listeners must be plain functions; their errors
         are logged, never raised. Costs one list lookup when nobody listens."""
-        listeners = self._listeners(hook)
-        if not listeners:
+        hook = hook_name(hook)
+        callers = self._callers(hook)
+        if not callers:
             return
         event = Event(
             name=hook.split("_", 1)[1],
@@ -459,15 +486,13 @@ class Kernel:
             data=data,
             at=utcnow(),
         )
-        for plugin_name, function, wants_kernel, wants_event in listeners:
-            kwargs: dict[str, Any] = {}
-            if wants_kernel:
-                kwargs["kernel"] = self
-            if wants_event:
-                kwargs["event"] = event
+        for plugin_name, caller in callers:
             try:
-                if inspect.isawaitable(function(**kwargs)):
-                    log.error("Plugin %s: %s must be a plain function", plugin_name, hook)
+                for result in _results(caller, caller(kernel=self, event=event)):
+                    if inspect.isawaitable(result):
+                        if inspect.iscoroutine(result):
+                            result.close()
+                        log.error("Plugin %s: %s must be a plain function", plugin_name, hook)
             except Exception:
                 log.exception("Plugin %s failed in %s", plugin_name, hook)
 

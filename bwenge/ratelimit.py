@@ -2,7 +2,8 @@
 
 ``RateLimiter.hit("10/minute", "login", ip)`` raises :class:`TooManyRequests`
 (429 with ``Retry-After``) once a limit is spent. Counts live in memory, or in
-Redis when a URL is given so every worker shares them.
+Redis when a URL is given so every worker shares them (``limits``' public strategies
+over its Redis storage; in memory, small counters of our own).
 """
 
 from __future__ import annotations
@@ -10,42 +11,66 @@ from __future__ import annotations
 import math
 import threading
 import time
+from typing import Any
 
 from limits import parse_many
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 from .errors import TooManyRequests
 
 
-class QuietMemoryStorage(MemoryStorage):
-    """limits' memory storage without a timer thread per 10 ms.
+class SlidingWindowCounts:
+    """In-process sliding window counters for the memory case of ``strategy="sliding"``.
 
-    The stock storage starts a ``threading.Timer`` whenever the previous one has
-    finished, i.e. up to a hundred thread starts a second under load, each of
-    which blocks the caller (an event loop, here) until the thread runs. Reads
-    already check expiry themselves, so the periodic sweep only frees memory:
-    we run it inline, at most once a second.
+    The same approximation as ``limits``' sliding window counter: windows are
+    aligned to the period, and a key's count is this window's hits plus the
+    previous window's, weighted by how much of the previous window the sliding
+    window still covers. Our own because ``limits``' memory storage starts a timer
+    thread per expiry sweep (up to a hundred a second under load, each blocking
+    the event loop until it runs); here the sweep runs inline, at most once a second.
     """
 
-    SWEEP_SECONDS = 1.0
+    def __init__(self) -> None:
+        self._windows: dict[tuple, list] = {}  # key -> [window index, count, previous count]
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
 
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options) -> None:
-        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        self._last_sweep = time.monotonic()
-        self._sweep_lock = threading.Lock()
-
-    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - overrides the private hook
+    def hit(self, limits: tuple[tuple[int, int], ...], keys: tuple[str, ...]) -> float | None:
+        """Count one hit against each ``(amount, seconds)`` limit; return ``None``,
+        or the seconds until the spent limit's current window ends."""
         now = time.monotonic()
-        if now - self._last_sweep < self.SWEEP_SECONDS:
-            return
-        if not self._sweep_lock.acquire(blocking=False):
-            return
-        try:
-            self._last_sweep = now
-            self._MemoryStorage__expire_events()
-        finally:
-            self._sweep_lock.release()
+        with self._lock:
+            if now >= self._next_sweep:
+                self._sweep(now)
+            counted = []
+            for amount, seconds in limits:
+                key = (amount, seconds, keys)
+                index, into = divmod(now, seconds)
+                window = self._windows.get(key)
+                if window is None or window[0] < index - 1:
+                    window = self._windows[key] = [index, 0, 0]
+                elif window[0] == index - 1:
+                    window[:] = [index, 0, window[1]]
+                weighted = window[2] * (seconds - into) / seconds + window[1]
+                if weighted + 1 > amount:
+                    for w in counted:  # a refused request counts against no limit
+                        w[1] -= 1
+                    return seconds - into
+                window[1] += 1
+                counted.append(window)
+        return None
+
+    def _sweep(self, now: float) -> None:
+        # drop keys whose previous window is over too: memory stays O(active keys)
+        self._next_sweep = now + 1.0
+        ended = [k for k, w in self._windows.items() if w[0] < now // k[1] - 1]
+        for k in ended:
+            del self._windows[k]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()
 
 
 class FixedWindowCounts:
@@ -112,16 +137,17 @@ class RateLimiter:
         namespace: str = "bwenge",
         strategy: str = "sliding",
     ):
-        if redis_url:
-            self.storage = storage_from_string(redis_url, key_prefix=f"{namespace}-limits")
-        else:
-            self.storage = QuietMemoryStorage()
-        self.shared = bool(redis_url)
         kind = {"sliding": SlidingWindowCounterRateLimiter, "fixed": FixedWindowRateLimiter}[
             strategy
         ]
-        self.strategy = kind(self.storage)
-        self._fixed = FixedWindowCounts() if strategy == "fixed" and not redis_url else None
+        self.shared = bool(redis_url)
+        if redis_url:  # shared counts: ``limits`` over Redis
+            self.storage: Any = storage_from_string(redis_url, key_prefix=f"{namespace}-limits")
+            self.strategy = kind(self.storage)
+            self._local = None
+        else:  # one process: our own counters (no storage layer, no timer threads)
+            self.storage = None
+            self._local = (FixedWindowCounts if strategy == "fixed" else SlidingWindowCounts)()
         self.enabled = enabled
         self._parsed: dict[str, list] = {}
         self._windows: dict[str, tuple[tuple[int, int], ...]] = {}
@@ -138,13 +164,13 @@ class RateLimiter:
         """Count one request against every limit in ``spec`` for ``identifiers``."""
         if not self.enabled:
             return
-        if self._fixed is not None:
+        if self._local is not None:
             windows = self._windows.get(spec)
             if windows is None:
                 windows = self._windows[spec] = tuple(
                     (item.amount, item.get_expiry()) for item in self._limits(spec)
                 )
-            wait = self._fixed.hit(windows, tuple([str(i).lower() for i in identifiers]))
+            wait = self._local.hit(windows, tuple([str(i).lower() for i in identifiers]))
             if wait is not None:
                 self._refuse(message, wait)
             return
@@ -162,6 +188,7 @@ class RateLimiter:
         )
 
     def reset(self) -> None:
-        self.storage.reset()
-        if self._fixed is not None:
-            self._fixed.reset()
+        if self.storage is not None:
+            self.storage.reset()
+        if self._local is not None:
+            self._local.reset()

@@ -2,8 +2,9 @@
 pytest plugin, so they are available wherever Bwenge is installed).
 
 * ``make_kernel(**overrides, plugins=[...])`` — a loaded kernel on a temp data dir.
-* ``bwenge_app`` / ``client`` — the REST app and a ``TestClient`` over ASGI with
-  its lifespan running.
+* ``bwenge_kernel`` — ``make_kernel()``. The kit imports no plugin: plugins ship
+  their own fixtures (``bwenge_app`` / ``client`` come from ``bwenge_rest.fixtures``,
+  the REST plugin's ``pytest11`` entry point).
 * ``database_url`` — SQLite in a temp dir; tests marked ``all_databases`` also run
   on PostgreSQL when ``BWENGE_TEST_POSTGRES_URL`` is set (each test gets a
   database of its own, dropped afterwards).
@@ -150,22 +151,6 @@ def make_kernel(
 @pytest.fixture
 def bwenge_kernel(make_kernel) -> Kernel:
     return make_kernel()
-
-
-@pytest.fixture
-def bwenge_app(bwenge_kernel: Kernel):
-    from bwenge_rest.app import create_app
-
-    return create_app(bwenge_kernel)
-
-
-@pytest.fixture
-def client(bwenge_app) -> Iterator[Any]:
-    """A ``fastapi.testclient.TestClient`` with the app's lifespan running."""
-    from fastapi.testclient import TestClient
-
-    with TestClient(bwenge_app, raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 def layered_venv(root: Path) -> Path:

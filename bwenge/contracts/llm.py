@@ -94,6 +94,11 @@ class LLMProviderError(BwengeError):
         self.retry_after = retry_after
 
 
+#: Every "no material" answer of the extractive provider contains this phrase
+#: (answer engines and exam scoring test for it).
+NO_MATERIAL_MARKER = "I don't have material on that"
+
+
 class LLMUnavailable(BwengeError):
     """Every provider of the chain failed, or the chain's deadline passed.
     ``details["attempts"]`` lists ``{provider, error}`` per failed attempt."""

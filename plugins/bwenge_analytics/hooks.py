@@ -140,3 +140,15 @@ async def after_member_join(kernel, event):
     from .service import MEMBER_JOINED
 
     await _record(kernel, event, MEMBER_JOINED, payload=_pick(event.data, "role", "via"))
+
+
+@hookimpl
+def register_permissions(register):
+    from bwenge.permissions import EVERYONE, STAFF
+
+    # experts see only their own personas' activity; recipients only their own progress
+    register("analytics.event.create", EVERYONE)
+    register("analytics.report.read", STAFF)
+    register("analytics.dashboard.read", STAFF)
+    register("analytics.progress.read", EVERYONE)
+    register("analytics.export", STAFF)

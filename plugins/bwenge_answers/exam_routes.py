@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bwenge_rest.deps import get_kernel, require
-from bwenge_rest.openapi import errors, merge, ok
+from bwenge_rest import errors, get_kernel, merge, ok, require
 from fastapi import APIRouter, Depends
 
 from bwenge.domain import Principal

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bwenge_llm.providers.extractive import NO_MATERIAL_MARKER
-
 from bwenge.contracts.answers import Answer
 from bwenge.contracts.knowledge import RetrievedChunk
+from bwenge.contracts.llm import NO_MATERIAL_MARKER
 
 from .exam_items import ExamItem
 

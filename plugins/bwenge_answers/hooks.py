@@ -65,3 +65,14 @@ def setup(kernel) -> None:
         from .exams import ExamService
 
         kernel.provide("exams", ExamService(kernel))
+
+
+@hookimpl
+def register_permissions(register):
+    from bwenge.permissions import EVERYONE, STAFF
+
+    register("exam.read", STAFF)
+    register("exam.write", STAFF)
+    register("exam.run", STAFF)
+    register("answer.ask", EVERYONE)
+    register("session.read_own", EVERYONE)

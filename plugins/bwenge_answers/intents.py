@@ -157,11 +157,6 @@ def classify(message: str) -> Intent:
     return Intent(scores=scores, is_question=is_question, words=words)
 
 
-def is_recall(intent: Intent) -> bool:
-    """The user asks about the conversation itself ("what did I ask first?")."""
-    return intent.score("recall") >= 2.5
-
-
 def animation_for(intent: Intent, *, cited: bool, answer_chars: int, sentences: int) -> str:
     """Pick the avatar animation: intent scores plus features of the answer."""
     scores: dict[str, float] = {"talking": 1.0}

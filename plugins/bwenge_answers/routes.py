@@ -7,8 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from bwenge_rest.deps import get_kernel, require
-from bwenge_rest.openapi import errors, merge, ok
+from bwenge_rest import errors, get_kernel, merge, ok, require
 from fastapi import APIRouter, Depends, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints

@@ -129,3 +129,10 @@ async def after_message_answer(kernel, event):
         data.get("message_id"),
         {k: data.get(k) for k in ("persona_id", "session_id", "provider", "citations")},
     )
+
+
+@hookimpl
+def register_permissions(register):
+    from bwenge.permissions import ADMINS
+
+    register("audit.read", ADMINS)

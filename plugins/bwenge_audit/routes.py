@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bwenge_rest.deps import get_kernel, require
-from bwenge_rest.openapi import ok
+from bwenge_rest import get_kernel, ok, require
 from fastapi import APIRouter, Depends, Query
 
 from bwenge.domain import Principal

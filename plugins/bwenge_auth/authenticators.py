@@ -8,29 +8,11 @@ are its kind but invalid.
 from __future__ import annotations
 
 import anyio
-from starlette.requests import HTTPConnection
 
-from bwenge.domain import Principal
+from bwenge.domain import Credentials, Principal
 from bwenge.kernel import Kernel
 
 from .security import API_KEY_PREFIX
-
-
-def _header(conn: HTTPConnection, name: bytes) -> str | None:
-    # straight from the ASGI scope: building Starlette's Headers costs more than the lookup
-    for key, value in conn.scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
-def bearer_token(conn: HTTPConnection) -> str | None:
-    header = _header(conn, b"authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    return None
 
 
 def _auth(kernel: Kernel):
@@ -56,8 +38,8 @@ class BearerAuthenticator:
     transport decides whether a WebSocket's ``?token=`` is acceptable (off in
     production) and hands it over as this header."""
 
-    async def authenticate(self, conn: HTTPConnection, kernel: Kernel) -> Principal | None:
-        token = bearer_token(conn)
+    async def authenticate(self, credentials: Credentials, kernel: Kernel) -> Principal | None:
+        token = credentials.bearer_token
         if not token or token.startswith(API_KEY_PREFIX):
             return None
         return await _lookup(kernel, _auth(kernel).principal_from_access_token, token)
@@ -66,10 +48,10 @@ class BearerAuthenticator:
 class ApiKeyAuthenticator:
     """``X-API-Key: bw_...`` or ``Authorization: Bearer bw_...``."""
 
-    async def authenticate(self, conn: HTTPConnection, kernel: Kernel) -> Principal | None:
-        key = _header(conn, b"x-api-key")
+    async def authenticate(self, credentials: Credentials, kernel: Kernel) -> Principal | None:
+        key = credentials.api_key
         if not key:
-            token = bearer_token(conn)
+            token = credentials.bearer_token
             key = token if token and token.startswith(API_KEY_PREFIX) else None
         if not key:
             return None

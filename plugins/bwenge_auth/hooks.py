@@ -89,3 +89,20 @@ def register_commands(cli):
     from .cli import users_cli
 
     cli.add_typer(users_cli, name="users")
+
+
+@hookimpl
+def register_permissions(register):
+    from bwenge.permissions import ADMINS, EVERYONE, OWNERS
+
+    register("user.read_self", EVERYONE)
+    register("user.update_self", EVERYONE)
+    register("user.change_password", EVERYONE)
+    register("user.logout", EVERYONE)
+    register("org.read", EVERYONE)
+    register("org.members.list", ADMINS)
+    register("org.members.invite", ADMINS)
+    register("org.members.change_role", ADMINS)
+    register("org.members.remove", ADMINS)
+    register("org.api_keys.manage", ADMINS)
+    register("org.transfer_ownership", OWNERS)

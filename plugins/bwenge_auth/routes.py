@@ -6,8 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from bwenge_rest.deps import get_kernel, public, require
-from bwenge_rest.openapi import Message, errors, merge, ok
+from bwenge_rest import Message, errors, get_kernel, merge, ok, public, require
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool

@@ -47,3 +47,14 @@ async def after_persona_change(kernel, event):
     if event.data.get("action") == "delete" and event.org_id and event.data.get("persona_id"):
         await asyncio.to_thread(avatar_service(kernel).delete_for_persona, event.org_id,
                                 event.data["persona_id"])
+
+
+@hookimpl
+def register_permissions(register):
+    from bwenge.permissions import EVERYONE, STAFF
+
+    # experts only for their own personas
+    register("avatar.read", EVERYONE)
+    register("avatar.animations", EVERYONE)
+    register("avatar.upload", STAFF)
+    register("avatar.delete", STAFF)

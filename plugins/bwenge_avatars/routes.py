@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator
 
-from bwenge_rest.deps import get_kernel, public, require
-from bwenge_rest.openapi import errors, merge, ok
+from bwenge_rest import errors, get_kernel, merge, ok, public, require
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool

@@ -219,3 +219,15 @@ def before_request_authorize(kernel, event):
         return asyncio.to_thread(limits.check, event.user_id, event.org_id, event.data["action"])
     limits.check(event.user_id, event.org_id, event.data["action"])
     return None
+
+
+@hookimpl
+def register_permissions(register):
+    from bwenge.permissions import ADMINS, EVERYONE
+
+    # settling a manual invoice also needs principal.is_platform_admin: no org role is enough
+    register("billing.subscription.read", EVERYONE)
+    register("billing.subscribe", ADMINS)
+    register("billing.cancel", ADMINS)
+    register("billing.transactions.read", ADMINS)
+    register("billing.invoices.settle", EVERYONE)

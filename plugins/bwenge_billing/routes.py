@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bwenge_rest.deps import get_kernel, public, require
-from bwenge_rest.openapi import errors, merge, ok
+from bwenge_rest import errors, get_kernel, merge, ok, public, require
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 

@@ -53,3 +53,10 @@ async def before_app_stop(kernel):
     if hub is not None:
         await hub.stop()  # stays provided while draining, so new sockets get a clear 1001
         kernel.services.pop("chat", None)
+
+
+@hookimpl
+def register_permissions(register):
+    from bwenge.permissions import EVERYONE
+
+    register("chat.connect", EVERYONE)

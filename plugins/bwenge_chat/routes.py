@@ -12,10 +12,8 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
-from bwenge_rest.deps import authenticate, authorize, get_kernel, require
-from bwenge_rest.openapi import ok
+from bwenge_rest import authenticate, authorize, credentials_from, get_kernel, ok, require
 from fastapi import APIRouter, Depends, WebSocket
-from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from bwenge.domain import Principal
@@ -88,16 +86,6 @@ def token_query_allowed(kernel: Kernel, settings: ChatSettings) -> bool:
     return kernel.core.env != "production"
 
 
-def _with_bearer(websocket: WebSocket, token: str) -> HTTPConnection:
-    """A copy of the handshake carrying ``token`` as its Authorization header, so
-    the ordinary authenticator chain can check a token from a frame or the URL."""
-    scope = dict(websocket.scope)
-    scope["headers"] = [(k, v) for k, v in scope.get("headers", ()) if k != b"authorization"]
-    scope["headers"].append((b"authorization", f"Bearer {token}".encode()))
-    scope["state"] = {}
-    return HTTPConnection(scope)
-
-
 async def _identify(websocket: WebSocket, kernel: Kernel, hub: ChatHub) -> Principal:
     params = websocket.query_params
     settings = hub.settings
@@ -116,7 +104,9 @@ async def _identify(websocket: WebSocket, kernel: Kernel, hub: ChatHub) -> Princ
                     "Tokens in the URL are disabled; use a ticket from "
                     "POST /ws/ticket or an auth frame.",
                 )
-            principal = await authenticate(_with_bearer(websocket, token), kernel)
+            principal = await authenticate(
+                websocket, kernel, credentials_from(websocket, bearer_token=token)
+            )
         else:
             principal = await _auth_frame(websocket, kernel, settings)
     except BwengeError as exc:
@@ -151,7 +141,9 @@ async def _auth_frame(
             protocol.POLICY,
             'Authentication required: the first frame must be {"type": "auth", "token": "..."}.',
         )
-    return await authenticate(_with_bearer(websocket, frame["token"]), kernel)
+    return await authenticate(
+        websocket, kernel, credentials_from(websocket, bearer_token=frame["token"])
+    )
 
 
 async def _authorize(kernel: Kernel, principal: Principal, websocket: WebSocket) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from bwenge_rest.deps import PUBLIC_ROUTE
+from bwenge_rest import PUBLIC_ROUTE
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 

@@ -28,10 +28,6 @@ except ImportError:  # pragma: no cover
     pass
 
 
-class UserFacingError(Exception):
-    """An error whose message is already written for the expert."""
-
-
 def _send(conn: Any, message: tuple) -> None:
     try:
         conn.send(message)

@@ -140,3 +140,12 @@ def register_storage_locations(register):
         return StorageLocation("knowledge files", Path(kernel.data_dir) / "knowledge", "data_dir")
 
     register("knowledge", knowledge)
+
+
+@hookimpl
+def register_permissions(register):
+    from bwenge.permissions import STAFF
+
+    register("knowledge.read", STAFF)
+    register("knowledge.upload", STAFF)
+    register("knowledge.delete", STAFF)

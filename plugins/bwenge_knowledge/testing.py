@@ -59,3 +59,38 @@ def ingest_now(
 def add_knowledge():
     """``add_knowledge(kernel, org_id, persona_id, filename, data, title=None)`` -> source."""
     return ingest_now
+
+
+class LoaderContract:
+    """What every knowledge loader must do. Provide fixtures ``reader`` (the
+    ``BaseReader`` you register) and ``sample_file`` (a ``Path`` to a small file
+    it reads, containing ``expected_text``), and ``expected_text`` (a str).
+
+    The reader is run the way Bwenge runs it: pickled into a child process with
+    a time and memory limit.
+    """
+
+    def test_is_a_llama_index_reader(self, reader):
+        from llama_index.core.readers.base import BaseReader
+
+        assert isinstance(reader, BaseReader)
+
+    def test_survives_pickling(self, reader):
+        import pickle
+
+        assert type(pickle.loads(pickle.dumps(reader))) is type(reader)
+
+    def test_reads_in_a_limited_child_process(self, reader, sample_file, expected_text):
+        from .parsing import parse_file
+
+        docs = parse_file(
+            reader, sample_file, extra_info={"contract": "yes"}, timeout=60, memory_mb=1536
+        )
+        assert docs, "no documents"
+        assert all(isinstance(text, str) for text, _ in docs)
+        assert expected_text in " ".join(text for text, _ in docs)
+        for _, meta in docs:
+            assert meta.get("contract") == "yes", "extra_info belongs in every Document's metadata"
+            for key in ("page", "slide"):
+                if key in meta:
+                    assert isinstance(meta[key], int) and meta[key] >= 1

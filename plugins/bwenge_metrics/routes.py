@@ -6,7 +6,7 @@ import hmac
 import ipaddress
 from functools import lru_cache
 
-from bwenge_rest.deps import PUBLIC_ROUTE, get_kernel
+from bwenge_rest import PUBLIC_ROUTE, get_kernel
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 
-from bwenge_rest.deps import get_kernel, require
+from bwenge_rest import get_kernel, require
 from fastapi import APIRouter, Depends, Header, Path
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse

@@ -56,3 +56,17 @@ def setup(kernel) -> None:
     store = kernel.persona_stores.get(settings.store)(kernel)
     kernel.provide("personas", store)
     kernel.provide("persona_manager", PersonaService(kernel, store, settings))
+
+
+@hookimpl
+def register_permissions(register):
+    from bwenge.permissions import ADMINS, EVERYONE, STAFF
+
+    register("persona.list", EVERYONE)
+    register("persona.read", EVERYONE)
+    register("persona.create", STAFF)
+    register("persona.update", STAFF)
+    register("persona.delete", STAFF)
+    register("persona.release", STAFF)
+    register("persona.release_override", ADMINS)
+    register("persona.readiness", STAFF)

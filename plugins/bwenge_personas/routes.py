@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bwenge_rest.deps import get_kernel, require
-from bwenge_rest.openapi import Message, errors, merge, ok
+from bwenge_rest import Message, errors, get_kernel, merge, ok, require
 from fastapi import APIRouter, Body, Depends
 
 from bwenge.contracts.personas import Persona

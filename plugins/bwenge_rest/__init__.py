@@ -1,1 +1,31 @@
-"""The REST transport: a FastAPI application built from routers other plugins contribute."""
+"""The REST transport: a FastAPI application built from routers other plugins contribute.
+
+The route-author API, the one thing other plugins import from this plugin
+(``from bwenge_rest import get_kernel, require, ok, errors``), is exported here;
+its modules are this plugin's own business.
+"""
+
+from .deps import (
+    PUBLIC_ROUTE,
+    authenticate,
+    authorize,
+    credentials_from,
+    get_kernel,
+    public,
+    require,
+)
+from .openapi import Message, errors, merge, ok
+
+__all__ = [
+    "PUBLIC_ROUTE",
+    "Message",
+    "authenticate",
+    "authorize",
+    "credentials_from",
+    "errors",
+    "get_kernel",
+    "merge",
+    "ok",
+    "public",
+    "require",
+]

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import bwenge
 from bwenge.kernel import Kernel
 
-from . import errors, openapi
+from . import error_handlers, openapi
 from .middleware import RequestContextMiddleware
 
 log = logging.getLogger("bwenge.rest")
@@ -45,7 +45,7 @@ def create_app(kernel: Kernel) -> FastAPI:
         else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.kernel = kernel
-    errors.install(app)
+    error_handlers.install(app)
     openapi.install(app)
 
     # The transport's own routes go first: /health is matched before any plugin route.
@@ -121,8 +121,3 @@ def _offline_docs(app: FastAPI) -> None:
             # Authorize (bearer token or API key) survives a page reload
             swagger_ui_parameters={"persistAuthorization": True},
         )
-
-
-def app_factory() -> FastAPI:
-    """Entry for ``uvicorn --factory``: builds a kernel from config (one per worker)."""
-    return create_app(Kernel().load())

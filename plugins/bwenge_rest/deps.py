@@ -19,7 +19,7 @@ from fastapi import Depends
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
-from bwenge.domain import Principal
+from bwenge.domain import Credentials, Principal
 from bwenge.errors import Forbidden, Unauthorized
 from bwenge.kernel import Kernel
 from bwenge.utils import await_me_maybe
@@ -38,20 +38,59 @@ def db_session(conn: HTTPConnection) -> Iterator[Session]:
         yield session
 
 
-async def authenticate(conn: HTTPConnection, kernel: Kernel) -> Principal | None:
-    """Run the authenticator chain; the first one that recognises the credentials wins."""
+def credentials_from(conn: HTTPConnection, *, bearer_token: str | None = None) -> Credentials:
+    """The credentials a request or WebSocket handshake carries (straight from the
+    ASGI scope: building Starlette's Headers costs more than the lookup).
+    ``bearer_token`` replaces the Authorization header's (a token from a frame)."""
+    authorization = api_key = cookie = None
+    for key, value in conn.scope.get("headers", ()):
+        if key == b"authorization":
+            authorization = value.decode("latin-1")
+        elif key == b"x-api-key":
+            api_key = value.decode("latin-1").strip() or None
+        elif key == b"cookie":
+            cookie = value.decode("latin-1")
+    if bearer_token is None and authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            bearer_token = token.strip()
+    cookies: dict[str, str] = {}
+    if cookie:
+        from http.cookies import SimpleCookie
+
+        jar: SimpleCookie = SimpleCookie()
+        jar.load(cookie)
+        cookies = {k: m.value for k, m in jar.items()}
+    client = conn.scope.get("client")
+    return Credentials(
+        bearer_token=bearer_token,
+        api_key=api_key,
+        cookies=cookies,
+        client=client[0] if client else None,
+    )
+
+
+async def authenticate(
+    conn: HTTPConnection, kernel: Kernel, credentials: Credentials | None = None
+) -> Principal | None:
+    """Run the authenticator chain over ``credentials`` (by default, the ones ``conn``
+    carries); the first authenticator that recognises them wins."""
     state = conn.scope.setdefault("state", {})  # request.state's storage, read cheaply
-    cached = state.get("principal")
+    cached = state.get("principal") if credentials is None else None
     if cached is not None:
         return cached
+    own = credentials is None
+    if own:
+        credentials = credentials_from(conn)
     for authenticator in kernel.authenticators.objects():
-        principal = authenticator.authenticate(conn, kernel)
+        principal = authenticator.authenticate(credentials, kernel)
         if type(principal) is CoroutineType:  # the usual ``async def authenticate``
             principal = await principal
         elif principal is not None and not isinstance(principal, Principal):
             principal = await await_me_maybe(principal)
         if principal is not None:
-            state["principal"] = principal
+            if own:
+                state["principal"] = principal
             return principal
     return None
 

@@ -8,3 +8,10 @@ def register_transports(register):
     from .app import create_app
 
     register("rest", create_app)
+
+
+@hookimpl
+def register_permissions(register):
+    from bwenge.permissions import ADMINS
+
+    register("system.plugins", ADMINS)

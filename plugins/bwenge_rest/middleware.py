@@ -100,7 +100,7 @@ class RequestContextMiddleware:
             # writes is the operator's to fix: a 503 that says so, not a 500.
             from bwenge.storage import storage_failure
 
-            from .errors import error_body
+            from .error_handlers import error_body
 
             reason = storage_failure(exc)
             if reason:

@@ -148,6 +148,27 @@ async def test_state_travels_from_before_to_after_of_one_operation(make_kernel):
     assert "state" not in before.data
 
 
+async def test_events_go_through_pluggy_and_unknown_names_are_refused(make_kernel):
+    from bwenge import hookspecs
+
+    listener = Listener()
+    kernel = make_kernel(plugins=[listener])
+    traced: list[str] = []
+    undo = kernel.pm.add_hookcall_monitoring(
+        lambda name, impls, kwargs: traced.append(name), lambda *a: None
+    )
+    try:
+        event = await kernel.emit(hookspecs.after_source_ingest, org_id="o", source_id="s2")
+        kernel.notify("after_member_join", org_id="o", user_id="u2")
+    finally:
+        undo()
+    assert "after_source_ingest" in traced and "after_member_join" in traced
+    assert ("async", "s2") in listener.seen and ("sync", "u2") in listener.seen
+    assert event.name == "source_ingest"  # the hook's name without its prefix
+    with pytest.raises(PluginError, match="after_sorce_ingest"):
+        await kernel.emit("after_sorce_ingest", org_id="o")
+
+
 def test_unknown_plugin_in_config_is_an_error(make_kernel):
     with pytest.raises(UnknownNameError, match="no-such-plugin"):
         make_kernel(overrides={"plugins": {"disabled": ["no-such-plugin"]}})

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from bwenge.testing_contracts import LoaderContract
+from bwenge_knowledge.testing import LoaderContract
 
 from .knowledge_files import TOPICS, docx_bytes, html_bytes, pdf_bytes, pptx_bytes
 

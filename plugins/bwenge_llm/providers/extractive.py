@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from bwenge.contracts.knowledge import RetrievedChunk
-from bwenge.contracts.llm import ChatMessage, LLMRequest
+from bwenge.contracts.llm import NO_MATERIAL_MARKER, ChatMessage, LLMRequest
 from bwenge.contracts.personas import Persona
 from bwenge.text import SENTENCE_CHARS, question_terms, split_sentences, terms
 
@@ -40,8 +40,6 @@ log = logging.getLogger("bwenge.llm")
 #: Sentence embeddings kept between answers (the same material is asked about often).
 SENTENCE_CACHE = 20_000
 
-#: Every "no material" answer contains this phrase (engines may test for it).
-NO_MATERIAL_MARKER = "I don't have material on that"
 
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and
 # an upper-case letter, digit or opening quote; line breaks always end one.
