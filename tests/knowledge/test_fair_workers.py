@@ -77,6 +77,7 @@ def _counts(kernel, source_id):
 
 
 @pytest.mark.slow
+@pytest.mark.all_databases
 def test_killed_workers_job_is_finished_by_another_worker_within_the_lease(
     make_kernel, cli_env, tmp_path
 ):
