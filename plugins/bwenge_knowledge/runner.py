@@ -1,8 +1,9 @@
 """Where ingestion jobs run.
 
-* :class:`InProcessRunner` (``knowledge.queue = "inprocess"``, the default): a thread
-  pool inside the server (or inside ``bwenge worker``), plus a sweeper that picks
-  up pending sources and those whose worker died.
+* :class:`InProcessRunner` (``knowledge.queue = "inprocess"``, the default):
+  ``knowledge.workers`` job slots inside the server (or inside ``bwenge worker``)
+  that claim jobs straight from the database, round-robin across organisations,
+  including those whose worker died (lease expired).
 * :class:`DramatiqRunner` (``knowledge.queue = "dramatiq"``): jobs are messages on
   Redis through Dramatiq; ``bwenge worker`` processes on any machine consume them.
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 
 log = logging.getLogger("bwenge.knowledge")
 
@@ -23,43 +24,84 @@ ACTOR_NAME = "bwenge_ingest_source"
 
 
 class InProcessRunner:
+    """``workers`` job slots, each a thread that claims the next job itself
+    (:meth:`KnowledgeService.next_job`: fair across organisations, and a dead
+    worker's job once its lease expired), runs it, and claims again. Idle slots look
+    every ``poll_seconds`` (shorter than the lease); an upload wakes one at once."""
+
     def __init__(self, service, workers: int = 1, sweep_seconds: float = 15):
         self.service = service
         self.workers = workers
         self.sweep_seconds = sweep_seconds
-        self._queued: set[str] = set()
-        self._lock = threading.Lock()
+        lease = service.settings.lease_seconds
+        self.poll_seconds = min(sweep_seconds, lease / 4)
+        self._wake = threading.Condition()
+        self._signals = 0
+        self._claiming: set[str] = set()  # picked by a slot, claim not yet settled
+        self._resting: dict[str, float] = {}  # source -> monotonic time it may be tried again
         self._stop = threading.Event()
-        self._executor: ThreadPoolExecutor | None = None
-        self._sweeper: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="bwenge-ingest")
-        self._sweeper = threading.Thread(
+        for n in range(self.workers):
+            thread = threading.Thread(target=self._slot, daemon=True, name=f"bwenge-ingest-{n}")
+            thread.start()
+            self._threads.append(thread)
+        sweeper = threading.Thread(
             target=self._sweep_loop, daemon=True, name="bwenge-ingest-sweeper"
         )
-        self._sweeper.start()
+        sweeper.start()
+        self._threads.append(sweeper)
 
-    def enqueue(self, source_id: str) -> None:
-        with self._lock:
-            if source_id in self._queued or self._executor is None or self._stop.is_set():
-                return
-            self._queued.add(source_id)
-        self._executor.submit(self._run, source_id)
+    def enqueue(self, source_id: str = "") -> None:
+        """A job may be waiting (which one is the slots' choice): wake one idle slot."""
+        with self._wake:
+            self._signals += 1
+            self._wake.notify()
 
-    def _run(self, source_id: str) -> None:
-        try:
-            self.service.ingest(source_id)
-        except Exception:
-            log.exception("Ingestion job for %s crashed", source_id)
-        finally:
-            with self._lock:
-                self._queued.discard(source_id)
+    def _pick(self) -> str | None:
+        with self._wake:
+            now = time.monotonic()
+            self._resting = {k: t for k, t in self._resting.items() if t > now}
+            skip = frozenset(self._claiming | set(self._resting))
+        source_id = self.service.next_job(skip)
+        if source_id is None:
+            return None
+        with self._wake:
+            if source_id in self._claiming:
+                return None
+            self._claiming.add(source_id)
+        return source_id
+
+    def _slot(self) -> None:
+        while not self._stop.is_set():
+            try:
+                source_id = self._pick()
+            except Exception:
+                log.warning("Looking for an ingestion job failed", exc_info=True)
+                source_id = None
+            if source_id is None:
+                with self._wake:
+                    if not self._signals and not self._stop.is_set():
+                        self._wake.wait(self.poll_seconds)
+                    self._signals = max(0, self._signals - 1)
+                continue
+            status = None
+            try:
+                status = self.service.ingest(source_id)
+            except Exception:
+                log.exception("Ingestion job for %s crashed", source_id)
+            finally:
+                with self._wake:
+                    self._claiming.discard(source_id)
+                    if status is None:  # lost the race, or handed back: not again at once
+                        self._resting[source_id] = time.monotonic() + self.poll_seconds
 
     def sweep(self) -> None:
-        for source_id in self.service.recover():
-            self.enqueue(source_id)
+        self.service.recover()  # fails jobs out of attempts
         self.service.clean_incoming()
+        with self._wake:
+            self._wake.notify_all()
 
     def _sweep_loop(self) -> None:
         while not self._stop.is_set():
@@ -75,9 +117,12 @@ class InProcessRunner:
         from .lifecycle import hand_back
 
         self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
         hand_back(self.service)
-        if self._executor is not None:
-            self._executor.shutdown(wait=wait, cancel_futures=True)
+        if wait:
+            for thread in self._threads:
+                thread.join(self.service.settings.shutdown_grace_seconds + 5)
 
 
 class DramatiqRunner:
@@ -100,7 +145,14 @@ class DramatiqRunner:
         )
 
     def _perform(self, source_id: str) -> None:
-        self.service.ingest(source_id)
+        # A message is one job run; which job is chosen fairly across organisations
+        # now, so one org's 500 queued messages don't hold up another org's upload.
+        picked = self.service.next_job()
+        if picked is None or picked == source_id:
+            self.service.ingest(source_id)
+            return
+        self.actor.send(source_id)  # its run is still owed
+        self.service.ingest(picked)
 
     def start(self) -> None:
         pass
@@ -126,7 +178,8 @@ class DramatiqRunner:
                     self.service.clean_incoming()
                 except Exception:
                     log.warning("Knowledge sweep failed", exc_info=True)
-                stop.wait(sweep_seconds)
+                # shorter than the lease, so a dead worker's job is re-sent soon after
+                stop.wait(min(sweep_seconds, self.service.settings.lease_seconds / 4))
         finally:
             from .lifecycle import hand_back
 

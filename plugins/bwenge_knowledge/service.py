@@ -847,6 +847,44 @@ class KnowledgeService:
             todo.append(row.id)
         return todo
 
+    def next_job(self, skip: frozenset[str] = frozenset()) -> str | None:
+        """The source the next free job slot should claim, fairly across organisations:
+        of the orgs with claimable work (``pending``, or ``processing`` with an expired
+        lease), the one with the fewest live jobs, then the one whose oldest claimable
+        upload has waited longest; within it, its oldest upload. ``skip``: ids to pass
+        over. Only picks: :meth:`ingest` does the compare-and-set claim."""
+        from sqlalchemy import func
+
+        stale = utcnow() - timedelta(seconds=self.settings.lease_seconds)
+        expired = or_(KnowledgeSource.heartbeat_at.is_(None), KnowledgeSource.heartbeat_at < stale)
+        claimable = or_(
+            KnowledgeSource.status == PENDING,
+            and_(KnowledgeSource.status == PROCESSING, expired),
+        )
+        if skip:
+            claimable = and_(claimable, KnowledgeSource.id.not_in(sorted(skip)))
+        src = KnowledgeSource
+        with self.kernel.db.session() as session:
+            waiting = session.execute(
+                select(src.org_id, func.min(src.created_at)).where(claimable).group_by(src.org_id)
+            ).all()
+            if not waiting:
+                return None
+            live = dict(
+                session.execute(
+                    select(src.org_id, func.count())
+                    .where(src.status == PROCESSING, src.heartbeat_at >= stale)
+                    .group_by(src.org_id)
+                ).all()
+            )
+            org = min(waiting, key=lambda row: (live.get(row[0], 0), row[1], row[0]))[0]
+            return session.scalar(
+                select(src.id)
+                .where(claimable, src.org_id == org)
+                .order_by(src.created_at, src.id)
+                .limit(1)
+            )
+
     def clean_incoming(self, max_age_seconds: float = 3600) -> int:
         """Remove partial uploads a crashed server left in ``.incoming`` folders."""
         cutoff = time.time() - max_age_seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -71,7 +72,13 @@ class KnowledgeSettings(BaseModel):
         description="inprocess: threads inside the server; dramatiq: Redis queue "
         "consumed by `bwenge worker` processes.",
     )
-    workers: int = Field(1, ge=1, le=64, description="Concurrent ingestion jobs per process.")
+    workers: int = Field(
+        default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)),
+        ge=1,
+        le=64,
+        description="Concurrent ingestion jobs per process (default: one per CPU, at most 8). "
+        "Jobs are claimed round-robin across organisations.",
+    )
     max_attempts: int = Field(
         3, ge=1, description="Tries before a source whose worker died is failed."
     )
@@ -79,7 +86,8 @@ class KnowledgeSettings(BaseModel):
         60,
         gt=0,
         description="A processing job whose heartbeat is older "
-        "than this belongs to a dead worker and is retried.",
+        "than this belongs to a dead worker and is retried (idle job slots look every "
+        "lease_seconds / 4 at most).",
     )
     shutdown_grace_seconds: float = Field(
         3,
