@@ -15,8 +15,8 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from bwenge.contracts.answers import ANIMATIONS
-from bwenge.domain import Principal
 from bwenge.contracts.blobs import BlobNotFound
+from bwenge.domain import Principal
 from bwenge.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 
 from .schemas import ASSET_CONTENT, Animations, AvatarDeleted, AvatarOut

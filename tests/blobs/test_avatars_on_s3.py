@@ -38,7 +38,6 @@ def test_avatar_round_trip_and_delete(client, make_user):
 def test_upload_while_store_is_down_is_503_and_leaves_nothing(client, make_user, moto):
     owner = make_user(client)
     persona_id = make_persona(client, owner)
-    store = client.app.state.kernel.blob_store()
     moto.stop()
     try:
         r = client.post(f"/3d/persona/{persona_id}/upload", headers=owner.headers,
@@ -49,3 +48,21 @@ def test_upload_while_store_is_down_is_503_and_leaves_nothing(client, make_user,
         moto.start()
     r = client.get(f"/3d/persona/{persona_id}", headers=owner.headers)
     assert r.json()["is_default"] is True  # no row was written
+
+
+def test_sweep_finds_blobs_without_a_row(client, make_user, tmp_path):
+    import time
+
+    from bwenge_avatars.hooks import avatar_service
+
+    owner = make_user(client)
+    persona_id = make_persona(client, owner)
+    r = client.post(f"/3d/persona/{persona_id}/upload", headers=owner.headers,
+                    files={"file": ("m.glb", cube_glb(), "application/octet-stream")})
+    assert r.status_code == 200, r.text
+    svc = avatar_service(client.app.state.kernel)
+    stray = tmp_path / "stray.glb"
+    stray.write_bytes(cube_glb())
+    svc.blobs.put_file("avatars/" + "0" * 32 + ".glb", stray)
+    assert svc.straggler_keys(time.time() + 60) == ["avatars/" + "0" * 32 + ".glb"]
+    assert svc.straggler_keys(time.time() - 3600) == []  # too young to be swept
