@@ -79,6 +79,12 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
+    instances: int = Field(
+        1,
+        ge=1,
+        description="How many machines (or containers) serve this deployment; above 1, "
+        "state must be shared (blobs.store, the database, the vector store).",
+    )
     transport: str = "rest"
     cors_origins: list[str] = Field(default_factory=list)
     cors_allow_credentials: bool = True

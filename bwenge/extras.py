@@ -18,6 +18,7 @@ EXTRAS = {
     "stripe": "stripe",
     "faster_whisper": "audio",
     "opentelemetry.sdk": "otel",
+    "boto3": "s3",
 }
 
 

@@ -239,6 +239,16 @@ def register_vector_stores(register):
 
 
 @hookspec
+def register_blob_stores(register):
+    """Contribute a blob store: where uploaded files and avatar models live. Call
+    ``register(name, factory)`` where ``factory(kernel)`` returns a
+    :class:`bwenge.contracts.blobs.BlobStore`. ``blobs.store`` names the one used
+    (built in: ``local``, files under the data dir; ``s3``, any S3-compatible
+    server); :meth:`bwenge.kernel.Kernel.blob_store` returns it, made once. Contract
+    tests: ``bwenge_blobs.testing.BlobStoreContract``."""
+
+
+@hookspec
 def register_rerankers(register):
     """Contribute a reranker. Call ``register(name, factory)`` where
     ``factory(kernel)`` returns a :class:`bwenge.contracts.Reranker`: it orders

@@ -36,6 +36,7 @@ REGISTRIES = {
     "register_persona_stores": ("persona_stores", "persona store"),
     "register_embedders": ("embedders", "embedder"),
     "register_vector_stores": ("vector_stores", "vector store"),
+    "register_blob_stores": ("blob_stores", "blob store"),
     "register_rerankers": ("rerankers", "reranker"),
     "register_llm_providers": ("llm_providers", "LLM provider"),
     "register_payment_providers": ("payment_providers", "payment provider"),
@@ -514,6 +515,15 @@ class Kernel:
         if service is None:
             service = self.services[name] = factory()
         return service
+
+    def blob_store(self) -> Any:
+        """The :class:`bwenge.contracts.blobs.BlobStore` that ``blobs.store`` names,
+        made once (``register_blob_stores``)."""
+        store = self.services.get("blobs")
+        if store is None:
+            name = self.settings_for("blobs").store
+            store = self.services["blobs"] = self.blob_stores.get(name)(self)
+        return store
 
     def service(self, name: str) -> Any:
         try:

@@ -17,6 +17,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol
 
+from bwenge.errors import ServiceUnavailable
+
 
 class BlobInfo(NamedTuple):
     """What a store knows about one blob."""
@@ -31,6 +33,13 @@ class BlobNotFound(LookupError):
     """The key names no blob."""
 
 
+class BlobStoreUnavailable(ServiceUnavailable):
+    """The store can't be reached or refused the operation (a 503 at the REST
+    boundary). A write that raises it left nothing under the key."""
+
+    code = "blob_store_unavailable"
+
+
 class BlobStore(Protocol):
     """Files shared by every instance of a deployment."""
 
@@ -39,7 +48,8 @@ class BlobStore(Protocol):
     def put_file(self, key: str, path: Path, *, sha256: str | None = None) -> BlobInfo:
         """Store the local file ``path`` under ``key`` (replacing any blob there),
         streaming it. With ``sha256`` the store verifies what it received and raises
-        ``ValueError`` on a mismatch, leaving nothing under ``key``."""
+        ``ValueError`` on a mismatch, leaving nothing under ``key``; raises
+        :class:`BlobStoreUnavailable` when the store fails, leaving nothing new."""
         ...
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:

@@ -58,3 +58,10 @@ def register_permissions(register):
     register("avatar.animations", EVERYONE)
     register("avatar.upload", STAFF)
     register("avatar.delete", STAFF)
+
+
+@hookimpl
+def register_commands(cli):
+    from .commands import avatars_cli
+
+    cli.add_typer(avatars_cli, name="avatars")

@@ -18,7 +18,7 @@ class Avatar(Base):
     org_id: Mapped[str] = mapped_column(String(36), nullable=False)
     persona_id: Mapped[str] = mapped_column(String(36), nullable=False)
     name: Mapped[str | None] = mapped_column(String(200))
-    stored_name: Mapped[str] = mapped_column(String(64), nullable=False)  # under data_dir/avatars
+    stored_name: Mapped[str] = mapped_column(String(64), nullable=False)  # key avatars/<name>
     original_filename: Mapped[str | None] = mapped_column(String(255))
     mime_type: Mapped[str] = mapped_column(String(64), nullable=False)
     size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)

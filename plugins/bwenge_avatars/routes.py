@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
+from contextlib import ExitStack
 
 from bwenge_rest import errors, get_kernel, merge, ok, public, require
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from bwenge.contracts.answers import ANIMATIONS
+from bwenge.contracts.blobs import BlobNotFound
 from bwenge.domain import Principal
-from bwenge.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from bwenge.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 
 from .schemas import ASSET_CONTENT, Animations, AvatarDeleted, AvatarOut
 from .service import AvatarService
@@ -61,7 +63,7 @@ def get_avatar(persona_id: str, request: Request,
 
 @router.post("/3d/persona/{persona_id}/upload", openapi_extra=UPLOAD_SCHEMA,
              operation_id="avatars.upload",
-             responses=merge(ok(AvatarOut), errors(400, 409, 413, 415)))
+             responses=merge(ok(AvatarOut), errors(400, 409, 413, 415, 503)))
 async def upload_avatar(persona_id: str, request: Request,
                         principal: Principal = Depends(require("avatar.upload"))):
     """Upload a glTF 2.0 model (multipart ``file``, ``name``, ``animations``, ``scale``)."""
@@ -104,13 +106,29 @@ def delete_avatar(persona_id: str, request: Request,
 @router.get("/assets/{asset:path}", dependencies=[Depends(public())], operation_id="avatars.asset",
             response_class=FileResponse,
             responses={200: {"description": "The model file", "content": ASSET_CONTENT},
-                       **errors(403)})
+                       **errors(403, 404)})
 def asset(asset: str, request: Request, kid: str | None = Query(None),
           exp: str | None = Query(None), sig: str | None = Query(None)):
     """A model file behind a signed, expiring URL (the signature is the credential).
     Any malformed parameter is a 403 like a bad signature, never a 422."""
-    path, mime, expiry = service(request).resolve_asset(asset, kid, exp, sig)
-    max_age = max(0, int(expiry - time.time()))
-    return FileResponse(path, media_type=mime, filename=path.name if asset.startswith("avatars/")
-                        else "avatar.glb", content_disposition_type="attachment",
-                        headers={"Cache-Control": f"private, max-age={max_age}"})
+    svc = service(request)
+    found, mime, expiry = svc.resolve_asset(asset, kid, exp, sig)
+    headers = {"Cache-Control": f"private, max-age={max(0, int(expiry - time.time()))}"}
+    if not isinstance(found, str):  # the shipped default model
+        return FileResponse(found, media_type=mime, filename="avatar.glb",
+                            content_disposition_type="attachment", headers=headers)
+    # Streamed from the blob store, so any instance serves what any other stored.
+    stack = ExitStack()
+    try:
+        stream = stack.enter_context(svc.blobs.open(found))
+    except BlobNotFound:
+        raise NotFound("This avatar was replaced or deleted; ask for the model again.") from None
+
+    def body():
+        with stack:
+            while chunk := stream.read(256 * 1024):
+                yield chunk
+
+    name = found.rsplit("/", 1)[1]
+    headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return StreamingResponse(body(), media_type=mime, headers=headers)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
+import tempfile
 import uuid
 from importlib.resources import files
 from pathlib import Path
@@ -49,8 +49,9 @@ class AvatarService:
         self.signer = UrlSigner.from_settings(settings, kernel.secret_key)
 
     @property
-    def folder(self) -> Path:
-        return Path(self.kernel.data_dir) / "avatars"
+    def blobs(self) -> Any:
+        """The deployment's blob store; models live under ``avatars/<stored_name>``."""
+        return self.kernel.blob_store()
 
     # -- access -------------------------------------------------------------------
 
@@ -127,14 +128,14 @@ class AvatarService:
         if name is not None and len(name) > 200:
             raise BadRequest("name may be at most 200 characters.")
 
-        self.folder.mkdir(parents=True, exist_ok=True)
         stored = f"{uuid.uuid4().hex}.{info.kind}"
-        final = self.folder / stored
-        tmp = self.folder / f".{stored}.part"
+        key = f"avatars/{stored}"
         file.seek(0)
-        with open(tmp, "wb") as out:
-            shutil.copyfileobj(file, out, 1024 * 1024)
-        os.replace(tmp, final)
+        # spooled to disk so the store streams it (and a failed store leaves no row)
+        with tempfile.NamedTemporaryFile(suffix=f".{info.kind}") as tmp:
+            shutil.copyfileobj(file, tmp, 1024 * 1024)
+            tmp.flush()
+            self.blobs.put_file(key, Path(tmp.name))
         old_name = None
         try:
             with self.kernel.db.session() as s:
@@ -153,13 +154,13 @@ class AvatarService:
                 row.bounding_box = info.bounding_box
                 row.uploaded_by, row.updated_at = principal.user_id, now
         except (IntegrityError, StaleDataError):
-            final.unlink(missing_ok=True)
+            self.blobs.delete(key)
             raise Conflict("Another upload for this persona finished first; try again.") from None
         except BaseException:
-            final.unlink(missing_ok=True)
+            self.blobs.delete(key)
             raise
         if old_name:
-            (self.folder / old_name).unlink(missing_ok=True)
+            self.blobs.delete(f"avatars/{old_name}")
         return self.get(principal, persona_id)
 
     def delete(self, principal: Principal, persona_id: str) -> dict[str, Any]:
@@ -171,7 +172,7 @@ class AvatarService:
                 raise NotFound("This persona has no uploaded avatar.")
             stored = row.stored_name
             s.delete(row)
-        (self.folder / stored).unlink(missing_ok=True)
+        self.blobs.delete(f"avatars/{stored}")
         return {"message": "Avatar deleted; the default avatar is used again.",
                 "persona_id": persona_id}
 
@@ -183,23 +184,30 @@ class AvatarService:
                 return
             stored = row.stored_name
             s.delete(row)
-        (self.folder / stored).unlink(missing_ok=True)
+        self.blobs.delete(f"avatars/{stored}")
 
     # -- serving -------------------------------------------------------------------
 
     def resolve_asset(self, asset: str, kid: str | None, exp: str | None,
-                      sig: str | None) -> tuple[Path, str, int]:
-        """(file, mime type, expiry) for a signed asset URL; 403 for anything not
-        signed by us, expired, or outside the served names."""
+                      sig: str | None) -> tuple[Path | str, str, int]:
+        """(shipped file or blob key, mime type, expiry) for a signed asset URL; 403
+        for anything not signed by us, expired, or outside the served names."""
         if not ASSET_PATH.match(asset):
             raise Forbidden("This asset path is not served.", code="invalid_asset_path")
         expiry = self.signer.verify(f"/assets/{asset}", kid, exp, sig)
         if asset == DEFAULT_ASSET:
             return default_avatar_path(), GLB_MIME, expiry
-        path = self.folder / asset.split("/", 1)[1]
-        if not path.is_file():
+        if self.blobs.stat(asset) is None:
             raise NotFound("This avatar was replaced or deleted; ask for the model again.")
-        return path, MIME_BY_EXT[path.suffix], expiry
+        return asset, MIME_BY_EXT[Path(asset).suffix], expiry
+
+    def straggler_keys(self, older_than: float) -> list[str]:
+        """Model blobs no avatar row names, last written before ``older_than``
+        (POSIX seconds): left by an upload that died between store and commit."""
+        with self.kernel.db.session() as s:
+            named = {f"avatars/{n}" for n in s.execute(select(Avatar.stored_name)).scalars()}
+        return [b.key for b in self.blobs.list("avatars/")
+                if b.key not in named and b.modified < older_than]
 
 
 def _scale(value: str | float | None) -> float:

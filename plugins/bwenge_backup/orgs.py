@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import bwenge
+from bwenge.contracts.blobs import BlobNotFound
 from bwenge.errors import Conflict, NotFound
 from bwenge.utils import utcnow
 
@@ -42,7 +43,7 @@ from .common import (
 
 FORMAT = "bwenge-org-export"
 ORG_TABLE = "orgs"
-# tables whose rows name a file under data_dir: (column, folder under data_dir)
+# tables whose rows name a blob: (column, key prefix in the blob store)
 FILE_COLUMNS = {
     "knowledge_sources": ("storage_path", "knowledge"),
     "avatars": ("stored_name", "avatars"),
@@ -103,7 +104,6 @@ def _snapshot_connection(kernel, tmp: Path):
 def export_org(
     kernel, org_id: str, target: Path, echo: Callable[[str], None] = lambda _m: None
 ) -> dict[str, Any]:
-    data_dir = Path(kernel.data_dir)
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bwenge-export-") as tmp_name:
@@ -153,12 +153,12 @@ def export_org(
                     relative = row.get(column)
                     if not relative:
                         continue
-                    path = data_dir / folder / relative
                     name = f"files/{folder}/{relative}"
                     copy = tmp / "file"
-                    try:
-                        shutil.copyfile(path, copy)
-                    except FileNotFoundError:
+                    try:  # from the blob store, wherever it keeps them
+                        with kernel.blob_store().local_copy(f"{folder}/{relative}") as path:
+                            shutil.copyfile(path, copy)
+                    except BlobNotFound:
                         missing.append(f"{folder}/{relative}")
                         continue
                     tar.add(copy, name)
@@ -193,7 +193,6 @@ def import_org(
 ) -> dict[str, Any]:
     """Add the organisation in ``archive`` to this server; nothing is written unless
     all of it can be."""
-    data_dir = Path(kernel.data_dir)
     written: list[Path] = []
     with open_archive(archive) as tar:
         manifest = read_manifest(tar, FORMAT)
@@ -264,16 +263,19 @@ def import_org(
                 for name in expected:
                     if not name.startswith("files/"):
                         continue
-                    path = data_dir / name.removeprefix("files/")
-                    if path.exists():
-                        raise Conflict(f"{path} already exists on this server.")
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    with tar.extractfile(name) as src, open(path, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-                    written.append(path)
+                    key = name.removeprefix("files/")
+                    store = kernel.blob_store()
+                    if store.stat(key) is not None:
+                        raise Conflict(f"{key} already exists on this server.")
+                    with tempfile.TemporaryDirectory() as spool:
+                        part = Path(spool) / "file"
+                        with tar.extractfile(name) as src, open(part, "wb") as dst:
+                            shutil.copyfileobj(src, dst)
+                        store.put_file(key, part)
+                    written.append(key)
         except BaseException:
-            for path in written:
-                path.unlink(missing_ok=True)
+            for key in written:
+                kernel.blob_store().delete(key)
             raise
     echo(", ".join(f"{n} {t}" for t, n in counts.items() if n))
     return {"org_id": org_id, "tables": counts, "files": len(written)}

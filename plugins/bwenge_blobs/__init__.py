@@ -1,0 +1,1 @@
+"""Blob stores: uploaded files and avatar models, on local disk or in S3-compatible storage."""
