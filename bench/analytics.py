@@ -184,8 +184,8 @@ def timed(fn, repeat: int = 5) -> float:
 
 
 def run_report(n: int, tmp: str) -> list[dict]:
-    from bwenge_analytics.hooks import analytics_service
     from bwenge_analytics.service import Scope, week_bounds
+    from bwenge_analytics.services import analytics_service
     from bwenge_rest.app import create_app
     from fastapi.testclient import TestClient
     from sqlalchemy import text

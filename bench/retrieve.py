@@ -270,8 +270,8 @@ def main() -> int:
         )
 
     # -- the same chunks as ready sources with their lexical rows -----------------
-    from bwenge_knowledge.hooks import setup as knowledge_setup
     from bwenge_knowledge.models import READY, KnowledgeLexical, KnowledgeSource
+    from bwenge_knowledge.services import setup as knowledge_setup
     from sqlalchemy import func, select
 
     knowledge = knowledge_setup(kernel)

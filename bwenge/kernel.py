@@ -189,6 +189,9 @@ class Kernel:
         self.started = False
         self._listener_cache: dict[str, list[tuple[str, _OnePlugin]]] = {}
         self.freeze_gc = False  # set by `bwenge serve`: one long-lived kernel per process
+        # False: plugins start no background work (job runners, schedules) in
+        # after_app_start; set by commands that do their work in the foreground.
+        self.background_jobs = True
         self._identity: WorkerIdentity | None = None
 
     # -- loading --------------------------------------------------------------

@@ -16,7 +16,7 @@ def store_weekly(as_json: AsJson = False) -> None:
     """Store the reports of the last finished week(s) for every active org, once."""
     from bwenge.cli import load_kernel
 
-    from .hooks import analytics_service
+    from .services import analytics_service
 
     stored = analytics_service(load_kernel()).store_finished_weeks()
     typer.echo(json.dumps({"stored": stored}) if as_json else f"stored {stored} weekly report(s)")
@@ -34,7 +34,7 @@ def worker(
 
     from bwenge.cli import load_kernel
 
-    from .hooks import report_job
+    from .services import report_job
 
     kernel = load_kernel()
 
@@ -57,7 +57,7 @@ def rebuild_rollup(as_json: AsJson = False) -> None:
     """Recompute the daily message counts from the raw events (after a bulk import)."""
     from bwenge.cli import load_kernel
 
-    from .hooks import analytics_service
+    from .services import analytics_service
 
     rows = analytics_service(load_kernel()).rebuild_rollup()
     typer.echo(json.dumps({"rows": rows}) if as_json else f"daily rollup rebuilt: {rows} row(s)")
@@ -72,8 +72,8 @@ def weekly(
     """Print an org's weekly report (org-wide view); ``--json`` for the API's shape."""
     from bwenge.cli import load_kernel
 
-    from .hooks import analytics_service
     from .service import Scope, week_bounds
+    from .services import analytics_service
 
     svc = analytics_service(load_kernel())
     start, end = week_bounds(week_offset)

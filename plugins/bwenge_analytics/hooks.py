@@ -11,17 +11,10 @@ from typing import Any
 
 from bwenge import hookimpl
 
+from .services import analytics_service, report_job  # noqa: F401 (re-exported)
+
 log = logging.getLogger("bwenge.analytics")
 JOB_ATTR = "_analytics_report_job"
-
-
-def analytics_service(kernel) -> Any:
-    """The kernel's ``"analytics"`` service, created on first use."""
-    from .service import AnalyticsService
-
-    return kernel.provide_once(
-        "analytics", lambda: AnalyticsService(kernel, kernel.settings_for("analytics"))
-    )
 
 
 @hookimpl
@@ -51,23 +44,6 @@ def register_commands(cli):
 
 
 # -- the weekly report job ------------------------------------------------------
-
-
-async def report_job(kernel, initial_delay: float | None = None,
-                     interval: float | None = None) -> None:
-    """Store finished weeks' reports every ``report_job_interval_seconds``."""
-    settings = kernel.settings_for("analytics")
-    interval = interval or settings.report_job_interval_seconds
-    await asyncio.sleep(settings.report_job_initial_delay_seconds if initial_delay is None
-                        else initial_delay)
-    while True:
-        try:
-            stored = await asyncio.to_thread(analytics_service(kernel).store_finished_weeks)
-            if stored:
-                log.info("Stored %d weekly report(s)", stored)
-        except Exception:  # a failed run must not end the schedule
-            log.exception("Weekly report job failed")
-        await asyncio.sleep(interval)
 
 
 @hookimpl

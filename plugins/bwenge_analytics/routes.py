@@ -22,7 +22,7 @@ router = APIRouter(tags=["analytics"])
 
 
 def service(request: Request) -> AnalyticsService:
-    from .hooks import analytics_service
+    from .services import analytics_service
 
     return analytics_service(get_kernel(request))
 

@@ -8,14 +8,7 @@ from typing import Any
 
 from bwenge import hookimpl
 
-
-def audit_service(kernel):
-    def make():
-        from .service import AuditService
-
-        return AuditService(kernel)
-
-    return kernel.provide_once("audit", make)
+from .services import audit_service  # noqa: F401 (re-exported)
 
 
 async def _record(

@@ -30,7 +30,7 @@ async def audit_trail(
     object_id: str | None = Query(None, max_length=255),
 ):
     """Who did what, newest first; paginate with ``limit``/``offset`` (``next_offset``)."""
-    from .hooks import audit_service
+    from .services import audit_service
 
     if org_id != principal.org_id and not principal.is_platform_admin:
         raise NotFound("Organisation not found")  # another org is a 404, like a missing one

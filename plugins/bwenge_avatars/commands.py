@@ -21,7 +21,7 @@ def sweep(
     than --older-than-hours may belong to an upload in progress."""
     from bwenge.cli import console, load_kernel
 
-    from .hooks import avatar_service
+    from .services import avatar_service
 
     kernel = load_kernel(migrate=False)
     svc = avatar_service(kernel)

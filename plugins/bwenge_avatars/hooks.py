@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 from bwenge import hookimpl
 
-
-def avatar_service(kernel) -> Any:
-    """The kernel's ``"avatars"`` service, created on first use."""
-    from .service import AvatarService
-
-    return kernel.provide_once(
-        "avatars", lambda: AvatarService(kernel, kernel.settings_for("avatars"))
-    )
+from .services import avatar_service  # noqa: F401 (re-exported)
 
 
 @hookimpl

@@ -33,7 +33,7 @@ UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-d
 
 
 def service(request: Request) -> AvatarService:
-    from .hooks import avatar_service
+    from .services import avatar_service
 
     return avatar_service(get_kernel(request))
 

@@ -239,14 +239,10 @@ def _checked_members(tar: tarfile.TarFile, expected: dict[str, Any]):
 def _rebuild_vectors(kernel, echo) -> int:
     import asyncio
 
-    knowledge = kernel.services.get("knowledge")
-    if knowledge is None:
-        from bwenge_knowledge.hooks import setup
-
-        knowledge = setup(kernel)
-    knowledge.autostart = False
+    kernel.background_jobs = False  # the vectors are rebuilt right here
     asyncio.run(kernel.start())
     try:
+        knowledge = kernel.service("knowledge")
         ids = knowledge.ready_source_ids()
         echo(f"rebuilding the vectors of {len(ids)} ready sources")
         return reindex_sources(kernel, ids, echo)

@@ -77,7 +77,7 @@ def _persona_exists(kernel, persona_id: str, org_id: str | None) -> bool:
     """Through the personas service the running app uses (started, then stopped)."""
     import asyncio
 
-    from .hooks import _service
+    from .services import knowledge_service as _service
 
     _service(kernel).autostart = False  # no ingestion jobs for a listing
 
@@ -114,8 +114,8 @@ def worker(
 
     from bwenge.cli import console, load_kernel
 
-    from .hooks import _service
     from .runner import DramatiqRunner, InProcessRunner
+    from .services import knowledge_service as _service
 
     kernel = load_kernel(migrate=None)
     service = _service(kernel)
@@ -190,7 +190,7 @@ def ingest(
     from bwenge.cli import console, err_console, fail, load_kernel
     from bwenge.errors import BwengeError
 
-    from .hooks import _service
+    from .services import knowledge_service as _service
     from .upload import stream_file_to
 
     kernel = load_kernel(migrate=None)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from bwenge import hookimpl
 
+from .services import knowledge_service, setup  # noqa: F401 (re-exported)
+
 
 @hookimpl
 def register_settings(register):
@@ -37,7 +39,7 @@ def register_rerankers(register):
 def register_routes(register, kernel):
     from .routes import router
 
-    _service(kernel)  # services exist as soon as the app is built, before start-up
+    knowledge_service(kernel)  # services exist as soon as the app is built, before start-up
     register(router)
 
 
@@ -48,30 +50,14 @@ def register_commands(cli):
     add_commands(cli)
 
 
-def setup(kernel):
-    """Provide the ``knowledge`` and ``retriever`` services (idempotent); returns the
-    :class:`~bwenge_knowledge.service.KnowledgeService`. Useful with a bare kernel."""
-    return _service(kernel)
-
-
-def _service(kernel):
-    from .service import KnowledgeService
-
-    if "knowledge" not in kernel.services:
-        service = KnowledgeService(kernel)
-        kernel.provide("knowledge", service)
-        kernel.provide("retriever", service)
-    return kernel.services["knowledge"]
-
-
 @hookimpl
 async def after_app_start(kernel):
     import asyncio
 
     from .runner import DramatiqRunner, InProcessRunner
 
-    service = _service(kernel)
-    if not service.autostart:  # the CLI runs jobs itself
+    service = knowledge_service(kernel)
+    if not (service.autostart and kernel.background_jobs):  # the CLI runs jobs itself
         return
     service.loop = asyncio.get_running_loop()
     from .lifecycle import recover_own
@@ -127,7 +113,7 @@ def register_readiness_checks(register):
 async def after_persona_change(kernel, event):
     if event.data.get("action") != "delete" or not event.org_id:
         return
-    await _service(kernel).delete_persona(event.org_id, event.data["persona_id"])
+    await knowledge_service(kernel).delete_persona(event.org_id, event.data["persona_id"])
 
 
 @hookimpl

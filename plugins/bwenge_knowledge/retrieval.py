@@ -148,7 +148,7 @@ class HybridRetriever:
             return
         import numpy as np
 
-        from .service import collection_name
+        from .ids import collection_name
 
         try:
             found = vectors(collection_name(org_id, persona_id), missing)
@@ -161,7 +161,7 @@ class HybridRetriever:
             fused[chunk_id].dense = round(float(np.dot(q, v)) / norm, 4)
 
     def _dense(self, org_id, persona_id, query, n, ready) -> list[RetrievedChunk]:
-        from .service import collection_name
+        from .ids import collection_name
 
         embedder, store = self.service.embedder, self.service.store
         collection = collection_name(org_id, persona_id)

@@ -23,7 +23,6 @@ import logging
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +37,7 @@ from bwenge.telemetry import operation
 from bwenge.utils import new_id, utcnow
 
 from . import lexical
+from .ids import CHUNK_NAMESPACE, chunk_id, collection_name  # noqa: F401 (public names)
 from .lifecycle import RunningJobs
 from .models import FAILED, PENDING, PROCESSING, READY, KnowledgeChunk, KnowledgeSource
 from .parsing import ParseError, parse_file
@@ -46,20 +46,6 @@ from .settings import KnowledgeSettings
 from .upload import ReceivedUpload
 
 log = logging.getLogger("bwenge.knowledge")
-CHUNK_NAMESPACE = uuid.UUID("6f1b7f8e-3c1a-4f0e-9a57-2b1d6d3b9e10")
-
-
-def chunk_id(source_id: str, index: int) -> str:
-    """The vector id of a chunk: the same on every try, so retries overwrite."""
-    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{source_id}:{index}"))
-
-
-def collection_name(org_id: str, persona_id: str) -> str:
-    """One collection per persona (tenant isolation by construction); persona ids
-    are globally unique, the org check happens on the source rows."""
-    from bwenge.contracts.knowledge import collection_name as persona_collection
-
-    return persona_collection(persona_id)
 
 
 @dataclass

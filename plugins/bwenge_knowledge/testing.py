@@ -26,7 +26,7 @@ import pytest
 def ingest_now(
     kernel, org_id: str, persona_id: str, filename: str, data: bytes, title: str | None = None
 ):
-    from .hooks import setup
+    from .services import setup
     from .upload import stream_file_to
 
     service = setup(kernel)

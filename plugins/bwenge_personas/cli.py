@@ -27,7 +27,7 @@ def list_personas(
 
     from bwenge.cli import EXIT_USAGE, console, fail, load_kernel
 
-    from .hooks import setup
+    from .services import setup
 
     kernel = load_kernel(migrate=None)
     try:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from bwenge import hookimpl
 
+from .services import setup  # noqa: F401 (re-exported)
+
 
 @hookimpl
 def register_settings(register):
@@ -44,18 +46,6 @@ def register_commands(cli):
     from .cli import personas_cli
 
     cli.add_typer(personas_cli, name="personas")
-
-
-def setup(kernel) -> None:
-    """Provide ``personas`` (the configured store) and ``persona_manager``. Idempotent."""
-    if "personas" in kernel.services:
-        return
-    from .service import PersonaService
-
-    settings = kernel.settings_for("personas")
-    store = kernel.persona_stores.get(settings.store)(kernel)
-    kernel.provide("personas", store)
-    kernel.provide("persona_manager", PersonaService(kernel, store, settings))
 
 
 @hookimpl

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from bwenge_analytics.hooks import analytics_service
 from bwenge_analytics.service import MESSAGE_ANSWERED, week_bounds
+from bwenge_analytics.services import analytics_service
 
 from .conftest import answered, emit, make_persona
 

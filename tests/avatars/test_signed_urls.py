@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from bwenge_avatars.gltf import cube_glb
-from bwenge_avatars.hooks import avatar_service
 from bwenge_avatars.service import DEFAULT_ASSET
+from bwenge_avatars.services import avatar_service
 from bwenge_rest.app import create_app
 from fastapi.testclient import TestClient
 

@@ -53,7 +53,7 @@ def test_upload_while_store_is_down_is_503_and_leaves_nothing(client, make_user,
 def test_sweep_finds_blobs_without_a_row(client, make_user, tmp_path):
     import time
 
-    from bwenge_avatars.hooks import avatar_service
+    from bwenge_avatars.services import avatar_service
 
     owner = make_user(client)
     persona_id = make_persona(client, owner)

@@ -58,7 +58,7 @@ def register_loaders(register):
 
 
 def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel, cli_env):
-    import bwenge_personas.hooks
+    import bwenge_personas.services
     from chromadb.api.client import SharedSystemClient
 
     dist = tmp_path / "bwenge-csv-loader"
@@ -85,7 +85,7 @@ def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel,
     )
 
     kernel = make_kernel()
-    bwenge_personas.hooks.setup(kernel)
+    bwenge_personas.services.setup(kernel)
     persona = kernel.service("personas").create("org-a", {"name": "Tutor"}, None)
     folder = tmp_path / "material"
     (folder / "sub").mkdir(parents=True)
@@ -125,7 +125,7 @@ def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel,
 
     assert importlib.util.find_spec("bwenge_csv_loader") is None
     SharedSystemClient.clear_system_cache()
-    from bwenge_knowledge.hooks import _service
+    from bwenge_knowledge.services import knowledge_service as _service
 
     service = _service(make_kernel())
     sources = {s.title: s for s in service.list("org-a", persona.persona_id)}

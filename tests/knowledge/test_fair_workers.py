@@ -81,8 +81,8 @@ def _counts(kernel, source_id):
 def test_killed_workers_job_is_finished_by_another_worker_within_the_lease(
     make_kernel, cli_env, tmp_path
 ):
-    import bwenge_personas.hooks
-    from bwenge_knowledge.hooks import _service
+    import bwenge_personas.services
+    from bwenge_knowledge.services import knowledge_service as _service
     from bwenge_knowledge.upload import stream_file_to
 
     env = cli_env(
@@ -93,7 +93,7 @@ def test_killed_workers_job_is_finished_by_another_worker_within_the_lease(
         BWENGE_KNOWLEDGE__WORKERS="1",
     )
     kernel = make_kernel()
-    bwenge_personas.hooks.setup(kernel)
+    bwenge_personas.services.setup(kernel)
     persona = kernel.service("personas").create("org-a", {"name": "Tutor"}, None)
     service = _service(kernel)  # no runner here: the source waits for the workers
     path = tmp_path / "big.pdf"

@@ -83,12 +83,12 @@ def wait_for(predicate, timeout, what):
 
 @pytest.mark.slow
 def test_sigkill_mid_job_then_restart_finishes_exactly_once(make_kernel, worker_env, tmp_path):
-    import bwenge_personas.hooks
-    from bwenge_knowledge.hooks import _service
+    import bwenge_personas.services
+    from bwenge_knowledge.services import knowledge_service as _service
     from bwenge_knowledge.upload import stream_file_to
 
     kernel = make_kernel()
-    bwenge_personas.hooks.setup(kernel)
+    bwenge_personas.services.setup(kernel)
     persona = kernel.service("personas").create("org-a", {"name": "Tutor"}, None)
     service = _service(kernel)  # no runner here: sources stay pending for the worker
 

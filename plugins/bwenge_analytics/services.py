@@ -1,0 +1,35 @@
+"""The analytics plugin's services: the analytics service and the weekly report job."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+log = logging.getLogger("bwenge.analytics")
+
+
+def analytics_service(kernel) -> Any:
+    """The kernel's ``"analytics"`` service, created on first use."""
+    from .service import AnalyticsService
+
+    return kernel.provide_once(
+        "analytics", lambda: AnalyticsService(kernel, kernel.settings_for("analytics"))
+    )
+
+
+async def report_job(kernel, initial_delay: float | None = None,
+                     interval: float | None = None) -> None:
+    """Store finished weeks' reports every ``report_job_interval_seconds``."""
+    settings = kernel.settings_for("analytics")
+    interval = interval or settings.report_job_interval_seconds
+    await asyncio.sleep(settings.report_job_initial_delay_seconds if initial_delay is None
+                        else initial_delay)
+    while True:
+        try:
+            stored = await asyncio.to_thread(analytics_service(kernel).store_finished_weeks)
+            if stored:
+                log.info("Stored %d weekly report(s)", stored)
+        except Exception:  # a failed run must not end the schedule
+            log.exception("Weekly report job failed")
+        await asyncio.sleep(interval)
