@@ -22,6 +22,7 @@ The config folder is ``$BWENGE_CONFIG_DIR`` or ``./config``; Bwenge only reads i
 from __future__ import annotations
 
 import os
+import re
 import secrets as pysecrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -337,7 +338,18 @@ def _mask(key: str, value: Any) -> str:
     last = key.rsplit(".", 1)[-1].lower()
     if any(w in last for w in SECRET_WORDS) and value not in (None, ""):
         return "'****'"
-    return repr(value)
+    return mask_url(repr(value))
+
+
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^/@:\s]*:)(?P<password>[^@/\s]+)(?=@)", re.I
+)
+
+
+def mask_url(text: str) -> str:
+    """``text`` with the password of every URL in it (``redis://:pw@host``,
+    ``postgresql://user:pw@host/db``) replaced by ``***``."""
+    return _URL_PASSWORD.sub(lambda m: m["head"] + "***", text)
 
 
 def mask_secrets(data: Any, key: str = "") -> Any:
@@ -351,6 +363,8 @@ def mask_secrets(data: Any, key: str = "") -> Any:
     last = key.lower()
     if any(w in last for w in SECRET_WORDS) and isinstance(data, str) and data:
         return "****"
+    if isinstance(data, str) and "://" in data:
+        return mask_url(data)
     return data
 
 

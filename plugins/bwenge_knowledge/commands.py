@@ -135,13 +135,19 @@ def worker(
     if settings.queue == "dramatiq":
         url = settings.redis_url or kernel.core.redis_url
         if not url:
-            from bwenge.cli import fail
+            from bwenge.cli import EXIT_CONFIG, fail
 
-            fail("knowledge.queue = 'dramatiq' needs knowledge.redis_url or redis_url.")
+            fail(
+                "knowledge.queue = 'dramatiq' needs knowledge.redis_url or redis_url.",
+                EXIT_CONFIG,
+            )
+        from bwenge.config import mask_url
+
         runner = DramatiqRunner(service, url)
         service.runner = runner
         console.print(
-            f"Knowledge worker: {threads} thread(s) on the Dramatiq queue at {url}", highlight=False
+            f"Knowledge worker: {threads} thread(s) on the Dramatiq queue at {mask_url(url)}",
+            highlight=False,
         )
         runner.work(threads, settings.sweep_seconds, stop)
     else:

@@ -174,3 +174,22 @@ def test_config_show_masks_secrets(tmp_path):
     assert "super-secret-value" not in result.stdout
     assert "pa55word" not in result.stdout
     assert '"secret_key": "****"' in result.stdout
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_config_show_masks_passwords_in_every_url_and_provider_keys(tmp_path, as_json):
+    result = _run(
+        ["config", "show", *(["--json"] if as_json else [])],
+        tmp_path,
+        BWENGE_ENV="testing",
+        BWENGE_REDIS_URL="redis://:Sup3rSecretPw@10.0.0.5:6379/0",
+        BWENGE_KNOWLEDGE__REDIS_URL="rediss://worker:An0therPw@10.0.0.6:6380/1",
+        BWENGE_LLM__PROVIDERS__OPENAI__API_KEY="sk-live-abcdef123456",
+        BWENGE_LLM__PROVIDERS__OPENAI__BASE_URL="https://user:UrlPw99@llm.example/v1",
+    )
+    assert result.returncode == 0, result.stderr
+    for secret in ("Sup3rSecretPw", "An0therPw", "sk-live-abcdef123456", "UrlPw99"):
+        assert secret not in result.stdout
+    # what isn't secret stays readable: the operator can check hosts and users
+    assert "10.0.0.5:6379" in result.stdout and "worker:***@10.0.0.6" in result.stdout
+
