@@ -48,9 +48,21 @@ def register_readiness_checks(register):
 def register_deployment_checks(register):
     def chroma(kernel, workers):
         knowledge = kernel.settings.get("knowledge")
-        if workers < 2 or getattr(knowledge, "vector_store", "chroma") != "chroma":
+        if getattr(knowledge, "vector_store", "chroma") != "chroma":
             return None
-        if kernel.settings_for("chroma").mode == "embedded":
+        settings = kernel.settings_for("chroma")
+        server = kernel.core.server
+        local = {"localhost", "127.0.0.1", "0.0.0.0", "::1", "::"}
+        same_host = settings.host == server.host or {settings.host, server.host} <= local
+        if settings.mode == "http" and settings.port == server.port and same_host:
+            return [
+                f"chroma: chroma.host:chroma.port ({settings.host}:{settings.port}) is this "
+                "server's own address; point them at the Chroma server (e.g. chroma.port = "
+                "8001 for `chroma run --port 8001`)"
+            ]
+        if workers < 2:
+            return None
+        if settings.mode == "embedded":
             return [
                 'chroma: the embedded index (chroma.mode = "embedded") may be opened by one '
                 'process only; run a Chroma server and set chroma.mode = "http" '

@@ -44,6 +44,20 @@ def register_routes(register, kernel):
 
 
 @hookimpl
+def register_deployment_checks(register):
+    def queue(kernel, workers):
+        settings = kernel.settings_for("knowledge")
+        if settings.queue == "dramatiq" and not (settings.redis_url or kernel.core.redis_url):
+            return [
+                'knowledge: knowledge.queue = "dramatiq" passes jobs through Redis; set '
+                "redis_url (or knowledge.redis_url), or use the default queue"
+            ]
+        return None
+
+    register("knowledge", queue)
+
+
+@hookimpl
 def register_commands(cli):
     from .commands import add_commands
 

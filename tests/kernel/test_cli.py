@@ -89,6 +89,33 @@ def test_plugins_lists_builtins_with_versions(tmp_path):
     assert "0.1.0" in result.stdout
 
 
+def test_settings_that_cannot_work_are_refused_with_their_fix(tmp_path):
+    own = bwenge_cli(tmp_path, "config", "check", BWENGE_CHROMA__MODE="http")
+    assert own.returncode == 3, own.stdout + own.stderr
+    said = " ".join(own.stderr.split())
+    assert "server's own address" in said and "chroma.port" in said
+    served = bwenge_cli(
+        tmp_path, "serve", "--port", "8000", BWENGE_CHROMA__MODE="http"
+    )  # refused before it binds or starts anything
+    assert served.returncode == 3 and "server's own address" in served.stdout + served.stderr
+
+    queue = bwenge_cli(tmp_path, "config", "check", BWENGE_KNOWLEDGE__QUEUE="dramatiq")
+    assert queue.returncode == 3, queue.stdout + queue.stderr
+    said = " ".join(queue.stderr.split())
+    assert 'knowledge.queue = "dramatiq"' in said and "redis_url" in said
+    assert "Traceback" not in queue.stdout + queue.stderr
+    fixed = bwenge_cli(
+        tmp_path,
+        "config",
+        "check",
+        BWENGE_KNOWLEDGE__QUEUE="dramatiq",
+        BWENGE_REDIS_URL="redis://127.0.0.1:6379/15",
+        BWENGE_CHROMA__MODE="http",
+        BWENGE_CHROMA__PORT="8001",
+    )
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+
+
 def test_several_workers_need_shared_state(tmp_path):
     """The embedded default is one process; ``--workers 2`` is refused until the
     settings that let workers share state are made, and each problem names its fix."""
@@ -111,6 +138,7 @@ def test_several_workers_need_shared_state(tmp_path):
         "2",
         BWENGE_REDIS_URL="redis://127.0.0.1:6379/15",
         BWENGE_CHROMA__MODE="http",
+        BWENGE_CHROMA__PORT="8001",
     )
     assert shared.returncode == 0, shared.stdout + shared.stderr
     assert "2 worker(s)" in " ".join(shared.stdout.split())
