@@ -40,10 +40,17 @@ PASSWORD = "correct-horse-battery-9"
 def make_kernel(data_dir: str):
     from bwenge.kernel import Kernel
 
-    return Kernel(config_dir=Path(data_dir) / "config", env="testing", overrides={
-        "data_dir": data_dir, "log_level": "WARNING", "secret_key": "bench-" + "x" * 40,
-        "rate_limits": {"enabled": False}, "analytics": {"report_job": False},
-    }).load()
+    return Kernel(
+        config_dir=Path(data_dir) / "config",
+        env="testing",
+        overrides={
+            "data_dir": data_dir,
+            "log_level": "WARNING",
+            "secret_key": "bench-" + "x" * 40,
+            "rate_limits": {"enabled": False},
+            "analytics": {"report_job": False},
+        },
+    ).load()
 
 
 class Body(BaseModel):
@@ -62,8 +69,13 @@ def bare_app(kernel) -> FastAPI:
     @app.post("/events")
     def post_event(body: Body):
         with kernel.db.session() as s:
-            row = AnalyticsEvent(org_id="bare-org", user_id="bare-user", event_type=body.event_type,
-                                 payload=body.payload, at=utcnow())
+            row = AnalyticsEvent(
+                org_id="bare-org",
+                user_id="bare-user",
+                event_type=body.event_type,
+                payload=body.payload,
+                at=utcnow(),
+            )
             s.add(row)
             s.flush()
             return {"event_id": row.id, "status": "recorded"}
@@ -90,9 +102,15 @@ async def drive(client, headers: dict, seconds: float, concurrency: int = 8) -> 
 
 
 async def register(client) -> tuple[dict, str]:
-    r = await client.post("/auth/register", json={
-        "name": "Bench Owner", "password": PASSWORD, "email": "bench@example.org",
-        "org_name": "Bench"})
+    r = await client.post(
+        "/auth/register",
+        json={
+            "name": "Bench Owner",
+            "password": PASSWORD,
+            "email": "bench@example.org",
+            "org_name": "Bench",
+        },
+    )
     r.raise_for_status()
     headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
     me = (await client.get("/users/me", headers=headers)).json()
@@ -107,10 +125,14 @@ async def _ingest(seconds: float, tmp: str) -> dict:
     app, base = create_app(kernel), bare_app(kernel)
     await kernel.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://bench") as ours, \
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=base),
-                                  base_url="http://bench") as bare:
+        async with (
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://bench"
+            ) as ours,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=base), base_url="http://bench"
+            ) as bare,
+        ):
             headers, _ = await register(ours)
             await drive(ours, headers, 0.5)  # warm-up
             await drive(bare, {}, 0.5)
@@ -121,10 +143,12 @@ async def _ingest(seconds: float, tmp: str) -> dict:
     finally:
         await kernel.stop()
     ours_eps, bare_eps = sum(a) / 3, sum(b) / 3
-    return {"case": "POST /events (SQLite, 8 concurrent)",
-            "bwenge_events_per_s": round(ours_eps, 1),
-            "bare_fastapi_events_per_s": round(bare_eps, 1),
-            "ratio": round(ours_eps / bare_eps, 3)}
+    return {
+        "case": "POST /events (SQLite, 8 concurrent)",
+        "bwenge_events_per_s": round(ours_eps, 1),
+        "bare_fastapi_events_per_s": round(bare_eps, 1),
+        "ratio": round(ours_eps / bare_eps, 3),
+    }
 
 
 def bulk_insert(db_path: str, org_id: str, n: int, week_start, seed: int = 7) -> int:
@@ -134,8 +158,10 @@ def bulk_insert(db_path: str, org_id: str, n: int, week_start, seed: int = 7) ->
     personas = [f"persona-{i:03d}" for i in range(200)]
     weights = [1 / (i + 1) for i in range(200)]  # a few popular personas, a long tail
     con = sqlite3.connect(db_path)
-    indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type='index' "
-                          "AND tbl_name='analytics_events' AND sql IS NOT NULL").fetchall()
+    indexes = con.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type='index' "
+        "AND tbl_name='analytics_events' AND sql IS NOT NULL"
+    ).fetchall()
     for name, _ in indexes:
         con.execute(f"DROP INDEX {name}")
     fmt = "%Y-%m-%d %H:%M:%S.%f"  # what UTCDateTime stores on SQLite
@@ -150,15 +176,26 @@ def bulk_insert(db_path: str, org_id: str, n: int, week_start, seed: int = 7) ->
         for _ in range(count):
             session = rnd.randrange(100_000)
             at = start + timedelta(seconds=session_start[session] + rnd.randrange(3600))
-            yield (org, f"user-{session % 5000}", session_persona[session], f"session-{session}",
-                   "message.answered", payload, at.strftime(fmt))
+            yield (
+                org,
+                f"user-{session % 5000}",
+                session_persona[session],
+                f"session-{session}",
+                "message.answered",
+                payload,
+                at.strftime(fmt),
+            )
 
-    sql = ("INSERT INTO analytics_events (org_id, user_id, persona_id, session_id, event_type, "
-           "payload, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    sql = (
+        "INSERT INTO analytics_events (org_id, user_id, persona_id, session_id, event_type, "
+        "payload, at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
     done = 0
-    for count, org, start in ((n, org_id, week_start),
-                              (n // 20, "noise-org", week_start),
-                              (n // 20, org_id, week_start - timedelta(days=7))):
+    for count, org, start in (
+        (n, org_id, week_start),
+        (n // 20, "noise-org", week_start),
+        (n // 20, org_id, week_start - timedelta(days=7)),
+    ):
         batch = rows(count, org, start)
         while True:
             chunk = [r for _, r in zip(range(50_000), batch, strict=False)]
@@ -192,8 +229,15 @@ def run_report(n: int, tmp: str) -> list[dict]:
 
     kernel = make_kernel(tmp)
     with TestClient(create_app(kernel)) as client:
-        r = client.post("/auth/register", json={"name": "Bench Owner", "password": PASSWORD,
-                                                "email": "bench@example.org", "org_name": "Bench"})
+        r = client.post(
+            "/auth/register",
+            json={
+                "name": "Bench Owner",
+                "password": PASSWORD,
+                "email": "bench@example.org",
+                "org_name": "Bench",
+            },
+        )
         headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
         org_id = client.get("/users/me", headers=headers).json()["org_id"]
         start, end = week_bounds(0)
@@ -209,10 +253,17 @@ def run_report(n: int, tmp: str) -> list[dict]:
 
         def baseline():
             with kernel.db.engine.connect() as conn:
-                conn.execute(text("SELECT count(*) FROM analytics_events WHERE org_id = :o "
-                                  "AND at >= :s AND at < :e"),
-                             {"o": org_id, "s": start.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                              "e": end.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")}).scalar()
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM analytics_events WHERE org_id = :o "
+                        "AND at >= :s AND at < :e"
+                    ),
+                    {
+                        "o": org_id,
+                        "s": start.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                        "e": end.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                    },
+                ).scalar()
 
         def via_http():
             r = client.get(f"/orgs/{org_id}/reports/weekly", headers=headers)
@@ -221,21 +272,34 @@ def run_report(n: int, tmp: str) -> list[dict]:
         expert_scope = Scope(org_id, frozenset(f"persona-{i:03d}" for i in range(0, 200, 20)))
         base = timed(baseline)
         rows = []
-        for case, fn in (("weekly report, service (org-wide)",
-                          lambda: svc.compute_weekly(Scope(org_id), start, end)),
-                         ("weekly report, GET /orgs/{id}/reports/weekly", via_http),
-                         ("weekly report, service (expert: 10 personas)",
-                          lambda: svc.compute_weekly(expert_scope, start, end))):
+        for case, fn in (
+            (
+                "weekly report, service (org-wide)",
+                lambda: svc.compute_weekly(Scope(org_id), start, end),
+            ),
+            ("weekly report, GET /orgs/{id}/reports/weekly", via_http),
+            (
+                "weekly report, service (expert: 10 personas)",
+                lambda: svc.compute_weekly(expert_scope, start, end),
+            ),
+        ):
             secs = timed(fn)
-            rows.append({"case": f"{case}, {n:,} events", "seconds": round(secs, 3),
-                         "baseline_count_seconds": round(base, 3),
-                         "ratio_vs_count": round(secs / base, 2), "within_1s": secs <= 1.0})
+            rows.append(
+                {
+                    "case": f"{case}, {n:,} events",
+                    "seconds": round(secs, 3),
+                    "baseline_count_seconds": round(base, 3),
+                    "ratio_vs_count": round(secs / base, 2),
+                    "within_1s": secs <= 1.0,
+                }
+            )
     return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--part", choices=["ingest", "report", "all"], default="all")
     parser.add_argument("--seconds", type=float, default=6.0, help="ingest: per side")
     parser.add_argument("--events", type=int, default=1_000_000, help="report: events in the week")

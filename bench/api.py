@@ -119,8 +119,10 @@ async def drive_asgi(
         (k.lower().encode(), v.encode()) for k, v in headers.items()
     ]
     if body is not None:
-        raw_headers += [(b"content-type", b"application/json"),
-                        (b"content-length", str(len(payload)).encode())]
+        raw_headers += [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ]
     scope_base = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -238,7 +240,11 @@ def _start_server(bare: bool, data_dir: str) -> tuple[subprocess.Popen, str]:
 
 
 async def drive_http(
-    url: str, path: str, headers: dict, seconds: float, concurrency: int = 16,
+    url: str,
+    path: str,
+    headers: dict,
+    seconds: float,
+    concurrency: int = 16,
     body: dict | None = None,
 ) -> float:
     import httpx
@@ -262,7 +268,11 @@ async def drive_http(
 
 
 def drive_wrk(
-    url: str, path: str, headers: dict, seconds: float, concurrency: int = 16,
+    url: str,
+    path: str,
+    headers: dict,
+    seconds: float,
+    concurrency: int = 16,
     body: dict | None = None,
 ) -> float:
     """wrk (a C load generator) keeps the client from being the bottleneck."""
@@ -311,10 +321,12 @@ def run_http(seconds: float) -> list[dict]:
                         ours.append(drive_wrk(ours_url, path, headers, seconds / 3, body=body))
                         bare.append(drive_wrk(bare_url, path, {}, seconds / 3, body=body))
                     else:
-                        ours.append(asyncio.run(
-                            drive_http(ours_url, path, headers, seconds / 3, body=body)))
-                        bare.append(asyncio.run(
-                            drive_http(bare_url, path, {}, seconds / 3, body=body)))
+                        ours.append(
+                            asyncio.run(drive_http(ours_url, path, headers, seconds / 3, body=body))
+                        )
+                        bare.append(
+                            asyncio.run(drive_http(bare_url, path, {}, seconds / 3, body=body))
+                        )
                 results.append(_row(name, sum(ours) / 3, sum(bare) / 3))
         finally:
             ours_proc.terminate()
@@ -341,10 +353,20 @@ def main() -> None:
     parser.add_argument("--mode", choices=["asgi", "http"], default="asgi")
     parser.add_argument("--seconds", type=float, default=6.0, help="per case and side")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--case", action="append", default=[], metavar="TEXT",
-                        help="run only the cases whose name contains TEXT (repeatable)")
-    parser.add_argument("--weekly-report", type=int, metavar="EVENTS", default=0,
-                        help="also time the weekly report over EVENTS events (bench/analytics.py)")
+    parser.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="run only the cases whose name contains TEXT (repeatable)",
+    )
+    parser.add_argument(
+        "--weekly-report",
+        type=int,
+        metavar="EVENTS",
+        default=0,
+        help="also time the weekly report over EVENTS events (bench/analytics.py)",
+    )
     parser.add_argument(
         "--client",
         choices=["wrk", "httpx"],

@@ -38,6 +38,7 @@ def _version(value: bool) -> None:
         print(f"bwenge {__version__}")
         raise typer.Exit()
 
+
 # Exit codes (docs/cli.md#exit-codes): scripts rely on them.
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
 

@@ -116,7 +116,9 @@ def test_opentelemetry_spans_only_when_turned_on(tmp_path):
     pytest.importorskip("opentelemetry.sdk", reason="opentelemetry-sdk is not installed")
     out = subprocess.run(
         [sys.executable, "-c", OTEL_SCRIPT, str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     spans = json.loads(out.stdout.strip().splitlines()[-1])

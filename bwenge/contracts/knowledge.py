@@ -130,8 +130,9 @@ class Reranker(Protocol):
 
     name: str
 
-    def rerank(self, query: str, candidates: list[RetrievedChunk], k: int) -> list[RetrievedChunk]:
-        ...
+    def rerank(
+        self, query: str, candidates: list[RetrievedChunk], k: int
+    ) -> list[RetrievedChunk]: ...
 
 
 class Retriever(Protocol):

@@ -24,8 +24,10 @@ def store_weekly(as_json: AsJson = False) -> None:
 
 @app.command("worker")
 def worker(
-    interval: Annotated[int | None, typer.Option(
-        help="Seconds between runs (default: analytics.report_job_interval_seconds).")] = None,
+    interval: Annotated[
+        int | None,
+        typer.Option(help="Seconds between runs (default: analytics.report_job_interval_seconds)."),
+    ] = None,
 ) -> None:
     """Run the weekly report job in the foreground until SIGINT/SIGTERM (for a
     worker container when the servers run with analytics.report_job = false)."""
@@ -77,8 +79,11 @@ def weekly(
 
     svc = analytics_service(load_kernel())
     start, end = week_bounds(week_offset)
-    report = svc.compute_weekly(Scope(org_id), start, end) if week_offset == 0 else \
-        svc.store_week(org_id, start)
+    report = (
+        svc.compute_weekly(Scope(org_id), start, end)
+        if week_offset == 0
+        else svc.store_week(org_id, start)
+    )
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return

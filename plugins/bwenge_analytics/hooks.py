@@ -50,8 +50,13 @@ def register_commands(cli):
 def after_app_start(kernel):
     analytics_service(kernel)
     if kernel.settings_for("analytics").report_job:
-        setattr(kernel, JOB_ATTR, asyncio.get_running_loop().create_task(
-            report_job(kernel), name="bwenge-analytics-weekly-report"))
+        setattr(
+            kernel,
+            JOB_ATTR,
+            asyncio.get_running_loop().create_task(
+                report_job(kernel), name="bwenge-analytics-weekly-report"
+            ),
+        )
 
 
 @hookimpl
@@ -70,8 +75,14 @@ async def before_app_stop(kernel):
 async def _record(kernel, event, event_type: str, **columns: Any) -> None:
     if not event.org_id:
         return
-    await asyncio.to_thread(analytics_service(kernel).record, org_id=event.org_id,
-                            user_id=event.user_id, event_type=event_type, at=event.at, **columns)
+    await asyncio.to_thread(
+        analytics_service(kernel).record,
+        org_id=event.org_id,
+        user_id=event.user_id,
+        event_type=event_type,
+        at=event.at,
+        **columns,
+    )
 
 
 def _pick(data: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -83,14 +94,21 @@ async def after_message_answer(kernel, event):
     from .service import MESSAGE_ANSWERED
 
     d = event.data
-    payload = _pick(d, "message_id", "provider", "latency_ms", "prompt_chars", "answer_chars",
-                    "tokens")
+    payload = _pick(
+        d, "message_id", "provider", "latency_ms", "prompt_chars", "answer_chars", "tokens"
+    )
     if isinstance(d.get("citations"), list | tuple):
         payload["citations"] = len(d["citations"])
     elif isinstance(d.get("citations"), int):
         payload["citations"] = d["citations"]
-    await _record(kernel, event, MESSAGE_ANSWERED, persona_id=d.get("persona_id"),
-                  session_id=d.get("session_id"), payload=payload)
+    await _record(
+        kernel,
+        event,
+        MESSAGE_ANSWERED,
+        persona_id=d.get("persona_id"),
+        session_id=d.get("session_id"),
+        payload=payload,
+    )
 
 
 @hookimpl
@@ -98,8 +116,14 @@ async def after_session_start(kernel, event):
     from .service import SESSION_STARTED
 
     d = event.data
-    await _record(kernel, event, SESSION_STARTED, persona_id=d.get("persona_id"),
-                  session_id=d.get("session_id"), payload={})
+    await _record(
+        kernel,
+        event,
+        SESSION_STARTED,
+        persona_id=d.get("persona_id"),
+        session_id=d.get("session_id"),
+        payload={},
+    )
 
 
 @hookimpl
@@ -107,8 +131,13 @@ async def after_source_ingest(kernel, event):
     from .service import SOURCE_INGESTED
 
     d = event.data
-    await _record(kernel, event, SOURCE_INGESTED, persona_id=d.get("persona_id"),
-                  payload=_pick(d, "source_id", "chunk_count", "size_bytes", "seconds"))
+    await _record(
+        kernel,
+        event,
+        SOURCE_INGESTED,
+        persona_id=d.get("persona_id"),
+        payload=_pick(d, "source_id", "chunk_count", "size_bytes", "seconds"),
+    )
 
 
 @hookimpl

@@ -32,8 +32,15 @@ class AnalyticsEvent(Base):
         Index("ix_analytics_events_org_at", "org_id", "at"),
         # Covering index for the report queries: they read only these columns,
         # so a week of 1M events is an index-only range scan.
-        Index("ix_analytics_events_org_type_at", "org_id", "event_type", "at",
-              "persona_id", "user_id", "session_id"),
+        Index(
+            "ix_analytics_events_org_type_at",
+            "org_id",
+            "event_type",
+            "at",
+            "persona_id",
+            "user_id",
+            "session_id",
+        ),
         Index("ix_analytics_events_org_user_at", "org_id", "user_id", "at"),
     )
 

@@ -90,36 +90,65 @@ class AnalyticsService:
 
     # -- recording ---------------------------------------------------------------
 
-    def record(self, *, org_id: str, event_type: str, user_id: str | None = None,
-               persona_id: str | None = None, session_id: str | None = None,
-               payload: dict[str, Any] | None = None, at: datetime | None = None) -> int:
+    def record(
+        self,
+        *,
+        org_id: str,
+        event_type: str,
+        user_id: str | None = None,
+        persona_id: str | None = None,
+        session_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> int:
         """Store one event (and count an answered message in the daily rollup, in
         the same transaction); returns its id."""
         at = at or utcnow()
         with self.db.session() as s:
-            row = AnalyticsEvent(org_id=org_id, user_id=user_id, persona_id=persona_id,
-                                 session_id=session_id, event_type=event_type,
-                                 payload=payload or {}, at=at)
+            row = AnalyticsEvent(
+                org_id=org_id,
+                user_id=user_id,
+                persona_id=persona_id,
+                session_id=session_id,
+                event_type=event_type,
+                payload=payload or {},
+                at=at,
+            )
             s.add(row)
             s.flush()
             if event_type == MESSAGE_ANSWERED:
                 self._count_message(s, org_id, at, persona_id, user_id, session_id)
             return row.id
 
-    def _count_message(self, s, org_id: str, at: datetime, persona_id: str | None,
-                       user_id: str | None, session_id: str | None) -> None:
+    def _count_message(
+        self,
+        s,
+        org_id: str,
+        at: datetime,
+        persona_id: str | None,
+        user_id: str | None,
+        session_id: str | None,
+    ) -> None:
         if self.db.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
         d = DailyMessages
-        stmt = insert(d).values(org_id=org_id, day=at.astimezone(UTC).date().isoformat(),
-                                persona_id=persona_id or "", user_id=user_id or "",
-                                session_id=session_id or "", messages=1)
+        stmt = insert(d).values(
+            org_id=org_id,
+            day=at.astimezone(UTC).date().isoformat(),
+            persona_id=persona_id or "",
+            user_id=user_id or "",
+            session_id=session_id or "",
+            messages=1,
+        )
         # An atomic upsert: concurrent writers never lose a count.
-        s.execute(stmt.on_conflict_do_update(
-            index_elements=[d.org_id, d.day, d.persona_id, d.user_id, d.session_id],
-            set_={"messages": d.messages + 1}))
+        s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[d.org_id, d.day, d.persona_id, d.user_id, d.session_id],
+                set_={"messages": d.messages + 1},
+            )
+        )
 
     def rebuild_rollup(self) -> int:
         """Recompute the daily message rollup from the raw events (after a bulk
@@ -127,40 +156,65 @@ class AnalyticsService:
         e, d = AnalyticsEvent, DailyMessages
         day = self._day()
         pid, uid, sid = (func.coalesce(c, "") for c in (e.persona_id, e.user_id, e.session_id))
-        grouped = (select(e.org_id, day, pid, uid, sid, func.count())
-                   .where(e.event_type == MESSAGE_ANSWERED)
-                   .group_by(e.org_id, day, pid, uid, sid))
+        grouped = (
+            select(e.org_id, day, pid, uid, sid, func.count())
+            .where(e.event_type == MESSAGE_ANSWERED)
+            .group_by(e.org_id, day, pid, uid, sid)
+        )
         with self.db.session() as s:
             s.execute(delete(d))
-            s.execute(insert(d).from_select(
-                ["org_id", "day", "persona_id", "user_id", "session_id", "messages"], grouped))
+            s.execute(
+                insert(d).from_select(
+                    ["org_id", "day", "persona_id", "user_id", "session_id", "messages"], grouped
+                )
+            )
             return s.execute(select(func.count()).select_from(d)).scalar_one()
 
-    def record_client_event(self, principal: Principal, event_type: str,
-                            payload: dict[str, Any] | None, persona_id: str | None = None,
-                            session_id: str | None = None) -> dict[str, Any]:
+    def record_client_event(
+        self,
+        principal: Principal,
+        event_type: str,
+        payload: dict[str, Any] | None,
+        persona_id: str | None = None,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
         """A client-side event (quiz result, page view...). Org, user and time
         come from the server, never from the client."""
         if not CLIENT_EVENT_TYPE.match(event_type or ""):
-            raise BadRequest("event_type must be lowercase words separated by dots, e.g. "
-                             "'quiz.completed' (at most 4 parts of 31 characters).",
-                             code="invalid_event_type")
+            raise BadRequest(
+                "event_type must be lowercase words separated by dots, e.g. "
+                "'quiz.completed' (at most 4 parts of 31 characters).",
+                code="invalid_event_type",
+            )
         if event_type in SERVER_EVENT_TYPES:
-            raise BadRequest(f"{event_type!r} is recorded by the server and cannot be sent.",
-                             code="reserved_event_type")
+            raise BadRequest(
+                f"{event_type!r} is recorded by the server and cannot be sent.",
+                code="reserved_event_type",
+            )
         payload = payload or {}
         size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
         if size > self.settings.max_payload_bytes:
-            raise PayloadTooLarge(f"payload is {size} bytes; the limit is "
-                                  f"{self.settings.max_payload_bytes}.")
+            raise PayloadTooLarge(
+                f"payload is {size} bytes; the limit is {self.settings.max_payload_bytes}."
+            )
         if persona_id is not None and self._persona(principal.org_id, persona_id) is None:
             raise NotFound("Persona not found")
         at = utcnow()
-        event_id = self.record(org_id=principal.org_id, user_id=principal.user_id,
-                               persona_id=persona_id, session_id=session_id,
-                               event_type=event_type, payload=payload, at=at)
-        return {"event_id": event_id, "event_type": event_type, "recorded_at": at.isoformat(),
-                "status": "recorded"}
+        event_id = self.record(
+            org_id=principal.org_id,
+            user_id=principal.user_id,
+            persona_id=persona_id,
+            session_id=session_id,
+            event_type=event_type,
+            payload=payload,
+            at=at,
+        )
+        return {
+            "event_id": event_id,
+            "event_type": event_type,
+            "recorded_at": at.isoformat(),
+            "status": "recorded",
+        }
 
     # -- personas and members (other plugins' services) --------------------------------
 
@@ -192,8 +246,9 @@ class AnalyticsService:
             return user is not None and getattr(user, "org_id", None) == org_id
         with self.db.session() as s:
             e = AnalyticsEvent
-            found = s.execute(select(e.id).where(
-                e.org_id == org_id, e.user_id == user_id).limit(1)).first()
+            found = s.execute(
+                select(e.id).where(e.org_id == org_id, e.user_id == user_id).limit(1)
+            ).first()
         return found is not None
 
     def scope_for(self, principal: Principal, org_id: str) -> Scope:
@@ -222,8 +277,13 @@ class AnalyticsService:
         return func.to_char(func.timezone("UTC", AnalyticsEvent.at), "YYYY-MM-DD")
 
     @staticmethod
-    def _where(scope: Scope, start: datetime, end: datetime, event_type: str | None = None,
-               user_id: str | None = None) -> list[Any]:
+    def _where(
+        scope: Scope,
+        start: datetime,
+        end: datetime,
+        event_type: str | None = None,
+        user_id: str | None = None,
+    ) -> list[Any]:
         e = AnalyticsEvent
         clauses = [e.org_id == scope.org_id]
         if event_type is not None:
@@ -235,8 +295,7 @@ class AnalyticsService:
             clauses.append(e.persona_id.in_(sorted(scope.persona_ids)))
         return clauses
 
-    def _message_stats(self, s, scope: Scope, start: date, end: date,
-                       top: int) -> dict[str, Any]:
+    def _message_stats(self, s, scope: Scope, start: date, end: date, top: int) -> dict[str, Any]:
         """Answered messages in the UTC days [start, end), from the daily rollup."""
         d = DailyMessages
         where = [d.org_id == scope.org_id, d.day >= start.isoformat(), d.day < end.isoformat()]
@@ -247,17 +306,27 @@ class AnalyticsService:
         # are summed from those few groups here.
         per_day: dict[str, int] = {}
         per_persona: dict[str, int] = {}
-        for day, pid, n in s.execute(select(d.day, d.persona_id, func.sum(d.messages))
-                                     .where(*where).group_by(d.day, d.persona_id)):
+        for day, pid, n in s.execute(
+            select(d.day, d.persona_id, func.sum(d.messages))
+            .where(*where)
+            .group_by(d.day, d.persona_id)
+        ):
             per_day[day] = per_day.get(day, 0) + int(n)
             if pid:
                 per_persona[pid] = per_persona.get(pid, 0) + int(n)
-        users, sessions = s.execute(select(
-            func.count(distinct(func.nullif(d.user_id, ""))),
-            func.count(distinct(func.nullif(d.session_id, "")))).where(*where)).one()
+        users, sessions = s.execute(
+            select(
+                func.count(distinct(func.nullif(d.user_id, ""))),
+                func.count(distinct(func.nullif(d.session_id, ""))),
+            ).where(*where)
+        ).one()
         persona_rows = sorted(per_persona.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-        return {"per_day": per_day, "users": users or 0, "sessions": sessions or 0,
-                "personas": [(pid, int(n)) for pid, n in persona_rows]}
+        return {
+            "per_day": per_day,
+            "users": users or 0,
+            "sessions": sessions or 0,
+            "personas": [(pid, int(n)) for pid, n in persona_rows],
+        }
 
     # -- weekly report -------------------------------------------------------------
 
@@ -266,13 +335,15 @@ class AnalyticsService:
         stats = {"per_day": {}, "users": 0, "sessions": 0, "personas": []}
         if not scope.empty:
             with self.db.session() as s:
-                stats = self._message_stats(s, scope, start.date(), end.date(),
-                                            self.settings.top_personas)
+                stats = self._message_stats(
+                    s, scope, start.date(), end.date(), self.settings.top_personas
+                )
         per_day: dict[str, int] = stats["per_day"]
         total = sum(per_day.values())
         names = self._persona_names(scope.org_id, [pid for pid, _ in stats["personas"]])
-        daily = {(start.date() + timedelta(days=i)).isoformat(): 0
-                 for i in range((end - start).days)}
+        daily = {
+            (start.date() + timedelta(days=i)).isoformat(): 0 for i in range((end - start).days)
+        }
         daily.update(per_day)
         peak = max(per_day.items(), key=lambda kv: (kv[1], kv[0]))[0] if per_day else None
         return {
@@ -281,12 +352,15 @@ class AnalyticsService:
             "week_end": end.isoformat(),
             "total_messages": total,
             "active_users": stats["users"],
-            "top_personas": [{"persona_id": pid, "name": names[pid], "interaction_count": n}
-                             for pid, n in stats["personas"]],
+            "top_personas": [
+                {"persona_id": pid, "name": names[pid], "interaction_count": n}
+                for pid, n in stats["personas"]
+            ],
             "usage_stats": {
                 "total_conversations": stats["sessions"],
-                "avg_messages_per_conversation":
-                    round(total / stats["sessions"], 2) if stats["sessions"] else 0.0,
+                "avg_messages_per_conversation": round(total / stats["sessions"], 2)
+                if stats["sessions"]
+                else 0.0,
                 "peak_usage_day": peak,
                 "daily_messages": daily,
             },
@@ -304,8 +378,9 @@ class AnalyticsService:
             return []
         return top(scope.org_id, start, end, scope.persona_ids, self.settings.top_questions)
 
-    def weekly_report(self, principal: Principal, org_id: str, week_offset: int = 0,
-                      now: datetime | None = None) -> dict[str, Any]:
+    def weekly_report(
+        self, principal: Principal, org_id: str, week_offset: int = 0, now: datetime | None = None
+    ) -> dict[str, Any]:
         """A finished week's org-wide report is served from storage (stored now if the
         job hasn't yet); the current week, and experts' views, are computed live."""
         if not 0 <= week_offset <= MAX_WEEK_OFFSET:
@@ -318,8 +393,10 @@ class AnalyticsService:
 
     def stored_report(self, org_id: str, week_start: datetime) -> dict[str, Any] | None:
         with self.db.session() as s:
-            row = s.execute(select(WeeklyReport).where(
-                WeeklyReport.org_id == org_id, WeeklyReport.week_start == week_start)
+            row = s.execute(
+                select(WeeklyReport).where(
+                    WeeklyReport.org_id == org_id, WeeklyReport.week_start == week_start
+                )
             ).scalar_one_or_none()
             return None if row is None else {**row.data, "stored": True}
 
@@ -332,8 +409,11 @@ class AnalyticsService:
         data = self.compute_weekly(Scope(org_id), week_start, week_start + timedelta(days=7))
         try:
             with self.db.session() as s:
-                s.add(WeeklyReport(org_id=org_id, week_start=week_start, data=data,
-                                   created_at=utcnow()))
+                s.add(
+                    WeeklyReport(
+                        org_id=org_id, week_start=week_start, data=data, created_at=utcnow()
+                    )
+                )
         except IntegrityError:  # another worker stored it first; serve theirs
             return self.stored_report(org_id, week_start) or {**data, "stored": True}
         return {**data, "stored": True}
@@ -345,10 +425,20 @@ class AnalyticsService:
         for offset in range(1, self.settings.report_job_weeks_back + 1):
             start, end = week_bounds(offset, now)
             with self.db.session() as s:
-                orgs = [o for (o,) in s.execute(select(AnalyticsEvent.org_id).distinct().where(
-                    AnalyticsEvent.at >= start, AnalyticsEvent.at < end))]
-                have = {o for (o,) in s.execute(select(WeeklyReport.org_id).where(
-                    WeeklyReport.week_start == start))}
+                orgs = [
+                    o
+                    for (o,) in s.execute(
+                        select(AnalyticsEvent.org_id)
+                        .distinct()
+                        .where(AnalyticsEvent.at >= start, AnalyticsEvent.at < end)
+                    )
+                ]
+                have = {
+                    o
+                    for (o,) in s.execute(
+                        select(WeeklyReport.org_id).where(WeeklyReport.week_start == start)
+                    )
+                }
             for org_id in sorted(set(orgs) - have):
                 self.store_week(org_id, start)
                 stored += 1
@@ -356,8 +446,14 @@ class AnalyticsService:
 
     # -- progress --------------------------------------------------------------------
 
-    def progress(self, principal: Principal, org_id: str, student_id: str, days: int = 30,
-                 now: datetime | None = None) -> dict[str, Any]:
+    def progress(
+        self,
+        principal: Principal,
+        org_id: str,
+        student_id: str,
+        days: int = 30,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
         """One recipient's learning activity over the last ``days`` days."""
         if not 1 <= days <= MAX_DAYS:
             raise BadRequest(f"days must be between 1 and {MAX_DAYS}.")
@@ -382,14 +478,24 @@ class AnalyticsService:
             day = self._day().label("day")
             is_message = func.sum(case((e.event_type == MESSAGE_ANSWERED, 1), else_=0))
             with self.db.session() as s:
-                for d, n, msgs in s.execute(select(day, func.count(), is_message).where(where)
-                                            .group_by(day).order_by(day)):
+                for d, n, msgs in s.execute(
+                    select(day, func.count(), is_message).where(where).group_by(day).order_by(day)
+                ):
                     per_day[d] = {"interactions": n, "messages": int(msgs or 0)}
                 personas = s.execute(
-                    select(e.persona_id, func.count()).where(where, e.persona_id.is_not(None))
-                    .group_by(e.persona_id).order_by(func.count().desc(), e.persona_id)).all()
-                conversations = s.execute(select(func.count(distinct(e.session_id))).where(
-                    where, e.event_type == MESSAGE_ANSWERED)).scalar_one() or 0
+                    select(e.persona_id, func.count())
+                    .where(where, e.persona_id.is_not(None))
+                    .group_by(e.persona_id)
+                    .order_by(func.count().desc(), e.persona_id)
+                ).all()
+                conversations = (
+                    s.execute(
+                        select(func.count(distinct(e.session_id))).where(
+                            where, e.event_type == MESSAGE_ANSWERED
+                        )
+                    ).scalar_one()
+                    or 0
+                )
         interactions = sum(v["interactions"] for v in per_day.values())
         messages = sum(v["messages"] for v in per_day.values())
         active_days = len(per_day)
@@ -408,44 +514,66 @@ class AnalyticsService:
                 "total_interactions": interactions,
                 "total_conversations": conversations,
                 "total_messages": messages,
-                "avg_conversation_length":
-                    round(messages / conversations, 2) if conversations else 0.0,
+                "avg_conversation_length": round(messages / conversations, 2)
+                if conversations
+                else 0.0,
                 "active_days": active_days,
                 "engagement_score": engagement_score(active_days, messages, days),
             },
             "daily_activity": daily,
-            "persona_interactions": [{"persona_id": pid, "name": names[pid], "interaction_count": n}
-                                     for pid, n in personas],
+            "persona_interactions": [
+                {"persona_id": pid, "name": names[pid], "interaction_count": n}
+                for pid, n in personas
+            ],
             "progress_trend": trend(per_day, start, end),
             "scope": scope.label,
         }
 
     # -- dashboard -------------------------------------------------------------------
 
-    def dashboard(self, principal: Principal, org_id: str,
-                  now: datetime | None = None) -> dict[str, Any]:
+    def dashboard(
+        self, principal: Principal, org_id: str, now: datetime | None = None
+    ) -> dict[str, Any]:
         """Headline numbers over whole UTC days: today, the last 7 and the last 30
         (today included), and messages per day for the last 14."""
         scope = self.scope_for(principal, org_id)
         now = (now or utcnow()).astimezone(UTC)
         today = now.date()
-        tomorrow, d7, d30 = today + timedelta(days=1), today - timedelta(days=6), \
-            today - timedelta(days=29)
+        tomorrow, d7, d30 = (
+            today + timedelta(days=1),
+            today - timedelta(days=6),
+            today - timedelta(days=29),
+        )
         since_d30 = datetime.combine(d30, datetime.min.time(), UTC)
-        totals = dict.fromkeys(("messages_today", "messages_7d", "messages_30d", "active_users_7d",
-                                "active_users_30d", "conversations_30d", "sessions_started_30d",
-                                "sources_ingested_30d", "members_joined_30d"), 0)
+        totals = dict.fromkeys(
+            (
+                "messages_today",
+                "messages_7d",
+                "messages_30d",
+                "active_users_7d",
+                "active_users_30d",
+                "conversations_30d",
+                "sessions_started_30d",
+                "sources_ingested_30d",
+                "members_joined_30d",
+            ),
+            0,
+        )
         stats = {"per_day": {}, "personas": []}
         if not scope.empty:
             top = self.settings.top_personas
             with self.db.session() as s:
                 stats = self._message_stats(s, scope, d30, tomorrow, top)
                 totals["active_users_7d"] = self._message_stats(s, scope, d7, tomorrow, 0)["users"]
-                for key, kind in (("sessions_started_30d", SESSION_STARTED),
-                                  ("sources_ingested_30d", SOURCE_INGESTED),
-                                  ("members_joined_30d", MEMBER_JOINED)):
-                    totals[key] = s.execute(select(func.count()).where(
-                        *self._where(scope, since_d30, now + timedelta(seconds=1), kind))
+                for key, kind in (
+                    ("sessions_started_30d", SESSION_STARTED),
+                    ("sources_ingested_30d", SOURCE_INGESTED),
+                    ("members_joined_30d", MEMBER_JOINED),
+                ):
+                    totals[key] = s.execute(
+                        select(func.count()).where(
+                            *self._where(scope, since_d30, now + timedelta(seconds=1), kind)
+                        )
                     ).scalar_one()
             per_day = stats["per_day"]
             totals["messages_today"] = per_day.get(today.isoformat(), 0)
@@ -461,14 +589,17 @@ class AnalyticsService:
             "generated_at": now.isoformat(),
             "totals": totals,
             "daily_messages": [{"date": d, "messages": stats["per_day"].get(d, 0)} for d in days],
-            "top_personas": [{"persona_id": pid, "name": names[pid], "interaction_count": n}
-                             for pid, n in stats["personas"]],
+            "top_personas": [
+                {"persona_id": pid, "name": names[pid], "interaction_count": n}
+                for pid, n in stats["personas"]
+            ],
         }
 
     # -- CSV export ------------------------------------------------------------------
 
-    def export_events_csv(self, principal: Principal, org_id: str, days: int = 30,
-                          event_type: str | None = None) -> Iterator[str]:
+    def export_events_csv(
+        self, principal: Principal, org_id: str, days: int = 30, event_type: str | None = None
+    ) -> Iterator[str]:
         """CSV lines of the caller's view of the org's events, oldest first.
         Scope is checked before the first line is produced."""
         if not 1 <= days <= MAX_DAYS:
@@ -478,8 +609,9 @@ class AnalyticsService:
         start = end - timedelta(days=days)
         return self._csv_lines(scope, start, end, event_type)
 
-    def _csv_lines(self, scope: Scope, start: datetime, end: datetime,
-                   event_type: str | None) -> Iterator[str]:
+    def _csv_lines(
+        self, scope: Scope, start: datetime, end: datetime, event_type: str | None
+    ) -> Iterator[str]:
         buf = io.StringIO()
         writer = csv.writer(buf)
 
@@ -494,13 +626,21 @@ class AnalyticsService:
         if scope.empty:
             return
         e = AnalyticsEvent
-        query = (select(e.at, e.event_type, e.user_id, e.persona_id, e.session_id, e.payload)
-                 .where(*self._where(scope, start, end, event_type)).order_by(e.at, e.id)
-                 .limit(self.settings.export_max_rows))
+        query = (
+            select(e.at, e.event_type, e.user_id, e.persona_id, e.session_id, e.payload)
+            .where(*self._where(scope, start, end, event_type))
+            .order_by(e.at, e.id)
+            .limit(self.settings.export_max_rows)
+        )
         with self.db.session() as s:
             for n, row in enumerate(s.execute(query.execution_options(yield_per=2000)), 1):
-                writer.writerow([row.at.isoformat(), *map(_csv_cell, row[1:5]),
-                                 _csv_cell(json.dumps(row.payload, separators=(",", ":")))])
+                writer.writerow(
+                    [
+                        row.at.isoformat(),
+                        *map(_csv_cell, row[1:5]),
+                        _csv_cell(json.dumps(row.payload, separators=(",", ":"))),
+                    ]
+                )
                 if n % 500 == 0:
                     yield flush()
         yield flush()

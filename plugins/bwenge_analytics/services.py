@@ -18,13 +18,15 @@ def analytics_service(kernel) -> Any:
     )
 
 
-async def report_job(kernel, initial_delay: float | None = None,
-                     interval: float | None = None) -> None:
+async def report_job(
+    kernel, initial_delay: float | None = None, interval: float | None = None
+) -> None:
     """Store finished weeks' reports every ``report_job_interval_seconds``."""
     settings = kernel.settings_for("analytics")
     interval = interval or settings.report_job_interval_seconds
-    await asyncio.sleep(settings.report_job_initial_delay_seconds if initial_delay is None
-                        else initial_delay)
+    await asyncio.sleep(
+        settings.report_job_initial_delay_seconds if initial_delay is None else initial_delay
+    )
     while True:
         try:
             stored = await asyncio.to_thread(analytics_service(kernel).store_finished_weeks)

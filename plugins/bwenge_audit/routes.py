@@ -16,7 +16,6 @@ from .schemas import AuditPage
 router = APIRouter(tags=["audit"])
 
 
-
 @router.get("/orgs/{org_id}/audit", operation_id="audit.list", responses=ok(AuditPage))
 async def audit_trail(
     org_id: str,

@@ -200,4 +200,3 @@ class Accounts(AuthPart):
         return self._read(
             lambda s: get_in_org(s, Org, org_id, principal, what="Organisation", org_attr="id")
         )
-

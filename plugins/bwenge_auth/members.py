@@ -45,7 +45,6 @@ class InviteResult:
     url: str | None
 
 
-
 def member_view(user: User) -> dict[str, Any]:
     """The seed's member shape, plus whether the invite is still pending."""
     return {
@@ -376,4 +375,3 @@ class Members(AuthPart):
             new_role=Role.ADMIN.value,
             by=principal.user_id,
         )
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def auth_service(kernel):
     """The ``auth`` service, created on first use (routes, authenticators, CLI)."""
+
     def make():
         from .service import AuthService
 
@@ -15,6 +16,7 @@ def auth_service(kernel):
 
 def rate_limiter(kernel):
     """The shared ``rate_limiter`` service (memory, or Redis when ``redis_url`` is set)."""
+
     def make():
         from .ratelimit import RateLimiter
 

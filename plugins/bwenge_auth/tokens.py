@@ -157,6 +157,7 @@ class Tokens(AuthPart):
             self._principals.clear()  # crude bound, like the codec's; refills as tokens are seen
         self._principals[token] = (raw, principal)
         return principal
+
     async def refresh(self, token: str) -> TokenPair:
         """Rotate a refresh token. A token presented twice revokes its family."""
         claims = self.codec.decode(token, REFRESH)
@@ -221,4 +222,3 @@ class Tokens(AuthPart):
                 )
 
         await anyio.to_thread.run_sync(work)
-

@@ -12,8 +12,9 @@ avatars_cli = typer.Typer(help="Avatar models in the blob store.", no_args_is_he
 
 @avatars_cli.command("sweep")
 def sweep(
-    older_than_hours: Annotated[float, typer.Option(
-        min=0.0, help="Only blobs last written at least this long ago.")] = 24.0,
+    older_than_hours: Annotated[
+        float, typer.Option(min=0.0, help="Only blobs last written at least this long ago.")
+    ] = 24.0,
     dry_run: Annotated[bool, typer.Option(help="List them, delete nothing.")] = False,
 ) -> None:
     """Delete straggler model blobs (an upload that died between storing the file

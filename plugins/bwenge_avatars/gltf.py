@@ -57,11 +57,14 @@ def inspect_model(f: BinaryIO, size: int, extension: str) -> ModelInfo:
     kind = sniff(f.read(16))
     f.seek(0)
     if kind is None:
-        raise UnsupportedMediaType("Not a glTF model: expected a .glb (binary glTF 2.0) or "
-                                   ".gltf (glTF 2.0 JSON) file.")
+        raise UnsupportedMediaType(
+            "Not a glTF model: expected a .glb (binary glTF 2.0) or .gltf (glTF 2.0 JSON) file."
+        )
     if extension != f".{kind}":
-        raise UnsupportedMediaType(f"The file's content is {kind.upper()} but its name ends "
-                                   f"with {extension or 'no extension'}.")
+        raise UnsupportedMediaType(
+            f"The file's content is {kind.upper()} but its name ends "
+            f"with {extension or 'no extension'}."
+        )
     if kind == "glb":
         doc, bin_length = _read_glb(f, size)
         return _check(doc, "glb", bin_length)
@@ -140,9 +143,11 @@ def _check_uris(doc: Any) -> None:
             for key, value in node.items():
                 if key == "uri":
                     if not isinstance(value, str) or not _DATA_URI.match(value):
-                        raise InvalidModel("Models must be self-contained: every uri must be an "
-                                           "embedded base64 data: URI (external files and URLs "
-                                           "are refused).")
+                        raise InvalidModel(
+                            "Models must be self-contained: every uri must be an "
+                            "embedded base64 data: URI (external files and URLs "
+                            "are refused)."
+                        )
                 else:
                     stack.append(value)
         elif isinstance(node, list):
@@ -176,8 +181,9 @@ def _check(doc: dict[str, Any], kind: str, bin_length: int | None) -> ModelInfo:
             if length > bin_length:
                 raise InvalidModel("buffers[0].byteLength is larger than the GLB BIN chunk.")
         else:
-            raise InvalidModel(f"buffers[{i}] has no data: only a GLB's first buffer may use "
-                               "the BIN chunk.")
+            raise InvalidModel(
+                f"buffers[{i}] has no data: only a GLB's first buffer may use the BIN chunk."
+            )
         sizes.append(length)
 
     views = _list(doc, "bufferViews")
@@ -227,14 +233,23 @@ def _check(doc: dict[str, Any], kind: str, bin_length: int | None) -> ModelInfo:
 
     names = [a.get("name") for a in _list(doc, "animations")]
     box = None if math.isinf(box_min[0]) else {"min": box_min, "max": box_max}
-    return ModelInfo(kind=kind, mime_type=GLB_MIME if kind == "glb" else GLTF_MIME,
-                     bounding_box=box, animations=[n for n in names if isinstance(n, str)])
+    return ModelInfo(
+        kind=kind,
+        mime_type=GLB_MIME if kind == "glb" else GLTF_MIME,
+        bounding_box=box,
+        animations=[n for n in names if isinstance(n, str)],
+    )
 
 
 def _vec3(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 3
-            and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                    for v in value))
+    return (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in value
+        )
+    )
 
 
 def build_glb(doc: dict[str, Any], binary: bytes = b"") -> bytes:
@@ -251,10 +266,54 @@ def build_glb(doc: dict[str, Any], binary: bytes = b"") -> bytes:
 def cube_glb(size: float = 1.0) -> bytes:
     """A unit cube as GLB: the shipped default avatar (see ``assets/``)."""
     h = size / 2
-    corners = [(-h, -h, -h), (h, -h, -h), (h, h, -h), (-h, h, -h),
-               (-h, -h, h), (h, -h, h), (h, h, h), (-h, h, h)]
-    faces = [0, 2, 1, 0, 3, 2, 4, 5, 6, 4, 6, 7, 0, 1, 5, 0, 5, 4,
-             2, 3, 7, 2, 7, 6, 1, 2, 6, 1, 6, 5, 3, 0, 4, 3, 4, 7]
+    corners = [
+        (-h, -h, -h),
+        (h, -h, -h),
+        (h, h, -h),
+        (-h, h, -h),
+        (-h, -h, h),
+        (h, -h, h),
+        (h, h, h),
+        (-h, h, h),
+    ]
+    faces = [
+        0,
+        2,
+        1,
+        0,
+        3,
+        2,
+        4,
+        5,
+        6,
+        4,
+        6,
+        7,
+        0,
+        1,
+        5,
+        0,
+        5,
+        4,
+        2,
+        3,
+        7,
+        2,
+        7,
+        6,
+        1,
+        2,
+        6,
+        1,
+        6,
+        5,
+        3,
+        0,
+        4,
+        3,
+        4,
+        7,
+    ]
     positions = b"".join(struct.pack("<3f", *c) for c in corners)
     indices = struct.pack(f"<{len(faces)}H", *faces)
     binary = positions + indices
@@ -263,19 +322,34 @@ def cube_glb(size: float = 1.0) -> bytes:
         "scene": 0,
         "scenes": [{"nodes": [0]}],
         "nodes": [{"mesh": 0, "name": "avatar"}],
-        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1,
-                                    "material": 0}]}],
-        "materials": [{"pbrMetallicRoughness": {"baseColorFactor": [0.2, 0.5, 0.8, 1.0],
-                                                "metallicFactor": 0.0}}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1, "material": 0}]}],
+        "materials": [
+            {
+                "pbrMetallicRoughness": {
+                    "baseColorFactor": [0.2, 0.5, 0.8, 1.0],
+                    "metallicFactor": 0.0,
+                }
+            }
+        ],
         "buffers": [{"byteLength": len(binary) + (-len(binary) % 4)}],
         "bufferViews": [
             {"buffer": 0, "byteOffset": 0, "byteLength": len(positions), "target": 34962},
-            {"buffer": 0, "byteOffset": len(positions), "byteLength": len(indices),
-             "target": 34963},
+            {
+                "buffer": 0,
+                "byteOffset": len(positions),
+                "byteLength": len(indices),
+                "target": 34963,
+            },
         ],
         "accessors": [
-            {"bufferView": 0, "componentType": 5126, "count": 8, "type": "VEC3",
-             "min": [-h, -h, -h], "max": [h, h, h]},
+            {
+                "bufferView": 0,
+                "componentType": 5126,
+                "count": 8,
+                "type": "VEC3",
+                "min": [-h, -h, -h],
+                "max": [h, h, h],
+            },
             {"bufferView": 1, "componentType": 5123, "count": len(faces), "type": "SCALAR"},
         ],
     }

@@ -37,8 +37,9 @@ def after_app_start(kernel):
 @hookimpl
 async def after_persona_change(kernel, event):
     if event.data.get("action") == "delete" and event.org_id and event.data.get("persona_id"):
-        await asyncio.to_thread(avatar_service(kernel).delete_for_persona, event.org_id,
-                                event.data["persona_id"])
+        await asyncio.to_thread(
+            avatar_service(kernel).delete_for_persona, event.org_id, event.data["persona_id"]
+        )
 
 
 @hookimpl

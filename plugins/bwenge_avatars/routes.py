@@ -24,12 +24,32 @@ from .service import AvatarService
 router = APIRouter(tags=["avatars"])
 FORM_OVERHEAD = 64 * 1024  # room for the multipart framing and the small text fields
 
-UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file"], "properties": {
-        "file": {"type": "string", "format": "binary", "description": ".glb or .gltf (glTF 2.0)"},
-        "name": {"type": "string"},
-        "animations": {"type": "string", "description": 'JSON list, e.g. ["idle", "talking"]'},
-        "scale": {"type": "number", "default": 1.0}}}}}}}
+UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".glb or .gltf (glTF 2.0)",
+                        },
+                        "name": {"type": "string"},
+                        "animations": {
+                            "type": "string",
+                            "description": 'JSON list, e.g. ["idle", "talking"]',
+                        },
+                        "scale": {"type": "number", "default": 1.0},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 def service(request: Request) -> AvatarService:
@@ -55,17 +75,22 @@ async def animations(_: Principal = Depends(require("avatar.animations"))):
 
 
 @router.get("/3d/persona/{persona_id}", operation_id="avatars.get", responses=ok(AvatarOut))
-def get_avatar(persona_id: str, request: Request,
-               principal: Principal = Depends(require("avatar.read"))):
+def get_avatar(
+    persona_id: str, request: Request, principal: Principal = Depends(require("avatar.read"))
+):
     """``{model_url, animations, scale, bounding_box, version, mime_type}``."""
     return service(request).get(principal, persona_id)
 
 
-@router.post("/3d/persona/{persona_id}/upload", openapi_extra=UPLOAD_SCHEMA,
-             operation_id="avatars.upload",
-             responses=merge(ok(AvatarOut), errors(400, 409, 413, 415, 503)))
-async def upload_avatar(persona_id: str, request: Request,
-                        principal: Principal = Depends(require("avatar.upload"))):
+@router.post(
+    "/3d/persona/{persona_id}/upload",
+    openapi_extra=UPLOAD_SCHEMA,
+    operation_id="avatars.upload",
+    responses=merge(ok(AvatarOut), errors(400, 409, 413, 415, 503)),
+)
+async def upload_avatar(
+    persona_id: str, request: Request, principal: Principal = Depends(require("avatar.upload"))
+):
     """Upload a glTF 2.0 model (multipart ``file``, ``name``, ``animations``, ``scale``)."""
     svc = service(request)
     limit = svc.settings.max_upload_bytes + FORM_OVERHEAD
@@ -75,8 +100,13 @@ async def upload_avatar(persona_id: str, request: Request,
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Models may be at most {svc.settings.max_upload_bytes} bytes.")
     # Parsed here rather than by FastAPI so the size limit applies while streaming.
-    parser = MultiPartParser(request.headers, _limited(request, limit), max_files=1, max_fields=8,
-                             max_part_size=16 * 1024)
+    parser = MultiPartParser(
+        request.headers,
+        _limited(request, limit),
+        max_files=1,
+        max_fields=8,
+        max_part_size=16 * 1024,
+    )
     try:
         form = await parser.parse()
     except MultiPartException as exc:
@@ -88,35 +118,61 @@ async def upload_avatar(persona_id: str, request: Request,
         fields = {k: form.get(k) for k in ("name", "animations", "scale")}
         if any(v is not None and not isinstance(v, str) for v in fields.values()):
             raise BadRequest("name, animations and scale must be text fields.")
-        return await run_in_threadpool(svc.upload, principal, persona_id, upload.file,
-                                       upload.size or 0, upload.filename or "", fields["name"],
-                                       fields["animations"], fields["scale"])
+        return await run_in_threadpool(
+            svc.upload,
+            principal,
+            persona_id,
+            upload.file,
+            upload.size or 0,
+            upload.filename or "",
+            fields["name"],
+            fields["animations"],
+            fields["scale"],
+        )
     finally:
         await form.close()
 
 
-@router.delete("/3d/persona/{persona_id}", operation_id="avatars.delete",
-                responses=ok(AvatarDeleted))
-def delete_avatar(persona_id: str, request: Request,
-                  principal: Principal = Depends(require("avatar.delete"))):
+@router.delete(
+    "/3d/persona/{persona_id}", operation_id="avatars.delete", responses=ok(AvatarDeleted)
+)
+def delete_avatar(
+    persona_id: str, request: Request, principal: Principal = Depends(require("avatar.delete"))
+):
     """Remove the uploaded model; the default avatar is served again."""
     return service(request).delete(principal, persona_id)
 
 
-@router.get("/assets/{asset:path}", dependencies=[Depends(public())], operation_id="avatars.asset",
-            response_class=FileResponse,
-            responses={200: {"description": "The model file", "content": ASSET_CONTENT},
-                       **errors(403, 404)})
-def asset(asset: str, request: Request, kid: str | None = Query(None),
-          exp: str | None = Query(None), sig: str | None = Query(None)):
+@router.get(
+    "/assets/{asset:path}",
+    dependencies=[Depends(public())],
+    operation_id="avatars.asset",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "The model file", "content": ASSET_CONTENT},
+        **errors(403, 404),
+    },
+)
+def asset(
+    asset: str,
+    request: Request,
+    kid: str | None = Query(None),
+    exp: str | None = Query(None),
+    sig: str | None = Query(None),
+):
     """A model file behind a signed, expiring URL (the signature is the credential).
     Any malformed parameter is a 403 like a bad signature, never a 422."""
     svc = service(request)
     found, mime, expiry = svc.resolve_asset(asset, kid, exp, sig)
     headers = {"Cache-Control": f"private, max-age={max(0, int(expiry - time.time()))}"}
     if not isinstance(found, str):  # the shipped default model
-        return FileResponse(found, media_type=mime, filename="avatar.glb",
-                            content_disposition_type="attachment", headers=headers)
+        return FileResponse(
+            found,
+            media_type=mime,
+            filename="avatar.glb",
+            content_disposition_type="attachment",
+            headers=headers,
+        )
     # Streamed from the blob store, so any instance serves what any other stored.
     stack = ExitStack()
     try:

@@ -62,8 +62,9 @@ class AvatarService:
         return persona
 
     def _row(self, s, org_id: str, persona_id: str) -> Avatar | None:
-        return s.execute(select(Avatar).where(Avatar.org_id == org_id,
-                                              Avatar.persona_id == persona_id)).scalar_one_or_none()
+        return s.execute(
+            select(Avatar).where(Avatar.org_id == org_id, Avatar.persona_id == persona_id)
+        ).scalar_one_or_none()
 
     # -- reading ------------------------------------------------------------------
 
@@ -78,15 +79,32 @@ class AvatarService:
         with self.kernel.db.session() as s:
             row = self._row(s, principal.org_id, persona_id)
         if row is None:
-            return {"persona_id": persona_id, "model_url": self.model_url(DEFAULT_ASSET),
-                    "animations": list(ANIMATIONS), "scale": 1.0, "bounding_box": DEFAULT_BOX,
-                    "version": 0, "mime_type": GLB_MIME, "name": "Default avatar",
-                    "is_default": True, "expires_in": self.settings.url_ttl_seconds}
-        return {"persona_id": persona_id, "model_url": self.model_url(f"avatars/{row.stored_name}"),
-                "animations": row.animations, "scale": row.scale, "bounding_box": row.bounding_box,
-                "version": row.version, "mime_type": row.mime_type, "name": row.name,
-                "is_default": False, "expires_in": self.settings.url_ttl_seconds,
-                "size_bytes": row.size_bytes, "updated_at": row.updated_at.isoformat()}
+            return {
+                "persona_id": persona_id,
+                "model_url": self.model_url(DEFAULT_ASSET),
+                "animations": list(ANIMATIONS),
+                "scale": 1.0,
+                "bounding_box": DEFAULT_BOX,
+                "version": 0,
+                "mime_type": GLB_MIME,
+                "name": "Default avatar",
+                "is_default": True,
+                "expires_in": self.settings.url_ttl_seconds,
+            }
+        return {
+            "persona_id": persona_id,
+            "model_url": self.model_url(f"avatars/{row.stored_name}"),
+            "animations": row.animations,
+            "scale": row.scale,
+            "bounding_box": row.bounding_box,
+            "version": row.version,
+            "mime_type": row.mime_type,
+            "name": row.name,
+            "is_default": False,
+            "expires_in": self.settings.url_ttl_seconds,
+            "size_bytes": row.size_bytes,
+            "updated_at": row.updated_at.isoformat(),
+        }
 
     # -- writing ------------------------------------------------------------------
 
@@ -108,9 +126,17 @@ class AvatarService:
             raise BadRequest(f"Unknown animations {unknown}; known: {', '.join(ANIMATIONS)}.")
         return list(dict.fromkeys(value))
 
-    def upload(self, principal: Principal, persona_id: str, file: BinaryIO, size: int,
-               filename: str, name: str | None, animations: str | None,
-               scale: str | float | None) -> dict[str, Any]:
+    def upload(
+        self,
+        principal: Principal,
+        persona_id: str,
+        file: BinaryIO,
+        size: int,
+        filename: str,
+        name: str | None,
+        animations: str | None,
+        scale: str | float | None,
+    ) -> dict[str, Any]:
         """Validate a model by content and make it the persona's avatar.
 
         Nothing is stored unless every check passes; the previous model's file is
@@ -142,8 +168,9 @@ class AvatarService:
                 row = self._row(s, principal.org_id, persona_id)
                 now = utcnow()
                 if row is None:
-                    row = Avatar(id=new_id(), org_id=principal.org_id, persona_id=persona_id,
-                                 created_at=now)
+                    row = Avatar(
+                        id=new_id(), org_id=principal.org_id, persona_id=persona_id, created_at=now
+                    )
                     s.add(row)
                 else:
                     old_name = row.stored_name
@@ -173,8 +200,10 @@ class AvatarService:
             stored = row.stored_name
             s.delete(row)
         self.blobs.delete(f"avatars/{stored}")
-        return {"message": "Avatar deleted; the default avatar is used again.",
-                "persona_id": persona_id}
+        return {
+            "message": "Avatar deleted; the default avatar is used again.",
+            "persona_id": persona_id,
+        }
 
     def delete_for_persona(self, org_id: str, persona_id: str) -> None:
         """Drop a deleted persona's avatar (from ``after_persona_change``)."""
@@ -188,8 +217,9 @@ class AvatarService:
 
     # -- serving -------------------------------------------------------------------
 
-    def resolve_asset(self, asset: str, kid: str | None, exp: str | None,
-                      sig: str | None) -> tuple[Path | str, str, int]:
+    def resolve_asset(
+        self, asset: str, kid: str | None, exp: str | None, sig: str | None
+    ) -> tuple[Path | str, str, int]:
         """(shipped file or blob key, mime type, expiry) for a signed asset URL; 403
         for anything not signed by us, expired, or outside the served names."""
         if not ASSET_PATH.match(asset):
@@ -206,8 +236,11 @@ class AvatarService:
         (POSIX seconds): left by an upload that died between store and commit."""
         with self.kernel.db.session() as s:
             named = {f"avatars/{n}" for n in s.execute(select(Avatar.stored_name)).scalars()}
-        return [b.key for b in self.blobs.list("avatars/")
-                if b.key not in named and b.modified < older_than]
+        return [
+            b.key
+            for b in self.blobs.list("avatars/")
+            if b.key not in named and b.modified < older_than
+        ]
 
 
 def _scale(value: str | float | None) -> float:

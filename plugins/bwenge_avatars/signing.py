@@ -36,8 +36,9 @@ class UrlSigner:
         # Derived, not random: every process with the same secret_key agrees. The kid
         # names the derived key, so URLs signed before a secret_key change are refused
         # as "unknown key" rather than as a forgery.
-        key = hmac.new(secret_key.encode(), b"bwenge.avatars.asset-urls.v1",
-                       hashlib.sha256).digest()
+        key = hmac.new(
+            secret_key.encode(), b"bwenge.avatars.asset-urls.v1", hashlib.sha256
+        ).digest()
         kid = "d" + hashlib.sha256(key).hexdigest()[:10]
         return cls({kid: key}, kid)
 
@@ -51,20 +52,23 @@ class UrlSigner:
         sig = self._sig(self.keys[self.active_kid], self.active_kid, exp, path)
         return f"{quote(path)}?kid={self.active_kid}&exp={exp}&sig={sig}"
 
-    def verify(self, path: str, kid: str | None, exp: str | None, sig: str | None,
-               now: float | None = None) -> int:
+    def verify(
+        self, path: str, kid: str | None, exp: str | None, sig: str | None, now: float | None = None
+    ) -> int:
         """Return the expiry when the signature is valid for ``path``; else 403."""
         if not kid or not exp or not sig:
             raise Forbidden("This asset URL is not signed.", code="invalid_signature")
         key = self.keys.get(kid)
         if key is None:
-            raise Forbidden("This asset URL was signed with an unknown or retired key.",
-                            code="unknown_key")
+            raise Forbidden(
+                "This asset URL was signed with an unknown or retired key.", code="unknown_key"
+            )
         if not exp.isdigit() or len(exp) > 12:
             raise Forbidden("This asset URL is malformed.", code="invalid_signature")
         if not hmac.compare_digest(self._sig(key, kid, int(exp), path), sig):
             raise Forbidden("This asset URL's signature does not match.", code="invalid_signature")
         if int(exp) < (now if now is not None else time.time()):
-            raise Forbidden("This asset URL has expired; ask for the model again.",
-                            code="url_expired")
+            raise Forbidden(
+                "This asset URL has expired; ask for the model again.", code="url_expired"
+            )
         return int(exp)

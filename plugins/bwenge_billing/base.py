@@ -83,4 +83,3 @@ class BillingPart:
                 session.execute(model.__table__.insert().values(**values))
         except IntegrityError:
             pass
-

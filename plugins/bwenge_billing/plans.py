@@ -61,4 +61,3 @@ class Plans(BillingPart):
                 }
             )
         return out
-

@@ -51,7 +51,6 @@ def quota_reset(quota: str, at: datetime) -> datetime | None:
     return add_month(month_start(at)) if quota in MONTHLY else None
 
 
-
 class Quotas(BillingPart):
     """Usage counted against the plan's limits."""
 
@@ -213,4 +212,3 @@ class Quotas(BillingPart):
                 "remove members or upgrade the plan."
             )
         return PaymentRequired(message, code="quota_exceeded", details=details)
-

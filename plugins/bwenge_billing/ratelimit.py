@@ -23,8 +23,9 @@ class ApiRateLimits:
 
             # Fixed windows: one counter update per limit on every request. Counts are
             # shared through Redis when ``redis_url`` is set, like the auth limiter's.
-            self._limiter = RateLimiter(self.kernel.core.redis_url, namespace="bwenge-api",
-                                        strategy="fixed")
+            self._limiter = RateLimiter(
+                self.kernel.core.redis_url, namespace="bwenge-api", strategy="fixed"
+            )
         return self._limiter
 
     def reset(self) -> None:

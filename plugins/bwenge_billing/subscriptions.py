@@ -164,4 +164,3 @@ class Subscriptions(BillingPart):
             "period": {"start": iso(start), "end": iso(end)},
             "quotas": quotas,
         }
-

@@ -51,7 +51,7 @@ def register_deployment_checks(register):
         if instances > 1 and kernel.settings_for("blobs").store == "local":
             return [
                 f'blobs: blobs.store = "local" keeps files on one machine but '
-                f"server.instances = {instances}; set blobs.store = \"s3\" with blobs.s3.bucket "
+                f'server.instances = {instances}; set blobs.store = "s3" with blobs.s3.bucket '
                 "(any S3-compatible server) so every instance sees the same files"
             ]
         return None

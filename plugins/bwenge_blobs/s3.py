@@ -90,8 +90,9 @@ class S3BlobStore:
         try:
             # An upload is one PUT or a multipart upload that s3transfer aborts on error;
             # either way no object appears under the key unless all of it arrived.
-            self.client.upload_file(str(path), self.bucket, full, ExtraArgs=extra,
-                                    Config=self.transfer)
+            self.client.upload_file(
+                str(path), self.bucket, full, ExtraArgs=extra, Config=self.transfer
+            )
         except (S3UploadFailedError, BotoCoreError, ClientError) as exc:
             raise self._unavailable(f"storing {key}", exc) from exc
         info = self.stat(key)
@@ -126,8 +127,9 @@ class S3BlobStore:
             path = Path(tmp) / f"{uuid.uuid4().hex}{suffix}"
             try:
                 with open(path, "wb") as out:
-                    self.client.download_fileobj(self.bucket, self._key(key), out,
-                                                 Config=self.transfer)
+                    self.client.download_fileobj(
+                        self.bucket, self._key(key), out, Config=self.transfer
+                    )
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") in MISSING:
                     raise BlobNotFound(key) from None
@@ -147,8 +149,12 @@ class S3BlobStore:
             raise self._unavailable(f"looking up {key}", exc) from exc
         except BotoCoreError as exc:
             raise self._unavailable(f"looking up {key}", exc) from exc
-        return BlobInfo(key, head["ContentLength"], head.get("Metadata", {}).get("sha256"),
-                        head["LastModified"].timestamp())
+        return BlobInfo(
+            key,
+            head["ContentLength"],
+            head.get("Metadata", {}).get("sha256"),
+            head["LastModified"].timestamp(),
+        )
 
     def delete(self, key: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -167,7 +173,7 @@ class S3BlobStore:
         try:
             for page in pages:
                 for obj in page.get("Contents", ()):
-                    key = obj["Key"][len(self.prefix):]
+                    key = obj["Key"][len(self.prefix) :]
                     yield BlobInfo(key, obj["Size"], None, obj["LastModified"].timestamp())
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable("listing", exc) from exc
@@ -185,4 +191,3 @@ class S3BlobStore:
         if body != b"ok":
             return f"S3 bucket {self.bucket} returned other bytes than were written"
         return None
-

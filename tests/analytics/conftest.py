@@ -12,8 +12,11 @@ import pytest
 @pytest.fixture
 def kernel_settings(kernel_settings):
     # Many calls a second, no background job unless a test asks for it.
-    return {**kernel_settings, "rate_limits": {"enabled": False},
-            "analytics": {"report_job": False}}
+    return {
+        **kernel_settings,
+        "rate_limits": {"enabled": False},
+        "analytics": {"report_job": False},
+    }
 
 
 def make_persona(client, user, name) -> str:
@@ -32,8 +35,19 @@ def answered(client, user, persona_id: str, session_id: str | None = None, n: in
     """``n`` answered messages by ``user`` to ``persona_id`` in one session."""
     session_id = session_id or str(uuid.uuid4())
     for _ in range(n):
-        emit(client, "after_message_answer", org_id=user.org_id, user_id=user.user_id,
-             persona_id=persona_id, session_id=session_id, message_id=str(uuid.uuid4()),
-             provider="extractive", latency_ms=12.5, prompt_chars=100, answer_chars=200,
-             tokens=None, citations=[{"source_id": "s"}])
+        emit(
+            client,
+            "after_message_answer",
+            org_id=user.org_id,
+            user_id=user.user_id,
+            persona_id=persona_id,
+            session_id=session_id,
+            message_id=str(uuid.uuid4()),
+            provider="extractive",
+            latency_ms=12.5,
+            prompt_chars=100,
+            answer_chars=200,
+            tokens=None,
+            citations=[{"source_id": "s"}],
+        )
     return session_id

@@ -14,26 +14,40 @@ def test_client_events_take_org_and_user_from_the_caller(client, make_user):
     other = make_user(client)
     persona = make_persona(client, owner, "Quiz Master")
 
-    r = client.post("/events", headers=student.headers, json={
-        "event_type": "quiz.completed", "persona_id": persona,
-        "payload": {"quiz_id": "q1", "score": 8, "max_score": 10}})
+    r = client.post(
+        "/events",
+        headers=student.headers,
+        json={
+            "event_type": "quiz.completed",
+            "persona_id": persona,
+            "payload": {"quiz_id": "q1", "score": 8, "max_score": 10},
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "recorded" and r.json()["event_type"] == "quiz.completed"
 
     # Org or user in the body is refused, not trusted.
     for extra in ({"org_id": other.org_id}, {"user_id": other.user_id}):
-        r = client.post("/events", headers=student.headers,
-                        json={"event_type": "quiz.completed", "payload": {}, **extra})
+        r = client.post(
+            "/events",
+            headers=student.headers,
+            json={"event_type": "quiz.completed", "payload": {}, **extra},
+        )
         assert r.status_code == 422, r.text
         assert r.json()["error"]["code"] == "validation_error"
 
-    progress = client.get(f"/orgs/{owner.org_id}/students/{student.user_id}/progress",
-                          headers=owner.headers).json()
+    progress = client.get(
+        f"/orgs/{owner.org_id}/students/{student.user_id}/progress", headers=owner.headers
+    ).json()
     assert progress["learning_metrics"]["total_interactions"] == 2  # member.joined + quiz
     assert progress["persona_interactions"] == [
-        {"persona_id": persona, "name": "Quiz Master", "interaction_count": 1}]
-    rows = list(csv.DictReader(io.StringIO(client.get(
-        f"/orgs/{owner.org_id}/events.csv", headers=owner.headers).text)))
+        {"persona_id": persona, "name": "Quiz Master", "interaction_count": 1}
+    ]
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get(f"/orgs/{owner.org_id}/events.csv", headers=owner.headers).text)
+        )
+    )
     quiz = [row for row in rows if row["event_type"] == "quiz.completed"]
     assert len(quiz) == 1 and quiz[0]["user_id"] == student.user_id
     assert '"score":8' in quiz[0]["payload"]
@@ -58,8 +72,11 @@ def test_bad_client_events_are_4xx_and_not_recorded(client, make_user):
         r = client.post("/events", headers=owner.headers, json=body)
         assert r.status_code == status, (body, r.text)
         assert "error" in r.json()
-    r = client.post("/events", headers={**owner.headers, "Content-Type": "application/json"},
-                    content=b"{not json")
+    r = client.post(
+        "/events",
+        headers={**owner.headers, "Content-Type": "application/json"},
+        content=b"{not json",
+    )
     assert r.status_code == 422
     r = client.post("/events", headers=owner.headers, content=b"x" * 20_000)
     assert r.status_code == 413
@@ -74,7 +91,7 @@ def test_csv_exports_are_attachments_scoped_and_formula_safe(client, make_user):
     owner = make_user(client)
     expert = make_user(client, role="expert", org=owner)
     student = make_user(client, role="recipient", org=owner)
-    mine = make_persona(client, expert, "=HYPERLINK(\"http://evil\")")
+    mine = make_persona(client, expert, '=HYPERLINK("http://evil")')
     theirs = make_persona(client, owner, "Owner's")
     answered(client, student, mine, n=2)
     answered(client, student, theirs, n=3)
@@ -85,14 +102,20 @@ def test_csv_exports_are_attachments_scoped_and_formula_safe(client, make_user):
     assert r.headers["content-disposition"].startswith("attachment")
     rows = list(csv.reader(io.StringIO(r.text)))
     assert ["total_messages", "5"] in rows
-    assert [mine, "'=HYPERLINK(\"http://evil\")", "2"] in rows  # not a live formula
+    assert [mine, '\'=HYPERLINK("http://evil")', "2"] in rows  # not a live formula
 
-    expert_rows = list(csv.DictReader(io.StringIO(client.get(
-        f"/orgs/{owner.org_id}/events.csv", headers=expert.headers).text)))
+    expert_rows = list(
+        csv.DictReader(
+            io.StringIO(client.get(f"/orgs/{owner.org_id}/events.csv", headers=expert.headers).text)
+        )
+    )
     assert len(expert_rows) == 2 and {row["persona_id"] for row in expert_rows} == {mine}
-    assert client.get(f"/orgs/{owner.org_id}/events.csv",
-                      headers=student.headers).status_code == 403
+    assert (
+        client.get(f"/orgs/{owner.org_id}/events.csv", headers=student.headers).status_code == 403
+    )
     other = make_user(client)
     assert client.get(f"/orgs/{owner.org_id}/events.csv", headers=other.headers).status_code == 404
-    assert client.get(f"/orgs/{owner.org_id}/reports/weekly.csv",
-                      headers=other.headers).status_code == 404
+    assert (
+        client.get(f"/orgs/{owner.org_id}/reports/weekly.csv", headers=other.headers).status_code
+        == 404
+    )

@@ -12,24 +12,34 @@ from fastapi.testclient import TestClient
 
 
 def test_job_stores_finished_weeks_on_schedule_and_stops_with_the_app(make_kernel):
-    kernel = make_kernel(analytics={"report_job": True, "report_job_initial_delay_seconds": 0,
-                                    "report_job_weeks_back": 2})
+    kernel = make_kernel(
+        analytics={
+            "report_job": True,
+            "report_job_initial_delay_seconds": 0,
+            "report_job_weeks_back": 2,
+        }
+    )
     svc = analytics_service(kernel)
     last_week, _ = week_bounds(1)
     two_weeks_ago, _ = week_bounds(2)
     activity = (("org-a", last_week, 3), ("org-b", last_week, 1), ("org-a", two_weeks_ago, 2))
     for org, start, n in activity:
         for i in range(n):
-            svc.record(org_id=org, user_id=f"u{i}", persona_id="p", session_id=f"s{i}",
-                       event_type=MESSAGE_ANSWERED, at=start + timedelta(hours=i))
+            svc.record(
+                org_id=org,
+                user_id=f"u{i}",
+                persona_id="p",
+                session_id=f"s{i}",
+                event_type=MESSAGE_ANSWERED,
+                at=start + timedelta(hours=i),
+            )
     svc.record(org_id="org-c", user_id="u", event_type=MESSAGE_ANSWERED)  # this week: not stored
 
     with TestClient(create_app(kernel)):
         task = getattr(kernel, JOB_ATTR)
         assert task is not None and not task.done()
         deadline = time.monotonic() + 10
-        while (svc.stored_report("org-a", two_weeks_ago) is None
-               and time.monotonic() < deadline):
+        while svc.stored_report("org-a", two_weeks_ago) is None and time.monotonic() < deadline:
             time.sleep(0.05)
         a = svc.stored_report("org-a", last_week)
         assert a is not None and a["total_messages"] == 3 and a["active_users"] == 3

@@ -10,13 +10,32 @@ from bwenge_analytics.services import analytics_service
 
 from .conftest import answered, emit, make_persona
 
-WEEKLY_KEYS = {"org_id", "week_start", "week_end", "total_messages", "active_users",
-               "top_personas", "usage_stats"}
+WEEKLY_KEYS = {
+    "org_id",
+    "week_start",
+    "week_end",
+    "total_messages",
+    "active_users",
+    "top_personas",
+    "usage_stats",
+}
 USAGE_KEYS = {"total_conversations", "avg_messages_per_conversation", "peak_usage_day"}
-PROGRESS_KEYS = {"student_id", "period", "learning_metrics", "daily_activity",
-                 "persona_interactions", "progress_trend"}
-METRIC_KEYS = {"total_interactions", "total_conversations", "total_messages",
-               "avg_conversation_length", "active_days", "engagement_score"}
+PROGRESS_KEYS = {
+    "student_id",
+    "period",
+    "learning_metrics",
+    "daily_activity",
+    "persona_interactions",
+    "progress_trend",
+}
+METRIC_KEYS = {
+    "total_interactions",
+    "total_conversations",
+    "total_messages",
+    "avg_conversation_length",
+    "active_days",
+    "engagement_score",
+}
 
 
 @pytest.fixture
@@ -36,8 +55,16 @@ def world(client, make_user):
     answered(client, alice, bio, n=1)
     answered(client, bob, math, n=2)
     answered(client, other_student, other_persona, n=7)  # must never show up in org A
-    return {"owner": owner, "expert": expert, "alice": alice, "bob": bob, "other": other,
-            "other_student": other_student, "math": math, "bio": bio}
+    return {
+        "owner": owner,
+        "expert": expert,
+        "alice": alice,
+        "bob": bob,
+        "other": other,
+        "other_student": other_student,
+        "math": math,
+        "bio": bio,
+    }
 
 
 @pytest.mark.all_databases
@@ -65,13 +92,22 @@ def test_weekly_report_counts_only_its_own_org_in_seed_shape(client, world):
     assert theirs["total_messages"] == 7 and theirs["active_users"] == 1
 
     # Another org's report is a 404 like a missing org; recipients get none.
-    assert client.get(f"/orgs/{owner.org_id}/reports/weekly",
-                      headers=other.headers).status_code == 404
+    assert (
+        client.get(f"/orgs/{owner.org_id}/reports/weekly", headers=other.headers).status_code == 404
+    )
     assert client.get("/orgs/no-such-org/reports/weekly", headers=owner.headers).status_code == 404
-    assert client.get(f"/orgs/{owner.org_id}/reports/weekly",
-                      headers=world["alice"].headers).status_code == 403
-    assert client.get(f"/orgs/{owner.org_id}/reports/weekly?week_offset=-1",
-                      headers=owner.headers).status_code == 422
+    assert (
+        client.get(
+            f"/orgs/{owner.org_id}/reports/weekly", headers=world["alice"].headers
+        ).status_code
+        == 403
+    )
+    assert (
+        client.get(
+            f"/orgs/{owner.org_id}/reports/weekly?week_offset=-1", headers=owner.headers
+        ).status_code
+        == 422
+    )
 
 
 def test_experts_see_only_their_own_personas(client, world):
@@ -92,8 +128,9 @@ def test_experts_see_only_their_own_personas(client, world):
 
     # Progress as an expert: only the expert's persona's activity.
     alice = world["alice"]
-    p = client.get(f"/orgs/{owner.org_id}/students/{alice.user_id}/progress",
-                   headers=expert.headers).json()
+    p = client.get(
+        f"/orgs/{owner.org_id}/students/{alice.user_id}/progress", headers=expert.headers
+    ).json()
     assert p["learning_metrics"]["total_messages"] == 1
     assert [x["persona_id"] for x in p["persona_interactions"]] == [world["bio"]]
 
@@ -112,36 +149,71 @@ def test_student_progress_seed_shape_and_scoping(client, world):
     assert m["avg_conversation_length"] == 2.0 and m["active_days"] == 1
     assert m["total_interactions"] >= 4  # plus member.joined
     assert 0 < m["engagement_score"] <= 100
-    assert p["daily_activity"][-1] == {"date": datetime.now(UTC).date().isoformat(),
-                                       "interactions": m["total_interactions"], "messages": 4}
-    assert p["persona_interactions"][0] == {"persona_id": world["math"], "name": "Math Tutor",
-                                            "interaction_count": 3}
+    assert p["daily_activity"][-1] == {
+        "date": datetime.now(UTC).date().isoformat(),
+        "interactions": m["total_interactions"],
+        "messages": 4,
+    }
+    assert p["persona_interactions"][0] == {
+        "persona_id": world["math"],
+        "name": "Math Tutor",
+        "interaction_count": 3,
+    }
     assert p["progress_trend"] == "increasing"
 
     assert client.get(url, headers=owner.headers).status_code == 200
     assert client.get(url, headers=bob.headers).status_code == 403  # someone else's progress
     # A student of another org is a 404, whichever org the caller names.
     other_student = world["other_student"]
-    assert client.get(f"/orgs/{owner.org_id}/students/{other_student.user_id}/progress",
-                      headers=owner.headers).status_code == 404
+    assert (
+        client.get(
+            f"/orgs/{owner.org_id}/students/{other_student.user_id}/progress", headers=owner.headers
+        ).status_code
+        == 404
+    )
     assert client.get(url, headers=world["other"].headers).status_code == 404
-    assert client.get(f"/orgs/{world['other'].org_id}/students/{alice.user_id}/progress",
-                      headers=world["other"].headers).status_code == 404
-    assert client.get(f"/orgs/{owner.org_id}/students/nobody/progress",
-                      headers=owner.headers).status_code == 404
+    assert (
+        client.get(
+            f"/orgs/{world['other'].org_id}/students/{alice.user_id}/progress",
+            headers=world["other"].headers,
+        ).status_code
+        == 404
+    )
+    assert (
+        client.get(
+            f"/orgs/{owner.org_id}/students/nobody/progress", headers=owner.headers
+        ).status_code
+        == 404
+    )
     assert client.get(url + "?days=0", headers=owner.headers).status_code == 422
 
 
 def test_hooks_record_sessions_sources_and_members(client, world):
     owner = world["owner"]
-    emit(client, "after_session_start", org_id=owner.org_id, user_id=world["bob"].user_id,
-         session_id="s-1", persona_id=world["math"])
-    emit(client, "after_source_ingest", org_id=owner.org_id, user_id=owner.user_id,
-         source_id="src-1", persona_id=world["math"], chunk_count=12, size_bytes=2048, seconds=0.5)
+    emit(
+        client,
+        "after_session_start",
+        org_id=owner.org_id,
+        user_id=world["bob"].user_id,
+        session_id="s-1",
+        persona_id=world["math"],
+    )
+    emit(
+        client,
+        "after_source_ingest",
+        org_id=owner.org_id,
+        user_id=owner.user_id,
+        source_id="src-1",
+        persona_id=world["math"],
+        chunk_count=12,
+        size_bytes=2048,
+        seconds=0.5,
+    )
     totals = client.get(f"/orgs/{owner.org_id}/dashboard", headers=owner.headers).json()["totals"]
     assert totals["sessions_started_30d"] == 1 and totals["sources_ingested_30d"] == 1
-    csv_text = client.get(f"/orgs/{owner.org_id}/events.csv?event_type=source.ingested",
-                          headers=owner.headers).text
+    csv_text = client.get(
+        f"/orgs/{owner.org_id}/events.csv?event_type=source.ingested", headers=owner.headers
+    ).text
     assert '"{""source_id"":""src-1"",""chunk_count"":12' in csv_text
 
 
@@ -150,17 +222,28 @@ def test_past_weeks_are_served_from_stored_reports(client, world):
     svc = analytics_service(client.app.state.kernel)
     last_week, _ = week_bounds(1)
     for i in range(4):
-        svc.record(org_id=owner.org_id, user_id=world["alice"].user_id, persona_id=world["math"],
-                   session_id="old", event_type=MESSAGE_ANSWERED,
-                   at=last_week + timedelta(days=2, hours=i))
+        svc.record(
+            org_id=owner.org_id,
+            user_id=world["alice"].user_id,
+            persona_id=world["math"],
+            session_id="old",
+            event_type=MESSAGE_ANSWERED,
+            at=last_week + timedelta(days=2, hours=i),
+        )
     url = f"/orgs/{owner.org_id}/reports/weekly?week_offset=1"
     first = client.get(url, headers=owner.headers).json()
     assert first["stored"] is True and first["total_messages"] == 4
     peak = (last_week + timedelta(days=2)).date().isoformat()
     assert first["usage_stats"]["peak_usage_day"] == peak
     # A late event doesn't change a stored week: the report is what was stored.
-    svc.record(org_id=owner.org_id, user_id=world["bob"].user_id, persona_id=world["math"],
-               session_id="late", event_type=MESSAGE_ANSWERED, at=last_week + timedelta(days=3))
+    svc.record(
+        org_id=owner.org_id,
+        user_id=world["bob"].user_id,
+        persona_id=world["math"],
+        session_id="late",
+        event_type=MESSAGE_ANSWERED,
+        at=last_week + timedelta(days=3),
+    )
     again = client.get(url, headers=owner.headers).json()
     assert again["total_messages"] == 4 and again["generated_at"] == first["generated_at"]
     # The expert's view of a past week is computed live, scoped to their personas.
@@ -179,8 +262,13 @@ def test_concurrent_answers_are_all_counted(client, make_user):
     svc = analytics_service(client.app.state.kernel)
 
     def answer(_):
-        svc.record(org_id=owner.org_id, user_id=owner.user_id, persona_id=persona,
-                   session_id="one-session", event_type=MESSAGE_ANSWERED)
+        svc.record(
+            org_id=owner.org_id,
+            user_id=owner.user_id,
+            persona_id=persona,
+            session_id="one-session",
+            event_type=MESSAGE_ANSWERED,
+        )
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(answer, range(80)))

@@ -26,8 +26,12 @@ def test_a_bearer_request_runs_one_query_and_never_the_password_hasher(make_kern
         with TestClient(create_app(kernel)) as client:
             r = client.post(
                 "/auth/register",
-                json={"name": "Ada", "email": "ada@example.test",
-                      "password": "correct-horse-battery-9", "org_name": "Lab"},
+                json={
+                    "name": "Ada",
+                    "email": "ada@example.test",
+                    "password": "correct-horse-battery-9",
+                    "org_name": "Lab",
+                },
             )
             assert r.status_code == 200, r.text
             headers = {"Authorization": f"Bearer {r.json()['access_token']}"}

@@ -23,8 +23,12 @@ def avatar_files(client) -> list[Path]:
 
 def upload(client, user, persona_id, content: bytes, filename="model.glb", **fields):
     data = {k: (json.dumps(v) if k == "animations" else str(v)) for k, v in fields.items()}
-    return client.post(f"/3d/persona/{persona_id}/upload", headers=user.headers,
-                       files={"file": (filename, content, "application/octet-stream")}, data=data)
+    return client.post(
+        f"/3d/persona/{persona_id}/upload",
+        headers=user.headers,
+        files={"file": (filename, content, "application/octet-stream")},
+        data=data,
+    )
 
 
 def test_animations_lists_the_twelve_names(client, owner, make_user):
@@ -58,8 +62,9 @@ def test_default_avatar_is_served_in_seed_shape_and_downloadable(client, owner, 
 
 def test_upload_replace_and_delete(client, owner, persona_id):
     glb = cube_glb(2.0)
-    r = upload(client, owner, persona_id, glb, name="Teacher", animations=["idle", "waving"],
-               scale=1.5)
+    r = upload(
+        client, owner, persona_id, glb, name="Teacher", animations=["idle", "waving"], scale=1.5
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert SEED_KEYS <= body.keys()
@@ -133,8 +138,9 @@ def test_concurrent_uploads_leave_one_consistent_avatar(client, owner, persona_i
 
     models = [cube_glb(float(size)) for size in range(1, 7)]
     with ThreadPoolExecutor(6) as pool:
-        statuses = list(pool.map(lambda m: upload(client, owner, persona_id, m).status_code,
-                                 models))
+        statuses = list(
+            pool.map(lambda m: upload(client, owner, persona_id, m).status_code, models)
+        )
     assert set(statuses) <= {200, 409} and 200 in statuses
     body = client.get(f"/3d/persona/{persona_id}", headers=owner.headers).json()
     assert body["version"] == statuses.count(200)

@@ -58,8 +58,12 @@ def test_tampered_urls_are_403(client, signed):
     for what, url in cases.items():
         r = client.get(url)
         assert r.status_code == 403, (what, r.status_code, r.text)
-        assert r.json()["error"]["code"] in {"invalid_signature", "unknown_key",
-                                             "invalid_asset_path", "url_expired"}, what
+        assert r.json()["error"]["code"] in {
+            "invalid_signature",
+            "unknown_key",
+            "invalid_asset_path",
+            "url_expired",
+        }, what
 
 
 def test_expired_url_is_403(client):
@@ -73,9 +77,14 @@ def test_expired_url_is_403(client):
 
 
 TRAVERSALS = [
-    "avatars/..%2F..%2Fbwenge-test.db", "avatars/%2e%2e/%2e%2e/bwenge-test.db",
-    "..%2F..%2Fetc%2Fpasswd", "avatars//etc/passwd", "avatars/x.db", "default%2F..%2Favatar.glb",
-    "avatars/0123456789abcdef0123456789abcdef.glb%00.png", "%2Fetc%2Fpasswd",
+    "avatars/..%2F..%2Fbwenge-test.db",
+    "avatars/%2e%2e/%2e%2e/bwenge-test.db",
+    "..%2F..%2Fetc%2Fpasswd",
+    "avatars//etc/passwd",
+    "avatars/x.db",
+    "default%2F..%2Favatar.glb",
+    "avatars/0123456789abcdef0123456789abcdef.glb%00.png",
+    "%2Fetc%2Fpasswd",
     "avatars%5C..%5C..%5Cbwenge-test.db",
 ]
 
@@ -109,8 +118,7 @@ def test_key_rotation(make_kernel):
     url = avatar_service(old).model_url(DEFAULT_ASSET)
     assert parts(url)[1]["kid"] == "k1"
 
-    rotating = make_kernel(avatars={"signing_keys": {"k1": KEY_A, "k2": KEY_B},
-                                    "active_key": "k2"})
+    rotating = make_kernel(avatars={"signing_keys": {"k1": KEY_A, "k2": KEY_B}, "active_key": "k2"})
     with TestClient(create_app(rotating)) as c:
         assert c.get(url).status_code == 200  # old URLs still valid during rotation
         new_url = avatar_service(rotating).model_url(DEFAULT_ASSET)
@@ -129,13 +137,16 @@ def test_key_rotation(make_kernel):
         assert c.get(new_url).status_code == 403
 
 
-@pytest.mark.parametrize("bad", [
-    {"signing_keys": {"k1": "short"}},
-    {"signing_keys": {"k1": KEY_A, "k2": KEY_B}},  # two keys and no active_key
-    {"signing_keys": {"k1": KEY_A}, "active_key": "k9"},
-    {"signing_keys": {"bad kid!": KEY_A}},
-    {"active_key": "k1"},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"signing_keys": {"k1": "short"}},
+        {"signing_keys": {"k1": KEY_A, "k2": KEY_B}},  # two keys and no active_key
+        {"signing_keys": {"k1": KEY_A}, "active_key": "k9"},
+        {"signing_keys": {"bad kid!": KEY_A}},
+        {"active_key": "k1"},
+    ],
+)
 def test_bad_key_config_fails_at_start(make_kernel, bad):
     from bwenge.errors import ConfigError
 

@@ -171,13 +171,21 @@ def _eventually(check, seconds=120):
 def test_storage_comes_back_when_ingestion_fails_or_the_persona_goes(client, make_user):
     owner = make_user(client)
     persona_id = _persona(client, owner)
-    good = client.post("/knowledge/upload", headers=owner.headers, data={"persona_id": persona_id},
-                       files={"file": ("notes.txt", _text_file("n", 3000), "text/plain")})
+    good = client.post(
+        "/knowledge/upload",
+        headers=owner.headers,
+        data={"persona_id": persona_id},
+        files={"file": ("notes.txt", _text_file("n", 3000), "text/plain")},
+    )
     assert good.status_code == 200, good.text
     # a PDF by its magic bytes that no parser can read: it is stored, then fails
     broken = b"%PDF-1.7\n" + b"\x00garbage" * 400
-    bad = client.post("/knowledge/upload", headers=owner.headers, data={"persona_id": persona_id},
-                      files={"file": ("broken.pdf", broken, "application/pdf")})
+    bad = client.post(
+        "/knowledge/upload",
+        headers=owner.headers,
+        data={"persona_id": persona_id},
+        files={"file": ("broken.pdf", broken, "application/pdf")},
+    )
     assert bad.status_code == 200, bad.text
     assert _wait_status(client, owner, good.json()["upload_id"])["status"] == "ready"
     assert _wait_status(client, owner, bad.json()["upload_id"])["status"] == "failed"

@@ -100,8 +100,15 @@ def test_the_101st_message_of_a_month_is_refused_and_a_failed_answer_is_not_char
     owner = make_user(client)
 
     def answer_event(hook, **extra):
-        emit(client, hook, org_id=owner.org_id, user_id=owner.user_id, persona_id="p1",
-             session_id="s1", **extra)
+        emit(
+            client,
+            hook,
+            org_id=owner.org_id,
+            user_id=owner.user_id,
+            persona_id="p1",
+            session_id="s1",
+            **extra,
+        )
 
     for _ in range(99):
         answer_event("before_message_answer")
@@ -250,8 +257,9 @@ def test_a_seat_is_taken_when_an_invite_is_accepted(make_kernel, make_user):
         plugins={"enabled": ENABLED},
         billing={
             "default_plan": "duo",
-            "plans": {"duo": {"name": "Duo", "messages_per_month": 10, "storage_mb": 1,
-                              "members": 2}},
+            "plans": {
+                "duo": {"name": "Duo", "messages_per_month": 10, "storage_mb": 1, "members": 2}
+            },
         },
     )
     with TestClient(create_app(kernel)) as client:
@@ -290,8 +298,7 @@ def test_a_seat_is_taken_when_an_invite_is_accepted(make_kernel, make_user):
         assert status["second@example.test"] == "invited"  # not let in
 
         # a seat frees up: the same invite now works
-        r = client.delete(f"/orgs/{owner.org_id}/members/{first['user_id']}",
-                          headers=owner.headers)
+        r = client.delete(f"/orgs/{owner.org_id}/members/{first['user_id']}", headers=owner.headers)
         assert r.status_code == 200, r.text
         assert seats() == (1, 2)
         assert accept(second).status_code == 200

@@ -30,8 +30,11 @@ class MotoServer:
 
     def start(self) -> None:
         exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
-        self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [exe, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(200):
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
@@ -59,11 +62,24 @@ def s3_settings(moto, request):
     import boto3
 
     bucket = f"b{uuid.uuid4().hex}"
-    boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1",
-                 aws_access_key_id="test", aws_secret_access_key="test").create_bucket(
-        Bucket=bucket)
-    return {"store": "s3", "s3": {"bucket": bucket, "endpoint_url": moto.url,
-                                  "region": "us-east-1", "access_key_id": "test",
-                                  "secret_access_key": "test", "addressing_style": "path",
-                                  "prefix": "tenant1", "read_timeout": 5,
-                                  "connect_timeout": 1}}
+    boto3.client(
+        "s3",
+        endpoint_url=moto.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket=bucket)
+    return {
+        "store": "s3",
+        "s3": {
+            "bucket": bucket,
+            "endpoint_url": moto.url,
+            "region": "us-east-1",
+            "access_key_id": "test",
+            "secret_access_key": "test",
+            "addressing_style": "path",
+            "prefix": "tenant1",
+            "read_timeout": 5,
+            "connect_timeout": 1,
+        },
+    }

@@ -21,8 +21,11 @@ def test_avatar_round_trip_and_delete(client, make_user):
     store = client.app.state.kernel.blob_store()
     assert store.name == "s3"
     glb = cube_glb(2.0)
-    r = client.post(f"/3d/persona/{persona_id}/upload", headers=owner.headers,
-                    files={"file": ("m.glb", glb, "application/octet-stream")})
+    r = client.post(
+        f"/3d/persona/{persona_id}/upload",
+        headers=owner.headers,
+        files={"file": ("m.glb", glb, "application/octet-stream")},
+    )
     assert r.status_code == 200, r.text
     assert len(list(store.list("avatars/"))) == 1
     assert not (Path(client.app.state.kernel.data_dir) / "avatars").exists()  # nothing local
@@ -40,8 +43,11 @@ def test_upload_while_store_is_down_is_503_and_leaves_nothing(client, make_user,
     persona_id = make_persona(client, owner)
     moto.stop()
     try:
-        r = client.post(f"/3d/persona/{persona_id}/upload", headers=owner.headers,
-                        files={"file": ("m.glb", cube_glb(), "application/octet-stream")})
+        r = client.post(
+            f"/3d/persona/{persona_id}/upload",
+            headers=owner.headers,
+            files={"file": ("m.glb", cube_glb(), "application/octet-stream")},
+        )
         assert r.status_code == 503, r.text
         assert r.json()["error"]["code"] == "blob_store_unavailable"
     finally:
@@ -57,8 +63,11 @@ def test_sweep_finds_blobs_without_a_row(client, make_user, tmp_path):
 
     owner = make_user(client)
     persona_id = make_persona(client, owner)
-    r = client.post(f"/3d/persona/{persona_id}/upload", headers=owner.headers,
-                    files={"file": ("m.glb", cube_glb(), "application/octet-stream")})
+    r = client.post(
+        f"/3d/persona/{persona_id}/upload",
+        headers=owner.headers,
+        files={"file": ("m.glb", cube_glb(), "application/octet-stream")},
+    )
     assert r.status_code == 200, r.text
     svc = avatar_service(client.app.state.kernel)
     stray = tmp_path / "stray.glb"

@@ -9,9 +9,13 @@ import sys
 
 def _check(tmp_path, **env):
     return subprocess.run(
-        [sys.executable, "-m", "bwenge.cli", "config", "check"], cwd=tmp_path,
+        [sys.executable, "-m", "bwenge.cli", "config", "check"],
+        cwd=tmp_path,
         env={**os.environ, "BWENGE_DATA_DIR": str(tmp_path / "data"), **env},
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_local_store_on_two_instances_is_refused(tmp_path):
@@ -22,6 +26,10 @@ def test_local_store_on_two_instances_is_refused(tmp_path):
 
 
 def test_s3_store_on_two_instances_passes(tmp_path):
-    r = _check(tmp_path, BWENGE_SERVER__INSTANCES="2", BWENGE_BLOBS__STORE="s3",
-               BWENGE_BLOBS__S3__BUCKET="files")
+    r = _check(
+        tmp_path,
+        BWENGE_SERVER__INSTANCES="2",
+        BWENGE_BLOBS__STORE="s3",
+        BWENGE_BLOBS__S3__BUCKET="files",
+    )
     assert "blobs:" not in r.stdout + r.stderr, r.stdout + r.stderr

@@ -192,4 +192,3 @@ def test_config_show_masks_passwords_in_every_url_and_provider_keys(tmp_path, as
         assert secret not in result.stdout
     # what isn't secret stays readable: the operator can check hosts and users
     assert "10.0.0.5:6379" in result.stdout and "worker:***@10.0.0.6" in result.stdout
-

@@ -65,7 +65,7 @@ def id_inputs(spec: dict[str, Any], method: str, path: str) -> set[str]:
             names.add(f"?{param['name']}")
     found = body_schema(spec, op)
     if found:
-        for name in (found[1].get("properties") or {}):
+        for name in found[1].get("properties") or {}:
             if ID_NAME.search(name):
                 names.add(f"body.{name}")
     return names
@@ -75,7 +75,8 @@ def assert_error_shape(response, status: int | tuple[int, ...], code: str | None
     statuses = (status,) if isinstance(status, int) else status
     assert response.status_code in statuses, (
         f"{response.request.method} {response.request.url.path}: expected {statuses}, "
-        f"got {response.status_code} {response.text[:300]}")
+        f"got {response.status_code} {response.text[:300]}"
+    )
     body = response.json()
     assert isinstance(body, dict) and set(body) >= {"detail", "error"}, body
     assert isinstance(body["detail"], str | list), body

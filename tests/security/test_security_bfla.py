@@ -37,8 +37,9 @@ def test_roles_get_403_on_actions_the_table_denies_them(world, caller):
         response = send(world.client, method, fill(path, world.a.ids), headers, route)
         checked.append(f"{method} {path}")
         if response.status_code != 403 or response.json()["error"]["code"] != "forbidden":
-            wrong.append(f"{method} {path} ({action}): {response.status_code} "
-                         f"{response.text[:200]}")
+            wrong.append(
+                f"{method} {path} ({action}): {response.status_code} {response.text[:200]}"
+            )
         else:
             assert_error_shape(response, 403, "forbidden")
     assert not wrong, f"{caller} was not refused:\n" + "\n".join(wrong)
@@ -49,12 +50,27 @@ def test_roles_get_403_on_actions_the_table_denies_them(world, caller):
 def test_the_sweep_denies_what_the_issue_names(world):
     """Anchors the table-driven sweep: recipients may not teach or manage."""
     table = world.kernel.permissions
-    for action in ("persona.create", "persona.update", "persona.release", "knowledge.upload",
-                   "knowledge.delete", "org.members.invite", "org.members.change_role",
-                   "org.api_keys.manage", "billing.subscribe", "audit.read", "avatar.upload"):
+    for action in (
+        "persona.create",
+        "persona.update",
+        "persona.release",
+        "knowledge.upload",
+        "knowledge.delete",
+        "org.members.invite",
+        "org.members.change_role",
+        "org.api_keys.manage",
+        "billing.subscribe",
+        "audit.read",
+        "avatar.upload",
+    ):
         assert Role.RECIPIENT not in table[action], action
-    for action in ("org.members.invite", "org.members.change_role", "org.api_keys.manage",
-                   "org.transfer_ownership", "billing.subscribe"):
+    for action in (
+        "org.members.invite",
+        "org.members.change_role",
+        "org.api_keys.manage",
+        "org.transfer_ownership",
+        "billing.subscribe",
+    ):
         assert Role.EXPERT not in table[action], action
 
 
@@ -79,8 +95,9 @@ def test_settling_an_invoice_needs_a_platform_admin(world):
     admin, so not even the paying org's owner settles their own invoice."""
     tx = world.b.ids["transaction_id"]
     for user in (world.b.owner, world.b.recipient):
-        response = world.client.post(f"/payments/invoices/{tx}/settle", headers=user.headers,
-                                     json={"note": "paid, honest"})
+        response = world.client.post(
+            f"/payments/invoices/{tx}/settle", headers=user.headers, json={"note": "paid, honest"}
+        )
         assert_error_shape(response, 403)
         listing = world.client.get("/payments/invoices", headers=user.headers)
         assert_error_shape(listing, 403)
@@ -93,8 +110,9 @@ def test_a_recipient_sees_only_what_is_meant_for_recipients(world):
     draft = a.ids["draft_persona_id"]
     assert_error_shape(client.get(f"/personas/{draft}", headers=h), 404, "not_found")
     assert draft not in client.get("/personas", headers=h).text
-    r = client.post("/ai/respond", headers=h,
-                    json={"persona_id": draft, "user_message": "Tell me about light."})
+    r = client.post(
+        "/ai/respond", headers=h, json={"persona_id": draft, "user_message": "Tell me about light."}
+    )
     assert_error_shape(r, 404, "not_found")
     assert_error_shape(client.get(f"/3d/persona/{draft}", headers=h), 404, "not_found")
     # someone else's progress (their own is theirs to see)
@@ -108,8 +126,7 @@ def test_a_recipient_cannot_open_a_draft_persona_over_the_socket(world):
     from starlette.websockets import WebSocketDisconnect
 
     a = world.a
-    url = (f"/ws/chat?persona_id={a.ids['draft_persona_id']}"
-           f"&token={a.recipient.access_token}")
+    url = f"/ws/chat?persona_id={a.ids['draft_persona_id']}&token={a.recipient.access_token}"
     with pytest.raises(WebSocketDisconnect) as closed:  # noqa: PT012 - read until closed
         with world.client.websocket_connect(url) as ws:
             for _ in range(20):

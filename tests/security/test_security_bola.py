@@ -45,8 +45,11 @@ class Case:
     def name(self) -> str:
         bits = [f"{k}={v}" for k, v in {**self.params, **self.query}.items()]
         if isinstance(self.json, dict):
-            bits += [f"{k}={v}" for k, v in self.json.items()
-                     if isinstance(v, str) and v.startswith(("A.", "B."))]
+            bits += [
+                f"{k}={v}"
+                for k, v in self.json.items()
+                if isinstance(v, str) and v.startswith(("A.", "B."))
+            ]
         bits += [f"{k}={v}" for k, v in (self.form or {}).items()]
         bits += [f"{k}={v}" for k, v in self.headers.items()]
         return f"{self.method} {self.path} [{', '.join(bits)}]"
@@ -70,46 +73,97 @@ MSG = "What does chlorophyll absorb?"
 CASES: list[Case] = [
     # -- auth: orgs, members, invites, API keys
     Case("GET", "/orgs/{org_id}", {"org_id": "B.org_id"}),
-    Case("POST", "/orgs/{org_id}/invite", {"org_id": "B.org_id"},
-         json={"email": "intruder@example.test", "role": "admin"}),
+    Case(
+        "POST",
+        "/orgs/{org_id}/invite",
+        {"org_id": "B.org_id"},
+        json={"email": "intruder@example.test", "role": "admin"},
+    ),
     Case("GET", "/orgs/{org_id}/members", {"org_id": "B.org_id"}),
-    Case("PATCH", "/orgs/{org_id}/members/{user_id}",
-         {"org_id": "B.org_id", "user_id": "B.expert_id"}, json={"role": "admin"}),
-    Case("PATCH", "/orgs/{org_id}/members/{user_id}",
-         {"org_id": "A.org_id", "user_id": "B.expert_id"}, json={"role": "recipient"}),
-    Case("PATCH", "/orgs/{org_id}/members/{user_id}",
-         {"org_id": "A.org_id", "user_id": "B.owner_id"}, json={"role": "recipient"}),
-    Case("DELETE", "/orgs/{org_id}/members/{user_id}",
-         {"org_id": "B.org_id", "user_id": "B.recipient_id"}),
-    Case("DELETE", "/orgs/{org_id}/members/{user_id}",
-         {"org_id": "A.org_id", "user_id": "B.recipient_id"}),
-    Case("DELETE", "/orgs/{org_id}/members/{user_id}",
-         {"org_id": "A.org_id", "user_id": "B.pending_user_id"}),
-    Case("POST", "/orgs/{org_id}/transfer-ownership", {"org_id": "B.org_id"},
-         json={"user_id": "A.expert_id"}),
-    Case("POST", "/orgs/{org_id}/transfer-ownership", {"org_id": "A.org_id"},
-         json={"user_id": "B.expert_id"}),
-    Case("POST", "/orgs/{org_id}/api-keys", {"org_id": "B.org_id"},
-         json={"name": "intruder", "role": "owner"}),
+    Case(
+        "PATCH",
+        "/orgs/{org_id}/members/{user_id}",
+        {"org_id": "B.org_id", "user_id": "B.expert_id"},
+        json={"role": "admin"},
+    ),
+    Case(
+        "PATCH",
+        "/orgs/{org_id}/members/{user_id}",
+        {"org_id": "A.org_id", "user_id": "B.expert_id"},
+        json={"role": "recipient"},
+    ),
+    Case(
+        "PATCH",
+        "/orgs/{org_id}/members/{user_id}",
+        {"org_id": "A.org_id", "user_id": "B.owner_id"},
+        json={"role": "recipient"},
+    ),
+    Case(
+        "DELETE",
+        "/orgs/{org_id}/members/{user_id}",
+        {"org_id": "B.org_id", "user_id": "B.recipient_id"},
+    ),
+    Case(
+        "DELETE",
+        "/orgs/{org_id}/members/{user_id}",
+        {"org_id": "A.org_id", "user_id": "B.recipient_id"},
+    ),
+    Case(
+        "DELETE",
+        "/orgs/{org_id}/members/{user_id}",
+        {"org_id": "A.org_id", "user_id": "B.pending_user_id"},
+    ),
+    Case(
+        "POST",
+        "/orgs/{org_id}/transfer-ownership",
+        {"org_id": "B.org_id"},
+        json={"user_id": "A.expert_id"},
+    ),
+    Case(
+        "POST",
+        "/orgs/{org_id}/transfer-ownership",
+        {"org_id": "A.org_id"},
+        json={"user_id": "B.expert_id"},
+    ),
+    Case(
+        "POST",
+        "/orgs/{org_id}/api-keys",
+        {"org_id": "B.org_id"},
+        json={"name": "intruder", "role": "owner"},
+    ),
     Case("GET", "/orgs/{org_id}/api-keys", {"org_id": "B.org_id"}),
-    Case("DELETE", "/orgs/{org_id}/api-keys/{key_id}",
-         {"org_id": "B.org_id", "key_id": "B.key_id"}),
-    Case("DELETE", "/orgs/{org_id}/api-keys/{key_id}",
-         {"org_id": "A.org_id", "key_id": "B.key_id"}),
+    Case(
+        "DELETE", "/orgs/{org_id}/api-keys/{key_id}", {"org_id": "B.org_id", "key_id": "B.key_id"}
+    ),
+    Case(
+        "DELETE", "/orgs/{org_id}/api-keys/{key_id}", {"org_id": "A.org_id", "key_id": "B.key_id"}
+    ),
     # -- personas
     Case("GET", "/personas/{persona_id}", {"persona_id": "B.persona_id"}),
     Case("GET", "/personas/{persona_id}", {"persona_id": "B.draft_persona_id"}),
     Case("PUT", "/personas/{persona_id}", {"persona_id": "B.persona_id"}, json={"name": "Pwned"}),
-    Case("POST", "/personas/{persona_id}/settings", {"persona_id": "B.persona_id"},
-         json={"safety_rules": ["reveal everything"]}),
+    Case(
+        "POST",
+        "/personas/{persona_id}/settings",
+        {"persona_id": "B.persona_id"},
+        json={"safety_rules": ["reveal everything"]},
+    ),
     Case("DELETE", "/personas/{persona_id}", {"persona_id": "B.persona_id"}),
     Case("GET", "/personas/{persona_id}/readiness", {"persona_id": "B.persona_id"}),
-    Case("POST", "/personas/{persona_id}/release", {"persona_id": "B.draft_persona_id"},
-         json={"override": True, "reason": "intruder"}),
+    Case(
+        "POST",
+        "/personas/{persona_id}/release",
+        {"persona_id": "B.draft_persona_id"},
+        json={"override": True, "reason": "intruder"},
+    ),
     Case("POST", "/personas/{persona_id}/withdraw", {"persona_id": "B.persona_id"}),
     # -- persona exams
-    Case("PUT", "/personas/{persona_id}/exam", {"persona_id": "B.persona_id"},
-         json={"items": [{"question": "Pwned?", "expect_refusal": True}]}),
+    Case(
+        "PUT",
+        "/personas/{persona_id}/exam",
+        {"persona_id": "B.persona_id"},
+        json={"items": [{"question": "Pwned?", "expect_refusal": True}]},
+    ),
     Case("GET", "/personas/{persona_id}/exam", {"persona_id": "B.persona_id"}),
     Case("POST", "/personas/{persona_id}/exam/run", {"persona_id": "B.persona_id"}),
     Case("GET", "/personas/{persona_id}/exam/result", {"persona_id": "B.persona_id"}),
@@ -124,28 +178,51 @@ CASES: list[Case] = [
     Case("DELETE", "/knowledge/{source_id}", {"source_id": "B.source_id"}),
     # -- answers
     Case("POST", "/ai/respond", json={"persona_id": "B.persona_id", "user_message": MSG}),
-    Case("POST", "/ai/respond",
-         json={"persona_id": "A.persona_id", "session_id": "B.session_id", "user_message": MSG}),
+    Case(
+        "POST",
+        "/ai/respond",
+        json={"persona_id": "A.persona_id", "session_id": "B.session_id", "user_message": MSG},
+    ),
     Case("POST", "/ai/respond/stream", json={"persona_id": "B.persona_id", "user_message": MSG}),
-    Case("POST", "/ai/respond/stream",
-         json={"persona_id": "A.persona_id", "session_id": "B.session_id", "user_message": MSG}),
-    Case("GET", "/sessions/{session_id}/messages", {"session_id": "B.session_id"},
-         control_as="recipient"),
+    Case(
+        "POST",
+        "/ai/respond/stream",
+        json={"persona_id": "A.persona_id", "session_id": "B.session_id", "user_message": MSG},
+    ),
+    Case(
+        "GET",
+        "/sessions/{session_id}/messages",
+        {"session_id": "B.session_id"},
+        control_as="recipient",
+    ),
     Case("GET", "/sessions", query={"persona_id": "B.persona_id"}, control_as="recipient"),
     # -- avatars
     Case("GET", "/3d/persona/{persona_id}", {"persona_id": "B.persona_id"}),
-    Case("POST", "/3d/persona/{persona_id}/upload", {"persona_id": "B.persona_id"},
-         form={"name": "intruder"}),
+    Case(
+        "POST",
+        "/3d/persona/{persona_id}/upload",
+        {"persona_id": "B.persona_id"},
+        form={"name": "intruder"},
+    ),
     Case("DELETE", "/3d/persona/{persona_id}", {"persona_id": "B.persona_id"}),
     # -- billing: only platform admins settle; an org's own member gets the same refusal
-    Case("POST", "/payments/invoices/{transaction_id}/settle",
-         {"transaction_id": "B.transaction_id"}, json={"note": "intruder"},
-         expect="same_as_missing"),
+    Case(
+        "POST",
+        "/payments/invoices/{transaction_id}/settle",
+        {"transaction_id": "B.transaction_id"},
+        json={"note": "intruder"},
+        expect="same_as_missing",
+    ),
     # -- audit
     Case("GET", "/orgs/{org_id}/audit", {"org_id": "B.org_id"}),
     # filters over the caller's own trail: B's ids simply match nothing
-    Case("GET", "/orgs/{org_id}/audit", {"org_id": "A.org_id"},
-         query={"actor_id": "B.owner_id", "object_id": "B.persona_id"}, expect="empty_page"),
+    Case(
+        "GET",
+        "/orgs/{org_id}/audit",
+        {"org_id": "A.org_id"},
+        query={"actor_id": "B.owner_id", "object_id": "B.persona_id"},
+        expect="empty_page",
+    ),
     # -- analytics
     Case("POST", "/events", json={"event_type": "quiz.completed", "persona_id": "B.persona_id"}),
     # like /ai/respond: an unknown session id is the client's own label, but one that
@@ -153,19 +230,33 @@ CASES: list[Case] = [
     Case("POST", "/events", json={"event_type": "quiz.completed", "session_id": "B.session_id"}),
     Case("GET", "/orgs/{org_id}/reports/weekly", {"org_id": "B.org_id"}),
     Case("GET", "/orgs/{org_id}/reports/weekly.csv", {"org_id": "B.org_id"}),
-    Case("GET", "/orgs/{org_id}/students/{student_id}/progress",
-         {"org_id": "B.org_id", "student_id": "B.recipient_id"}),
-    Case("GET", "/orgs/{org_id}/students/{student_id}/progress",
-         {"org_id": "A.org_id", "student_id": "B.recipient_id"}),
+    Case(
+        "GET",
+        "/orgs/{org_id}/students/{student_id}/progress",
+        {"org_id": "B.org_id", "student_id": "B.recipient_id"},
+    ),
+    Case(
+        "GET",
+        "/orgs/{org_id}/students/{student_id}/progress",
+        {"org_id": "A.org_id", "student_id": "B.recipient_id"},
+    ),
     Case("GET", "/orgs/{org_id}/dashboard", {"org_id": "B.org_id"}),
     Case("GET", "/orgs/{org_id}/events.csv", {"org_id": "B.org_id"}),
     # -- the OpenAI-compatible gateway: models are released personas, in OpenAI's words
     Case("GET", "/v1/models/{model_id}", {"model_id": "B.persona_id"}, code="model_not_found"),
-    Case("POST", "/v1/chat/completions", code="model_not_found",
-         json={"model": "B.persona_id", "messages": [{"role": "user", "content": MSG}]}),
-    Case("POST", "/v1/chat/completions", code="session_not_found",
-         json={"model": "A.persona_id", "messages": [{"role": "user", "content": MSG}]},
-         headers={"X-Bwenge-Session": "B.session_id"}),
+    Case(
+        "POST",
+        "/v1/chat/completions",
+        code="model_not_found",
+        json={"model": "B.persona_id", "messages": [{"role": "user", "content": MSG}]},
+    ),
+    Case(
+        "POST",
+        "/v1/chat/completions",
+        code="session_not_found",
+        json={"model": "A.persona_id", "messages": [{"role": "user", "content": MSG}]},
+        headers={"X-Bwenge-Session": "B.session_id"},
+    ),
     # -- chat: the socket, driven by test_chat_socket_refuses_org_b_ids below
     Case("WS", "/ws/chat", query={"persona_id": "B.persona_id"}),
     Case("WS", "/ws/chat", query={"persona_id": "A.persona_id", "session_id": "B.session_id"}),
@@ -175,7 +266,7 @@ CASES: list[Case] = [
 NOT_ORG_OBJECTS = {
     ("POST", "/webhooks/payment/{provider}"): "a payment provider's name; its events are signed",
     ("GET", "/assets/{asset:path}"): "the signed URL is the credential (tampering, expiry and "
-                                     "traversal: tests/avatars/test_signed_urls.py)",
+    "traversal: tests/avatars/test_signed_urls.py)",
     ("GET", "/console/{name:path}"): "the console's own shipped files (tests/console)",
 }
 
@@ -205,9 +296,19 @@ def b_secrets(world, sent: str) -> list[str]:
     ids the request itself carried: echoing the caller's input leaks nothing)."""
     b = world.b
     values = [v for k, v in b.ids.items() if k != "api_key"] + [b.ids["api_key"][:12]]
-    values += ["confidential-B", "Secret Tutor B", "Notes B", "Expert B", "Recipient B",
-               "Owner B", "Org B", "B-quartz-zebra", b.owner.email, b.expert.email,
-               b.recipient.email]
+    values += [
+        "confidential-B",
+        "Secret Tutor B",
+        "Notes B",
+        "Expert B",
+        "Recipient B",
+        "Owner B",
+        "Org B",
+        "B-quartz-zebra",
+        b.owner.email,
+        b.expert.email,
+        b.recipient.email,
+    ]
     return [v for v in values if v not in sent]
 
 
@@ -231,12 +332,15 @@ def call(world, case: Case, who=None, substitute: dict[str, str] | None = None):
         from bwenge_avatars.gltf import cube_glb
 
         kwargs["data"] = {k: sub(v) for k, v in case.form.items()}
-        upload = (("avatar.glb", cube_glb(), "model/gltf-binary") if path.startswith("/3d/")
-                  else ("notes.txt", b"Intruder notes about photosynthesis.", "text/plain"))
+        upload = (
+            ("avatar.glb", cube_glb(), "model/gltf-binary")
+            if path.startswith("/3d/")
+            else ("notes.txt", b"Intruder notes about photosynthesis.", "text/plain")
+        )
         kwargs["files"] = {"file": upload}
-    return client.request(case.method, path, **kwargs), json.dumps([params, query,
-                                                                      kwargs.get("json"),
-                                                                      kwargs.get("data")])
+    return client.request(case.method, path, **kwargs), json.dumps(
+        [params, query, kwargs.get("json"), kwargs.get("data")]
+    )
 
 
 def check_case(world, case: Case, who=None) -> None:
@@ -292,8 +396,11 @@ def test_read_routes_show_nothing_of_org_b(world):
             continue
         for who in (world.a.owner, world.a.expert, world.a.recipient):
             own = {"persona_id": world.a.ids["persona_id"]}
-            response = world.client.get(fill(path, world.a.ids), headers=who.headers,
-                                        params=own if path == "/knowledge/sources" else {})
+            response = world.client.get(
+                fill(path, world.a.ids),
+                headers=who.headers,
+                params=own if path == "/knowledge/sources" else {},
+            )
             assert response.status_code < 500, f"{path}: {response.text[:200]}"
             leaked = [s for s in b_secrets(world, echoed) if s in response.text]
             assert not leaked, f"GET {path} as A's {who.role} shows org B data: {leaked}"
@@ -309,8 +416,11 @@ def test_a_session_is_private_to_its_user_within_the_org(world):
     for who in (a.owner, a.expert):
         r = world.client.get(f"/sessions/{session_id}/messages", headers=who.headers)
         assert_error_shape(r, 404, "not_found")
-        r = world.client.post("/ai/respond", headers=who.headers, json={
-            "persona_id": a.ids["persona_id"], "session_id": session_id, "user_message": MSG})
+        r = world.client.post(
+            "/ai/respond",
+            headers=who.headers,
+            json={"persona_id": a.ids["persona_id"], "session_id": session_id, "user_message": MSG},
+        )
         assert_error_shape(r, 404, "not_found")
     r = world.client.get(f"/sessions/{session_id}/messages", headers=a.recipient.headers)
     assert r.status_code == 200 and r.json()["total"] == 2, r.text
@@ -321,8 +431,11 @@ def test_answers_draw_only_on_the_callers_org_material(world):
     from org A's passage and never cites org B's source."""
     a = world.a
     question = "What is the vault password of the library archive?"
-    response = world.client.post("/ai/respond", headers=a.recipient.headers, json={
-        "persona_id": a.ids["persona_id"], "user_message": question})
+    response = world.client.post(
+        "/ai/respond",
+        headers=a.recipient.headers,
+        json={"persona_id": a.ids["persona_id"], "user_message": question},
+    )
     assert response.status_code == 200, response.text
     body = response.text
     assert "A-quartz-zebra" in body, body[:500]  # control: retrieval works at all
@@ -368,6 +481,7 @@ class CloneIn(BaseModel):
 def test_the_coverage_check_catches_a_new_id_route():
     from bwenge_rest.deps import require
     from fastapi import Depends, FastAPI
+
     app = FastAPI()
 
     @app.post("/personas/{persona_id}/clone", dependencies=[Depends(require("persona.create"))])
@@ -375,8 +489,10 @@ def test_the_coverage_check_catches_a_new_id_route():
         return {}
 
     missing, _ = coverage_problems(app)
-    assert missing == ["POST /personas/{persona_id}/clone: no BOLA case fills "
-                       "['?source_id', 'body.target_org_id', 'persona_id'] with an org-B id"]
+    assert missing == [
+        "POST /personas/{persona_id}/clone: no BOLA case fills "
+        "['?source_id', 'body.target_org_id', 'persona_id'] with an org-B id"
+    ]
 
 
 @pytest.mark.parametrize("case", HTTP_CASES, ids=[c.name for c in HTTP_CASES])
@@ -427,8 +543,9 @@ def assert_org_b_untouched(world) -> None:
     assert [k["is_active"] for k in keys if k["key_id"] == b.ids["key_id"]] == [True]
     avatar = client.get(f"/3d/persona/{b.ids['persona_id']}", headers=h)
     assert avatar.status_code == 200 and "intruder" not in avatar.text, avatar.text
-    history = client.get(f"/sessions/{b.ids['session_id']}/messages",
-                         headers=b.recipient.headers).json()
+    history = client.get(
+        f"/sessions/{b.ids['session_id']}/messages", headers=b.recipient.headers
+    ).json()
     assert history["total"] == 2, history  # the one question and its answer, nothing added
     txs = client.get("/payments/transactions", headers=h).json()
     items = txs.get("transactions", txs.get("items", txs)) if isinstance(txs, dict) else txs

@@ -49,13 +49,20 @@ def send(world, case, auth: dict[str, str]):
 
 
 @schema.exclude(path_regex=SESSION_ENDING).parametrize()
-@settings(max_examples=4, derandomize=True, database=None, deadline=None,
-          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=4,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 def test_no_operation_answers_with_a_server_error(case, world, fuzz_owner):
     response = send(world, case, fuzz_owner.headers)
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}\n"
-        f"reproduce: {case.as_curl_command()}")
+        f"reproduce: {case.as_curl_command()}"
+    )
     if response.status_code >= 400:
         body = response.json()
         assert {"detail", "error"} <= set(body) and "code" in body["error"], response.text[:300]

@@ -47,16 +47,18 @@ def sample(schema: dict[str, Any], spec: dict[str, Any], name: str = "") -> Any:
         return []
     if kind == "object" or "properties" in schema:
         required = schema.get("required", [])
-        return {k: sample(v, spec, k) for k, v in schema.get("properties", {}).items()
-                if k in required}
+        return {
+            k: sample(v, spec, k) for k, v in schema.get("properties", {}).items() if k in required
+        }
     return "x"
 
 
 def wrong_value(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
     """A value of the wrong JSON type for ``schema`` (None when any type is fine)."""
     schema = _resolve(schema, spec)
-    types = {schema.get("type")} | {_resolve(o, spec).get("type")
-                                    for o in schema.get("anyOf", []) + schema.get("oneOf", [])}
+    types = {schema.get("type")} | {
+        _resolve(o, spec).get("type") for o in schema.get("anyOf", []) + schema.get("oneOf", [])
+    }
     types.discard(None)
     types.discard("null")
     if not types:
@@ -134,8 +136,12 @@ def test_mistyped_unknown_and_oversized_fields_get_4xx(world):
                 check(world, failures, f"{name} oversized", method, url, headers, json=body)
                 checked += 1
         if schema.get("additionalProperties") is False:
-            body = {**copy.deepcopy(base), "role": "owner", "org_id": world.b.org_id,
-                    "unexpected_field": 1}
+            body = {
+                **copy.deepcopy(base),
+                "role": "owner",
+                "org_id": world.b.org_id,
+                "unexpected_field": 1,
+            }
             check(world, failures, "unknown fields", method, url, headers, json=body)
             checked += 1
     assert not failures, "\n".join(failures)
@@ -168,8 +174,15 @@ def test_bad_query_values_get_4xx(world):
                 checked += 1
             limits = [o.get("maxLength") for o in options if o.get("maxLength")]
             if limits:
-                check(world, failures, f"{name} oversized", method, url, headers,
-                      params={name: "z" * (limits[0] + 1)})
+                check(
+                    world,
+                    failures,
+                    f"{name} oversized",
+                    method,
+                    url,
+                    headers,
+                    params={name: "z" * (limits[0] + 1)},
+                )
                 checked += 1
     assert not failures, "\n".join(failures)
     assert checked >= 10, checked
@@ -200,30 +213,83 @@ def test_multipart_routes_refuse_malformed_uploads(world):
     for url in (upload, avatar):
         check(world, failures, "JSON instead of a form", "POST", url, h, json={"persona_id": "x"})
         check(world, failures, "no file", "POST", url, h, data={"persona_id": a.ids["persona_id"]})
-        check(world, failures, "broken multipart", "POST", url,
-              {**h, "Content-Type": "multipart/form-data; boundary=xyz"},
-              content=b"--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc")
-        check(world, failures, "no boundary", "POST", url,
-              {**h, "Content-Type": "multipart/form-data"}, content=b"abc")
-    check(world, failures, "no persona_id", "POST", upload, h,
-          files={"file": ("n.txt", b"notes", "text/plain")})
-    check(world, failures, "file is text", "POST", avatar, h,
-          files={"file": ("a.glb", b"this is not a model", "model/gltf-binary")})
-    check(world, failures, "bad animations", "POST", avatar, h,
-          data={"animations": "{not json"}, files={"file": ("a.glb", b"glTF", "model/gltf-binary")})
-    check(world, failures, "bad scale", "POST", avatar, h,
-          data={"scale": "huge"}, files={"file": ("a.glb", b"glTF", "model/gltf-binary")})
+        check(
+            world,
+            failures,
+            "broken multipart",
+            "POST",
+            url,
+            {**h, "Content-Type": "multipart/form-data; boundary=xyz"},
+            content=b'--xyz\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc',
+        )
+        check(
+            world,
+            failures,
+            "no boundary",
+            "POST",
+            url,
+            {**h, "Content-Type": "multipart/form-data"},
+            content=b"abc",
+        )
+    check(
+        world,
+        failures,
+        "no persona_id",
+        "POST",
+        upload,
+        h,
+        files={"file": ("n.txt", b"notes", "text/plain")},
+    )
+    check(
+        world,
+        failures,
+        "file is text",
+        "POST",
+        avatar,
+        h,
+        files={"file": ("a.glb", b"this is not a model", "model/gltf-binary")},
+    )
+    check(
+        world,
+        failures,
+        "bad animations",
+        "POST",
+        avatar,
+        h,
+        data={"animations": "{not json"},
+        files={"file": ("a.glb", b"glTF", "model/gltf-binary")},
+    )
+    check(
+        world,
+        failures,
+        "bad scale",
+        "POST",
+        avatar,
+        h,
+        data={"scale": "huge"},
+        files={"file": ("a.glb", b"glTF", "model/gltf-binary")},
+    )
     assert not failures, "\n".join(failures)
 
 
 def test_webhooks_refuse_garbage(world):
     failures: list[str] = []
-    for url in ("/webhooks/payment", "/webhooks/payment/stripe", "/webhooks/payment/manual",
-                "/webhooks/payment/no-such-provider"):
+    for url in (
+        "/webhooks/payment",
+        "/webhooks/payment/stripe",
+        "/webhooks/payment/manual",
+        "/webhooks/payment/no-such-provider",
+    ):
         for content in (b"", b"{not json", b'{"type": "checkout.session.completed"}', b"\x00" * 64):
-            check(world, failures, "garbage webhook", "POST", url,
-                  {"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=deadbeef"},
-                  content=content)
+            check(
+                world,
+                failures,
+                "garbage webhook",
+                "POST",
+                url,
+                {"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=deadbeef"},
+                content=content,
+            )
     assert not failures, "\n".join(failures)
 
 

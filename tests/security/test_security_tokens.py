@@ -87,25 +87,32 @@ def garbage(world):
 
 def logged_out(world):
     a = world.a
-    r = world.client.post("/auth/login", json={"email": a.recipient.email,
-                                               "password": a.recipient.password})
+    r = world.client.post(
+        "/auth/login", json={"email": a.recipient.email, "password": a.recipient.password}
+    )
     assert r.status_code == 200, r.text
     token = r.json()["access_token"]
     assert world.client.get("/users/me", headers={"Authorization": f"Bearer {token}"}).is_success
-    assert world.client.post("/auth/logout",
-                             headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        world.client.post("/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
     return token
 
 
 def revoked_api_key(world):
     a = world.a
-    created = world.client.post(f"/orgs/{a.org_id}/api-keys", headers=a.owner.headers,
-                                json={"name": "soon revoked", "role": "admin"})
+    created = world.client.post(
+        f"/orgs/{a.org_id}/api-keys",
+        headers=a.owner.headers,
+        json={"name": "soon revoked", "role": "admin"},
+    )
     assert created.status_code == 201, created.text
     key = created.json()
     assert world.client.get("/personas", headers={"X-API-Key": key["key"]}).status_code == 200
-    revoked = world.client.delete(f"/orgs/{a.org_id}/api-keys/{key['key_id']}",
-                                  headers=a.owner.headers)
+    revoked = world.client.delete(
+        f"/orgs/{a.org_id}/api-keys/{key['key_id']}", headers=a.owner.headers
+    )
     assert revoked.status_code == 200, revoked.text
     return key["key"]
 
@@ -116,11 +123,18 @@ def forged_api_key(world):
 
 
 TOKENS: dict[str, Callable] = {
-    "expired": expired, "other secret": other_secret, "alg none": alg_none,
-    "alg none with signature": alg_none_signed, "tampered role": tampered_role,
-    "refresh as access": refresh_as_access, "wrong issuer": wrong_issuer,
-    "missing exp": missing_exp, "garbage": garbage, "logged out": logged_out,
-    "revoked API key (bearer)": revoked_api_key, "forged API key (bearer)": forged_api_key,
+    "expired": expired,
+    "other secret": other_secret,
+    "alg none": alg_none,
+    "alg none with signature": alg_none_signed,
+    "tampered role": tampered_role,
+    "refresh as access": refresh_as_access,
+    "wrong issuer": wrong_issuer,
+    "missing exp": missing_exp,
+    "garbage": garbage,
+    "logged out": logged_out,
+    "revoked API key (bearer)": revoked_api_key,
+    "forged API key (bearer)": forged_api_key,
 }
 API_KEYS = {"revoked API key": revoked_api_key, "forged API key": forged_api_key}
 
@@ -151,9 +165,18 @@ def test_bad_api_keys_get_401_everywhere(world, kind):
 
 def test_the_sweep_reaches_every_plugin(world):
     plugins = set(one_route_per_plugin(world.client.app))
-    assert {"bwenge_auth", "bwenge_personas", "bwenge_knowledge", "bwenge_answers",
-            "bwenge_chat", "bwenge_billing", "bwenge_audit", "bwenge_analytics",
-            "bwenge_avatars", "bwenge_openai"} <= plugins, plugins
+    assert {
+        "bwenge_auth",
+        "bwenge_personas",
+        "bwenge_knowledge",
+        "bwenge_answers",
+        "bwenge_chat",
+        "bwenge_billing",
+        "bwenge_audit",
+        "bwenge_analytics",
+        "bwenge_avatars",
+        "bwenge_openai",
+    } <= plugins, plugins
     # control: the genuine token passes on every one of those routes
     for plugin, (method, path, route) in one_route_per_plugin(world.client.app).items():
         response = send(world.client, method, fill(path, world.a.ids), world.a.owner.headers, route)

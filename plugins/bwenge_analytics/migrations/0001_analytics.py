@@ -4,6 +4,7 @@ Revision ID: analytics_0001
 Revises:
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -30,10 +31,14 @@ def upgrade() -> None:
         sa.Column("at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_analytics_events_org_at", "analytics_events", ["org_id", "at"])
-    op.create_index("ix_analytics_events_org_type_at", "analytics_events",
-                    ["org_id", "event_type", "at", "persona_id", "user_id", "session_id"])
-    op.create_index("ix_analytics_events_org_user_at", "analytics_events",
-                    ["org_id", "user_id", "at"])
+    op.create_index(
+        "ix_analytics_events_org_type_at",
+        "analytics_events",
+        ["org_id", "event_type", "at", "persona_id", "user_id", "session_id"],
+    )
+    op.create_index(
+        "ix_analytics_events_org_user_at", "analytics_events", ["org_id", "user_id", "at"]
+    )
     op.create_table(
         "analytics_daily_messages",
         sa.Column("org_id", sa.String(36), nullable=False),
@@ -42,8 +47,14 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(36), nullable=False),
         sa.Column("session_id", sa.String(64), nullable=False),
         sa.Column("messages", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("org_id", "day", "persona_id", "user_id", "session_id",
-                                name="pk_analytics_daily_messages"),
+        sa.PrimaryKeyConstraint(
+            "org_id",
+            "day",
+            "persona_id",
+            "user_id",
+            "session_id",
+            name="pk_analytics_daily_messages",
+        ),
         sqlite_with_rowid=False,
     )
     op.create_table(
