@@ -50,6 +50,7 @@ def lowest(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", "bwenge", "plugins", "tests", "bench")
+    session.run("ruff", "format", "--check", "bwenge", "plugins", "tests", "bench")
 
 
 @nox.session(python=PYTHON)
