@@ -546,7 +546,7 @@ class KnowledgeService:
                     Chunk(
                         len(chunks),
                         piece,
-                        _int(meta.get("page")),
+                        _page_at(meta, position),
                         _int(meta.get("slide")),
                         position,
                         extra,
@@ -1044,6 +1044,22 @@ def _delete_chunk_rows(session, source_id: str) -> None:
     """A source's chunk rows and their lexical index, in the caller's transaction."""
     session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.source_id == source_id))
     lexical.remove_source(session, source_id)
+
+
+def _page_at(meta: dict[str, Any], position: int) -> int | None:
+    """The page a chunk starting at ``position`` is on: a section that runs over
+    pages says where each begins (``page_starts``, ``[[offset, page], ...]``)."""
+    page = _int(meta.get("page"))
+    starts = meta.get("page_starts")
+    if isinstance(starts, list):
+        for start in starts:
+            try:
+                offset, number = int(start[0]), int(start[1])
+            except (TypeError, ValueError, IndexError):
+                continue
+            if offset <= position:
+                page = number
+    return page
 
 
 def _int(value: Any) -> int | None:

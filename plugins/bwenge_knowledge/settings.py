@@ -16,6 +16,9 @@ class EvidenceRerankerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dense: float = Field(0.6, ge=0, description="weight of the dense cosine")
+    sentence: float = Field(
+        0.3, ge=0, description="weight of the cosine of the passage's sentence nearest the question"
+    )
     lexical: float = Field(0.25, ge=0, description="weight of the squared question-term coverage")
     section: float = Field(0.1, ge=0, description="weight of the squared section/title match")
     fused: float = Field(0.05, ge=0, description="weight of the fused dense+lexical rank")
