@@ -121,12 +121,34 @@ class KnowledgeService:
             return self._reranker
 
     def warm_up(self) -> None:
-        """Load the embedder and the vector store now rather than on the first upload."""
+        """Load the embedder, open the vector store and load the chunker now rather
+        than on the first upload, each in a thread of its own (the chunker is
+        llama-index's splitter and its tokenizer, ~2 s of imports; an embedded Chroma
+        creates its database when opened)."""
+        steps = [
+            threading.Thread(target=step, name=f"bwenge-warm-{name}", daemon=True)
+            for name, step in (("store", self._warm_store), ("chunker", self._warm_chunker))
+        ]
+        for thread in steps:
+            thread.start()
         try:
             self.embedder.embed(["warm up"])
-            _ = self.store
         except Exception:  # noqa: BLE001 - the first real use will report it
             log.warning("Warming up the embedder failed", exc_info=True)
+        for thread in steps:
+            thread.join()
+
+    def _warm_store(self) -> None:
+        try:
+            self.store.count(collection_name("warm-up", "warm-up"))
+        except Exception:  # noqa: BLE001 - the first real use will report it
+            log.warning("Opening the vector store failed", exc_info=True)
+
+    def _warm_chunker(self) -> None:
+        try:
+            self.chunk([("Warm up. The chunker is loaded.", {})])
+        except Exception:  # noqa: BLE001 - the first real use will report it
+            log.warning("Warming up the chunker failed", exc_info=True)
 
     @property
     def limits(self) -> Limits:
