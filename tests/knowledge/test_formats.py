@@ -123,3 +123,5 @@ def test_a_pdf_section_reads_on_over_a_page_break(client, make_user, persona, up
     )
     assert sentence in passage.text, passage.text
     assert passage.section == "Soil Care"
+    # the reranker's evidence includes the cosine of the passage's nearest sentence
+    assert 0 < passage.metadata["sentence"] <= 1
