@@ -121,28 +121,20 @@ class KnowledgeService:
             return self._reranker
 
     def warm_up(self) -> None:
-        """Load the embedder, open the vector store and load the chunker now rather
-        than on the first upload, each in a thread of its own (the chunker is
-        llama-index's splitter and its tokenizer, ~2 s of imports; an embedded Chroma
-        creates its database when opened)."""
-        steps = [
-            threading.Thread(target=step, name=f"bwenge-warm-{name}", daemon=True)
-            for name, step in (("store", self._warm_store), ("chunker", self._warm_chunker))
-        ]
-        for thread in steps:
-            thread.start()
+        """Load the embedder, open the vector store (an embedded Chroma creates its
+        database then) and load the chunker now rather than on the first upload. The
+        chunker (llama-index's splitter and its tokenizer, ~2 s of imports) loads in a
+        thread of its own while the model loads."""
+        chunker = threading.Thread(
+            target=self._warm_chunker, name="bwenge-warm-chunker", daemon=True
+        )
+        chunker.start()
         try:
             self.embedder.embed(["warm up"])
-        except Exception:  # noqa: BLE001 - the first real use will report it
-            log.warning("Warming up the embedder failed", exc_info=True)
-        for thread in steps:
-            thread.join()
-
-    def _warm_store(self) -> None:
-        try:
             self.store.count(collection_name("warm-up", "warm-up"))
         except Exception:  # noqa: BLE001 - the first real use will report it
-            log.warning("Opening the vector store failed", exc_info=True)
+            log.warning("Warming up the embedder or the vector store failed", exc_info=True)
+        chunker.join()
 
     def _warm_chunker(self) -> None:
         try:
