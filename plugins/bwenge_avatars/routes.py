@@ -115,9 +115,12 @@ async def upload_avatar(
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise BadRequest("Missing the 'file' field (a .glb or .gltf model).")
-        fields = {k: form.get(k) for k in ("name", "animations", "scale")}
-        if any(v is not None and not isinstance(v, str) for v in fields.values()):
-            raise BadRequest("name, animations and scale must be text fields.")
+        fields: dict[str, str | None] = {}
+        for key in ("name", "animations", "scale"):
+            value = form.get(key)
+            if value is not None and not isinstance(value, str):
+                raise BadRequest("name, animations and scale must be text fields.")
+            fields[key] = value
         return await run_in_threadpool(
             svc.upload,
             principal,
