@@ -506,6 +506,7 @@ class ScriptedLLM:
 
         class ScriptedProvider:
             name = "scripted"
+            Options: type
 
             def __init__(self, options: Options) -> None:
                 self.options = options
