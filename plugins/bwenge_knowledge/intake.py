@@ -220,7 +220,7 @@ class Intake:
     def __init__(self, service: Any):  # the KnowledgeService it serves
         self.service = service
         self.kernel = service.kernel
-        self._last_sweep = 0.0
+        self._last_sweep = float("-inf")  # the first sweep runs at once
 
     @property
     def max_bytes(self) -> int:

@@ -111,9 +111,7 @@ def test_upload_while_the_store_is_down_is_503_and_leaves_nothing(client, make_u
     assert after["quotas"]["storage"]["used"] == used["quotas"]["storage"]["used"]
 
 
-def test_the_sweep_removes_straggler_blobs_only_after_the_grace_period(
-    client, make_user, tmp_path
-):
+def test_the_sweep_removes_straggler_blobs_only_after_the_grace_period(client, make_user, tmp_path):
     from bwenge_knowledge.services import knowledge_service
 
     kernel = client.app.state.kernel
