@@ -2,11 +2,11 @@
 
 The REST route, ``bwenge ingest`` and the test fixtures all come through here:
 
-* :func:`read_request` streams a ``multipart/form-data`` body (Starlette's
-  ``UploadFile`` would spool the whole body before the route runs, too late for a
-  size limit) and :func:`read_path` reads a local file; both go through one
-  :class:`_Spool` that writes a generated name in the instance's own spool folder,
-  hashes on the way and stops at ``knowledge.max_upload_mb``;
+* :meth:`Intake.receive` streams a ``multipart/form-data`` body (through the REST
+  transport's :func:`bwenge_rest.receive_multipart`, the reader avatars use too) and
+  :meth:`Intake.read` a local file; both go through one :class:`bwenge_rest.Spool`
+  that writes a generated name in the instance's own spool folder, hashes on the way
+  and stops at ``knowledge.max_upload_mb``;
 * :meth:`Intake.accept` validates the spooled file, deduplicates, reserves quota,
   writes it to the blob store under ``knowledge/<org>/<persona>/<source><ext>``
   and commits the source row. Whatever fails before that row commits removes the
@@ -18,19 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from python_multipart import MultipartParser
-from python_multipart.multipart import parse_options_header
+from bwenge_rest import ReceivedUpload, Spool, receive_multipart
 from sqlalchemy import select
 
-from bwenge.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from bwenge.errors import PayloadTooLarge, UnsupportedMediaType
 from bwenge.utils import new_id, utcnow
 
 from .models import FAILED, PENDING, KnowledgeSource
@@ -38,8 +34,6 @@ from .safety import check_file
 
 log = logging.getLogger("bwenge.knowledge")
 
-MAX_FIELD_BYTES = 16 * 1024
-MAX_FIELDS = 20
 BLOCK = 1024 * 1024
 PREFIX = "knowledge/"  # every knowledge blob key starts with it
 SPOOL = ".incoming"  # the instance's own spool folder name (never a blob)
@@ -59,22 +53,6 @@ def safe(value: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in value)[:64] or "_"
 
 
-@dataclass
-class ReceivedUpload:
-    """A file spooled on this machine, not yet a source."""
-
-    path: Path | None = None  # generated name; the client's name is only kept for display
-    filename: str | None = None
-    size: int = 0
-    sha256: str = ""
-    fields: dict[str, str] = field(default_factory=dict)
-
-    def discard(self) -> None:
-        if self.path is not None:
-            with contextlib.suppress(OSError):  # gone, or storage refusing: never mask
-                self.path.unlink()
-
-
 def too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"The file is larger than the {limit / (1024 * 1024):g} MB limit "
@@ -83,125 +61,12 @@ def too_large(limit: int) -> PayloadTooLarge:
     )
 
 
-class _Spool:
-    """Writes one upload under a generated name, hashing it and enforcing the limit."""
-
-    def __init__(self, folder: Path, max_bytes: int, out: ReceivedUpload):
-        folder.mkdir(parents=True, exist_ok=True)
-        self.max_bytes, self.out = max_bytes, out
-        self.digest = hashlib.sha256()
-        out.path = folder / f"{new_id()}.part"
-        self.fh = open(out.path, "wb")  # noqa: SIM115 - closed in close()
-        os.chmod(out.path, 0o600)
-
-    def write(self, chunk: bytes) -> None:
-        self.out.size += len(chunk)
-        if self.out.size > self.max_bytes:
-            raise too_large(self.max_bytes)
-        self.digest.update(chunk)
-        self.fh.write(chunk)
-
-    def close(self) -> None:
-        if self.fh is not None:
-            self.fh.close()
-            self.fh = None
-            self.out.sha256 = self.digest.hexdigest()
-
-
-async def read_request(request, spool_dir: Path, max_bytes: int) -> ReceivedUpload:
-    """Read a ``multipart/form-data`` body: one ``file`` part plus small text fields."""
-    ctype, params = parse_options_header(request.headers.get("content-type", ""))
-    boundary = params.get(b"boundary")
-    if ctype != b"multipart/form-data" or not boundary:
-        raise UnsupportedMediaType("Send the upload as multipart/form-data with a 'file' part.")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
-        raise too_large(max_bytes)
-
-    out = ReceivedUpload()
-    state: dict = {"headers": {}, "field": b"", "value": b"", "part": None, "spool": None}
-
-    def on_part_begin():
-        state.update(headers={}, part=None, buf=bytearray())
-
-    def on_header_field(data, start, end):
-        state["field"] += data[start:end]
-
-    def on_header_value(data, start, end):
-        state["value"] += data[start:end]
-
-    def on_header_end():
-        state["headers"][state["field"].decode("latin-1").lower()] = state["value"]
-        state["field"], state["value"] = b"", b""
-
-    def on_headers_finished():
-        _, disp = parse_options_header(state["headers"].get("content-disposition", b""))
-        name = disp.get(b"name", b"").decode("utf-8", "replace")
-        filename = disp.get(b"filename")
-        if filename is not None:
-            if name != "file" or out.path is not None:
-                raise BadRequest("Send exactly one file, in the part named 'file'.")
-            out.filename = Path(filename.decode("utf-8", "replace").replace("\\", "/")).name[:255]
-            state["spool"] = _Spool(spool_dir, max_bytes, out)
-            state["part"] = ("file", None)
-        else:
-            if len(out.fields) >= MAX_FIELDS:
-                raise BadRequest("Too many form fields.")
-            state["part"] = ("field", name)
-
-    def on_part_data(data, start, end):
-        kind, name = state["part"]
-        if kind == "file":
-            state["spool"].write(data[start:end])
-        else:
-            state["buf"] += data[start:end]
-            if len(state["buf"]) > MAX_FIELD_BYTES:
-                raise BadRequest(f"Form field {name!r} is too long.")
-
-    def on_part_end():
-        kind, name = state["part"] or (None, None)
-        if kind == "file":
-            state["spool"].close()
-        elif kind == "field":
-            out.fields[name] = bytes(state["buf"]).decode("utf-8", "replace")
-
-    parser = MultipartParser(
-        boundary,
-        callbacks={
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-        },
-    )
-    try:
-        async for chunk in request.stream():
-            parser.write(chunk)
-        parser.finalize()
-    except BaseException as exc:
-        if state["spool"] is not None:
-            state["spool"].close()
-        out.discard()
-        if isinstance(exc, (BadRequest, PayloadTooLarge)):
-            raise
-        if isinstance(exc, Exception) and not isinstance(exc, OSError):
-            raise BadRequest(f"Malformed multipart body: {exc}") from None
-        raise
-    if out.path is None:
-        raise BadRequest("No file received: send it in a multipart part named 'file'.")
-    state["spool"].close()
-    return out
-
-
 def read_path(src: Path, spool_dir: Path, max_bytes: int) -> ReceivedUpload:
     """The same intake for a local file (the CLI, fixtures)."""
     out = ReceivedUpload(filename=Path(src).name)
     spool = None
     try:
-        spool = _Spool(spool_dir, max_bytes, out)
+        spool = Spool(spool_dir, max_bytes, out, too_large)
         with open(src, "rb") as fin:
             while block := fin.read(BLOCK):
                 spool.write(block)
@@ -238,7 +103,9 @@ class Intake:
 
     async def receive(self, request, org_id: str) -> ReceivedUpload:
         """Stream a multipart request body to the spool (``file`` + text fields)."""
-        return await read_request(request, self.spool_dir(org_id), self.max_bytes)
+        return await receive_multipart(
+            request, self.spool_dir(org_id), self.max_bytes, too_large=too_large
+        )
 
     def read(self, path: Path, org_id: str) -> ReceivedUpload:
         """Spool a local file as if it were uploaded."""
