@@ -128,3 +128,34 @@ def test_the_sweep_removes_straggler_blobs_only_after_the_grace_period(client, m
     assert intake.sweep_stragglers(grace_seconds=0) == 1
     keys = [b.key for b in store.list("knowledge/")]
     assert len(keys) == 1 and keys[0].endswith(f"/{kept}.txt")  # the real source stays
+
+
+def test_an_upload_whose_row_does_not_commit_leaves_no_blob(client, make_user):
+    """The blob is written, then the database refuses the source row (a real SQLite
+    trigger): the upload fails and the bucket is left as it was."""
+    from sqlalchemy import text
+
+    kernel = client.app.state.kernel
+    if kernel.db.dialect != "sqlite":
+        pytest.skip("the refusing trigger is written for SQLite")
+    store = kernel.blob_store()
+    owner, persona_id = _owner_and_persona(client, make_user)
+    used = client.get("/subscriptions/current", headers=owner.headers).json()
+    with kernel.db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_sources BEFORE INSERT ON knowledge_sources "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        )
+    try:
+        r = _upload(client, owner, persona_id)
+        assert r.status_code == 500, r.text
+    finally:
+        with kernel.db.engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER refuse_sources"))
+    assert list(store.list("knowledge/")) == []
+    assert _local_files(kernel) == []
+    after = client.get("/subscriptions/current", headers=owner.headers).json()
+    assert after["quotas"]["storage"]["used"] == used["quotas"]["storage"]["used"]
+    assert _upload(client, owner, persona_id).status_code == 200  # and it works again
