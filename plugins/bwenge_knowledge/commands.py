@@ -197,7 +197,6 @@ def ingest(
     from bwenge.errors import BwengeError
 
     from .services import knowledge_service as _service
-    from .upload import stream_file_to
 
     kernel = load_kernel(migrate=None)
     service = _service(kernel)
@@ -229,13 +228,8 @@ def ingest(
         for path in files:
             progress.update(overall, description=f"{path.name}: storing")
             try:
-                received = stream_file_to(
-                    path, service.incoming_dir(org), service.settings.max_upload_bytes
-                )
                 source, duplicate = asyncio.run(
-                    service.accept(
-                        org_id=org, user_id=None, persona_id=persona, received=received, title=title
-                    )
+                    service.intake.upload_file(path, org_id=org, persona_id=persona, title=title)
                 )
             except BwengeError as exc:
                 progress.console.print(f"[red]refused[/] {path}: {exc.message}", highlight=False)
