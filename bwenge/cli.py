@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -87,7 +87,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def fail(message: str, code: int = EXIT_FAILURE) -> None:
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
     from rich.markup import escape  # messages name extras: bwenge[postgres]
 
     _console(stderr=True).print(

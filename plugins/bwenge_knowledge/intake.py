@@ -26,7 +26,7 @@ from typing import Any
 from bwenge_rest import ReceivedUpload, Spool, receive_multipart
 from sqlalchemy import select
 
-from bwenge.errors import PayloadTooLarge, UnsupportedMediaType
+from bwenge.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from bwenge.utils import new_id, utcnow
 
 from .models import FAILED, PENDING, KnowledgeSource
@@ -145,8 +145,11 @@ class Intake:
         reserved = False
         stored = None
         try:
+            if received.path is None:
+                raise BadRequest("Missing the 'file' field.")
+            path, filename = received.path, received.filename or ""
             service.check_persona(org_id, persona_id)
-            extension = Path(received.filename or "").suffix.lower()
+            extension = Path(filename).suffix.lower()
             entry = service.loader_for(extension) if extension else None
             if entry is None:
                 raise UnsupportedMediaType(
@@ -158,7 +161,7 @@ class Intake:
                 raise UnsupportedMediaType("The file is empty.")
             await asyncio.to_thread(
                 check_file,
-                received.path,
+                path,
                 extension,
                 tuple(entry.meta.get("media_types", ())),
                 service.limits,
@@ -179,16 +182,14 @@ class Intake:
             relative = f"{safe(org_id)}/{safe(persona_id)}/{source_id}{extension}"
             key = blob_key(relative)
             # a put that raises leaves nothing under the key (the store's contract)
-            await asyncio.to_thread(self.blobs.put_file, key, received.path, sha256=received.sha256)
+            await asyncio.to_thread(self.blobs.put_file, key, path, sha256=received.sha256)
             stored = key
             now = utcnow()
             source = KnowledgeSource(
                 id=source_id,
                 org_id=org_id,
                 persona_id=persona_id,
-                title=(title or "").strip()[:500]
-                or Path(received.filename).stem[:500]
-                or source_id,
+                title=(title or "").strip()[:500] or Path(filename).stem[:500] or source_id,
                 filename=received.filename,
                 type=entry.meta.get("kind") or extension.lstrip("."),
                 extension=extension,

@@ -17,6 +17,7 @@ Exactly-once-or-failed ingestion:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import copy
 import logging
@@ -185,7 +186,7 @@ class KnowledgeService:
             raise NotFound("Knowledge source not found.")
         return source
 
-    def list(self, org_id: str, persona_id: str | None = None) -> list[KnowledgeSource]:
+    def list(self, org_id: str, persona_id: str | None = None) -> builtins.list[KnowledgeSource]:
         query = select(KnowledgeSource).where(KnowledgeSource.org_id == org_id)
         if persona_id:
             query = query.where(KnowledgeSource.persona_id == persona_id)
@@ -368,21 +369,24 @@ class KnowledgeService:
         )
         return READY
 
-    def _check(self, beat: _Heartbeat) -> None:
+    def _check(self, beat: _Heartbeat | _NoHeartbeat) -> None:
         if beat.lost:
             raise _LostClaim()
         if self.stopping.is_set():
             raise _LostClaim()
 
     def _extract(
-        self, source: KnowledgeSource, beat: _Heartbeat, progress: Callable[[str], None] | None
-    ) -> list[Chunk]:
+        self,
+        source: KnowledgeSource,
+        beat: _Heartbeat | _NoHeartbeat,
+        progress: Callable[[str], None] | None,
+    ) -> builtins.list[Chunk]:
         entry = self.loader_for(source.extension)
         if entry is None:
             raise _Fail(f"no installed loader reads {source.extension} files any more")
         if not source.storage_path:
             raise _Fail("the stored file is missing")
-        stage = {"source_id": source.id, "persona_id": source.persona_id}
+        stage: dict[str, Any] = {"source_id": source.id, "persona_id": source.persona_id}
         # a local file for the isolated parser: the blob itself under a local store,
         # a streamed temporary download otherwise (removed when the parse ends)
         try:
@@ -435,7 +439,7 @@ class KnowledgeService:
             reader.model = self.settings.transcription_model
         return reader
 
-    def chunk(self, docs: list[tuple[str, dict[str, Any]]]) -> list[Chunk]:
+    def chunk(self, docs: builtins.list[tuple[str, dict[str, Any]]]) -> builtins.list[Chunk]:
         """Sentence-aware chunks with overlap inside each section the loader found (a
         chunk never straddles two sections); page/slide, section path and position
         kept per chunk."""
@@ -444,7 +448,7 @@ class KnowledgeService:
         splitter = SentenceSplitter(
             chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap
         )
-        chunks: list[Chunk] = []
+        chunks: builtins.list[Chunk] = []
         for text, meta in _merge_short_sections(docs, self.settings.min_section_words):
             cursor = 0
             for piece in splitter.split_text(text):
@@ -474,8 +478,8 @@ class KnowledgeService:
     def _index(
         self,
         source: KnowledgeSource,
-        chunks: list[Chunk],
-        beat: _Heartbeat,
+        chunks: builtins.list[Chunk],
+        beat: _Heartbeat | _NoHeartbeat,
         progress: Callable[[str], None] | None,
     ) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -487,9 +491,11 @@ class KnowledgeService:
         size = self.settings.embed_batch_size
         timings = {"embed": 0.0, "write": 0.0}
 
-        stage = {"source_id": source.id, "persona_id": source.persona_id}
+        stage: dict[str, Any] = {"source_id": source.id, "persona_id": source.persona_id}
 
-        def write(batch: list[Chunk], vectors: list[list[float]], done: int) -> None:
+        def write(
+            batch: builtins.list[Chunk], vectors: builtins.list[list[float]], done: int
+        ) -> None:
             started = time.monotonic()
             with operation(self.kernel, "ingest.write", chunks=len(batch), **stage):
                 store.upsert(
@@ -554,7 +560,7 @@ class KnowledgeService:
             meta["section"] = chunk.section
         return meta
 
-    def _commit(self, source: KnowledgeSource, token: str, chunks: list[Chunk]) -> None:
+    def _commit(self, source: KnowledgeSource, token: str, chunks: builtins.list[Chunk]) -> None:
         now = utcnow()
         with self.kernel.db.session() as session:
             done = session.execute(
@@ -672,7 +678,7 @@ class KnowledgeService:
                 .values(status=PENDING, attempts=KnowledgeSource.attempts - 1, claim_token=None)
             )
 
-    def ready_source_ids(self, org_id: str | None = None) -> list[str]:
+    def ready_source_ids(self, org_id: str | None = None) -> builtins.list[str]:
         """Ids of ``ready`` sources (of one org, or all), oldest first."""
         query = select(KnowledgeSource.id).where(KnowledgeSource.status == READY)
         if org_id is not None:
@@ -705,7 +711,7 @@ class KnowledgeService:
 
     # -- recovery ----------------------------------------------------------------------------
 
-    def recover(self, pending_older_than: float = 0.0) -> list[str]:
+    def recover(self, pending_older_than: float = 0.0) -> builtins.list[str]:
         """Sources that need a (new) job: pending ones, and processing ones whose worker
         stopped heart-beating. Those out of attempts are failed here."""
         now = utcnow()

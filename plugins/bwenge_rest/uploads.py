@@ -69,9 +69,8 @@ class Spool:
         self.fh.write(chunk)
 
     def close(self) -> None:
-        if self.fh is not None:
+        if not self.fh.closed:
             self.fh.close()
-            self.fh = None
             self.out.sha256 = self.digest.hexdigest()
 
 
