@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -119,7 +119,7 @@ class HybridRetriever:
         dense = self._dense(org_id, persona_id, query, n, ready)
         words = words_future.result() if words_future is not None else []
         fused: dict[str, RetrievedChunk] = {}
-        score: Counter = Counter()
+        score: defaultdict[str, float] = defaultdict(float)
         for rank, chunk in enumerate(dense):
             fused[chunk.chunk_id] = chunk
             score[chunk.chunk_id] += 1.0 / (RRF_K + rank + 1)
