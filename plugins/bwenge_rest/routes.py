@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
@@ -68,9 +69,12 @@ async def ready(kernel: Kernel = Depends(get_kernel)):
             problem = await asyncio.wait_for(await_me_maybe(lambda c=check: c(kernel)), timeout=5)
         except Exception as exc:  # a check that raises is a failing dependency
             problem = f"{type(exc).__name__}: {exc}"
-        report[name] = (
-            {"status": "ok"} if not problem else {"status": "error", "error": str(problem)}
-        )
+        if isinstance(problem, Mapping):  # healthy, with details
+            report[name] = {**problem, "status": "ok"}
+        elif problem:
+            report[name] = {"status": "error", "error": str(problem)}
+        else:
+            report[name] = {"status": "ok"}
     ok = all(r["status"] == "ok" for r in report.values())
     body = {"status": "ready" if ok else "not_ready", "checks": report}
     return JSONResponse(body, status_code=200 if ok else 503)
