@@ -4,6 +4,7 @@ and Alembic migrations gathered from every plugin's ``register_migrations``."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -166,3 +167,58 @@ def current_heads(db: Database, version_locations: list[str]) -> tuple[set[str],
     with db.engine.connect() as conn:
         applied = set(MigrationContext.configure(conn).get_current_heads())
     return applied, set(script.get_heads())
+
+
+@dataclasses.dataclass(frozen=True)
+class SchemaState:
+    """How the database's migrations compare with the installed code's."""
+
+    applied: frozenset[str]
+    heads: frozenset[str]
+    behind: tuple[str, ...]  # code heads the database has not reached
+    unknown: tuple[str, ...]  # applied revisions this code does not know (newer code ran)
+
+    @property
+    def current(self) -> bool:
+        return self.applied == self.heads
+
+    def describe(self) -> str | None:
+        """One line for an operator, or ``None`` when the schema is current."""
+        if self.behind:
+            at = ", ".join(sorted(self.applied)) or "(empty)"
+            return (
+                f"schema behind the code: database at {at}, code at "
+                f"{', '.join(sorted(self.behind))} — run `bwenge db upgrade`"
+            )
+        if self.unknown:
+            return (
+                f"schema ahead of the code: database at {', '.join(sorted(self.unknown))}, "
+                "which this version does not know (a newer version migrated it)"
+            )
+        return None
+
+
+def schema_state(db: Database, version_locations: list[str]) -> SchemaState:
+    """Compare the applied revisions with the code's heads, branch by branch."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    script = ScriptDirectory.from_config(alembic_config(db.url, version_locations))
+    applied, heads = current_heads(db, version_locations)
+    unknown: list[str] = []
+    for rev in applied:
+        try:
+            if script.get_revision(rev) is None:
+                unknown.append(rev)
+        except CommandError:
+            unknown.append(rev)
+    behind = []
+    for head in heads - applied:
+        ancestry = {r.revision for r in script.iterate_revisions(head, "base")}
+        # an older revision of this branch is applied; or none is and no newer code ran
+        # (a branch added since, e.g. a new plugin's tables)
+        if applied & ancestry or not unknown:
+            behind.append(head)
+    return SchemaState(
+        frozenset(applied), frozenset(heads), tuple(sorted(behind)), tuple(sorted(unknown))
+    )

@@ -19,7 +19,7 @@ import pluggy
 from . import plugins as plugin_loading
 from . import storage
 from .config import CORE_SECTIONS, Config, CoreSettings, is_default_secret
-from .db import Database, current_heads, upgrade
+from .db import Database, SchemaState, current_heads, schema_state, upgrade
 from .domain import Event, Role
 from .errors import ConfigError, DuplicateNameError, PluginError
 from .identity import WorkerIdentity
@@ -372,6 +372,10 @@ class Kernel:
 
     def schema_status(self) -> tuple[set[str], set[str]]:
         return current_heads(self.db, self.migration_locations)
+
+    def schema_state(self) -> SchemaState:
+        """Whether the database is behind (or ahead of) the installed code's migrations."""
+        return schema_state(self.db, self.migration_locations)
 
     def deployment_problems(self, workers: int) -> list[str]:
         """What the active plugins say would go wrong served by ``workers`` processes

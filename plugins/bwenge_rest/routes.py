@@ -36,11 +36,11 @@ async def health():
 async def _check_database(kernel: Kernel) -> str | None:
     def check():
         kernel.db.ping()
-        applied, heads = kernel.schema_status()
-        if applied != heads:
-            return (
-                f"schema not current (run `bwenge db upgrade`): missing {sorted(heads - applied)}"
-            )
+        state = kernel.schema_state()
+        if state.behind:
+            return state.describe()
+        if state.unknown:  # a rolling upgrade: migrations add before they remove
+            return {"schema": state.describe()}
         return None
 
     return await asyncio.to_thread(check)
