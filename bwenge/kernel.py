@@ -18,12 +18,12 @@ import pluggy
 
 from . import plugins as plugin_loading
 from . import storage
-from .config import CORE_SECTIONS, Config, CoreSettings, is_default_secret
+from .config import CORE_SECTIONS, Config, CoreSettings, is_default_secret, secret_values
 from .db import Database, SchemaState, current_heads, schema_state, upgrade
 from .domain import Event, Role
 from .errors import ConfigError, DuplicateNameError, PluginError
 from .identity import WorkerIdentity
-from .logs import setup_logging
+from .logs import hide_secrets, setup_logging
 from .registry import Registry
 from .utils import await_me_maybe, utcnow
 
@@ -210,8 +210,10 @@ class Kernel:
         )
         setup_logging(self.core.log_level, self.core.log_format)
         self._check_secret(persist=database)
+        hide_secrets(secret_values(self.core))
         self._load_plugins()
         self._validate_settings()
+        hide_secrets(secret_values(self.settings))
         self._fill_registries()
         if database:
             storage.check(self)  # before SQLite is opened: one clear line, not a traceback

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 import bwenge
 from bwenge.kernel import Kernel
+from bwenge.logs import redact
 from bwenge.utils import await_me_maybe
 
 from .deps import PUBLIC_ROUTE, get_kernel, public, require
@@ -71,8 +72,8 @@ async def ready(kernel: Kernel = Depends(get_kernel)):
             problem = f"{type(exc).__name__}: {exc}"
         if isinstance(problem, Mapping):  # healthy, with details
             report[name] = {**problem, "status": "ok"}
-        elif problem:
-            report[name] = {"status": "error", "error": str(problem)}
+        elif problem:  # a dependency's error may echo a credential: never show it
+            report[name] = {"status": "error", "error": redact(str(problem))}
         else:
             report[name] = {"status": "ok"}
     ok = all(r["status"] == "ok" for r in report.values())
