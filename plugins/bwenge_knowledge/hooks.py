@@ -89,7 +89,7 @@ async def after_app_start(kernel):
             )
         service.runner = DramatiqRunner(service, url)
     elif not settings.ingest_in_server:
-        service.runner = RecordOnly()
+        service.runner = RecordOnly(service)
     else:
         beat = heartbeat.for_worker(kernel, queue="inprocess", threads=settings.workers)
         service.runner = InProcessRunner(

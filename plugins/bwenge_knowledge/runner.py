@@ -138,6 +138,33 @@ class InProcessRunner:
             self.heartbeat.stop()
 
 
+class IncomingCleaner:
+    """For a server that runs no jobs: its own partial uploads (``.part`` files of
+    uploads cut off mid-way) are still removed, since a worker on another machine
+    cannot see this machine's disk."""
+
+    def __init__(self, service):
+        self.service = service
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._loop, daemon=True, name="bwenge-incoming-cleaner"
+        )
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.service.settings.sweep_seconds):
+            try:
+                self.service.clean_incoming()
+            except Exception:
+                log.warning("Removing partial uploads failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 class RecordOnly:
     """The server's side when ``bwenge worker`` processes ingest: nothing to run, and
     nothing to wake (idle workers look in the database every ``lease_seconds / 4``
@@ -145,14 +172,17 @@ class RecordOnly:
 
     consumes = False
 
+    def __init__(self, service):
+        self.cleaner = IncomingCleaner(service)
+
     def start(self) -> None:
-        pass
+        self.cleaner.start()
 
     def enqueue(self, source_id: str = "") -> None:
         pass
 
     def stop(self, wait: bool = True) -> None:
-        pass
+        self.cleaner.stop()
 
 
 class DramatiqRunner:
@@ -165,6 +195,7 @@ class DramatiqRunner:
         from dramatiq.brokers.redis import RedisBroker
 
         self.service = service
+        self.cleaner = IncomingCleaner(service)
         self.broker = RedisBroker(url=redis_url)
         self.actor = dramatiq.Actor(
             self._perform,
@@ -187,12 +218,13 @@ class DramatiqRunner:
         self.service.ingest(picked)
 
     def start(self) -> None:
-        pass
+        self.cleaner.start()
 
     def enqueue(self, source_id: str) -> None:
         self.actor.send(source_id)
 
     def stop(self, wait: bool = True) -> None:
+        self.cleaner.stop()
         self.broker.close()
 
     def work(
