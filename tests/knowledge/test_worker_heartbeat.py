@@ -151,3 +151,21 @@ def test_a_worker_that_stops_cleanly_removes_its_heartbeat_at_once(
     assert worker.returncode == 0, log_path.read_text()
     assert live_workers(redis_url) == []
     assert knowledge_check(client)[0] == 503
+
+
+def test_a_server_that_runs_no_jobs_still_removes_its_partial_uploads(client, queue):
+    """A cut-off upload's ``.part`` lives on the receiving machine's disk, which a worker
+    elsewhere can't see: the server itself removes it once it is an hour old."""
+    import os
+
+    service = client.app.state.kernel.service("knowledge")
+    assert not service.runner.consumes
+    incoming = service.incoming_dir("org-cut-off")
+    incoming.mkdir(parents=True, exist_ok=True)
+    old, fresh = incoming / "old.part", incoming / "fresh.part"
+    old.write_bytes(b"half an upload")
+    fresh.write_bytes(b"an upload arriving now")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    poll(lambda: not old.exists(), "the old partial upload removed")
+    assert fresh.exists()
