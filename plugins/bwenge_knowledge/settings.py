@@ -98,6 +98,15 @@ class KnowledgeSettings(BaseModel):
     sweep_seconds: float = Field(
         15, gt=0, description="How often stuck or unqueued jobs are looked for."
     )
+    straggler_grace_seconds: float = Field(
+        3600,
+        ge=0,
+        description="Age after which a file in the blob store under knowledge/ that no "
+        "source points at (an upload interrupted before its row committed) is deleted.",
+    )
+    straggler_sweep_seconds: float = Field(
+        600, gt=0, description="How often the blob store is swept for such stragglers."
+    )
     redis_url: str | None = Field(
         None, description="Redis for the dramatiq queue (default: redis_url)."
     )
