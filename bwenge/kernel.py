@@ -401,7 +401,7 @@ class Kernel:
 
     def schema_state(self) -> SchemaState:
         """Whether the database is behind (or ahead of) the installed code's migrations."""
-        return schema_state(self.db, self.migration_locations)
+        return schema_state(self.database, self.migration_locations)
 
     def deployment_problems(self, workers: int) -> list[str]:
         """What the active plugins say would go wrong served by ``workers`` processes

@@ -34,7 +34,7 @@ async def health():
     return Response(_HEALTH, media_type="application/json")
 
 
-async def _check_database(kernel: Kernel) -> str | None:
+async def _check_database(kernel: Kernel) -> str | dict | None:
     def check():
         kernel.db.ping()
         state = kernel.schema_state()
