@@ -8,6 +8,7 @@ added) only when the command asked for is not a built-in one.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -152,6 +153,7 @@ def serve(
     except BwengeError as exc:
         fail(f"server.transport: {exc.message}", EXIT_CONFIG)
     refuse_workers(kernel, workers, "\nFix the settings above, or serve with one worker.")
+    _warn_if_schema_behind(kernel)
     _console().print(
         f"Bwenge on http://{host}:{port} (env {kernel.core.env}, transport {server.transport}, "
         f"database {kernel.database.dialect}, {workers} worker(s))",
@@ -174,6 +176,17 @@ def serve(
             log_config=log_config,
             access_log=False,
         )
+
+
+def _warn_if_schema_behind(kernel: Kernel) -> None:
+    """One line for the operator; the server starts anyway, and readiness keeps the
+    load balancer away until the schema is upgraded."""
+    try:
+        schema = kernel.schema_state()
+    except Exception:  # noqa: BLE001 - the database is down: readiness reports that
+        return
+    if schema.behind:
+        logging.getLogger("bwenge").warning("Database %s", schema.describe())
 
 
 @cli.command()

@@ -331,12 +331,30 @@ def _dotted_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-SECRET_WORDS = ("secret", "password", "token", "api_key", "key")
+# A key whose last part ends like this holds a secret (``api_key``, ``webhook_secret``,
+# ``Authorization``), not ``password_reset`` (a rate limit) or ``access_token_minutes``.
+SECRET_WORDS = (
+    "secret",
+    "secrets",
+    "password",
+    "passwd",
+    "token",
+    "tokens",
+    "key",
+    "keys",
+    "authorization",
+    "cookie",
+    "credential",
+    "credentials",
+)
+
+
+def is_secret_key(key: str) -> bool:
+    return key.rsplit(".", 1)[-1].lower().endswith(SECRET_WORDS)
 
 
 def _mask(key: str, value: Any) -> str:
-    last = key.rsplit(".", 1)[-1].lower()
-    if any(w in last for w in SECRET_WORDS) and value not in (None, ""):
+    if is_secret_key(key) and value not in (None, ""):
         return "'****'"
     return mask_url(repr(value))
 
@@ -360,12 +378,43 @@ def mask_secrets(data: Any, key: str = "") -> Any:
         return [mask_secrets(v, key) for v in data]
     if isinstance(data, SecretStr):
         return "****"
-    last = key.lower()
-    if any(w in last for w in SECRET_WORDS) and isinstance(data, str) and data:
+    if is_secret_key(key) and isinstance(data, str) and data:
         return "****"
     if isinstance(data, str) and "://" in data:
         return mask_url(data)
     return data
+
+
+def secret_values(*models: Any) -> set[str]:
+    """Every secret the given settings (pydantic models, dicts) hold: ``SecretStr``
+    values, strings under secret-named keys and URL passwords — what
+    :func:`bwenge.logs.hide_secrets` redacts."""
+    found: set[str] = set()
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, SecretStr):
+            found.add(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name), name)
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, str(k))
+        elif isinstance(value, list | tuple | set):
+            for v in value:
+                walk(v, key)
+        elif isinstance(value, str) and value:
+            if is_secret_key(key):
+                found.add(value)
+                scheme, _, credential = value.partition(" ")  # "Bearer <token>"
+                if credential and scheme.isalpha():
+                    found.add(credential)
+            for match in _URL_PASSWORD.finditer(value):
+                found.add(match["password"])
+
+    for model in models:
+        walk(model)
+    return found
 
 
 def is_default_secret(value: SecretStr | None) -> bool:

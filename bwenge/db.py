@@ -4,6 +4,8 @@ and Alembic migrations gathered from every plugin's ``register_migrations``."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -157,12 +159,87 @@ def upgrade(db: Database, version_locations: list[str], revision: str = "heads")
         command.upgrade(cfg, revision)
 
 
+@functools.lru_cache(maxsize=8)
+def _scripts(version_locations: tuple[str, ...]):
+    """The code's migrations, read once per process (they don't change while it runs;
+    readiness asks on every probe)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://", list(version_locations)))
+
+
+@functools.lru_cache(maxsize=64)
+def _ancestry(version_locations: tuple[str, ...], head: str) -> frozenset[str]:
+    script = _scripts(version_locations)
+    return frozenset(r.revision for r in script.iterate_revisions(head, "base"))
+
+
 def current_heads(db: Database, version_locations: list[str]) -> tuple[set[str], set[str]]:
     """(applied revisions, head revisions) — equal when the schema is current."""
     from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory.from_config(alembic_config(db.url, version_locations))
+    script = _scripts(tuple(map(str, version_locations)))
     with db.engine.connect() as conn:
         applied = set(MigrationContext.configure(conn).get_current_heads())
     return applied, set(script.get_heads())
+
+
+@dataclasses.dataclass(frozen=True)
+class SchemaState:
+    """How the database's migrations compare with the installed code's."""
+
+    applied: frozenset[str]
+    heads: frozenset[str]
+    behind: tuple[str, ...]  # code heads the database has not reached
+    unknown: tuple[str, ...]  # applied revisions this code does not know (newer code ran)
+    behind_at: tuple[str, ...] = ()  # where the database stands on the branches behind
+
+    @property
+    def current(self) -> bool:
+        return self.applied == self.heads
+
+    def describe(self) -> str | None:
+        """One line for an operator, or ``None`` when the schema is current."""
+        if self.behind:
+            at = ", ".join(self.behind_at) or "(none of them)"
+            return (
+                f"schema behind the code: database at {at}, code at "
+                f"{', '.join(sorted(self.behind))} — run `bwenge db upgrade`"
+            )
+        if self.unknown:
+            return (
+                f"schema ahead of the code: database at {', '.join(sorted(self.unknown))}, "
+                "which this version does not know (a newer version migrated it)"
+            )
+        return None
+
+
+def schema_state(db: Database, version_locations: list[str]) -> SchemaState:
+    """Compare the applied revisions with the code's heads, branch by branch."""
+    from alembic.util import CommandError
+
+    locations = tuple(map(str, version_locations))
+    script = _scripts(locations)
+    applied, heads = current_heads(db, version_locations)
+    unknown: list[str] = []
+    for rev in applied:
+        try:
+            if script.get_revision(rev) is None:
+                unknown.append(rev)
+        except CommandError:
+            unknown.append(rev)
+    behind, behind_at = [], set()
+    for head in heads - applied:
+        older = applied & _ancestry(locations, head)
+        # an older revision of this branch is applied; or none is and no newer code ran
+        # (a branch added since, e.g. a new plugin's tables)
+        if older or not unknown:
+            behind.append(head)
+            behind_at |= older
+    return SchemaState(
+        frozenset(applied),
+        frozenset(heads),
+        tuple(sorted(behind)),
+        tuple(sorted(unknown)),
+        tuple(sorted(behind_at)),
+    )

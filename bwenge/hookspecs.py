@@ -80,7 +80,9 @@ def register_readiness_checks(register):
     """Contribute dependency checks to the readiness report (``GET /health/ready``).
 
     Call ``register(name, check)`` where ``check(kernel)`` returns (or awaits)
-    ``None`` when healthy and raises, or returns an error string, when not.
+    ``None`` when healthy and raises, or returns an error string, when not. A
+    healthy check may return a dict of details instead (``{"workers": 2}``), shown
+    beside ``"status": "ok"``.
     """
 
 

@@ -18,12 +18,12 @@ import pluggy
 
 from . import plugins as plugin_loading
 from . import storage
-from .config import CORE_SECTIONS, Config, CoreSettings, is_default_secret
-from .db import Database, current_heads, upgrade
+from .config import CORE_SECTIONS, Config, CoreSettings, is_default_secret, secret_values
+from .db import Database, SchemaState, current_heads, schema_state, upgrade
 from .domain import Event, Role
 from .errors import ConfigError, DuplicateNameError, PluginError
 from .identity import WorkerIdentity
-from .logs import setup_logging
+from .logs import hide_secrets, setup_logging
 from .registry import Registry
 from .utils import await_me_maybe, utcnow
 
@@ -225,8 +225,10 @@ class Kernel:
         )
         setup_logging(self.core.log_level, self.core.log_format)
         self._check_secret(persist=database)
+        hide_secrets(secret_values(self.core))
         self._load_plugins()
         self._validate_settings()
+        hide_secrets(secret_values(self.settings))
         self._fill_registries()
         if database:
             storage.check(self)  # before SQLite is opened: one clear line, not a traceback
@@ -396,6 +398,10 @@ class Kernel:
 
     def schema_status(self) -> tuple[set[str], set[str]]:
         return current_heads(self.database, self.migration_locations)
+
+    def schema_state(self) -> SchemaState:
+        """Whether the database is behind (or ahead of) the installed code's migrations."""
+        return schema_state(self.database, self.migration_locations)
 
     def deployment_problems(self, workers: int) -> list[str]:
         """What the active plugins say would go wrong served by ``workers`` processes

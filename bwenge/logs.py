@@ -4,6 +4,11 @@
 ``log_format = "json"`` prints one JSON object per line for log collectors:
 ``{"time", "level", "logger", "message", "request_id"}`` plus ``exception`` when
 there is one and any ``extra={...}`` fields the caller passed.
+
+Either way every line is redacted before it is written: the configured secrets
+(every ``SecretStr`` setting, values under secret-named keys, URL passwords; see
+:func:`hide_secrets`) and the password of any URL become ``****`` / ``***``, in
+messages, tracebacks and an uncaught exception's report alike.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import sys
+import traceback
 from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
@@ -51,6 +58,34 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, ensure_ascii=False)
 
 
+_secrets: set[str] = set()
+MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary words
+
+
+def hide_secrets(values) -> None:
+    """Redact these values from every log line and uncaught exception from now on."""
+    _secrets.update(v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_LENGTH)
+
+
+def redact(text: str) -> str:
+    """``text`` without any configured secret or URL password."""
+    from .config import mask_url
+
+    for value in sorted(_secrets, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, "****")
+    return mask_url(text)
+
+
+class RedactingHandler(logging.StreamHandler):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def _excepthook(kind, exc, tb) -> None:
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, exc, tb))))
+
+
 def _formatter(fmt: str) -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else logging.Formatter(FORMAT)
 
@@ -62,11 +97,13 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
             handler.setFormatter(_formatter(fmt))
             root.setLevel(level)
             return
-    handler = logging.StreamHandler()
+    handler = RedactingHandler()
     handler._bwenge = True  # type: ignore[attr-defined]
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(_formatter(fmt))
     root.addHandler(handler)
     root.setLevel(level)
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _excepthook
     for noisy in ("httpx", "httpx2", "chromadb", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -114,6 +114,7 @@ def worker(
 
     from bwenge.cli import console, load_kernel
 
+    from .heartbeat import for_worker
     from .runner import DramatiqRunner, InProcessRunner
     from .services import knowledge_service as _service
 
@@ -149,9 +150,11 @@ def worker(
             f"Knowledge worker: {threads} thread(s) on the Dramatiq queue at {mask_url(url)}",
             highlight=False,
         )
-        runner.work(threads, settings.sweep_seconds, stop)
+        beat = for_worker(kernel, queue="dramatiq", threads=threads)
+        runner.work(threads, settings.sweep_seconds, stop, heartbeat=beat)
     else:
-        in_process = InProcessRunner(service, threads, settings.sweep_seconds)
+        beat = for_worker(kernel, queue="inprocess", threads=threads)
+        in_process = InProcessRunner(service, threads, settings.sweep_seconds, heartbeat=beat)
         service.runner = in_process
         service.loop = None
         console.print(

@@ -68,7 +68,8 @@ def register_commands(cli):
 async def after_app_start(kernel):
     import asyncio
 
-    from .runner import DramatiqRunner, InProcessRunner
+    from . import heartbeat
+    from .runner import DramatiqRunner, InProcessRunner, RecordOnly
 
     service = knowledge_service(kernel)
     if not (service.autostart and kernel.background_jobs):  # the CLI runs jobs itself
@@ -87,8 +88,13 @@ async def after_app_start(kernel):
                 "knowledge.queue = 'dramatiq' needs knowledge.redis_url or redis_url."
             )
         service.runner = DramatiqRunner(service, url)
+    elif not settings.ingest_in_server:
+        service.runner = RecordOnly(service)
     else:
-        service.runner = InProcessRunner(service, settings.workers, settings.sweep_seconds)
+        beat = heartbeat.for_worker(kernel, queue="inprocess", threads=settings.workers)
+        service.runner = InProcessRunner(
+            service, settings.workers, settings.sweep_seconds, heartbeat=beat
+        )
     service.runner.start()
     # Off the event loop, so the first upload is answerable quickly: the parser fork
     # server and a spare parser, and the embedder (model loaded, first call made).
@@ -118,7 +124,13 @@ def register_readiness_checks(register):
         service = kernel.services.get("knowledge")
         if service is None or service.runner is None:
             return "knowledge jobs are not running"
-        return None
+        if service.runner.consumes:
+            return None
+        import asyncio
+
+        from .heartbeat import readiness
+
+        return asyncio.to_thread(readiness, kernel)  # jobs run elsewhere: is anyone alive?
 
     register("knowledge", knowledge)
 

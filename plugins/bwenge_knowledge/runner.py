@@ -7,8 +7,14 @@
 * :class:`DramatiqRunner` (``knowledge.queue = "dramatiq"``): jobs are messages on
   Redis through Dramatiq; ``bwenge worker`` processes on any machine consume them.
 
+* :class:`RecordOnly` (``knowledge.ingest_in_server = false``): the server records
+  uploads and runs nothing; ``bwenge worker`` processes claim them from the database.
+
 Either way the job itself is :meth:`KnowledgeService.ingest`, whose database claim
-makes a duplicate delivery harmless.
+makes a duplicate delivery harmless. A runner that consumes jobs keeps a
+:class:`~bwenge_knowledge.heartbeat.Heartbeat` in Redis when one is configured;
+``consumes`` says whether the server's own runner does, or readiness must look for
+live workers elsewhere.
 """
 
 from __future__ import annotations
@@ -29,8 +35,11 @@ class InProcessRunner:
     worker's job once its lease expired), runs it, and claims again. Idle slots look
     every ``poll_seconds`` (shorter than the lease); an upload wakes one at once."""
 
-    def __init__(self, service, workers: int = 1, sweep_seconds: float = 15):
+    consumes = True
+
+    def __init__(self, service, workers: int = 1, sweep_seconds: float = 15, heartbeat=None):
         self.service = service
+        self.heartbeat = heartbeat
         self.workers = workers
         self.sweep_seconds = sweep_seconds
         lease = service.settings.lease_seconds
@@ -43,6 +52,8 @@ class InProcessRunner:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.start()
         for n in range(self.workers):
             thread = threading.Thread(target=self._slot, daemon=True, name=f"bwenge-ingest-{n}")
             thread.start()
@@ -123,16 +134,68 @@ class InProcessRunner:
         if wait:
             for thread in self._threads:
                 thread.join(self.service.settings.shutdown_grace_seconds + 5)
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+
+
+class IncomingCleaner:
+    """For a server that runs no jobs: its own partial uploads (``.part`` files of
+    uploads cut off mid-way) are still removed, since a worker on another machine
+    cannot see this machine's disk."""
+
+    def __init__(self, service):
+        self.service = service
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._loop, daemon=True, name="bwenge-incoming-cleaner"
+        )
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.service.settings.sweep_seconds):
+            try:
+                self.service.clean_incoming()
+            except Exception:
+                log.warning("Removing partial uploads failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class RecordOnly:
+    """The server's side when ``bwenge worker`` processes ingest: nothing to run, and
+    nothing to wake (idle workers look in the database every ``lease_seconds / 4``
+    at most)."""
+
+    consumes = False
+
+    def __init__(self, service):
+        self.cleaner = IncomingCleaner(service)
+
+    def start(self) -> None:
+        self.cleaner.start()
+
+    def enqueue(self, source_id: str = "") -> None:
+        pass
+
+    def stop(self, wait: bool = True) -> None:
+        self.cleaner.stop()
 
 
 class DramatiqRunner:
     """Producer side: the server enqueues; ``bwenge worker`` consumes (see :meth:`work`)."""
+
+    consumes = False  # in the server; ``work`` is the consumer
 
     def __init__(self, service, redis_url: str):
         import dramatiq
         from dramatiq.brokers.redis import RedisBroker
 
         self.service = service
+        self.cleaner = IncomingCleaner(service)
         self.broker = RedisBroker(url=redis_url)
         self.actor = dramatiq.Actor(
             self._perform,
@@ -155,20 +218,25 @@ class DramatiqRunner:
         self.service.ingest(picked)
 
     def start(self) -> None:
-        pass
+        self.cleaner.start()
 
     def enqueue(self, source_id: str) -> None:
         self.actor.send(source_id)
 
     def stop(self, wait: bool = True) -> None:
+        self.cleaner.stop()
         self.broker.close()
 
-    def work(self, threads: int, sweep_seconds: float, stop: threading.Event) -> None:
+    def work(
+        self, threads: int, sweep_seconds: float, stop: threading.Event, heartbeat=None
+    ) -> None:
         """Consume jobs until ``stop`` is set; also re-send lost and orphaned jobs."""
         import dramatiq
 
         worker = dramatiq.Worker(self.broker, queues={QUEUE_NAME}, worker_threads=threads)
         worker.start()
+        if heartbeat is not None:
+            heartbeat.start()
         try:
             while not stop.is_set():
                 try:
@@ -183,5 +251,7 @@ class DramatiqRunner:
         finally:
             from .lifecycle import hand_back
 
+            if heartbeat is not None:
+                heartbeat.stop()
             hand_back(self.service)
             worker.stop()

@@ -113,6 +113,17 @@ class KnowledgeSettings(BaseModel):
     redis_url: str | None = Field(
         None, description="Redis for the dramatiq queue (default: redis_url)."
     )
+    ingest_in_server: bool = Field(
+        True,
+        description='With queue = "inprocess": false leaves ingestion to `bwenge worker` '
+        "processes (the server only records uploads; readiness then needs a live worker).",
+    )
+    heartbeat_seconds: float = Field(
+        30,
+        gt=0,
+        description="With Redis: how long an ingestion worker's heartbeat lives (refreshed "
+        "three times as often); readiness counts the workers whose heartbeat is alive.",
+    )
     transcription_model: str = Field(
         "base", description="faster-whisper model size or local path (audio/video extra)."
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
 import bwenge
 from bwenge.kernel import Kernel
+from bwenge.logs import redact
 from bwenge.utils import await_me_maybe
 
 from .deps import PUBLIC_ROUTE, get_kernel, public, require
@@ -32,14 +34,14 @@ async def health():
     return Response(_HEALTH, media_type="application/json")
 
 
-async def _check_database(kernel: Kernel) -> str | None:
+async def _check_database(kernel: Kernel) -> str | dict | None:
     def check():
         kernel.db.ping()
-        applied, heads = kernel.schema_status()
-        if applied != heads:
-            return (
-                f"schema not current (run `bwenge db upgrade`): missing {sorted(heads - applied)}"
-            )
+        state = kernel.schema_state()
+        if state.behind:
+            return state.describe()
+        if state.unknown:  # a rolling upgrade: migrations add before they remove
+            return {"schema": state.describe()}
         return None
 
     return await asyncio.to_thread(check)
@@ -68,9 +70,12 @@ async def ready(kernel: Kernel = Depends(get_kernel)):
             problem = await asyncio.wait_for(await_me_maybe(lambda c=check: c(kernel)), timeout=5)
         except Exception as exc:  # a check that raises is a failing dependency
             problem = f"{type(exc).__name__}: {exc}"
-        report[name] = (
-            {"status": "ok"} if not problem else {"status": "error", "error": str(problem)}
-        )
+        if isinstance(problem, Mapping):  # healthy, with details
+            report[name] = {**problem, "status": "ok"}
+        elif problem:  # a dependency's error may echo a credential: never show it
+            report[name] = {"status": "error", "error": redact(str(problem))}
+        else:
+            report[name] = {"status": "ok"}
     ok = all(r["status"] == "ok" for r in report.values())
     body = {"status": "ready" if ok else "not_ready", "checks": report}
     return JSONResponse(body, status_code=200 if ok else 503)

@@ -18,6 +18,10 @@ class Health(BaseModel):
 
 
 class Check(BaseModel):
+    """One dependency's state; a healthy check may add details (``workers: 2``)."""
+
+    model_config = ConfigDict(extra="allow")
+
     status: Literal["ok", "error"]
     error: str | None = None
 
