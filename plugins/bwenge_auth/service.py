@@ -13,6 +13,7 @@ are ``async``; the CLI drives them with ``asyncio.run``.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from bwenge.kernel import Kernel
 
@@ -25,8 +26,9 @@ from .tokens import Tokens
 class AuthService:
     """Accounts, organisations, tokens, invites and API keys."""
 
-    def __init__(self, kernel: Kernel):
+    def __init__(self, kernel: Kernel, *, mail: Any = None):
         self.kernel = kernel
+        self.mail = mail  # the ``mail`` service when a plugin provides one
         self.settings = kernel.settings_for("auth")
         self.tokens = Tokens(kernel)
         self.accounts = Accounts(kernel, self.tokens)
