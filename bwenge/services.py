@@ -111,8 +111,8 @@ class ServiceRegistry(Mapping[str, Any]):
             for dep in decl.needs:
                 if dep not in self.declared:
                     raise PluginError(
-                        f"service {decl.name!r} ({decl.who()}) needs {dep!r}, which no "
-                        "plugin provides."
+                        f"service {decl.name!r} needs {dep!r}, which no plugin provides "
+                        f"(declared by {decl.who()})."
                     )
         self.order()  # raises on a cycle
 
