@@ -1,7 +1,7 @@
 """The ``auth`` service: identity and membership logic. Takes and returns domain
 values; no HTTP.
 
-Published as the ``auth`` service (``kernel.service("auth")``). It is a thin
+Declared as the ``auth`` service (``kernel.service("auth")``). It is a thin
 composition of four parts, one per noun: :class:`~bwenge_auth.accounts.Accounts`
 (registration, login, passwords, users), :class:`~bwenge_auth.tokens.Tokens`
 (access/refresh tokens, families, logout), :class:`~bwenge_auth.members.Members`
