@@ -176,12 +176,17 @@ class ServiceRegistry(Mapping[str, Any]):
 
     def get(self, name: str, default: Any = None) -> Any:
         """The built service ``name``, or ``default`` when no plugin provides it."""
+        found = self._built.get(name)  # asked on every request: one dict lookup
+        if found is not None:
+            return found
         if name not in self.declared:
             return default
-        found = self._built.get(name)
-        return found if found is not None else self._build(name)
+        return self._build(name)
 
     def __getitem__(self, name: str) -> Any:
+        found = self._built.get(name)
+        if found is not None:
+            return found
         if name not in self.declared:
             raise PluginError(
                 f"No active plugin provides the {name!r} service; provided: "
