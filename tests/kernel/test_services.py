@@ -177,3 +177,26 @@ def test_a_second_provider_must_say_it_replaces(make_kernel):
     message = str(refused.value)
     assert "personas" in message and "test_second_store" in message
     assert "replace=True" in message
+
+
+class CatalogueSources:
+    """A third party's material for persona readiness, through the hook alone."""
+
+    __name__ = "test_catalogue_sources"
+
+    @hookimpl
+    def sources_from_persona(self, kernel, persona):
+        return [{"source_id": "cat-1", "title": "Catalogue", "status": "ready", "chunk_count": 7}]
+
+
+def test_readiness_joins_the_sources_every_plugin_contributes(make_kernel, make_user):
+    kernel = make_kernel(plugins=[CatalogueSources()])
+    with TestClient(create_app(kernel), raise_server_exceptions=False) as client:
+        expert = make_user(client, role="expert")
+        r = client.post("/personas", json={"name": "Tutor"}, headers=expert.headers)
+        persona_id = r.json()["persona_id"]
+        report = client.get(f"/personas/{persona_id}/readiness", headers=expert.headers).json()
+    knowledge = report["knowledge"]
+    assert knowledge["available"] is True
+    assert (knowledge["ready_sources"], knowledge["chunks"]) == (1, 7)
+    assert [s["source_id"] for s in knowledge["source_list"]] == ["cat-1"]
