@@ -564,7 +564,7 @@ class KnowledgeService:
 
         stage = {"source_id": source.id, "persona_id": source.persona_id}
 
-        def write(batch: list[Chunk], vectors: list[list[float]]) -> None:
+        def write(batch: list[Chunk], vectors: list[list[float]], done: int) -> None:
             started = time.monotonic()
             with operation(self.kernel, "ingest.write", chunks=len(batch), **stage):
                 store.upsert(
@@ -576,6 +576,8 @@ class KnowledgeService:
                     embedder=embedder.name,
                 )
             timings["write"] += time.monotonic() - started
+            # logged once the batch is in the store, so the line is a fact about the index
+            log.info("Source %s: indexed %d/%d chunks", source.id, done, len(chunks))
 
         # Writing batch n overlaps embedding batch n+1 (ONNX and Chroma both release the GIL).
         with ThreadPoolExecutor(1, thread_name_prefix="bwenge-index-write") as writer:
@@ -593,9 +595,8 @@ class KnowledgeService:
                 if pending is not None:
                     pending.result()
                 self._check(beat)
-                pending = writer.submit(write, batch, vectors)
                 done = min(start + size, len(chunks))
-                log.info("Source %s: indexed %d/%d chunks", source.id, done, len(chunks))
+                pending = writer.submit(write, batch, vectors, done)
                 if progress:
                     progress(f"embedded {done}/{len(chunks)}")
             if pending is not None:
