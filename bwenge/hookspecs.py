@@ -86,8 +86,9 @@ def register_services(register):
     ``factory(kernel, **services)`` once, with every ``needs`` service and every
     ``optional`` one (``None`` when no plugin provides it) as keyword arguments
     named like the services. It builds all services at start-up (the REST transport:
-    when it builds the app), each after what it needs, before any ``after_app_start``; a loaded kernel that is not started
-    builds a service (and what it needs) on first ``kernel.services.get(name)``.
+    when it builds the app), each after what it needs, before any ``after_app_start``;
+    a loaded kernel that is not started builds a service (and what it needs) on first
+    ``kernel.services.get(name)``.
     ``lazy=True`` services are built on first use only, never at start-up (a backend
     that configuration may not pick, e.g. a vector store).
 
