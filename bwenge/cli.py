@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -87,7 +87,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def fail(message: str, code: int = EXIT_FAILURE) -> None:
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
     from rich.markup import escape  # messages name extras: bwenge[postgres]
 
     _console(stderr=True).print(
@@ -154,7 +154,7 @@ def serve(
     refuse_workers(kernel, workers, "\nFix the settings above, or serve with one worker.")
     _console().print(
         f"Bwenge on http://{host}:{port} (env {kernel.core.env}, transport {server.transport}, "
-        f"database {kernel.db.dialect}, {workers} worker(s))",
+        f"database {kernel.database.dialect}, {workers} worker(s))",
         highlight=False,
     )
     for result in kernel.pm.hook.before_server_start(kernel=kernel, workers=workers):
@@ -164,7 +164,7 @@ def serve(
     if workers == 1:
         uvicorn.run(factory(kernel), host=host, port=port, log_config=log_config, access_log=False)
     else:
-        kernel.db.dispose()
+        kernel.database.dispose()
         uvicorn.run(
             "bwenge.asgi:app_factory",
             factory=True,
@@ -188,7 +188,7 @@ def init() -> None:
     kernel = load_kernel(migrate=True)
     kernel.data_dir.mkdir(parents=True, exist_ok=True)
     _console().print(
-        f"Data in {kernel.data_dir.resolve()}; database {kernel.db.dialect} is up to date."
+        f"Data in {kernel.data_dir.resolve()}; database {kernel.database.dialect} is up to date."
     )
 
 
@@ -277,7 +277,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     kernel = load_kernel(migrate=False)
     kernel.migrate(revision)
     applied, heads = kernel.schema_status()
-    _console().print(f"Database {kernel.db.dialect} upgraded; heads: {', '.join(sorted(applied))}")
+    _console().print(
+        f"Database {kernel.database.dialect} upgraded; heads: {', '.join(sorted(applied))}"
+    )
 
 
 @db_cli.command("current")

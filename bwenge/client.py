@@ -167,9 +167,9 @@ class BwengeClient:
         if isinstance(file, str | Path):
             path = Path(file)
             with path.open("rb") as handle:
-                files = {"file": (filename or path.name, handle)}
+                files: dict[str, tuple[str, BinaryIO]] = {"file": (filename or path.name, handle)}
                 return self.request("POST", "/knowledge/upload", data=data, files=files)
-        files = {"file": (filename or getattr(file, "name", "upload"), file)}
+        files = {"file": (filename or str(getattr(file, "name", "upload")), file)}
         return self.request("POST", "/knowledge/upload", data=data, files=files)
 
     def source(self, source_id: str) -> dict[str, Any]:

@@ -294,7 +294,7 @@ class Config:
         from pydantic_settings import NestedSecretsSettingsSource
 
         found = NestedSecretsSettingsSource(
-            model,
+            model,  # type: ignore[arg-type]  # reads the model's fields, settings or not
             secrets_dir=dirs,
             secrets_dir_missing="ok",
             secrets_prefix=f"{section}__" if section else "",

@@ -166,6 +166,21 @@ def _results(caller: _OnePlugin, outcome: Any) -> list[Any]:
 class Kernel:
     """One Bwenge application instance."""
 
+    # filled from REGISTRIES in __init__, one Registry per registration hook
+    transports: Registry
+    authenticators: Registry
+    persona_stores: Registry
+    embedders: Registry
+    vector_stores: Registry
+    blob_stores: Registry
+    rerankers: Registry
+    llm_providers: Registry
+    payment_providers: Registry
+    mail_senders: Registry
+    readiness_checks: Registry
+    deployment_checks: Registry
+    storage_locations: Registry
+
     def __init__(
         self,
         *,
@@ -176,7 +191,7 @@ class Kernel:
     ):
         self._config_args = (config_dir, env, overrides)
         self._extra_plugins = list(plugins)
-        self.config: Config | None = None
+        self.config: Config  # set by load()
         self.core: CoreSettings
         self.pm: pluggy.PluginManager = plugin_loading.make_plugin_manager()
         self.db: Database | None = None
@@ -249,6 +264,8 @@ class Kernel:
 
     @property
     def secret_key(self) -> str:
+        if self.core.secret_key is None:
+            raise PluginError("The secret key is not set: load the kernel first.")
         return self.core.secret_key.get_secret_value()
 
     @property
@@ -358,6 +375,13 @@ class Kernel:
 
     # -- database ----------------------------------------------------------------
 
+    @property
+    def database(self) -> Database:
+        """The open database; a :class:`PluginError` before :meth:`load` opened it."""
+        if self.db is None:
+            raise PluginError("The database is not open: load the kernel first.")
+        return self.db
+
     def open_database(self, *, migrate: bool | None = None) -> Database:
         if self.db is None:
             d = self.core.database
@@ -373,10 +397,10 @@ class Kernel:
         return self.db
 
     def migrate(self, revision: str = "heads") -> None:
-        upgrade(self.db, self.migration_locations, revision)
+        upgrade(self.database, self.migration_locations, revision)
 
     def schema_status(self) -> tuple[set[str], set[str]]:
-        return current_heads(self.db, self.migration_locations)
+        return current_heads(self.database, self.migration_locations)
 
     def deployment_problems(self, workers: int) -> list[str]:
         """What the active plugins say would go wrong served by ``workers`` processes

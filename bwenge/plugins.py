@@ -47,7 +47,9 @@ class PluginInfo:
 
 def installed_entry_points() -> list[EntryPoint]:
     """Every ``bwenge.plugins`` entry point, read without importing anything."""
-    mgr = NamedExtensionManager(ENTRY_POINT_GROUP, names=[], on_missing_entrypoints_callback=None)
+    mgr: NamedExtensionManager[Any] = NamedExtensionManager(
+        ENTRY_POINT_GROUP, names=[], on_missing_entrypoints_callback=None
+    )
     eps = mgr.list_entry_points()
     seen: dict[str, EntryPoint] = {}
     for ep in eps:  # the same distribution may be visible twice (editable + site)
@@ -125,7 +127,7 @@ def describe(
         hooks: list[str] = []
         plugin = pm.get_plugin(ep.name) if pm else None
         if plugin is not None:
-            hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+            hooks = sorted(h.name for h in (pm and pm.get_hookcallers(plugin)) or [])
         infos.append(
             PluginInfo(
                 name=ep.name,

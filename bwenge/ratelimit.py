@@ -43,7 +43,7 @@ class SlidingWindowCounts:
         with self._lock:
             if now >= self._next_sweep:
                 self._sweep(now)
-            counted = []
+            counted: list[Any] = []
             for amount, seconds in limits:
                 key = (amount, seconds, keys)
                 index, into = divmod(now, seconds)

@@ -6,7 +6,9 @@ Uploads the corpus once into ``--data-dir`` (reused on later runs), retrieves ev
 development question through the retriever service and prints, per question, the
 evidence the decision sees (best dense cosine, best lexical coverage, whether the
 expected source is first); then the precision and recall of "no material" and the
-answerable questions kept, for a grid of thresholds — the figures behind
+answerable questions kept, for the configured rule and a grid around it, with
+the margins: how far the weakest answerable question is inside the "material"
+region and the nearest off-topic one outside it — the figures behind
 ``answers.min_relevance`` / ``min_lexical`` / ``lexical_dense_floor``.
 """
 
@@ -110,24 +112,44 @@ def main() -> int:
         f"answerable best dense: min {min(r[1] for r in answerable):.3f}; "
         f"off-topic best dense: max {max(r[1] for r in off):.3f}"
     )
+    from bwenge_answers.settings import AnswersSettings
+
+    default = AnswersSettings()
+    configured = (default.min_relevance, default.lexical_dense_floor, default.min_lexical)
     print(
-        f"\n{'dense':>6} {'lex':>5} {'floor':>6} {'kept':>6} {'refused off':>12} {'P':>6} {'R':>6}"
+        "\nmaterial = some passage has dense >= strong, or dense >= floor and lexical >= lex"
+        f"\n(configured: strong {configured[0]}, floor {configured[1]}, lex {configured[2]})"
     )
-    for dense_t in (0.25, 0.28, 0.30, 0.32, 0.35, 0.38):
-        for lex_t, floor in ((0.6, 0.2), (0.7, 0.25), (1.01, 0.0)):
+    print(
+        f"{'strong':>6} {'floor':>6} {'lex':>5} {'kept':>7} {'refused off':>12} {'P':>5} {'R':>5}"
+        f" {'margin ans':>10} {'margin off':>10}"
+    )
+    grid = [configured] + [
+        (strong, floor, lex)
+        for strong in (0.30, 0.33, 0.36, 0.40)
+        for floor, lex in ((0.20, 0.55), (0.26, 0.36), (0.0, 1.01))
+    ]
+    for strong, floor, lex in grid:
 
-            def material(pairs, dense_t=dense_t, lex_t=lex_t, floor=floor):
-                return any(d >= dense_t or (x >= lex_t and d >= floor) for d, x in pairs)
+        def material(pairs, strong=strong, floor=floor, lex=lex):
+            return any(d >= strong or (d >= floor and x >= lex) for d, x in pairs)
 
-            kept = sum(material(r[3]) for r in answerable)
-            refused_off = sum(not material(r[3]) for r in off)
-            refused = (len(answerable) - kept) + refused_off
-            precision = refused_off / refused if refused else 1.0
-            recall = refused_off / len(off)
-            print(
-                f"{dense_t:6.2f} {lex_t:5.2f} {floor:6.2f} {kept:3d}/{len(answerable):<3d}"
-                f" {refused_off:5d}/{len(off):<5d} {precision:6.2f} {recall:6.2f}"
-            )
+        def inside(pairs, strong=strong, floor=floor, lex=lex):
+            # how far the best passage is inside the "material" region (< 0: outside)
+            return max(max(d - strong, min(d - floor, x - lex)) for d, x in pairs or [(0, 0)])
+
+        kept = sum(material(r[3]) for r in answerable)
+        refused_off = sum(not material(r[3]) for r in off)
+        refused = (len(answerable) - kept) + refused_off
+        precision = refused_off / refused if refused else 1.0
+        recall = refused_off / len(off)
+        margin_ans = min(inside(r[3]) for r in answerable)
+        margin_off = min(-inside(r[3]) for r in off)
+        print(
+            f"{strong:6.2f} {floor:6.2f} {lex:5.2f} {kept:3d}/{len(answerable):<3d}"
+            f" {refused_off:5d}/{len(off):<6d} {precision:5.2f} {recall:5.2f}"
+            f" {margin_ans:10.3f} {margin_off:10.3f}"
+        )
     return 0
 
 

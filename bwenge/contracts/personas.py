@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from pydantic import BaseModel, Field
 
@@ -40,7 +40,7 @@ class Persona(BaseModel):
         return out
 
 
-def visible_to(persona: Persona | None, principal: Any) -> bool:
+def visible_to(persona: Persona | None, principal: Any) -> TypeGuard[Persona]:
     """Whether ``principal`` (a :class:`bwenge.domain.Principal`) may see ``persona``:
     same org, and recipients only see active, released personas. Everything that
     shows a persona to a caller (REST, chat, answers) uses this one rule."""

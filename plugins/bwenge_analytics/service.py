@@ -138,10 +138,9 @@ class AnalyticsService:
         user_id: str | None,
         session_id: str | None,
     ) -> None:
-        if self.db.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert: Any = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
         d = DailyMessages
         stmt = insert(d).values(
             org_id=org_id,
@@ -341,7 +340,7 @@ class AnalyticsService:
 
     def compute_weekly(self, scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
         """The seed's weekly report shape for [start, end)."""
-        stats = {"per_day": {}, "users": 0, "sessions": 0, "personas": []}
+        stats: dict[str, Any] = {"per_day": {}, "users": 0, "sessions": 0, "personas": []}
         if not scope.empty:
             with self.db.session() as s:
                 stats = self._message_stats(
@@ -567,7 +566,7 @@ class AnalyticsService:
             ),
             0,
         )
-        stats = {"per_day": {}, "personas": []}
+        stats: dict[str, Any] = {"per_day": {}, "personas": []}
         if not scope.empty:
             top = self.settings.top_personas
             with self.db.session() as s:

@@ -80,7 +80,7 @@ def judge(
             "source_id": p.source_id,
             "title": p.title,
             "section": _section(p),
-            "score": round(float(p.score), 4),
+            "score": round(float(getattr(p, "score", 0.0)), 4),
         }
         for p in (retrieved or answer.citations)[:TOP_K]
     ]

@@ -211,7 +211,7 @@ class ExamService:
         retriever = self.retriever
         if retriever is None:
             return []
-        args = (persona.org_id, persona.persona_id, question, TOP_K)
+        args: tuple[Any, ...] = (persona.org_id, persona.persona_id, question, TOP_K)
         if inspect.iscoroutinefunction(retriever.retrieve):
             chunks = await retriever.retrieve(*args)
         else:

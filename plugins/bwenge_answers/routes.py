@@ -117,7 +117,7 @@ def _frame(event: AnswerEvent, request_id: str) -> ServerSentEvent:
         return _sse("delta", {"text": event.text})
     if event.type == "reset":
         return _sse("reset", {})
-    if event.type == "answer":
+    if event.type == "answer" and event.answer is not None:
         return _sse("answer", event.answer.model_dump(mode="json", exclude={"complete"}))
     return _sse("error", {"code": event.code, "message": event.message, "request_id": request_id})
 

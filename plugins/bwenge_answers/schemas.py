@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from bwenge.contracts.answers import Action, Citation, StoredMessage
 
-RESPOND_EXAMPLE = {
+RESPOND_EXAMPLE: dict[str, Any] = {
     "persona_id": "6d2f3c1e-0b7a-4c39-9a51-0f2e8d7c6b5a",
     "session_id": "lesson-42",
     "user_message": "What does the mitochondria do?",

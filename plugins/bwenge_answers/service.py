@@ -532,7 +532,7 @@ class AnswerEngine:
         if retriever is None:
             return []
         started = time.perf_counter()
-        args = (persona.org_id, persona.persona_id, query, self.settings.top_k)
+        args: tuple[Any, ...] = (persona.org_id, persona.persona_id, query, self.settings.top_k)
         if inspect.iscoroutinefunction(retriever.retrieve):
             chunks = await retriever.retrieve(*args)
         else:
@@ -556,7 +556,7 @@ class AnswerEngine:
         if previous and self._is_follow_up(query):
             # "explain it more simply" needs the earlier topic: the questions back to
             # the last one that stood on its own
-            topic = []
+            topic: list[str] = []
             for earlier in reversed(previous[-3:]):
                 topic.insert(0, earlier)
                 if not self._is_follow_up(earlier):
@@ -619,7 +619,7 @@ class AnswerEngine:
             )
         if usage:
             meta["usage"] = usage
-        if ex.question_id is not None:  # the question is stored already
+        if ex.question_id is not None and ex.seq is not None:  # the question is stored already
             return exchanges.store_answer(
                 self.kernel.db,
                 question_id=ex.question_id,
@@ -675,7 +675,7 @@ class AnswerEngine:
         await self.kernel.emit(
             "after_message_answer",
             org_id=ex.persona.org_id,
-            user_id=ex.principal.user_id,
+            user_id=ex.principal.user_id if ex.principal else None,
             persona_id=ex.persona.persona_id,
             session_id=ex.session_id,
             message_id=answer.message_id,

@@ -10,19 +10,19 @@ class AnswersSettings(BaseModel):
 
     top_k: int = Field(5, ge=1, le=50, description="passages retrieved per question")
     min_relevance: float = Field(
-        0.3,
+        0.33,
         ge=0,
         le=1,
         description="there is material when a passage's dense cosine reaches this",
     )
     min_lexical: float = Field(
-        0.55,
+        0.36,
         ge=0,
         le=1,
         description="... or when a passage holds this share of the question's weighted terms",
     )
     lexical_dense_floor: float = Field(
-        0.2,
+        0.26,
         ge=0,
         le=1,
         description="... and its cosine still reaches this (a shared word alone is no material)",

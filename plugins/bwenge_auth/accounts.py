@@ -129,7 +129,7 @@ class Accounts(AuthPart):
             raise _bad_credentials()
         new_hash = (
             await anyio.to_thread.run_sync(self.passwords.hash, password)
-            if self.passwords.needs_rehash(stored)
+            if stored is not None and self.passwords.needs_rehash(stored)
             else None
         )
 

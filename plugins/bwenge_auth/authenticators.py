@@ -24,7 +24,7 @@ async def _lookup(kernel: Kernel, fn, arg: str) -> Principal:
     """SQLite answers an indexed lookup in microseconds, cheaper than a thread hop;
     a networked database could stall the event loop for a round trip, so it
     gets a worker thread."""
-    if kernel.db.dialect == "sqlite":
+    if kernel.database.dialect == "sqlite":
         return fn(arg)
     return await anyio.to_thread.run_sync(fn, arg)
 

@@ -51,7 +51,7 @@ def create_admin(
         fail(exc.message)
         return
     finally:
-        kernel.db.dispose()
+        kernel.database.dispose()
     if as_json:
         import json
 
@@ -100,5 +100,5 @@ def reset_password(
         fail(exc.message)
         return
     finally:
-        kernel.db.dispose()
+        kernel.database.dispose()
     console.print(f"Password of {user.email} reset; every session was signed out.", highlight=False)

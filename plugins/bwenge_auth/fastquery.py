@@ -16,6 +16,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Select
 
+# a row type made at run time from the statement's columns (typed as Any on purpose)
+_namedtuple: Any = namedtuple  # noqa: PYI024
+
 
 class CompiledQuery:
     def __init__(self, engine: Engine, stmt: Select):
@@ -25,7 +28,7 @@ class CompiledQuery:
         self.sql = compiled.string
         self.positional = tuple(compiled.positiontup or ()) if compiled.positional else None
         columns = list(stmt.selected_columns)
-        self.row_type = namedtuple("Row", [c.key for c in columns])  # noqa: PYI024
+        self.row_type: Any = _namedtuple("Row", [str(c.key) for c in columns])
         processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
         # (index, processor) for the columns that need one: most come back from the
         # driver as they are
@@ -57,6 +60,7 @@ class CompiledQuery:
             if conn is None:
                 pooled = self.engine.raw_connection()
                 conn = pooled.driver_connection
+                assert conn is not None  # a fresh raw connection always has its driver's
                 pooled.detach()  # ours for this thread's lifetime, never back to the pool
                 conn.isolation_level = None  # autocommit: no stale read snapshot
                 self._local.conn = conn

@@ -43,7 +43,7 @@ class Tokens(AuthPart):
         # Every request still runs the query; when the row comes back unchanged, the
         # Principal built from it last time is the same answer, so it is reused
         # instead of converting the row and building it again.
-        self._principals: dict[str, tuple[tuple, Principal]] = {}
+        self._principals: dict[str, tuple[tuple | None, Principal]] = {}
 
     @cached_property
     def _principal_query(self) -> CompiledQuery:

@@ -155,7 +155,10 @@ def _check_uris(doc: Any) -> None:
 
 
 def _data_uri_length(uri: str) -> int:
-    payload = _DATA_URI.match(uri).group(3)
+    match = _DATA_URI.match(uri)
+    if match is None:
+        raise ValueError("not a data URI")
+    payload = match.group(3)
     try:
         return len(base64.b64decode("".join(payload.split()), validate=True))
     except (binascii.Error, ValueError):
@@ -223,7 +226,7 @@ def _check(doc: dict[str, Any], kind: str, bin_length: int | None) -> ModelInfo:
             if "POSITION" in attributes:
                 acc = accessors[attributes["POSITION"]]
                 lo, hi = acc.get("min"), acc.get("max")
-                if _vec3(lo) and _vec3(hi):
+                if lo is not None and hi is not None and _vec3(lo) and _vec3(hi):
                     box_min = [min(a, b) for a, b in zip(box_min, lo, strict=True)]
                     box_max = [max(a, b) for a, b in zip(box_max, hi, strict=True)]
 

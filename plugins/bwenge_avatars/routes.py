@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import AsyncGenerator
 from contextlib import ExitStack
+from pathlib import Path
 
-from bwenge_rest import errors, get_kernel, merge, ok, public, require
+from bwenge_rest import errors, get_kernel, merge, ok, public, receive_multipart, require
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from bwenge.contracts.answers import ANIMATIONS
 from bwenge.contracts.blobs import BlobNotFound
 from bwenge.domain import Principal
-from bwenge.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from bwenge.errors import NotFound, PayloadTooLarge
 
 from .schemas import ASSET_CONTENT, Animations, AvatarDeleted, AvatarOut
 from .service import AvatarService
 
 router = APIRouter(tags=["avatars"])
-FORM_OVERHEAD = 64 * 1024  # room for the multipart framing and the small text fields
 
 UPLOAD_SCHEMA = {
     "requestBody": {
@@ -58,16 +56,6 @@ def service(request: Request) -> AvatarService:
     return avatar_service(get_kernel(request))
 
 
-async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
-    """The request body, cut off with 413 as soon as it passes ``limit`` bytes."""
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Models may be at most {limit - FORM_OVERHEAD} bytes.")
-        yield chunk
-
-
 @router.get("/3d/animations", operation_id="avatars.animations", responses=ok(Animations))
 async def animations(_: Principal = Depends(require("avatar.animations"))):
     """The animation names an avatar may carry (``animation_hint`` values of answers)."""
@@ -93,44 +81,38 @@ async def upload_avatar(
 ):
     """Upload a glTF 2.0 model (multipart ``file``, ``name``, ``animations``, ``scale``)."""
     svc = service(request)
-    limit = svc.settings.max_upload_bytes + FORM_OVERHEAD
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise UnsupportedMediaType("Send the model as multipart/form-data with a 'file' field.")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Models may be at most {svc.settings.max_upload_bytes} bytes.")
-    # Parsed here rather than by FastAPI so the size limit applies while streaming.
-    parser = MultiPartParser(
-        request.headers,
-        _limited(request, limit),
-        max_files=1,
+    limit = svc.settings.max_upload_bytes
+    # Read here rather than by FastAPI so the size limit applies while streaming.
+    received = await receive_multipart(
+        request,
+        Path(tempfile.gettempdir()) / "bwenge-avatar-uploads",  # as Starlette's spool was
+        limit,
+        too_large=lambda n: PayloadTooLarge(f"Models may be at most {n} bytes."),
         max_fields=8,
-        max_part_size=16 * 1024,
+        not_multipart="Send the model as multipart/form-data with a 'file' field.",
+        wrong_file="Send one model, in the field named 'file'; name, animations and scale "
+        "are text fields.",
+        no_file="Missing the 'file' field (a .glb or .gltf model).",
     )
     try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        raise BadRequest(f"Malformed multipart body: {exc.message}") from None
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise BadRequest("Missing the 'file' field (a .glb or .gltf model).")
-        fields = {k: form.get(k) for k in ("name", "animations", "scale")}
-        if any(v is not None and not isinstance(v, str) for v in fields.values()):
-            raise BadRequest("name, animations and scale must be text fields.")
-        return await run_in_threadpool(
-            svc.upload,
-            principal,
-            persona_id,
-            upload.file,
-            upload.size or 0,
-            upload.filename or "",
-            fields["name"],
-            fields["animations"],
-            fields["scale"],
-        )
+        fields = received.fields
+
+        def store():
+            with open(received.path, "rb") as file:
+                return svc.upload(
+                    principal,
+                    persona_id,
+                    file,
+                    received.size,
+                    received.filename or "",
+                    fields.get("name"),
+                    fields.get("animations"),
+                    fields.get("scale"),
+                )
+
+        return await run_in_threadpool(store)
     finally:
-        await form.close()
+        received.discard()
 
 
 @router.delete(

@@ -9,7 +9,7 @@ import json
 import logging
 import tarfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import bwenge
 from bwenge.errors import BwengeError
@@ -92,7 +92,7 @@ def _plugins(manifest: dict[str, Any]) -> str:
 def read_manifest(tar: tarfile.TarFile, expected_format: str) -> dict[str, Any]:
     try:
         member = tar.getmember(MANIFEST)
-        manifest = json.loads(tar.extractfile(member).read())
+        manifest = json.loads(member_file(tar, member).read())
     except (KeyError, ValueError, AttributeError):
         raise ArchiveError(
             f"Not a Bwenge {expected_format} archive: no readable {MANIFEST}."
@@ -124,3 +124,11 @@ def reindex_sources(kernel, source_ids: list[str], echo=None) -> int:
         if echo:
             echo(f"  vectors {n}/{len(source_ids)}")
     return total
+
+
+def member_file(tar: tarfile.TarFile, member: str | tarfile.TarInfo) -> IO[bytes]:
+    """A regular file member's bytes; ``KeyError`` for anything else (dirs, links)."""
+    fh = tar.extractfile(member)
+    if fh is None:
+        raise KeyError(f"{member} is not a regular file")
+    return fh

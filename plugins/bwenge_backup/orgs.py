@@ -35,6 +35,7 @@ from .common import (
     ArchiveError,
     add_bytes,
     check_schema,
+    member_file,
     open_archive,
     plugin_versions,
     read_manifest,
@@ -182,7 +183,7 @@ def export_org(
 
 
 def _read_rows(tar: tarfile.TarFile, name: str) -> Iterator[dict[str, Any]]:
-    fh = tar.extractfile(name)
+    fh = member_file(tar, name)
     for line in fh.read().decode().splitlines():
         if line.strip():
             yield json.loads(line)
@@ -209,7 +210,7 @@ def import_org(
 
         for name, digest in expected.items():
             try:
-                data = tar.extractfile(name).read()
+                data = member_file(tar, name).read()
             except (KeyError, AttributeError):
                 raise ArchiveError(f"{archive}: {name} is missing.") from None
             if hashlib.sha256(data).hexdigest() != digest:
@@ -269,7 +270,7 @@ def import_org(
                         raise Conflict(f"{key} already exists on this server.")
                     with tempfile.TemporaryDirectory() as spool:
                         part = Path(spool) / "file"
-                        with tar.extractfile(name) as src, open(part, "wb") as dst:
+                        with member_file(tar, name) as src, open(part, "wb") as dst:
                             shutil.copyfileobj(src, dst)
                         store.put_file(key, part)
                     written.append(key)

@@ -41,7 +41,7 @@ def _whole(value: float | None) -> int | float | None:
 
 def _kept_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """The request's extra fields worth keeping with a transaction: a few short scalars."""
-    kept = {}
+    kept: dict[str, Any] = {}
     for key, value in list((options or {}).items())[:20]:
         if isinstance(value, bool | int | float):
             kept[str(key)[:50]] = value
@@ -68,14 +68,13 @@ class BillingPart:
     def db(self):
         return self.kernel.db
 
-    def _insert_ignore(self, session: Session, model: type, **values: Any) -> None:
+    def _insert_ignore(self, session: Session, model: Any, **values: Any) -> None:
         """INSERT unless the primary/unique key exists (atomic on SQLite and PostgreSQL)."""
         dialect = session.get_bind().dialect.name
         if dialect in ("sqlite", "postgresql"):
-            if dialect == "sqlite":
-                from sqlalchemy.dialects.sqlite import insert
-            else:
-                from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects import postgresql, sqlite
+
+            insert: Any = sqlite.insert if dialect == "sqlite" else postgresql.insert
             session.execute(insert(model).values(**values).on_conflict_do_nothing())
             return
         try:  # other dialects: a savepoint keeps the outer transaction usable

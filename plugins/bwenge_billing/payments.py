@@ -21,12 +21,13 @@ from bwenge.errors import (
 )
 from bwenge.utils import new_id, utcnow
 
-from .base import Announce, BillingPart, _kept_options, iso, log, number
+from .base import Announce, _kept_options, iso, log, number
 from .models import Subscription, Transaction, WebhookEvent
-from .quotas import add_month, month_start
+from .periods import add_month, month_start
+from .subscriptions import Subscriptions
 
 
-class Payments(BillingPart):
+class Payments(Subscriptions):
     """Money in: checkouts, settlements and provider webhooks."""
 
     def __init__(self, kernel: Any):

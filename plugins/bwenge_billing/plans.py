@@ -9,7 +9,7 @@ from bwenge.errors import (
 )
 
 from .base import BillingPart, _whole, number
-from .quotas import MEMBERS, MESSAGES, STORAGE
+from .periods import MEMBERS, MESSAGES, STORAGE
 from .settings import PlanSettings
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import case, delete, select, update
 
@@ -14,44 +14,14 @@ from bwenge.errors import (
 )
 from bwenge.utils import utcnow
 
-from .base import Announce, BillingPart, iso
+from .base import Announce, iso
 from .models import Reservation, Usage
+from .periods import MESSAGES, STORAGE, period_key, quota_reset
 from .settings import PlanSettings
-
-MESSAGES, STORAGE, MEMBERS = "messages", "storage", "members"
-QUOTAS = (MESSAGES, STORAGE, MEMBERS)
-MONTHLY = {MESSAGES}
-STANDING_PERIOD = "all"
+from .subscriptions import Subscriptions
 
 
-# -- periods ----------------------------------------------------------------------
-
-
-def month_start(at: datetime) -> datetime:
-    at = at.astimezone(UTC)
-    return at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def add_month(at: datetime) -> datetime:
-    """The same day and time next month (clamped to the month's last day)."""
-    year, month = (at.year + 1, 1) if at.month == 12 else (at.year, at.month + 1)
-    for day in (at.day, 30, 29, 28):
-        try:
-            return at.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
-def period_key(quota: str, at: datetime) -> str:
-    return month_start(at).strftime("%Y-%m") if quota in MONTHLY else STANDING_PERIOD
-
-
-def quota_reset(quota: str, at: datetime) -> datetime | None:
-    return add_month(month_start(at)) if quota in MONTHLY else None
-
-
-class Quotas(BillingPart):
+class Quotas(Subscriptions):
     """Usage counted against the plan's limits."""
 
     def _limit_for(
@@ -192,7 +162,7 @@ class Quotas(BillingPart):
             "plan": plan.name,
             "resets_at": iso(resets),
         }
-        if quota == MESSAGES:
+        if quota == MESSAGES and resets is not None:
             retry = max(1, math.ceil((resets - now).total_seconds()))
             return TooManyRequests(
                 f"The {plan.name} plan's quota of {limit} messages a month is used up; "
@@ -202,8 +172,9 @@ class Quotas(BillingPart):
                 headers={"Retry-After": str(retry)},
             )
         if quota == STORAGE:
+            megabytes = (limit or 0) / (1024 * 1024)
             message = (
-                f"The {plan.name} plan's storage quota ({limit / (1024 * 1024):g} MB) can't hold "
+                f"The {plan.name} plan's storage quota ({megabytes:g} MB) can't hold "
                 f"another {amount} bytes ({used} bytes used); delete sources or upgrade the plan."
             )
         else:

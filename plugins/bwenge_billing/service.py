@@ -15,10 +15,8 @@ database transaction committed, so listeners never see a change that rolled back
 from __future__ import annotations
 
 from .payments import Payments
-from .plans import Plans
 from .quotas import Quotas
-from .subscriptions import Subscriptions
 
 
-class BillingService(Plans, Subscriptions, Quotas, Payments):
+class BillingService(Quotas, Payments):
     """Published as the ``billing`` service."""

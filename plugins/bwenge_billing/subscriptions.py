@@ -7,16 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from bwenge.utils import new_id, utcnow
 
-from .base import Announce, BillingPart, iso, number
+from .base import Announce, iso, number
 from .models import Subscription, Usage
-from .quotas import QUOTAS, STORAGE, add_month, month_start, period_key, quota_reset
+from .periods import QUOTAS, STORAGE, add_month, month_start, period_key, quota_reset
+from .plans import Plans
 
 
-class Subscriptions(BillingPart):
+class Subscriptions(Plans):
     """Which plan an org is on and for which period."""
 
     def _subscription(
@@ -54,7 +56,8 @@ class Subscriptions(BillingPart):
         if end is not None and now >= end and not renews:
             old_plan = sub.plan_id
             # conditional: of two requests noticing the expiry, one applies it
-            done = session.execute(
+            done = _rowcount(
+                session,
                 update(Subscription)
                 .where(
                     Subscription.id == sub.id,
@@ -71,8 +74,8 @@ class Subscriptions(BillingPart):
                     current_period_end=None,
                     cancel_at_period_end=False,
                     updated_at=now,
-                )
-            ).rowcount
+                ),
+            )
             session.refresh(sub)
             if done and old_plan != sub.plan_id:
                 announce.append(self._plan_change(sub, old_plan, "period_end", None))
@@ -164,3 +167,9 @@ class Subscriptions(BillingPart):
             "period": {"start": iso(start), "end": iso(end)},
             "quotas": quotas,
         }
+
+
+def _rowcount(session: Session, statement: Any) -> int:
+    """Rows an UPDATE or DELETE matched."""
+    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+    return result.rowcount

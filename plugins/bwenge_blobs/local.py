@@ -87,9 +87,10 @@ class LocalBlobStore:
                 path = Path(here) / name
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
-                    info = self._info(key, path, missing_ok=True)
-                    if info:
-                        yield info
+                    try:
+                        yield self._info(key, path)
+                    except FileNotFoundError:  # deleted while listing
+                        continue
 
     def check(self) -> str | None:
         probe = self.root / f".blobs-check{PART}{uuid.uuid4().hex[:8]}"
@@ -105,13 +106,8 @@ class LocalBlobStore:
         return None
 
     @staticmethod
-    def _info(key: str, path: Path, missing_ok: bool = False) -> BlobInfo | None:
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            if missing_ok:
-                return None
-            raise
+    def _info(key: str, path: Path) -> BlobInfo:
+        st = path.stat()
         return BlobInfo(key, st.st_size, None, st.st_mtime)
 
 

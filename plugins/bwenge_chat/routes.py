@@ -294,7 +294,7 @@ async def chat_socket(websocket: WebSocket):
         return await _refuse(websocket, protocol.INTERNAL, "internal error")
 
     opened = time.monotonic()
-    announce = {"org_id": principal.org_id, "user_id": principal.user_id}
+    announce: dict[str, Any] = {"org_id": principal.org_id, "user_id": principal.user_id}
     await kernel.emit(
         "after_chat_connect", **announce, persona_id=persona_id, session_id=session_id
     )

@@ -194,7 +194,12 @@ class ChatHub:
     def _spawn(self, coro: Any, session_id: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=f"bwenge-chat-answer-{session_id}")
         self.tasks.add(task)
-        task.add_done_callback(lambda t: (self.tasks.discard(t), self._finished(session_id)))
+
+        def done(t: asyncio.Task) -> None:
+            self.tasks.discard(t)
+            self._finished(session_id)
+
+        task.add_done_callback(done)
         return task
 
     def _finished(self, session_id: str) -> None:

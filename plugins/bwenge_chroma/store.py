@@ -160,7 +160,7 @@ class ChromaVectorStore:
 
         path = Path(settings.path or Path(data_dir) / "chroma")
 
-        def factory() -> Any:
+        def embedded() -> Any:
             import chromadb
             from chromadb.config import Settings
 
@@ -172,7 +172,7 @@ class ChromaVectorStore:
                 settings=Settings(anonymized_telemetry=False, allow_reset=False),
             )
 
-        return cls(factory, search_ef=settings.search_ef, description=f"chroma embedded at {path}")
+        return cls(embedded, search_ef=settings.search_ef, description=f"chroma embedded at {path}")
 
     # -- plumbing ---------------------------------------------------------------
 

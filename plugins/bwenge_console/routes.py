@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from bwenge_rest import PUBLIC_ROUTE
 from fastapi import APIRouter, Request
@@ -82,10 +84,15 @@ def console_router(settings: ConsoleSettings) -> APIRouter:
     async def to_page() -> Response:
         return RedirectResponse(base + "/", status_code=307)
 
-    kw = {"include_in_schema": False, **PUBLIC_ROUTE}
-    router.add_api_route(base, to_page, methods=["GET"], **kw)
-    router.add_api_route(base + "/", serve, methods=["GET"], **kw)
-    router.add_api_route(base + "/{name:path}", serve, methods=["GET"], **kw)
+    routes: list[tuple[str, Callable[..., Any]]] = [
+        (base, to_page),
+        (base + "/", serve),
+        (base + "/{name:path}", serve),
+    ]
     if settings.redirect_root:
-        router.add_api_route("/", to_page, methods=["GET"], **kw)
+        routes.append(("/", to_page))
+    for path, endpoint in routes:
+        router.add_api_route(
+            path, endpoint, methods=["GET"], include_in_schema=False, **PUBLIC_ROUTE
+        )
     return router

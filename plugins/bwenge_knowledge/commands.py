@@ -45,13 +45,13 @@ def list_sources(
         query = select(KnowledgeSource).where(KnowledgeSource.persona_id == persona)
         if org is not None:
             query = query.where(KnowledgeSource.org_id == org)
-        with kernel.db.session() as session:
+        with kernel.database.session() as session:
             sources = list(session.scalars(query.order_by(KnowledgeSource.created_at)))
         if not sources and not _persona_exists(kernel, persona, org):
             where = f" in organisation {org}" if org else ""
             fail(f"Persona {persona} not found{where}.")
     finally:
-        kernel.db.dispose()
+        kernel.database.dispose()
     rows = [source_out(s) for s in sources]
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -149,22 +149,23 @@ def worker(
         )
         runner.work(threads, settings.sweep_seconds, stop)
     else:
-        runner = InProcessRunner(service, threads, settings.sweep_seconds)
-        service.runner = runner
+        in_process = InProcessRunner(service, threads, settings.sweep_seconds)
+        service.runner = in_process
         service.loop = None
         console.print(
-            f"Knowledge worker: {threads} thread(s) on database {kernel.db.dialect}",
+            f"Knowledge worker: {threads} thread(s) on database {kernel.database.dialect}",
             highlight=False,
         )
-        runner.start()
+        in_process.start()
         stop.wait()
-        runner.stop(wait=True)
+        in_process.stop(wait=True)
     asyncio.run(kernel.stop())
     console.print("Knowledge worker stopped.")
 
 
 def _collect(paths: list[Path], extensions: set[str]) -> tuple[list[Path], list[Path]]:
-    files, skipped = [], []
+    files: list[Path] = []
+    skipped: list[Path] = []
     for path in paths:
         candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for candidate in candidates:
@@ -195,7 +196,6 @@ def ingest(
     from bwenge.errors import BwengeError
 
     from .services import knowledge_service as _service
-    from .upload import stream_file_to
 
     kernel = load_kernel(migrate=None)
     service = _service(kernel)
@@ -227,13 +227,8 @@ def ingest(
         for path in files:
             progress.update(overall, description=f"{path.name}: storing")
             try:
-                received = stream_file_to(
-                    path, service.incoming_dir(org), service.settings.max_upload_bytes
-                )
                 source, duplicate = asyncio.run(
-                    service.accept(
-                        org_id=org, user_id=None, persona_id=persona, received=received, title=title
-                    )
+                    service.intake.upload_file(path, org_id=org, persona_id=persona, title=title)
                 )
             except BwengeError as exc:
                 progress.console.print(f"[red]refused[/] {path}: {exc.message}", highlight=False)

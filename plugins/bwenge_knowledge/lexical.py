@@ -13,9 +13,9 @@ import threading
 import time
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, text
+from sqlalchemy import Table, delete, text
 
 from bwenge.text import QUESTION_FRAME, STOPWORDS, words
 
@@ -94,7 +94,7 @@ def add(session, rows: Iterable[dict[str, Any]]) -> None:
     """Index chunks in ``session`` (dicts of :class:`KnowledgeLexical` columns)."""
     rows = list(rows)
     if rows:
-        session.execute(KnowledgeLexical.__table__.insert(), rows)
+        session.execute(cast("Table", KnowledgeLexical.__table__).insert(), rows)
 
 
 def remove_source(session, source_id: str) -> None:

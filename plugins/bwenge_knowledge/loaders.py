@@ -32,7 +32,9 @@ def _section_docs(sections, extra_info, **meta: Any) -> list[Document]:
 
 
 class PDFReader(BaseReader):
-    """PDF with pypdf: one Document per page that has text, ``page`` is 1-based."""
+    """PDF with pypdf: one Document per section (split at detected headings, read on
+    across page breaks; per page where there are no headings). ``page`` is the 1-based
+    page it starts on; ``page_starts`` lists ``[offset, page]`` where it runs on."""
 
     def load_data(self, file: Path, extra_info: dict[str, Any] | None = None) -> list[Document]:
         from pypdf import PdfReader
@@ -43,14 +45,17 @@ class PDFReader(BaseReader):
                 reader.decrypt("")  # many "protected" PDFs only restrict printing
             except Exception:
                 raise ValueError("the PDF is password-protected") from None
-        from .structure import join_path, pdf_page_lines, pdf_sections
+        from .structure import continue_across_pages, join_path, pdf_page_lines, pdf_sections
 
         pages = [(number, pdf_page_lines(page)) for number, page in enumerate(reader.pages, 1)]
-        return [
-            _doc(text, extra_info, page=number, section=join_path(path))
-            for number, path, text in pdf_sections(pages)
-            if text.strip()
-        ]
+        docs = []
+        for number, path, text, starts in continue_across_pages(pdf_sections(pages)):
+            if text.strip():
+                doc = _doc(text, extra_info, page=number, section=join_path(path))
+                if len(starts) > 1:  # where each page begins, for the chunks' pages
+                    doc.metadata["page_starts"] = [list(s) for s in starts]
+                docs.append(doc)
+        return docs
 
 
 class DocxReader(BaseReader):

@@ -1,7 +1,8 @@
 """``evidence``: the built-in offline reranker (``knowledge.reranker = "evidence"``).
 
 One cosine is weak evidence for a question asked in a learner's own words. This
-reranker weighs, per candidate: the dense cosine, the lexical coverage of the
+reranker weighs, per candidate: the dense cosine, the cosine of its sentence
+nearest the question (``metadata["sentence"]``), the lexical coverage of the
 question's rarer terms, how well the section path and title match the question,
 and the fused rank the two retrievers agreed on. The result is a 0..1 relevance.
 """
@@ -37,14 +38,17 @@ class EvidenceReranker:
             c.metadata["section_match"] = round(section, 4)
             # Squared: one incidental shared word barely counts, most of the question's
             # rare terms count a lot.
+            sentence = c.metadata.get("sentence")
+            sentence = dense if sentence is None else sentence
             c.score = round(
                 w.dense * max(dense, 0.0)
+                + w.sentence * max(sentence, 0.0)
                 + w.lexical * (c.lexical or 0.0) ** 2
                 + w.section * section**2
                 + w.fused * fused,
                 4,
             )
-        total = w.dense + w.lexical + w.section + w.fused or 1.0
+        total = w.dense + w.sentence + w.lexical + w.section + w.fused or 1.0
         for c in candidates:
             c.score = round(min(1.0, c.score / total * w.scale), 4)
         return sorted(candidates, key=lambda c: c.score, reverse=True)[:k]

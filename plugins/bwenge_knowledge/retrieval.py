@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -64,6 +64,27 @@ def lexical_evidence(query: str, candidates: list[RetrievedChunk]) -> None:
         c.lexical = round(sum(w for t, w in weight.items() if t in bag) / total, 4)
 
 
+def sentence_evidence(query_vector, candidates: list[RetrievedChunk]) -> None:
+    """Set ``metadata["sentence"]``: the cosine of the question and the candidate's
+    nearest sentence (from the sentence vectors stored at ingestion). A question
+    asked in one's own words often matches one sentence of a passage closely while
+    the whole passage, diluted by code or by other points, matches it weakly."""
+    if query_vector is None:
+        return
+    import numpy as np
+
+    q = np.asarray(query_vector, dtype=np.float32)
+    q = q / (float(np.linalg.norm(q)) or 1.0)
+    for c in candidates:
+        raw = c.sentence_vectors
+        if not raw or len(raw) % (2 * len(q)):
+            continue
+        rows = np.frombuffer(raw, dtype=np.float16).astype(np.float32).reshape(-1, len(q))
+        norms = np.linalg.norm(rows, axis=1)
+        norms[norms == 0] = 1.0
+        c.metadata["sentence"] = round(float((rows @ q / norms).max()), 4)
+
+
 class HybridRetriever:
     """The ``retriever`` service of the knowledge plugin (see :class:`bwenge.contracts.
     knowledge.Retriever`)."""
@@ -98,7 +119,7 @@ class HybridRetriever:
         dense = self._dense(org_id, persona_id, query, n, ready)
         words = words_future.result() if words_future is not None else []
         fused: dict[str, RetrievedChunk] = {}
-        score: Counter = Counter()
+        score: defaultdict[str, float] = defaultdict(float)
         for rank, chunk in enumerate(dense):
             fused[chunk.chunk_id] = chunk
             score[chunk.chunk_id] += 1.0 / (RRF_K + rank + 1)
@@ -130,11 +151,12 @@ class HybridRetriever:
             c.metadata["fused_rank"] = rank
             c.metadata["fused_score"] = round(score[c.chunk_id], 6)
         lexical_evidence(query, candidates)
-        ranked = self.service.reranker.rerank(query, candidates, k)[:k]
         if self.kernel.db is not None:
-            stored = lexical.sentence_vectors(self.kernel.db, [c.chunk_id for c in ranked])
-            for c in ranked:
+            stored = lexical.sentence_vectors(self.kernel.db, [c.chunk_id for c in candidates])
+            for c in candidates:
                 c.sentence_vectors = stored.get(c.chunk_id)
+            sentence_evidence(self._query_vector, candidates)
+        ranked = self.service.reranker.rerank(query, candidates, k)[:k]
         self.service.last_retrieval_ms = (time.perf_counter() - started) * 1000
         return ranked
 

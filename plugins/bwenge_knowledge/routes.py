@@ -40,7 +40,7 @@ def source_out(source: KnowledgeSource) -> dict[str, Any]:
 @router.post(
     "/upload",
     operation_id="knowledge.upload",
-    responses=merge(ok(UploadOut), errors(400, 402, 404, 413, 415)),
+    responses=merge(ok(UploadOut), errors(400, 402, 404, 413, 415, 503)),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -63,19 +63,15 @@ async def upload(request: Request, principal: Principal = Depends(require("knowl
     """Upload a file (multipart ``file``, ``persona_id``, ``title?``); ingestion runs in
     the background. Identical content already uploaded to the persona is not stored
     again: the existing source is returned with ``duplicate: true``."""
-    from .upload import receive_upload
-
     service = _service(request)
-    received = await receive_upload(
-        request, service.incoming_dir(principal.org_id), service.settings.max_upload_bytes
-    )
+    received = await service.intake.receive(request, principal.org_id)
     persona_id = (
         received.fields.get("persona_id") or request.query_params.get("persona_id") or ""
     ).strip()
     if not persona_id:
         received.discard()
         raise BadRequest("persona_id is required.")
-    source, duplicate = await service.accept(
+    source, duplicate = await service.intake.accept(
         org_id=principal.org_id,
         user_id=principal.user_id,
         persona_id=persona_id,
@@ -198,7 +194,11 @@ async def source_status(
     return source_out(_service(request).get(principal.org_id, source_id))
 
 
-@router.delete("/{source_id}", operation_id="knowledge.delete", responses=ok(SourceDeleted))
+@router.delete(
+    "/{source_id}",
+    operation_id="knowledge.delete",
+    responses=merge(ok(SourceDeleted), errors(404, 503)),
+)
 async def delete_source(
     source_id: str, request: Request, principal: Principal = Depends(require("knowledge.delete"))
 ):

@@ -99,7 +99,7 @@ class InProcessRunner:
 
     def sweep(self) -> None:
         self.service.recover()  # fails jobs out of attempts
-        self.service.clean_incoming()
+        self.service.sweep_files()
         with self._wake:
             self._wake.notify_all()
 
@@ -175,7 +175,7 @@ class DramatiqRunner:
                     lease = self.service.settings.lease_seconds
                     for source_id in self.service.recover(pending_older_than=lease):
                         self.enqueue(source_id)
-                    self.service.clean_incoming()
+                    self.service.sweep_files()
                 except Exception:
                     log.warning("Knowledge sweep failed", exc_info=True)
                 # shorter than the lease, so a dead worker's job is re-sent soon after

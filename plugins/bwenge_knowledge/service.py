@@ -17,10 +17,10 @@ Exactly-once-or-failed ingestion:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import copy
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,20 +31,21 @@ from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 
+from bwenge.contracts.blobs import BlobNotFound, BlobStoreUnavailable
 from bwenge.contracts.personas import PersonaStore
-from bwenge.errors import BwengeError, NotFound, UnsupportedMediaType
+from bwenge.errors import BwengeError, NotFound
 from bwenge.storage import storage_failure
 from bwenge.telemetry import operation
 from bwenge.utils import new_id, utcnow
 
 from . import lexical
 from .ids import CHUNK_NAMESPACE, chunk_id, collection_name  # noqa: F401 (public names)
+from .intake import Intake, blob_key
 from .lifecycle import RunningJobs
 from .models import FAILED, PENDING, PROCESSING, READY, KnowledgeChunk, KnowledgeSource
 from .parsing import ParseError, parse_file
 from .safety import Limits, check_file
 from .settings import KnowledgeSettings
-from .upload import ReceivedUpload
 
 log = logging.getLogger("bwenge.knowledge")
 
@@ -79,6 +80,8 @@ class KnowledgeService:
         self.kernel = kernel
         self.personas = personas
         self.settings: KnowledgeSettings = kernel.settings_for("knowledge")
+        self._intake: Intake | None = None
+        self._init_lock = threading.Lock()
         self.last_retrieval_ms = 0.0
         self.loop: asyncio.AbstractEventLoop | None = (
             None  # the app's loop, for events from threads
@@ -95,7 +98,7 @@ class KnowledgeService:
         return Path(self.kernel.data_dir) / "knowledge"
 
     def incoming_dir(self, org_id: str) -> Path:
-        return self.root / _safe(org_id) / ".incoming"
+        return self.intake.spool_dir(org_id)
 
     # the backends ``knowledge.embedder``/``vector_store``/``reranker`` name, each a
     # lazy service of the kernel (made on first use, once)
@@ -112,12 +115,26 @@ class KnowledgeService:
         return self.kernel.services["reranker"]
 
     def warm_up(self) -> None:
-        """Load the embedder and the vector store now rather than on the first upload."""
+        """Load the embedder, open the vector store (an embedded Chroma creates its
+        database then) and load the chunker now rather than on the first upload. The
+        chunker (llama-index's splitter and its tokenizer, ~2 s of imports) loads in a
+        thread of its own while the model loads."""
+        chunker = threading.Thread(
+            target=self._warm_chunker, name="bwenge-warm-chunker", daemon=True
+        )
+        chunker.start()
         try:
             self.embedder.embed(["warm up"])
-            _ = self.store
+            self.store.count(collection_name("warm-up", "warm-up"))
         except Exception:  # noqa: BLE001 - the first real use will report it
-            log.warning("Warming up the embedder failed", exc_info=True)
+            log.warning("Warming up the embedder or the vector store failed", exc_info=True)
+        chunker.join()
+
+    def _warm_chunker(self) -> None:
+        try:
+            self.chunk([("Warm up. The chunker is loaded.", {})])
+        except Exception:  # noqa: BLE001 - the first real use will report it
+            log.warning("Warming up the chunker failed", exc_info=True)
 
     @property
     def limits(self) -> Limits:
@@ -150,110 +167,17 @@ class KnowledgeService:
 
     # -- accepting files ---------------------------------------------------------------
 
-    async def accept(
-        self,
-        *,
-        org_id: str,
-        user_id: str | None,
-        persona_id: str,
-        received: ReceivedUpload,
-        title: str | None = None,
-    ) -> tuple[KnowledgeSource, bool]:
-        """Validate, deduplicate and store a received file; queue its ingestion.
+    @property
+    def intake(self) -> Intake:
+        """Receiving and storing files: see :mod:`.intake`."""
+        with self._init_lock:
+            if self._intake is None:
+                self._intake = Intake(self)
+            return self._intake
 
-        Returns ``(source, duplicate)``. On any error the received file is removed.
-        """
-        reserved = False
-        try:
-            self.check_persona(org_id, persona_id)
-            extension = Path(received.filename or "").suffix.lower()
-            entry = self.loader_for(extension) if extension else None
-            if entry is None:
-                raise UnsupportedMediaType(
-                    f"Files of type {extension or '(no extension)'} are not supported. Supported: "
-                    f"{', '.join(self.supported_extensions())}.",
-                    details={"supported": self.supported_extensions()},
-                )
-            if received.size == 0:
-                raise UnsupportedMediaType("The file is empty.")
-            await asyncio.to_thread(
-                check_file,
-                received.path,
-                extension,
-                tuple(entry.meta.get("media_types", ())),
-                self.limits,
-            )
-            existing = self._find_duplicate(org_id, persona_id, received.sha256)
-            if existing is not None:
-                received.discard()
-                return existing, True
-            await self.kernel.emit(
-                "before_source_upload",
-                org_id=org_id,
-                user_id=user_id,
-                persona_id=persona_id,
-                size_bytes=received.size,
-                filename=received.filename,
-            )
-            reserved = True
-            source_id = new_id()
-            relative = Path(_safe(org_id)) / f"{source_id}{extension}"
-            final = self.root / relative
-            final.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(received.path), final)
-            received.path = final  # so a failed insert below still cleans up
-            now = utcnow()
-            source = KnowledgeSource(
-                id=source_id,
-                org_id=org_id,
-                persona_id=persona_id,
-                title=(title or "").strip()[:500]
-                or Path(received.filename).stem[:500]
-                or source_id,
-                filename=received.filename,
-                type=entry.meta.get("kind") or extension.lstrip("."),
-                extension=extension,
-                size_bytes=received.size,
-                content_hash=received.sha256,
-                storage_path=relative.as_posix(),
-                status=PENDING,
-                chunk_count=0,
-                attempts=0,
-                created_by=user_id,
-                created_at=now,
-                updated_at=now,
-            )
-            with self.kernel.db.session() as session:
-                session.add(source)
-        except BaseException as exc:
-            received.discard()
-            if reserved:  # give back what before_source_upload listeners reserved
-                await self.kernel.emit(
-                    "on_source_upload_error",
-                    org_id=org_id,
-                    user_id=user_id,
-                    persona_id=persona_id,
-                    size_bytes=received.size,
-                    filename=received.filename,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-            raise
-        self.enqueue(source.id)
-        return source, False
-
-    def _find_duplicate(self, org_id: str, persona_id: str, sha256: str) -> KnowledgeSource | None:
-        with self.kernel.db.session() as session:
-            return session.scalars(
-                select(KnowledgeSource)
-                .where(
-                    KnowledgeSource.org_id == org_id,
-                    KnowledgeSource.persona_id == persona_id,
-                    KnowledgeSource.content_hash == sha256,
-                    KnowledgeSource.status != FAILED,
-                )
-                .order_by(KnowledgeSource.created_at)
-                .limit(1)
-            ).first()
+    async def accept(self, **kwargs: Any) -> tuple[KnowledgeSource, bool]:
+        """:meth:`.intake.Intake.accept`."""
+        return await self.intake.accept(**kwargs)
 
     def enqueue(self, source_id: str) -> None:
         if self.runner is not None:
@@ -268,7 +192,7 @@ class KnowledgeService:
             raise NotFound("Knowledge source not found.")
         return source
 
-    def list(self, org_id: str, persona_id: str | None = None) -> list[KnowledgeSource]:
+    def list(self, org_id: str, persona_id: str | None = None) -> builtins.list[KnowledgeSource]:
         query = select(KnowledgeSource).where(KnowledgeSource.org_id == org_id)
         if persona_id:
             query = query.where(KnowledgeSource.persona_id == persona_id)
@@ -336,9 +260,8 @@ class KnowledgeService:
         self.store.delete(collection, where={"source_id": source_id})
 
     def _delete_file(self, storage_path: str | None) -> None:
-        if storage_path:
-            with contextlib.suppress(FileNotFoundError):
-                (self.root / storage_path).unlink()
+        if storage_path:  # a store that refuses fails the delete, to be retried
+            self.kernel.blob_store().delete(blob_key(storage_path))
 
     async def delete_persona(self, org_id: str, persona_id: str) -> int:
         """Remove every source, file and vector of a deleted persona."""
@@ -348,6 +271,8 @@ class KnowledgeService:
             await self._announce_delete(source, None)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.store.drop, collection_name(org_id, persona_id))
+        # stragglers of the persona's interrupted uploads go with it
+        await asyncio.to_thread(self.intake.delete_persona_files, org_id, persona_id)
         return len(sources)
 
     # -- the ingestion job -------------------------------------------------------------------
@@ -426,7 +351,7 @@ class KnowledgeService:
         except _Fail as exc:
             return self._fail(source, token, str(exc))
         except Exception as exc:  # an unexpected failure still ends the job, never stuck
-            reason = storage_failure(exc)
+            reason = exc.message if isinstance(exc, BlobStoreUnavailable) else storage_failure(exc)
             if reason:  # not the file's fault: keep it pending until storage takes writes
                 log.error("Source %s handed back: storage refuses writes (%s)", source_id, reason)
                 self.release(source_id, token)
@@ -450,40 +375,50 @@ class KnowledgeService:
         )
         return READY
 
-    def _check(self, beat: _Heartbeat) -> None:
+    def _check(self, beat: _Heartbeat | _NoHeartbeat) -> None:
         if beat.lost:
             raise _LostClaim()
         if self.stopping.is_set():
             raise _LostClaim()
 
     def _extract(
-        self, source: KnowledgeSource, beat: _Heartbeat, progress: Callable[[str], None] | None
-    ) -> list[Chunk]:
+        self,
+        source: KnowledgeSource,
+        beat: _Heartbeat | _NoHeartbeat,
+        progress: Callable[[str], None] | None,
+    ) -> builtins.list[Chunk]:
         entry = self.loader_for(source.extension)
         if entry is None:
             raise _Fail(f"no installed loader reads {source.extension} files any more")
-        path = self.root / (source.storage_path or "")
-        if not source.storage_path or not path.is_file():
+        if not source.storage_path:
             raise _Fail("the stored file is missing")
+        stage: dict[str, Any] = {"source_id": source.id, "persona_id": source.persona_id}
+        # a local file for the isolated parser: the blob itself under a local store,
+        # a streamed temporary download otherwise (removed when the parse ends)
         try:
-            check_file(
-                path, source.extension, tuple(entry.meta.get("media_types", ())), self.limits
-            )
-        except BwengeError as exc:
-            raise _Fail(exc.message) from None
-        if progress:
-            progress("parsing")
-        reader = self._prepare_reader(entry.obj)
-        stage = {"source_id": source.id, "persona_id": source.persona_id}
-        try:
-            with operation(self.kernel, "ingest.parse", extension=source.extension, **stage):
-                docs = parse_file(
-                    reader,
-                    path,
-                    timeout=self.settings.parse_timeout_seconds,
-                    memory_mb=self.settings.parse_memory_mb,
-                    tick=lambda: self._check(beat),
-                )
+            with self.kernel.blob_store().local_copy(blob_key(source.storage_path)) as path:
+                try:
+                    check_file(
+                        path,
+                        source.extension,
+                        tuple(entry.meta.get("media_types", ())),
+                        self.limits,
+                    )
+                except BwengeError as exc:
+                    raise _Fail(exc.message) from None
+                if progress:
+                    progress("parsing")
+                reader = self._prepare_reader(entry.obj)
+                with operation(self.kernel, "ingest.parse", extension=source.extension, **stage):
+                    docs = parse_file(
+                        reader,
+                        path,
+                        timeout=self.settings.parse_timeout_seconds,
+                        memory_mb=self.settings.parse_memory_mb,
+                        tick=lambda: self._check(beat),
+                    )
+        except BlobNotFound:
+            raise _Fail("the stored file is missing") from None
         except ParseError as exc:
             raise _Fail(str(exc)) from None
         self._check(beat)
@@ -510,7 +445,7 @@ class KnowledgeService:
             reader.model = self.settings.transcription_model
         return reader
 
-    def chunk(self, docs: list[tuple[str, dict[str, Any]]]) -> list[Chunk]:
+    def chunk(self, docs: builtins.list[tuple[str, dict[str, Any]]]) -> builtins.list[Chunk]:
         """Sentence-aware chunks with overlap inside each section the loader found (a
         chunk never straddles two sections); page/slide, section path and position
         kept per chunk."""
@@ -519,7 +454,7 @@ class KnowledgeService:
         splitter = SentenceSplitter(
             chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap
         )
-        chunks: list[Chunk] = []
+        chunks: builtins.list[Chunk] = []
         for text, meta in _merge_short_sections(docs, self.settings.min_section_words):
             cursor = 0
             for piece in splitter.split_text(text):
@@ -537,7 +472,7 @@ class KnowledgeService:
                     Chunk(
                         len(chunks),
                         piece,
-                        _int(meta.get("page")),
+                        _page_at(meta, position),
                         _int(meta.get("slide")),
                         position,
                         extra,
@@ -549,8 +484,8 @@ class KnowledgeService:
     def _index(
         self,
         source: KnowledgeSource,
-        chunks: list[Chunk],
-        beat: _Heartbeat,
+        chunks: builtins.list[Chunk],
+        beat: _Heartbeat | _NoHeartbeat,
         progress: Callable[[str], None] | None,
     ) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -562,9 +497,11 @@ class KnowledgeService:
         size = self.settings.embed_batch_size
         timings = {"embed": 0.0, "write": 0.0}
 
-        stage = {"source_id": source.id, "persona_id": source.persona_id}
+        stage: dict[str, Any] = {"source_id": source.id, "persona_id": source.persona_id}
 
-        def write(batch: list[Chunk], vectors: list[list[float]], done: int) -> None:
+        def write(
+            batch: builtins.list[Chunk], vectors: builtins.list[list[float]], done: int
+        ) -> None:
             started = time.monotonic()
             with operation(self.kernel, "ingest.write", chunks=len(batch), **stage):
                 store.upsert(
@@ -629,7 +566,7 @@ class KnowledgeService:
             meta["section"] = chunk.section
         return meta
 
-    def _commit(self, source: KnowledgeSource, token: str, chunks: list[Chunk]) -> None:
+    def _commit(self, source: KnowledgeSource, token: str, chunks: builtins.list[Chunk]) -> None:
         now = utcnow()
         with self.kernel.db.session() as session:
             done = session.execute(
@@ -720,7 +657,8 @@ class KnowledgeService:
                 _delete_chunk_rows(session, source.id)
         if done != 1:
             return None
-        self._delete_file(source.storage_path)
+        if source.storage_path:  # no row points at it any more
+            self.intake.forget(blob_key(source.storage_path))
         log.warning("Source %s failed: %s", source.id, message)
         self.emit(
             "on_source_ingest_error",
@@ -746,7 +684,7 @@ class KnowledgeService:
                 .values(status=PENDING, attempts=KnowledgeSource.attempts - 1, claim_token=None)
             )
 
-    def ready_source_ids(self, org_id: str | None = None) -> list[str]:
+    def ready_source_ids(self, org_id: str | None = None) -> builtins.list[str]:
         """Ids of ``ready`` sources (of one org, or all), oldest first."""
         query = select(KnowledgeSource.id).where(KnowledgeSource.status == READY)
         if org_id is not None:
@@ -779,7 +717,7 @@ class KnowledgeService:
 
     # -- recovery ----------------------------------------------------------------------------
 
-    def recover(self, pending_older_than: float = 0.0) -> list[str]:
+    def recover(self, pending_older_than: float = 0.0) -> builtins.list[str]:
         """Sources that need a (new) job: pending ones, and processing ones whose worker
         stopped heart-beating. Those out of attempts are failed here."""
         now = utcnow()
@@ -864,15 +802,12 @@ class KnowledgeService:
             )
 
     def clean_incoming(self, max_age_seconds: float = 3600) -> int:
-        """Remove partial uploads a crashed server left in ``.incoming`` folders."""
-        cutoff = time.time() - max_age_seconds
-        removed = 0
-        for part in self.root.glob("*/.incoming/*.part") if self.root.exists() else ():
-            with contextlib.suppress(FileNotFoundError):
-                if part.stat().st_mtime < cutoff:
-                    part.unlink()
-                    removed += 1
-        return removed
+        """Remove partial uploads a crashed server left in its spool folders."""
+        return self.intake.sweep_spools(max_age_seconds)
+
+    def sweep_files(self) -> None:
+        """The sweeper's file work: spools, and stragglers in the blob store."""
+        self.intake.sweep()
 
     def _get_any(self, source_id: str) -> KnowledgeSource | None:
         with self.kernel.db.session() as session:
@@ -1038,12 +973,24 @@ def _delete_chunk_rows(session, source_id: str) -> None:
     lexical.remove_source(session, source_id)
 
 
+def _page_at(meta: dict[str, Any], position: int) -> int | None:
+    """The page a chunk starting at ``position`` is on: a section that runs over
+    pages says where each begins (``page_starts``, ``[[offset, page], ...]``)."""
+    page = _int(meta.get("page"))
+    starts = meta.get("page_starts")
+    if isinstance(starts, list):
+        for start in starts:
+            try:
+                offset, number = int(start[0]), int(start[1])
+            except (TypeError, ValueError, IndexError):
+                continue
+            if offset <= position:
+                page = number
+    return page
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def _safe(value: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in value)[:64] or "_"

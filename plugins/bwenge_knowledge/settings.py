@@ -16,6 +16,9 @@ class EvidenceRerankerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dense: float = Field(0.6, ge=0, description="weight of the dense cosine")
+    sentence: float = Field(
+        0.3, ge=0, description="weight of the cosine of the passage's sentence nearest the question"
+    )
     lexical: float = Field(0.25, ge=0, description="weight of the squared question-term coverage")
     section: float = Field(0.1, ge=0, description="weight of the squared section/title match")
     fused: float = Field(0.05, ge=0, description="weight of the fused dense+lexical rank")
@@ -97,6 +100,15 @@ class KnowledgeSettings(BaseModel):
     )
     sweep_seconds: float = Field(
         15, gt=0, description="How often stuck or unqueued jobs are looked for."
+    )
+    straggler_grace_seconds: float = Field(
+        3600,
+        ge=0,
+        description="Age after which a file in the blob store under knowledge/ that no "
+        "source points at (an upload interrupted before its row committed) is deleted.",
+    )
+    straggler_sweep_seconds: float = Field(
+        600, gt=0, description="How often the blob store is swept for such stragglers."
     )
     redis_url: str | None = Field(
         None, description="Redis for the dramatiq queue (default: redis_url)."

@@ -27,22 +27,16 @@ def ingest_now(
     kernel, org_id: str, persona_id: str, filename: str, data: bytes, title: str | None = None
 ):
     from .services import setup
-    from .upload import stream_file_to
 
     service = setup(kernel)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / filename
-        path.write_bytes(data)
-        received = stream_file_to(
-            path, service.incoming_dir(org_id), service.settings.max_upload_bytes
-        )
     runner, service.runner = service.runner, None  # ingest here, not in the background
     try:
-        source, _duplicate = asyncio.run(
-            service.accept(
-                org_id=org_id, user_id=None, persona_id=persona_id, received=received, title=title
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / filename
+            path.write_bytes(data)
+            source, _duplicate = asyncio.run(
+                service.intake.upload_file(path, org_id=org_id, persona_id=persona_id, title=title)
             )
-        )
     finally:
         service.runner = runner
     service.ingest(source.id)

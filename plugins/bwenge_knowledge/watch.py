@@ -47,7 +47,8 @@ def statuses(
     if persona_id:
         service.check_persona(org_id, persona_id)
         return service.list(org_id, persona_id)
-    with service.kernel.db.session() as session:
+    source_ids = source_ids or []  # given: one of the two is, checked above
+    with service.kernel.database.session() as session:
         rows = {
             s.id: s
             for s in session.scalars(

@@ -163,7 +163,7 @@ class LLMChain:
         Providers may offer ``async check() -> str | None``; one without it (like
         ``extractive``) is taken as available, so a chain ending in it is always ready.
         """
-        problems = []
+        problems: list[str] = []
         for name, provider in self.providers:
             probe = getattr(provider, "check", None)
             problem = await probe() if probe is not None else None

@@ -504,10 +504,13 @@ class ScriptedLLM:
         class Options(BaseModel):
             model_config = ConfigDict(extra="forbid")
 
+        options_model = Options
+
         class ScriptedProvider:
             name = "scripted"
+            Options = options_model
 
-            def __init__(self, options: Options) -> None:
+            def __init__(self, options: Any) -> None:
                 self.options = options
 
             async def stream(self, request: Any):
@@ -520,7 +523,6 @@ class ScriptedLLM:
                 if error is not None:
                     raise error
 
-        ScriptedProvider.Options = Options
         register("scripted", ScriptedProvider)
 
 

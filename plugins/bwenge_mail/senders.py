@@ -57,6 +57,7 @@ class SmtpSender:
 
         smtp = self.settings.smtp
         context = ssl.create_default_context()
+        client: smtplib.SMTP
         if smtp.security == "ssl":
             client = smtplib.SMTP_SSL(
                 smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=context

@@ -40,7 +40,7 @@ def list_personas(
             fail("This persona store lists one organisation at a time: pass --org.", EXIT_USAGE)
             return
     finally:
-        kernel.db.dispose()
+        kernel.database.dispose()
     if as_json:
         print(json.dumps([p.model_dump(mode="json") for p in personas], indent=2))
         return

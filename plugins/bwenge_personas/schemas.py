@@ -15,7 +15,7 @@ Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 
 
-PERSONA_EXAMPLE = {
+PERSONA_EXAMPLE: dict[str, Any] = {
     "name": "Ms. Uwase — Biology S3",
     "description": "Answers from the S3 biology notes.",
     "tone": {"style": "friendly", "formality": "casual"},
@@ -27,6 +27,21 @@ PERSONA_EXAMPLE = {
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the caller sent, as plain JSON-able values."""
+        out: dict[str, Any] = {}
+        for key in self.model_fields_set:
+            value = getattr(self, key)
+            if isinstance(value, BaseModel):
+                value = value.model_dump(exclude_unset=True)
+            elif isinstance(value, list):
+                value = [
+                    v.model_dump(exclude_unset=True) if isinstance(v, BaseModel) else v
+                    for v in value
+                ]
+            out[key] = value
+        return out
 
 
 class Tone(Strict):
@@ -69,21 +84,6 @@ class PersonaFields(Strict):
     sample_prompts: list[SamplePrompt] | None = Field(None, max_length=30)
     safety_rules: list[Line] | None = Field(None, max_length=50)
 
-    def changes(self) -> dict[str, Any]:
-        """Only the fields the caller sent, as plain JSON-able values."""
-        out: dict[str, Any] = {}
-        for key in self.model_fields_set:
-            value = getattr(self, key)
-            if isinstance(value, BaseModel):
-                value = value.model_dump(exclude_unset=True)
-            elif isinstance(value, list):
-                value = [
-                    v.model_dump(exclude_unset=True) if isinstance(v, BaseModel) else v
-                    for v in value
-                ]
-            out[key] = value
-        return out
-
 
 class PersonaCreate(PersonaFields):
     """``POST /personas``."""
@@ -114,8 +114,6 @@ class PersonaSettingsUpdate(Strict):
     rules: Rules | None = None
     safety_rules: list[Line] | None = Field(None, max_length=50)
     sample_prompts: list[SamplePrompt] | None = Field(None, max_length=30)
-
-    changes = PersonaFields.changes
 
 
 class ReleaseRequest(Strict):

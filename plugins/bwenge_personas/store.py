@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from sqlalchemy import select
@@ -100,7 +101,7 @@ class SQLPersonaStore:
             rows = s.scalars(query.order_by(PersonaRow.created_at, PersonaRow.id)).all()
             return [_to_persona(r) for r in rows]
 
-    def list_all(self) -> list[Persona]:
+    def list_all(self) -> builtins.list[Persona]:
         """Every organisation's personas (operators' ``bwenge personas list``)."""
         query = select(PersonaRow).order_by(PersonaRow.org_id, PersonaRow.created_at, PersonaRow.id)
         with self.db.session() as s:

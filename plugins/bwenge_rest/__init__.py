@@ -15,10 +15,14 @@ from .deps import (
     require,
 )
 from .openapi import Message, errors, merge, ok
+from .uploads import FORM_OVERHEAD, ReceivedUpload, Spool, receive_multipart
 
 __all__ = [
+    "FORM_OVERHEAD",
     "PUBLIC_ROUTE",
     "Message",
+    "ReceivedUpload",
+    "Spool",
     "authenticate",
     "authorize",
     "credentials_from",
@@ -27,5 +31,6 @@ __all__ = [
     "merge",
     "ok",
     "public",
+    "receive_multipart",
     "require",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from types import CoroutineType
-from typing import Any
+from typing import Any, TypedDict
 
 from fastapi import Depends
 from sqlalchemy.orm import Session
@@ -34,7 +34,7 @@ kernel_dep = Depends(get_kernel)
 
 def db_session(conn: HTTPConnection) -> Iterator[Session]:
     """A session committed after the route returns (rolled back on error)."""
-    with get_kernel(conn).db.session() as session:
+    with get_kernel(conn).database.session() as session:
         yield session
 
 
@@ -133,7 +133,13 @@ def require(action: str):
     return dependency
 
 
-PUBLIC_ROUTE = {"openapi_extra": {"x-bwenge-action": "public"}}
+class RouteMarks(TypedDict):
+    """Keyword arguments a route decorator takes to mark its action."""
+
+    openapi_extra: dict[str, Any]
+
+
+PUBLIC_ROUTE: RouteMarks = {"openapi_extra": {"x-bwenge-action": "public"}}
 """Route keyword arguments marking a public route without a dependency (cheapest;
 use on hot paths): ``@router.get("/health", **PUBLIC_ROUTE)``."""
 

@@ -35,7 +35,7 @@ SECURITY_SCHEMES = {
         "description": "An organisation API key (`bw_...`) from POST /orgs/{org_id}/api-keys.",
     },
 }
-SECURITY = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 
 
 class FieldError(BaseModel):
@@ -162,7 +162,7 @@ def complete(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
     components["securitySchemes"] = SECURITY_SCHEMES
     for route in _schema_routes(app):
         path = schema["paths"].get(route.path_format, {})
-        for method in route.methods:
+        for method in route.methods or ():
             op = path.get(method.lower())
             if op is None:
                 continue

@@ -33,6 +33,7 @@ class ContractViolation(AssertionError):
 
 class _Document:
     def __init__(self, app):
+        self.routes: list[Any] = []  # the routes the document was made from
         from referencing import Registry, Resource
         from referencing.jsonschema import DRAFT202012
 

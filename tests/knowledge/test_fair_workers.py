@@ -85,7 +85,6 @@ def test_killed_workers_job_is_finished_by_another_worker_within_the_lease(
 ):
     import bwenge_personas.services
     from bwenge_knowledge.services import knowledge_service as _service
-    from bwenge_knowledge.upload import stream_file_to
 
     env = cli_env(
         BWENGE_LOG_LEVEL="INFO",
@@ -100,11 +99,8 @@ def test_killed_workers_job_is_finished_by_another_worker_within_the_lease(
     service = _service(kernel)  # no runner here: the source waits for the workers
     path = tmp_path / "big.pdf"
     path.write_bytes(big_pdf(12))
-    received = stream_file_to(path, service.incoming_dir("org-a"), 10**8)
     source, _ = asyncio.run(
-        service.accept(
-            org_id="org-a", user_id=None, persona_id=persona.persona_id, received=received
-        )
+        service.intake.upload_file(path, org_id="org-a", persona_id=persona.persona_id)
     )
     big = source.id
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"

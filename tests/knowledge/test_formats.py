@@ -71,3 +71,57 @@ def test_audio_without_the_extra_fails_with_a_clear_message(
         final["error_message"] == "could not read the file: transcription not installed: "
         "pip install bwenge[audio]"
     )
+
+
+def _pdf_with_a_section_over_a_page_break() -> bytes:
+    """A heading, then prose that fills page 1 and ends mid-sentence at its foot: the
+    sentence about worm castings starts on page 1 and ends on page 2."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(True, margin=20)
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 18)
+    pdf.multi_cell(0, 10, "Soil Care", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", "", 11)
+    filler = "Beds are raked level before planting and paths are kept clear of weeds."
+    while pdf.get_y() + 12 <= pdf.page_break_trigger:  # until one line is left
+        pdf.multi_cell(0, 6, filler, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(
+        0,
+        6,
+        "Worm castings spread thinly over the beds in autumn feed the soil slowly through "
+        "the winter, and by spring the beds are dark, crumbly and ready for seedlings.",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    return bytes(pdf.output())
+
+
+def test_a_pdf_section_reads_on_over_a_page_break(client, make_user, persona, upload, wait_done):
+    expert = make_user(client, role="expert")
+    pid = persona(expert)
+    data = _pdf_with_a_section_over_a_page_break()
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    pages = [p.extract_text() for p in PdfReader(BytesIO(data)).pages]
+    assert len(pages) == 2 and "Worm castings" in pages[0] and "crumbly" in pages[1]
+    r = upload(expert, pid, "soil.pdf", data, title="Soil care")
+    assert wait_done(expert, r.json()["source_id"])["status"] == "ready"
+
+    kernel = client.app.state.kernel
+    hits = kernel.service("retriever").retrieve(
+        expert.org_id, pid, "When should worm castings be spread?", k=3
+    )
+    passage = next(h for h in hits if "Worm castings" in h.text)
+    # one sentence, not cut at the page's foot, its wrapped lines read as one paragraph
+    sentence = (
+        "Worm castings spread thinly over the beds in autumn feed the soil slowly through "
+        "the winter, and by spring the beds are dark, crumbly and ready for seedlings."
+    )
+    assert sentence in passage.text, passage.text
+    assert passage.section == "Soil Care"
+    # the reranker's evidence includes the cosine of the passage's nearest sentence
+    assert 0 < passage.metadata["sentence"] <= 1

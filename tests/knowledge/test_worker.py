@@ -85,7 +85,6 @@ def wait_for(predicate, timeout, what):
 def test_sigkill_mid_job_then_restart_finishes_exactly_once(make_kernel, worker_env, tmp_path):
     import bwenge_personas.services
     from bwenge_knowledge.services import knowledge_service as _service
-    from bwenge_knowledge.upload import stream_file_to
 
     kernel = make_kernel()
     bwenge_personas.services.setup(kernel)
@@ -95,11 +94,8 @@ def test_sigkill_mid_job_then_restart_finishes_exactly_once(make_kernel, worker_
     def submit(name, data):
         path = tmp_path / name
         path.write_bytes(data)
-        received = stream_file_to(path, service.incoming_dir("org-a"), 10**8)
         source, _ = asyncio.run(
-            service.accept(
-                org_id="org-a", user_id=None, persona_id=persona.persona_id, received=received
-            )
+            service.intake.upload_file(path, org_id="org-a", persona_id=persona.persona_id)
         )
         return source.id
 

@@ -195,7 +195,7 @@ def select_sentences(
     passages: list[RetrievedChunk],
     *,
     max_sentences: int = 5,
-    extra_terms: list[str] = (),
+    extra_terms: Sequence[str] = (),
     language: str = "english",
     similarity: Similarity | None = None,
     semantic_sentences: int = 12,
