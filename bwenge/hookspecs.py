@@ -76,6 +76,30 @@ def register_permissions(register):
 
 
 @hookspec
+def register_services(register):
+    """Declare the services this plugin provides, and what each needs.
+
+    Call ``register(name, factory, provides=Contract, needs=("other", ...),
+    optional=("maybe", ...), replace=False, lazy=False)``. ``provides`` is the type other
+    plugins rely on: a :mod:`bwenge.contracts` protocol for a service other plugins
+    use, the plugin's own class for one only it uses. The kernel calls
+    ``factory(kernel, **services)`` once, with every ``needs`` service and every
+    ``optional`` one (``None`` when no plugin provides it) as keyword arguments
+    named like the services. It builds all services at start-up (the REST transport:
+    when it builds the app), each after what it needs, before any ``after_app_start``;
+    a loaded kernel that is not started builds a service (and what it needs) on first
+    ``kernel.services.get(name)``.
+    ``lazy=True`` services are built on first use only, never at start-up (a backend
+    that configuration may not pick, e.g. a vector store).
+
+    Loading refuses a service that ``needs`` a name no plugin provides, and services
+    that need each other in a cycle, naming them. Two plugins may declare the same
+    name only when one passes ``replace=True``: that one wins, whatever the plugin
+    order (a third party replacing a built-in, e.g. the ``retriever``).
+    """
+
+
+@hookspec
 def register_readiness_checks(register):
     """Contribute dependency checks to the readiness report (``GET /health/ready``).
 
@@ -200,6 +224,33 @@ def register_authenticators(register):
 # --------------------------------------------------------------------------
 # Personas, knowledge and answers
 # --------------------------------------------------------------------------
+
+
+@hookspec
+def sources_from_persona(kernel, persona):
+    """The persona's knowledge sources, for its readiness report.
+
+    Return a list of ``{"source_id", "title", "status", "chunk_count"}`` dicts (or
+    models with those fields); the report joins every plugin's lists. ``None`` from
+    every plugin (or no implementation) means no knowledge plugin is active.
+    Called from a worker thread; must be synchronous.
+    """
+
+
+@hookspec(firstresult=True)
+def exam_from_persona(kernel, persona):
+    """The persona's exam summary (:class:`bwenge.contracts.exams.ExamSummary` or a
+    dict of its fields) for its readiness report; the first non-``None`` wins.
+    Called from a worker thread; must be synchronous.
+    """
+
+
+@hookspec(firstresult=True)
+def answer_from_persona_question(kernel, persona, question):
+    """Answer ``question`` as ``persona`` without storing it (a readiness report's
+    sample dialog): an :class:`bwenge.contracts.answers.Answer`, or an awaitable of
+    one. The first non-``None`` wins; ``None`` everywhere means no answer engine.
+    """
 
 
 @hookspec

@@ -12,7 +12,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pluggy
 
@@ -25,9 +25,12 @@ from .errors import ConfigError, DuplicateNameError, PluginError
 from .identity import WorkerIdentity
 from .logs import hide_secrets, setup_logging
 from .registry import Registry
+from .services import ServiceRegistry
 from .utils import await_me_maybe, utcnow
 
 log = logging.getLogger("bwenge")
+
+T = TypeVar("T")
 
 # registration hook -> human word used in errors; each becomes kernel.<attr>
 REGISTRIES = {
@@ -192,7 +195,7 @@ class Kernel:
         self.core: CoreSettings
         self.pm: pluggy.PluginManager = plugin_loading.make_plugin_manager()
         self.db: Database | None = None
-        self.services: dict[str, Any] = {}
+        self.services = ServiceRegistry(self)  # register_services
         self.settings: dict[str, Any] = {}
         self.settings_models: dict[str, type] = {}
         self.migration_locations: list[str] = []
@@ -360,6 +363,8 @@ class Kernel:
             self.permissions[action] = frozenset(Role(r) for r in roles)
 
         self._call_register_hook("register_permissions", add_permission)
+        self._call_register_hook("register_services", self.services.declare)
+        self.services.resolve()
 
     def settings_for(self, section: str) -> Any:
         """The validated settings model of a plugin's section."""
@@ -418,6 +423,8 @@ class Kernel:
             self.load()
         if self.started:
             return
+        # Every service exists before any after_app_start runs, in the order of `needs`.
+        self.services.build_all()
         for result in self.pm.hook.after_app_start(kernel=self):
             await await_me_maybe(result)
         self.started = True
@@ -538,34 +545,18 @@ class Kernel:
 
     # -- services --------------------------------------------------------------------
 
-    def provide(self, name: str, service: Any) -> None:
-        """Publish a plugin's service object for other plugins (e.g. ``retriever``)."""
-        self.services[name] = service
+    def service(self, name: str) -> Any:
+        """The built service ``name`` (``register_services``); :class:`PluginError`
+        naming the provided ones when no active plugin provides it."""
+        return self.services[name]
 
-    def provide_once(self, name: str, factory: Any) -> Any:
-        """The service ``name``, created with ``factory()`` and provided on first use."""
-        service = self.services.get(name)
-        if service is None:
-            service = self.services[name] = factory()
-        return service
+    def service_of(self, contract: type[T], name: str | None = None) -> T:
+        """The service providing ``contract`` (a :mod:`bwenge.contracts` type), typed."""
+        return self.services.of(contract, name)
 
     def blob_store(self) -> Any:
-        """The :class:`bwenge.contracts.blobs.BlobStore` that ``blobs.store`` names,
-        made once (``register_blob_stores``)."""
-        store = self.services.get("blobs")
-        if store is None:
-            name = self.settings_for("blobs").store
-            store = self.services["blobs"] = self.blob_stores.get(name)(self)
-        return store
-
-    def service(self, name: str) -> Any:
-        try:
-            return self.services[name]
-        except KeyError:
-            raise PluginError(
-                f"No active plugin provides the {name!r} service; provided: "
-                f"{', '.join(sorted(self.services)) or '(none)'}."
-            ) from None
+        """The :class:`bwenge.contracts.blobs.BlobStore` service ``blobs``."""
+        return self.services["blobs"]
 
     def plugin_infos(self):
         return plugin_loading.describe(

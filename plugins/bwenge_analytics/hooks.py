@@ -43,12 +43,24 @@ def register_commands(cli):
     cli.add_typer(app, name="analytics")
 
 
+@hookimpl
+def register_services(register):
+    from .service import AnalyticsService
+    from .services import make_analytics
+
+    register(
+        "analytics",
+        make_analytics,
+        provides=AnalyticsService,
+        optional=("personas", "auth", "answers"),
+    )
+
+
 # -- the weekly report job ------------------------------------------------------
 
 
 @hookimpl
 def after_app_start(kernel):
-    analytics_service(kernel)
     if kernel.settings_for("analytics").report_job:
         setattr(
             kernel,

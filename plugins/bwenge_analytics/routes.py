@@ -81,7 +81,7 @@ async def post_event(
         ) from None
     if event.session_id is not None:
         # Only the caller's own sessions: another org's (or user's) id is a 404.
-        answers = get_kernel(request).services.get("answers")
+        answers = svc.answers
         if answers is None:
             raise BadRequest("session_id needs the answers plugin")
         await run_in_threadpool(answers.history, principal, event.session_id, 0, 0)

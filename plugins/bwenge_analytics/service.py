@@ -80,9 +80,18 @@ def _csv_cell(value: Any) -> str:
 class AnalyticsService:
     """Published as the ``"analytics"`` service."""
 
-    def __init__(self, kernel: Any, settings: AnalyticsSettings):
+    def __init__(
+        self,
+        kernel: Any,
+        settings: AnalyticsSettings,
+        *,
+        personas: Any = None,
+        auth: Any = None,
+        answers: Any = None,
+    ):
         self.kernel = kernel
         self.settings = settings
+        self.personas, self.auth, self.answers = personas, auth, answers
 
     @property
     def db(self):
@@ -218,7 +227,7 @@ class AnalyticsService:
     # -- personas and members (other plugins' services) --------------------------------
 
     def _personas(self):
-        return self.kernel.services.get("personas")
+        return self.personas
 
     def _persona(self, org_id: str, persona_id: str) -> Any | None:
         personas = self._personas()
@@ -239,7 +248,7 @@ class AnalyticsService:
     def _is_member(self, org_id: str, user_id: str) -> bool:
         """Whether ``user_id`` belongs to ``org_id``: asked of the auth plugin's
         ``get_user`` when it is active, else known from this org's recorded events."""
-        get_user = getattr(self.kernel.services.get("auth"), "get_user", None)
+        get_user = getattr(self.auth, "get_user", None)
         if get_user is not None:
             user = get_user(user_id)
             return user is not None and getattr(user, "org_id", None) == org_id
@@ -371,8 +380,7 @@ class AnalyticsService:
     def _top_questions(self, scope: Scope, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Asked most often, from the conversations the answers service keeps
         (empty without it)."""
-        answers = self.kernel.services.get("answers")
-        top = getattr(answers, "top_questions", None)
+        top = getattr(self.answers, "top_questions", None)
         if top is None or scope.empty:
             return []
         return top(scope.org_id, start, end, scope.persona_ids, self.settings.top_questions)

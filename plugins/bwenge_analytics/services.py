@@ -9,13 +9,17 @@ from typing import Any
 log = logging.getLogger("bwenge.analytics")
 
 
-def analytics_service(kernel) -> Any:
-    """The kernel's ``"analytics"`` service, created on first use."""
+def make_analytics(kernel, personas: Any, auth: Any, answers: Any) -> Any:
     from .service import AnalyticsService
 
-    return kernel.provide_once(
-        "analytics", lambda: AnalyticsService(kernel, kernel.settings_for("analytics"))
+    return AnalyticsService(
+        kernel, kernel.settings_for("analytics"), personas=personas, auth=auth, answers=answers
     )
+
+
+def analytics_service(kernel) -> Any:
+    """The kernel's ``"analytics"`` service."""
+    return kernel.services["analytics"]
 
 
 async def report_job(

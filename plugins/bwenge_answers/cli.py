@@ -54,7 +54,9 @@ def eval_exam(
         await kernel.start()
         try:
             persona = _find_persona(kernel, persona_id, org)
-            exams = kernel.service("exams")
+            from .services import exam_service
+
+            exams = exam_service(kernel)
             if items is not None:
                 exams.store(persona, items)
             return persona, await exams.run_exam(persona)
@@ -72,9 +74,13 @@ def eval_exam(
 
 
 def _find_persona(kernel, persona_id: str, org: str | None):
-    from bwenge.errors import BadRequest, NotFound
+    from bwenge.errors import BadRequest, NotFound, ServiceUnavailable
 
-    store = kernel.service("personas")
+    from .services import answer_engine
+
+    store = answer_engine(kernel).personas
+    if store is None:
+        raise ServiceUnavailable("No persona store is active (enable the personas plugin).")
     if org is not None:
         persona = store.get(org, persona_id)
     else:

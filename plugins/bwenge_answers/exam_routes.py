@@ -10,12 +10,13 @@ from bwenge.domain import Principal
 from .exam_items import ExamIn
 from .exam_schemas import ExamOut, ExamResultOut
 from .exams import ExamService
+from .services import exam_service
 
 router = APIRouter(tags=["exams"])
 
 
 def exams(kernel=Depends(get_kernel)) -> ExamService:
-    return kernel.service("exams")
+    return exam_service(kernel)
 
 
 @router.put("/personas/{persona_id}/exam", operation_id="exams.put", responses=ok(ExamOut))

@@ -97,12 +97,13 @@ class ExamService:
     :class:`Principal` check the persona is the caller's, the others trust their caller
     (the CLI, the readiness report)."""
 
-    def __init__(self, kernel):
+    def __init__(self, kernel, answers: Any, *, retriever: Any = None, knowledge: Any = None):
         self.kernel = kernel
+        self.answers, self.retriever, self.knowledge = answers, retriever, knowledge
 
     def persona_for(self, principal: Principal, persona_id: str) -> Persona:
         """The persona if the caller may see it (the answer engine decides, as for asking)."""
-        return self.kernel.service("answers").persona_for(principal, persona_id)
+        return self.answers.persona_for(principal, persona_id)
 
     # -- for callers ----------------------------------------------------------------------
 
@@ -161,8 +162,7 @@ class ExamService:
         exam = await asyncio.to_thread(self._exam, persona.org_id, persona.persona_id)
         if exam is None:
             raise NotFound("This persona has no exam yet.")
-        answers = self.kernel.services.get("answers")
-        if getattr(answers, "preview", None) is None:
+        if getattr(self.answers, "preview", None) is None:
             raise ServiceUnavailable("No answer engine is active (enable the answers plugin).")
         items = [ExamItem.model_validate(i) for i in exam.items]
         sources = await asyncio.to_thread(self._sources, persona)
@@ -171,7 +171,7 @@ class ExamService:
 
         async def one(item: ExamItem) -> Outcome:
             async with gate:
-                return await self._ask(answers, persona, item, catalog)
+                return await self._ask(self.answers, persona, item, catalog)
 
         outcomes = await asyncio.gather(*(one(i) for i in items))
         errors = [o.error for o in outcomes if o.error]
@@ -208,7 +208,7 @@ class ExamService:
 
     async def _retrieve(self, persona: Persona, question: str) -> list[RetrievedChunk]:
         """What retrieval ranks for the question, refused or not ("retrieved instead")."""
-        retriever = self.kernel.services.get("retriever")
+        retriever = self.retriever
         if retriever is None:
             return []
         args: tuple[Any, ...] = (persona.org_id, persona.persona_id, question, TOP_K)
@@ -222,7 +222,7 @@ class ExamService:
 
     def _sources(self, persona: Persona) -> list[Any]:
         """The persona's knowledge sources (``id``, ``title``, ``filename``, ``status``)."""
-        listing = getattr(self.kernel.services.get("knowledge"), "list", None)
+        listing = getattr(self.knowledge, "list", None)
         return list(listing(persona.org_id, persona.persona_id)) if listing else []
 
     def _keep(self, persona: Persona, version: int, ran_at: datetime, result: dict) -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from bwenge import hookimpl
 
+from .services import answer_engine, exam_service
+
 
 @hookimpl
 def register_settings(register):
@@ -19,11 +21,39 @@ def register_migrations(register):
     register(Path(__file__).parent / "migrations")
 
 
-@hookimpl(tryfirst=True)  # the chat plugin looks the service up when it starts
+@hookimpl
+def register_services(register):
+    from bwenge.contracts.answers import AnswerService
+    from bwenge.contracts.exams import ExamService
+
+    from .services import make_answers, make_exams
+
+    register(
+        "answers", make_answers, provides=AnswerService, optional=("personas", "llm", "retriever")
+    )
+    register(
+        "exams",
+        make_exams,
+        provides=ExamService,
+        needs=("answers",),
+        optional=("retriever", "knowledge"),
+    )
+
+
+@hookimpl
 def after_app_start(kernel):
-    setup(kernel)
     # exchanges a kill interrupted: questions kept as unanswered, reservations released
-    return kernel.services["answers"].recover_interrupted()
+    return answer_engine(kernel).recover_interrupted()
+
+
+@hookimpl
+def exam_from_persona(kernel, persona):
+    return exam_service(kernel).persona_summary(persona.org_id, persona.persona_id)
+
+
+@hookimpl
+def answer_from_persona_question(kernel, persona, question):
+    return answer_engine(kernel).preview(persona, question)
 
 
 @hookimpl
@@ -31,7 +61,6 @@ def register_routes(register, kernel):
     from .exam_routes import router as exam_router
     from .routes import router
 
-    setup(kernel)
     register(router)
     register(exam_router)
 
@@ -49,22 +78,9 @@ async def after_persona_change(kernel, event):
         return
     import asyncio
 
-    setup(kernel)
     await asyncio.to_thread(
-        kernel.service("exams").delete_persona, event.org_id, event.data["persona_id"]
+        exam_service(kernel).delete_persona, event.org_id, event.data["persona_id"]
     )
-
-
-def setup(kernel) -> None:
-    """Provide the ``answers`` and ``exams`` services. Idempotent."""
-    if "answers" not in kernel.services:
-        from .service import AnswerEngine
-
-        kernel.provide("answers", AnswerEngine(kernel, kernel.settings_for("answers")))
-    if "exams" not in kernel.services:
-        from .exams import ExamService
-
-        kernel.provide("exams", ExamService(kernel))
 
 
 @hookimpl

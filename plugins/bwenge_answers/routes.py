@@ -18,6 +18,7 @@ from bwenge.logs import request_id_var
 
 from .schemas import RESPOND_EXAMPLE, SSE_RESPONSE, AnswerOut, SessionList, SessionMessages
 from .service import AnswerEngine, Exchange
+from .services import answer_engine
 
 router = APIRouter(tags=["answers"])
 
@@ -50,7 +51,7 @@ class RespondRequest(BaseModel):
 
 
 def engine(kernel=Depends(get_kernel)) -> AnswerEngine:
-    return kernel.service("answers")
+    return answer_engine(kernel)
 
 
 def _context(body: RespondRequest) -> dict[str, Any]:

@@ -79,16 +79,25 @@ class Exchange:
 class AnswerEngine:
     """Implements :class:`bwenge.contracts.answers.AnswerService`."""
 
-    def __init__(self, kernel, settings: AnswersSettings):
+    def __init__(
+        self,
+        kernel,
+        settings: AnswersSettings,
+        *,
+        personas: Any = None,
+        llm: Any = None,
+        retriever: Any = None,
+    ):
         self.kernel = kernel
         self.settings = settings
+        self.personas, self.llm, self.retriever = personas, llm, retriever
         self._background: set[asyncio.Task] = set()
 
     # -- personas and sessions ---------------------------------------------------------
 
     def persona_for(self, principal: Principal, persona_id: str) -> Persona:
         """The persona if the caller may talk to it (recipients: released only)."""
-        store = self.kernel.services.get("personas")
+        store = self.personas
         if store is None:
             raise ServiceUnavailable("No persona store is active (enable the personas plugin).")
         persona = store.get(principal.org_id, persona_id) if isinstance(persona_id, str) else None
@@ -192,7 +201,7 @@ class AnswerEngine:
         """The caller's own conversations, most recently active first, each titled
         by its first question. ``persona_id`` must be a persona of the caller's org."""
         if persona_id is not None:
-            store = self.kernel.services.get("personas")
+            store = self.personas
             if store is None or store.get(principal.org_id, persona_id) is None:
                 raise NotFound("Persona not found")
         with self.kernel.db.session() as s:
@@ -418,7 +427,7 @@ class AnswerEngine:
         finished = False
         try:
             ex.passages = await self._passages(ex)
-            llm = self.kernel.services.get("llm")
+            llm = self.llm
             if llm is None:
                 raise ServiceUnavailable(
                     "No language model provider is active (enable the llm plugin)."
@@ -488,7 +497,7 @@ class AnswerEngine:
         return len(question.split()) <= FOLLOW_UP_WORDS and bool(_FOLLOW_UP.search(question))
 
     def _material_pending(self, persona: Persona) -> bool:
-        pending = getattr(self.kernel.services.get("retriever"), "pending", None)
+        pending = getattr(self.retriever, "pending", None)
         if pending is None:
             return False
         try:
@@ -519,7 +528,7 @@ class AnswerEngine:
     async def _retrieve(self, persona: Persona, query: str, timings: dict[str, float]):
         """The persona's passages for ``query`` when :meth:`has_material` says there is
         material (best first, those far below the best dropped); otherwise none."""
-        retriever = self.kernel.services.get("retriever")
+        retriever = self.retriever
         if retriever is None:
             return []
         started = time.perf_counter()

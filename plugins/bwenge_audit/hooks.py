@@ -49,8 +49,11 @@ def register_routes(register, kernel):
 
 
 @hookimpl
-def after_app_start(kernel):
-    audit_service(kernel)
+def register_services(register):
+    from .service import AuditService
+    from .services import make_audit
+
+    register("audit", make_audit, provides=AuditService)
 
 
 @hookimpl

@@ -1,12 +1,18 @@
-"""The audit plugin's service."""
+"""The audit plugin's ``audit`` service, declared in ``hooks.register_services``."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def audit_service(kernel):
-    def make():
-        from .service import AuditService
+if TYPE_CHECKING:
+    from .service import AuditService
 
-        return AuditService(kernel)
 
-    return kernel.provide_once("audit", make)
+def make_audit(kernel) -> AuditService:
+    from .service import AuditService
+
+    return AuditService(kernel)
+
+
+def audit_service(kernel) -> AuditService:
+    return kernel.services["audit"]

@@ -13,15 +13,11 @@ from bwenge.domain import Credentials, Principal
 from bwenge.kernel import Kernel
 
 from .security import API_KEY_PREFIX
+from .services import auth_service
 
 
 def _auth(kernel: Kernel):
-    service = kernel.services.get("auth")
-    if service is None:
-        from .services import auth_service
-
-        service = auth_service(kernel)
-    return service
+    return auth_service(kernel)
 
 
 async def _lookup(kernel: Kernel, fn, arg: str) -> Principal:

@@ -6,35 +6,6 @@ from pathlib import Path
 
 from bwenge import hookimpl
 
-from .services import auth_service, rate_limiter
-
-
-def _order_authenticators(kernel) -> None:
-    """Apply ``auth.authenticators``: listed names first, in that order."""
-    from bwenge.errors import ConfigError
-
-    wanted = kernel.settings_for("auth").authenticators
-    registry = kernel.authenticators
-    unknown = [n for n in wanted if n not in registry]
-    if unknown:
-        raise ConfigError(
-            f"auth.authenticators names {', '.join(unknown)}; installed authenticators: "
-            f"{', '.join(registry.names()) or '(none)'}."
-        )
-    entries = registry.entries()
-    ordered = [registry.entry(n) for n in wanted] + [e for e in entries if e.name not in wanted]
-    if [e.name for e in ordered] != [e.name for e in entries]:
-        for e in entries:
-            registry.remove(e.name)
-        for e in ordered:
-            registry.add(e.name, e.obj, plugin=e.plugin, **e.meta)
-
-
-def _provide(kernel) -> None:
-    _order_authenticators(kernel)
-    rate_limiter(kernel)
-    auth_service(kernel)
-
 
 @hookimpl
 def register_settings(register):
@@ -71,17 +42,21 @@ def register_authenticators(register):
     register("api_key", ApiKeyAuthenticator())
 
 
-@hookimpl(tryfirst=True)
-def register_routes(register, kernel):
-    from .routes import router
+@hookimpl
+def register_services(register):
+    from .ratelimit import RateLimiter
+    from .service import AuthService
+    from .services import make_auth, make_rate_limiter
 
-    _provide(kernel)  # before any after_app_start, so other plugins can rely on the services
-    register(router)
+    register("rate_limiter", make_rate_limiter, provides=RateLimiter)
+    register("auth", make_auth, provides=AuthService, needs=("rate_limiter",), optional=("mail",))
 
 
 @hookimpl
-def after_app_start(kernel):
-    _provide(kernel)
+def register_routes(register, kernel):
+    from .routes import router
+
+    register(router)
 
 
 @hookimpl

@@ -381,7 +381,7 @@ async def request_password_reset(
     """Mail a single-use, short-lived reset link to the account's address. The answer
     is the same whether or not the address has an account."""
     kernel = get_kernel(request)
-    if "mail" not in kernel.services:
+    if auth_service(kernel).mail is None:
         raise ServiceUnavailable("Password reset by mail needs the mail plugin.")
     limiter, limits = _limits(request)
     limiter.hit(limits.password_reset, "password-reset-ip", client_ip(request))
@@ -397,7 +397,7 @@ async def _send_mail(kernel, message) -> None:
     from bwenge.utils import await_me_maybe
 
     try:
-        await await_me_maybe(kernel.service("mail").send(message))
+        await await_me_maybe(auth_service(kernel).mail.send(message))
     except Exception:
         log.exception("Sending the password-reset mail failed")
 

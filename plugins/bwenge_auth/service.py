@@ -1,7 +1,7 @@
 """The ``auth`` service: identity and membership logic. Takes and returns domain
 values; no HTTP.
 
-Published as the ``auth`` service (``kernel.service("auth")``). It is a thin
+Declared as the ``auth`` service (``kernel.service("auth")``). It is a thin
 composition of four parts, one per noun: :class:`~bwenge_auth.accounts.Accounts`
 (registration, login, passwords, users), :class:`~bwenge_auth.tokens.Tokens`
 (access/refresh tokens, families, logout), :class:`~bwenge_auth.members.Members`
@@ -13,6 +13,7 @@ are ``async``; the CLI drives them with ``asyncio.run``.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from bwenge.kernel import Kernel
 
@@ -25,8 +26,9 @@ from .tokens import Tokens
 class AuthService:
     """Accounts, organisations, tokens, invites and API keys."""
 
-    def __init__(self, kernel: Kernel):
+    def __init__(self, kernel: Kernel, *, mail: Any = None):
         self.kernel = kernel
+        self.mail = mail  # the ``mail`` service when a plugin provides one
         self.settings = kernel.settings_for("auth")
         self.tokens = Tokens(kernel)
         self.accounts = Accounts(kernel, self.tokens)

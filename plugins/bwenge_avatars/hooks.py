@@ -30,8 +30,11 @@ def register_routes(register):
 
 
 @hookimpl
-def after_app_start(kernel):
-    avatar_service(kernel)
+def register_services(register):
+    from .service import AvatarService
+    from .services import make_avatars
+
+    register("avatars", make_avatars, provides=AvatarService, needs=("blobs", "personas"))
 
 
 @hookimpl

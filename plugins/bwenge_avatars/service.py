@@ -43,20 +43,17 @@ def default_avatar_path() -> Path:
 class AvatarService:
     """Published as the ``"avatars"`` service."""
 
-    def __init__(self, kernel: Any, settings: AvatarSettings):
+    def __init__(self, kernel: Any, settings: AvatarSettings, *, blobs: Any, personas: Any):
         self.kernel = kernel
         self.settings = settings
+        self.blobs = blobs  # the deployment's blob store; models live under avatars/<name>
+        self.personas = personas
         self.signer = UrlSigner.from_settings(settings, kernel.secret_key)
-
-    @property
-    def blobs(self) -> Any:
-        """The deployment's blob store; models live under ``avatars/<stored_name>``."""
-        return self.kernel.blob_store()
 
     # -- access -------------------------------------------------------------------
 
     def _persona(self, principal: Principal, persona_id: str) -> Persona:
-        persona = self.kernel.service("personas").get(principal.org_id, persona_id)
+        persona = self.personas.get(principal.org_id, persona_id)
         if not visible_to(persona, principal):  # another org's or an unreleased one: absent
             raise NotFound("Persona not found")
         return persona

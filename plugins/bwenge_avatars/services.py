@@ -1,14 +1,19 @@
-"""The avatars plugin's service."""
+"""The avatars plugin's ``avatars`` service, declared in ``hooks.register_services``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-
-def avatar_service(kernel) -> Any:
-    """The kernel's ``"avatars"`` service, created on first use."""
+if TYPE_CHECKING:
     from .service import AvatarService
 
-    return kernel.provide_once(
-        "avatars", lambda: AvatarService(kernel, kernel.settings_for("avatars"))
-    )
+
+def make_avatars(kernel, blobs: Any, personas: Any) -> AvatarService:
+    from .service import AvatarService
+
+    return AvatarService(kernel, kernel.settings_for("avatars"), blobs=blobs, personas=personas)
+
+
+def avatar_service(kernel) -> AvatarService:
+    """The kernel's ``"avatars"`` service."""
+    return kernel.services["avatars"]

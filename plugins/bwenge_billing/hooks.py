@@ -94,13 +94,21 @@ def register_routes(register, kernel):
 
 
 @hookimpl
+def register_services(register):
+    from .ratelimit import ApiRateLimits
+    from .service import BillingService
+    from .services import make_api_rate_limits, make_billing
+
+    register("billing", make_billing, provides=BillingService)
+    register("api_rate_limits", make_api_rate_limits, provides=ApiRateLimits)
+
+
+@hookimpl
 def after_app_start(kernel):
-    service = billing_service(kernel)
-    settings = service.settings
+    settings = billing_service(kernel).settings
     # a provider named in config but not installed stops start-up, listing what is
     for name in {settings.default_provider, *settings.payment_methods.values()}:
         kernel.payment_providers.entry(name)
-    api_rate_limits(kernel)
 
 
 # -- quotas ---------------------------------------------------------------------------

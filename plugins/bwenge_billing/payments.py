@@ -30,15 +30,18 @@ from .subscriptions import Subscriptions
 class Payments(Subscriptions):
     """Money in: checkouts, settlements and provider webhooks."""
 
+    def __init__(self, kernel: Any):
+        super().__init__(kernel)
+        self._providers: dict[str, PaymentProvider] = {}  # made on first use, by name
+
     def provider(self, name: str) -> PaymentProvider:
         try:
             factory = self.kernel.payment_providers.get(name)
         except UnknownNameError as exc:
             raise NotFound(str(exc)) from None
-        cache = self.__dict__.setdefault("_providers", {})
-        if name not in cache:
-            cache[name] = factory(self.kernel)
-        return cache[name]
+        if name not in self._providers:
+            self._providers[name] = factory(self.kernel)
+        return self._providers[name]
 
     def provider_for(self, payment_method: str | None, provider: str | None) -> str:
         if provider:

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def billing_service(kernel):
-    """The ``billing`` service, created on first use (events may come before start)."""
-
-    def make():
-        from .service import BillingService
-
-        return BillingService(kernel)
-
-    return kernel.provide_once("billing", make)
+if TYPE_CHECKING:
+    from .ratelimit import ApiRateLimits
+    from .service import BillingService
 
 
-def api_rate_limits(kernel):
-    limits = kernel.services.get("api_rate_limits")  # every request: skip building a factory
-    if limits is None:
-        from .ratelimit import ApiRateLimits
+def make_billing(kernel) -> BillingService:
+    from .service import BillingService
 
-        limits = kernel.provide_once(
-            "api_rate_limits", lambda: ApiRateLimits(kernel, kernel.settings_for("rate_limits"))
-        )
-    return limits
+    return BillingService(kernel)
+
+
+def make_api_rate_limits(kernel) -> ApiRateLimits:
+    from .ratelimit import ApiRateLimits
+
+    return ApiRateLimits(kernel, kernel.settings_for("rate_limits"))
+
+
+def billing_service(kernel) -> BillingService:
+    """The ``billing`` service (hooks, routes, CLI; events may come before start)."""
+    return kernel.services["billing"]
+
+
+def api_rate_limits(kernel) -> ApiRateLimits:
+    return kernel.services["api_rate_limits"]
 
 
 async def announce(kernel, items) -> None:

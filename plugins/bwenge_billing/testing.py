@@ -133,7 +133,7 @@ def platform_admin(client) -> dict[str, str]:
     email = f"ops-{uuid.uuid4().hex[:8]}@example.test"
     password = "Platform-admin-pass-42"
     asyncio.run(
-        kernel.service("auth").register(
+        kernel.services["auth"].register(
             "Platform Ops", email, password, "Bwenge Operators", is_platform_admin=True, via="cli"
         )
     )

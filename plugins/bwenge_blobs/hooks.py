@@ -34,9 +34,17 @@ def s3_factory(kernel):
     return S3BlobStore(kernel.settings_for("blobs").s3)
 
 
+def make_blobs(kernel):
+    """The store ``blobs.store`` names (an unknown name fails start-up, naming the
+    installed stores)."""
+    return kernel.blob_stores.get(kernel.settings_for("blobs").store)(kernel)
+
+
 @hookimpl
-def after_app_start(kernel):
-    kernel.blob_store()  # an unknown blobs.store fails start-up, naming the stores there are
+def register_services(register):
+    from bwenge.contracts.blobs import BlobStore
+
+    register("blobs", make_blobs, provides=BlobStore)
 
 
 @hookimpl

@@ -39,20 +39,25 @@ def register_commands(cli):
 
 
 @hookimpl
-async def after_app_start(kernel):
+def register_services(register):
     from .service import ChatHub
 
-    hub = ChatHub(kernel, kernel.settings_for("chat"))
-    await hub.start()
-    kernel.provide("chat", hub)
+    def make_hub(kernel, answers, personas) -> ChatHub:
+        return ChatHub(kernel, kernel.settings_for("chat"), answers, personas)
+
+    register("chat", make_hub, provides=ChatHub, needs=("answers",), optional=("personas",))
+
+
+@hookimpl
+async def after_app_start(kernel):
+    await kernel.services["chat"].start()
 
 
 @hookimpl
 async def before_app_stop(kernel):
-    hub = kernel.services.get("chat")
-    if hub is not None:
-        await hub.stop()  # stays provided while draining, so new sockets get a clear 1001
-        kernel.services.pop("chat", None)
+    hub = kernel.services["chat"]
+    if hub.running:
+        await hub.stop()  # running while draining, so new sockets get a clear 1001
 
 
 @hookimpl

@@ -37,7 +37,7 @@ async def issue_ticket(
     principal: Principal = Depends(require(ACTION)), kernel: Kernel = Depends(get_kernel)
 ):
     """A single-use ticket for ``/ws/chat?ticket=``, bound to the caller, valid a few seconds."""
-    hub: ChatHub = kernel.service("chat")
+    hub: ChatHub = kernel.services["chat"]
     ticket = await hub.tickets.issue(principal)
     return {"ticket": ticket, "expires_in": hub.settings.ticket_ttl_seconds}
 
@@ -256,7 +256,7 @@ async def chat_socket(websocket: WebSocket):
     """The chat protocol; see docs/chat.md."""
     kernel: Kernel = websocket.app.state.kernel
     hub: ChatHub | None = kernel.services.get("chat")
-    if hub is None:
+    if hub is None or not hub.running:
         return await _refuse(websocket, protocol.INTERNAL, "chat is not running")
     settings = hub.settings
 

@@ -40,9 +40,13 @@ class Connection(Protocol):
 
 
 class ChatHub:
-    def __init__(self, kernel: Kernel, settings: ChatSettings) -> None:
+    def __init__(
+        self, kernel: Kernel, settings: ChatSettings, answers: Any, personas: Any = None
+    ) -> None:
         self.kernel = kernel
         self.settings = settings
+        self.answers = answers
+        self.personas = personas
         self.redis: Any = None
         self.broadcaster: Broadcaster
         self.tickets: MemoryTicketStore | RedisTicketStore
@@ -52,6 +56,7 @@ class ChatHub:
         self.answering: Counter[str] = Counter()  # session_id -> answers queued or running here
         self._locks: dict[str, asyncio.Lock] = {}
         self.draining = False
+        self.running = False  # between start() and the end of stop()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -81,6 +86,8 @@ class ChatHub:
         else:
             self.broadcaster = MemoryBroadcaster()
         await self.broadcaster.start()
+        self.draining = False
+        self.running = True
 
     async def stop(self) -> None:
         """Drain: refuse new sockets, let in-flight answers finish (bounded), then
@@ -109,6 +116,7 @@ class ChatHub:
             with contextlib.suppress(Exception):
                 await self.redis.aclose()
                 await self.redis.connection_pool.disconnect()
+        self.running = False
 
     # -- connections -------------------------------------------------------------
 
@@ -130,13 +138,9 @@ class ChatHub:
 
     # -- answers -------------------------------------------------------------------
 
-    @property
-    def answers(self) -> Any:
-        return self.kernel.service("answers")
-
     def open_session(self, principal: Principal, persona_id: str, session_id: str | None) -> str:
         """The caller's session for a released persona of its org (NotFound otherwise)."""
-        personas = self.kernel.services.get("personas")
+        personas = self.personas
         if personas is not None:
             persona = personas.get(principal.org_id, persona_id)
             if persona is None or persona.org_id != principal.org_id:

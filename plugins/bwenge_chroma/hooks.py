@@ -1,14 +1,8 @@
 """Hook implementations of the chroma plugin."""
 
-import weakref
-
 from bwenge import hookimpl
 
 from .settings import ChromaSettings
-
-# One store (one client, cached collection handles) per kernel, however often
-# the factory is called.
-_made: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 @hookimpl
@@ -21,16 +15,24 @@ def register_vector_stores(register):
     register("chroma", chroma_factory)
 
 
-def chroma_factory(kernel):
-    """``knowledge.vector_store = "chroma"``: embedded by default, a Chroma server
-    with ``chroma.mode = "http"``."""
+@hookimpl
+def register_services(register):
+    from bwenge.contracts.knowledge import VectorStore
+
+    # one store (one client, cached collection handles) per kernel, made on first use
+    register("chroma", _make_store, provides=VectorStore, lazy=True)
+
+
+def _make_store(kernel):
     from .store import ChromaVectorStore
 
-    if kernel not in _made:
-        _made[kernel] = ChromaVectorStore.from_settings(
-            kernel.settings_for("chroma"), kernel.data_dir
-        )
-    return _made[kernel]
+    return ChromaVectorStore.from_settings(kernel.settings_for("chroma"), kernel.data_dir)
+
+
+def chroma_factory(kernel):
+    """``knowledge.vector_store = "chroma"``: embedded by default, a Chroma server
+    with ``chroma.mode = "http"``. The kernel's one ``chroma`` service."""
+    return kernel.services["chroma"]
 
 
 @hookimpl

@@ -1,14 +1,8 @@
 """Hook implementations of the embeddings plugin."""
 
-import weakref
-
 from bwenge import hookimpl
 
 from .settings import EmbeddingsSettings
-
-# One embedder per kernel and name: factories may be called per request, and
-# an embedder holds a loaded model.
-_made: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 @hookimpl
@@ -22,22 +16,32 @@ def register_embedders(register):
     register("openai", openai_factory)
 
 
-def _once(kernel, name, make):
-    per_kernel = _made.setdefault(kernel, {})
-    if name not in per_kernel:
-        per_kernel[name] = make(kernel.settings_for("embeddings"))
-    return per_kernel[name]
+@hookimpl
+def register_services(register):
+    from bwenge.contracts.knowledge import Embedder
+
+    # one embedder (a loaded model, a client) per kernel and name, made on first use
+    register("minilm_embedder", _make_minilm, provides=Embedder, lazy=True)
+    register("openai_embedder", _make_openai, provides=Embedder, lazy=True)
+
+
+def _make_minilm(kernel):
+    from .minilm import MiniLMEmbedder
+
+    return MiniLMEmbedder.from_settings(kernel.settings_for("embeddings").minilm)
+
+
+def _make_openai(kernel):
+    from .openai_embedder import OpenAIEmbedder
+
+    return OpenAIEmbedder.from_settings(kernel.settings_for("embeddings").openai)
 
 
 def minilm_factory(kernel):
     """``knowledge.embedder = "minilm"``: offline all-MiniLM-L6-v2 (int8 ONNX)."""
-    from .minilm import MiniLMEmbedder
-
-    return _once(kernel, "minilm", lambda s: MiniLMEmbedder.from_settings(s.minilm))
+    return kernel.services["minilm_embedder"]
 
 
 def openai_factory(kernel):
     """``knowledge.embedder = "openai"``: an OpenAI-compatible ``/v1/embeddings`` API."""
-    from .openai_embedder import OpenAIEmbedder
-
-    return _once(kernel, "openai", lambda s: OpenAIEmbedder.from_settings(s.openai))
+    return kernel.services["openai_embedder"]

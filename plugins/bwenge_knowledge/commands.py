@@ -84,9 +84,7 @@ def _persona_exists(kernel, persona_id: str, org_id: str | None) -> bool:
     async def look() -> bool:
         await kernel.start()
         try:
-            store = kernel.services.get("personas")
-            if store is None:
-                return True  # no personas plugin to ask: an empty list is the answer
+            store = _service(kernel).personas
             if org_id is not None:
                 return store.get(org_id, persona_id) is not None
             every = getattr(store, "list_all", None)

@@ -36,10 +36,36 @@ def register_rerankers(register):
 
 
 @hookimpl
+def register_services(register):
+    from bwenge.contracts.knowledge import Embedder, Reranker, Retriever, VectorStore
+
+    from .service import KnowledgeService
+    from .services import (
+        make_embedder,
+        make_knowledge,
+        make_reranker,
+        make_retriever,
+        make_vector_store,
+    )
+
+    register("knowledge", make_knowledge, provides=KnowledgeService, needs=("personas",))
+    register("retriever", make_retriever, provides=Retriever, needs=("knowledge",))
+    # the backends configuration names, made on first use (the CLI lists without them)
+    register("embedder", make_embedder, provides=Embedder, lazy=True)
+    register("vector_store", make_vector_store, provides=VectorStore, lazy=True)
+    register("reranker", make_reranker, provides=Reranker, lazy=True)
+
+
+@hookimpl
+def sources_from_persona(kernel, persona):
+    summary = knowledge_service(kernel).persona_summary(persona.org_id, persona.persona_id)
+    return summary["sources"]
+
+
+@hookimpl
 def register_routes(register, kernel):
     from .routes import router
 
-    knowledge_service(kernel)  # services exist as soon as the app is built, before start-up
     register(router)
 
 
@@ -109,8 +135,8 @@ async def after_app_start(kernel):
 async def before_app_stop(kernel):
     import asyncio
 
-    service = kernel.services.get("knowledge")
-    if service is not None and service.runner is not None:
+    service = knowledge_service(kernel)
+    if service.runner is not None:
         # off the loop: a job finishing meanwhile may still announce its result on it
         await asyncio.to_thread(service.runner.stop, False)
         from .parsing import shut_down
@@ -121,8 +147,7 @@ async def before_app_stop(kernel):
 @hookimpl
 def register_readiness_checks(register):
     def knowledge(kernel):
-        service = kernel.services.get("knowledge")
-        if service is None or service.runner is None:
+        if knowledge_service(kernel).runner is None:
             return "knowledge jobs are not running"
         if service.runner.consumes:
             return None

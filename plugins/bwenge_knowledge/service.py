@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select, update
 
 from bwenge.contracts.blobs import BlobNotFound, BlobStoreUnavailable
+from bwenge.contracts.personas import PersonaStore
 from bwenge.errors import BwengeError, NotFound
 from bwenge.storage import storage_failure
 from bwenge.telemetry import operation
@@ -75,15 +76,13 @@ class _LostClaim(Exception):
 
 
 class KnowledgeService:
-    def __init__(self, kernel):
+    def __init__(self, kernel, personas: PersonaStore):
         self.kernel = kernel
+        self.personas = personas
         self.settings: KnowledgeSettings = kernel.settings_for("knowledge")
-        self._embedder = None
-        self._store = None
-        self._reranker = None
         self._intake: Intake | None = None
-        self.last_retrieval_ms = 0.0
         self._init_lock = threading.Lock()
+        self.last_retrieval_ms = 0.0
         self.loop: asyncio.AbstractEventLoop | None = (
             None  # the app's loop, for events from threads
         )
@@ -101,26 +100,19 @@ class KnowledgeService:
     def incoming_dir(self, org_id: str) -> Path:
         return self.intake.spool_dir(org_id)
 
+    # the backends ``knowledge.embedder``/``vector_store``/``reranker`` name, each a
+    # lazy service of the kernel (made on first use, once)
     @property
     def embedder(self):
-        with self._init_lock:
-            if self._embedder is None:
-                self._embedder = self.kernel.embedders.get(self.settings.embedder)(self.kernel)
-            return self._embedder
+        return self.kernel.services["embedder"]
 
     @property
     def store(self):
-        with self._init_lock:
-            if self._store is None:
-                self._store = self.kernel.vector_stores.get(self.settings.vector_store)(self.kernel)
-            return self._store
+        return self.kernel.services["vector_store"]
 
     @property
     def reranker(self):
-        with self._init_lock:
-            if self._reranker is None:
-                self._reranker = self.kernel.rerankers.get(self.settings.reranker)(self.kernel)
-            return self._reranker
+        return self.kernel.services["reranker"]
 
     def warm_up(self) -> None:
         """Load the embedder, open the vector store (an embedded Chroma creates its
@@ -169,7 +161,7 @@ class KnowledgeService:
 
     def check_persona(self, org_id: str, persona_id: str) -> None:
         """The persona must exist in the caller's org; otherwise 404 (never 403)."""
-        persona = self.kernel.service("personas").get(org_id, persona_id) if persona_id else None
+        persona = self.personas.get(org_id, persona_id) if persona_id else None
         if persona is None or persona.org_id != org_id:
             raise NotFound("Persona not found.")
 

@@ -1,19 +1,47 @@
-"""The knowledge plugin's services: ``knowledge`` and ``retriever``."""
+"""The knowledge plugin's services, ``knowledge`` and ``retriever``, declared in
+``hooks.register_services``; these accessors resolve through ``kernel.services``."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def setup(kernel):
-    """Provide the ``knowledge`` and ``retriever`` services (idempotent); returns the
-    :class:`~bwenge_knowledge.service.KnowledgeService`. Useful with a bare kernel."""
-    return knowledge_service(kernel)
+if TYPE_CHECKING:
+    from bwenge.contracts.personas import PersonaStore
 
-
-def knowledge_service(kernel):
     from .service import KnowledgeService
 
-    if "knowledge" not in kernel.services:
-        service = KnowledgeService(kernel)
-        kernel.provide("knowledge", service)
-        kernel.provide("retriever", service)
+
+def make_knowledge(kernel, personas: PersonaStore) -> KnowledgeService:
+    from .service import KnowledgeService
+
+    return KnowledgeService(kernel, personas)
+
+
+def make_retriever(kernel, knowledge: KnowledgeService) -> KnowledgeService:
+    """The built-in retriever is the knowledge service itself."""
+    return knowledge
+
+
+def make_embedder(kernel):
+    """The embedder ``knowledge.embedder`` names (``register_embedders``)."""
+    return kernel.embedders.get(kernel.settings_for("knowledge").embedder)(kernel)
+
+
+def make_vector_store(kernel):
+    """The vector store ``knowledge.vector_store`` names (``register_vector_stores``)."""
+    return kernel.vector_stores.get(kernel.settings_for("knowledge").vector_store)(kernel)
+
+
+def make_reranker(kernel):
+    """The reranker ``knowledge.reranker`` names (``register_rerankers``)."""
+    return kernel.rerankers.get(kernel.settings_for("knowledge").reranker)(kernel)
+
+
+def knowledge_service(kernel) -> KnowledgeService:
+    """The ``knowledge`` service (built on first use with an unstarted kernel)."""
     return kernel.services["knowledge"]
+
+
+def setup(kernel) -> KnowledgeService:
+    """The ``knowledge`` service; a bare kernel's way to have it (and ``retriever``)."""
+    return knowledge_service(kernel)

@@ -29,27 +29,27 @@ def register_llm_providers(register):
 
 
 @hookimpl
+def register_services(register):
+    from bwenge.contracts.llm import LLMService
+
+    from .service import build_chain
+
+    register("llm", build_chain, provides=LLMService)
+
+
+@hookimpl
 def register_readiness_checks(register):
     async def llm(kernel):
-        chain = kernel.services.get("llm")
-        if chain is None:
+        if not kernel.services.built("llm"):
             return "the llm service has not started"
-        return await chain.check()
+        return await kernel.services["llm"].check()
 
     register("llm", llm)
 
 
-@hookimpl(tryfirst=True)
-def after_app_start(kernel):
-    """Build ``llm.chain`` and publish it as ``kernel.service("llm")`` (first, so other
-    plugins' start-up code can already look it up)."""
-    from .service import build_chain
-
-    kernel.provide("llm", build_chain(kernel))
-
-
 @hookimpl
 async def before_app_stop(kernel):
-    chain = kernel.services.get("llm")
-    if chain is not None and hasattr(chain, "aclose"):
-        await chain.aclose()
+    if kernel.services.built("llm"):
+        chain = kernel.services["llm"]
+        if hasattr(chain, "aclose"):
+            await chain.aclose()

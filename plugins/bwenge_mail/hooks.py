@@ -5,14 +5,17 @@ from __future__ import annotations
 from bwenge import hookimpl
 
 
-def mail_service(kernel):
-    """The ``"mail"`` service: the sender ``mail.sender`` names, made once."""
+def make_mail(kernel):
+    """The ``"mail"`` service: the sender ``mail.sender`` names (an unknown name fails
+    start-up, naming the installed senders)."""
+    return kernel.mail_senders.get(kernel.settings_for("mail").sender)(kernel)
 
-    def make():
-        settings = kernel.settings_for("mail")
-        return kernel.mail_senders.get(settings.sender)(kernel)
 
-    return kernel.provide_once("mail", make)
+@hookimpl
+def register_services(register):
+    from bwenge.contracts.mail import MailSender
+
+    register("mail", make_mail, provides=MailSender)
 
 
 @hookimpl
@@ -38,13 +41,3 @@ def _smtp_sender(kernel):
 def register_mail_senders(register):
     register("log", _log_sender)
     register("smtp", _smtp_sender)
-
-
-@hookimpl
-def register_routes(register, kernel):
-    mail_service(kernel)  # an unknown mail.sender fails at start-up, naming the installed ones
-
-
-@hookimpl
-def after_app_start(kernel):
-    mail_service(kernel)

@@ -4,6 +4,7 @@ samples plus gauges read from the database at scrape time."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -18,8 +19,8 @@ class QueueDepthCollector:
     """``bwenge_ingestion_queue_depth{status}``: sources pending or being ingested,
     from the database, so every worker (and machine) reports the same number."""
 
-    def __init__(self, kernel):
-        self.kernel = kernel
+    def __init__(self, knowledge: Any):
+        self.knowledge = knowledge
 
     def collect(self):
         family = GaugeMetricFamily(
@@ -27,7 +28,7 @@ class QueueDepthCollector:
             "Knowledge sources waiting for ingestion (pending) or being ingested (processing).",
             labels=["status"],
         )
-        service = self.kernel.services.get("knowledge")
+        service = self.knowledge
         depth = {"pending": 0, "processing": 0}
         if service is not None and hasattr(service, "queue_depth"):
             try:
@@ -48,5 +49,5 @@ def render(kernel) -> tuple[bytes, str]:
     else:
         registry = REGISTRY
     live = CollectorRegistry()
-    live.register(QueueDepthCollector(kernel))
+    live.register(QueueDepthCollector(kernel.services["metrics"].knowledge))
     return generate_latest(registry) + generate_latest(live), CONTENT_TYPE_LATEST

@@ -63,23 +63,36 @@ def register_routes(register, kernel):
 
 
 @hookimpl
+def register_services(register):
+    from .services import MetricsState
+
+    register(
+        "metrics",
+        lambda kernel, knowledge: MetricsState(knowledge),
+        provides=MetricsState,
+        optional=("knowledge",),
+    )
+
+
+@hookimpl
 def after_app_start(kernel):
     settings = kernel.settings_for("metrics")
-    if settings.listen_port is None or kernel.services.get("metrics_http") is not None:
+    state = kernel.services["metrics"]
+    if settings.listen_port is None or state.http_server is not None:
         return
     from prometheus_client import start_http_server
 
     _m()
-    server, thread = start_http_server(settings.listen_port, settings.listen_host)
-    kernel.provide("metrics_http", server)
+    state.http_server, _thread = start_http_server(settings.listen_port, settings.listen_host)
     log.info("Metrics on http://%s:%d/metrics", settings.listen_host, settings.listen_port)
 
 
 @hookimpl
 def before_app_stop(kernel):
-    server = kernel.services.pop("metrics_http", None)
-    if server is not None:
-        server.shutdown()
+    state = kernel.services["metrics"]
+    if state.http_server is not None:
+        state.http_server.shutdown()
+        state.http_server = None
     if os.environ.get(MULTIPROC_ENV) and "bwenge_metrics.metrics" in sys.modules:
         from prometheus_client import multiprocess
 

@@ -13,17 +13,23 @@ def register_settings(register):
 
 
 @hookimpl
+def register_services(register):
+    from .service import OpenAIGateway
+
+    def make_gateway(kernel, personas, answers) -> OpenAIGateway:
+        settings = kernel.settings_for("openai_compat")
+        return OpenAIGateway(kernel, settings, personas=personas, answers=answers)
+
+    register(
+        "openai_compat",
+        make_gateway,
+        provides=OpenAIGateway,
+        optional=("personas", "answers"),
+    )
+
+
+@hookimpl
 def register_routes(register, kernel):
     from .routes import router
 
-    setup(kernel)
     register(router)
-
-
-def setup(kernel) -> None:
-    """Provide the ``openai_compat`` service. Idempotent."""
-    if "openai_compat" in kernel.services:
-        return
-    from .service import OpenAIGateway
-
-    kernel.provide("openai_compat", OpenAIGateway(kernel, kernel.settings_for("openai_compat")))

@@ -61,7 +61,7 @@ SessionHeader = Annotated[
 
 
 def gateway(kernel=Depends(get_kernel)) -> OpenAIGateway:
-    return kernel.service("openai_compat")
+    return kernel.services["openai_compat"]
 
 
 @router.get("/v1/models", response_model=ModelList, operation_id="openai.list_models")

@@ -86,12 +86,15 @@ class Question:
 class OpenAIGateway:
     """Personas as models, completions as answers."""
 
-    def __init__(self, kernel, settings: OpenAICompatSettings):
+    def __init__(
+        self, kernel, settings: OpenAICompatSettings, *, personas: Any = None, answers: Any = None
+    ):
         self.kernel = kernel
         self.settings = settings
+        self._services = {"personas": personas, "answers": answers}
 
     def _service(self, name: str):
-        service = self.kernel.services.get(name)
+        service = self._services[name]
         if service is None:
             raise ServiceUnavailable(f"No {name} service is active (enable the {name} plugin).")
         return service

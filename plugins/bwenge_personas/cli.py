@@ -31,8 +31,7 @@ def list_personas(
 
     kernel = load_kernel(migrate=None)
     try:
-        setup(kernel)
-        store = kernel.service("personas")
+        store = setup(kernel)
         if org is not None:
             personas = store.list(org)
         elif hasattr(store, "list_all"):

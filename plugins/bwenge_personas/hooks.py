@@ -28,16 +28,21 @@ def register_persona_stores(register):
     register("sql", sql_store_factory)
 
 
-@hookimpl(tryfirst=True)  # other plugins' after_app_start may look personas up
-def after_app_start(kernel):
-    setup(kernel)
+@hookimpl
+def register_services(register):
+    from bwenge.contracts.personas import PersonaStore
+
+    from .service import PersonaService
+    from .services import make_manager, make_store
+
+    register("personas", make_store, provides=PersonaStore)
+    register("persona_manager", make_manager, provides=PersonaService, needs=("personas",))
 
 
 @hookimpl
 def register_routes(register, kernel):
     from .routes import router
 
-    setup(kernel)  # routes need the services before the app starts
     register(router)
 
 

@@ -20,12 +20,13 @@ from .schemas import (
     ReleaseRequest,
 )
 from .service import PersonaService
+from .services import persona_manager
 
 router = APIRouter(tags=["personas"])
 
 
 def service(kernel=Depends(get_kernel)) -> PersonaService:
-    return kernel.service("persona_manager")
+    return persona_manager(kernel)
 
 
 def wire(persona: Persona) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from bwenge.contracts.personas import Persona, PersonaStore, visible_to
 from bwenge.domain import Principal, Role
 from bwenge.errors import Conflict, Forbidden, NotFound
-from bwenge.utils import utcnow
+from bwenge.utils import await_me_maybe, utcnow
 
 from .settings import PersonasSettings
 
@@ -161,28 +161,21 @@ class PersonaService:
 
 
 def _knowledge_summary(kernel, persona: Persona) -> dict[str, Any] | None:
-    """Ready sources and chunk count from the knowledge plugin, found by duck typing:
-    ``kernel.service("knowledge").persona_summary(org_id, persona_id)`` returning
-    ``{"sources": [{source_id, title, status, chunk_count}, ...]}``. None when no
-    plugin offers it."""
-    knowledge = kernel.services.get("knowledge")
-    summary = getattr(knowledge, "persona_summary", None)
-    if summary is None:
+    """Ready sources and chunk count from the plugins implementing
+    ``sources_from_persona`` (the knowledge plugin). None when none answers."""
+    results = kernel.pm.hook.sources_from_persona(kernel=kernel, persona=persona)
+    if not results:
         return None
-    result = summary(persona.org_id, persona.persona_id)
-    sources = result.get("sources", []) if isinstance(result, dict) else list(result)
+    sources = [s for result in results for s in result]
     return {"sources": [dict(s) if isinstance(s, dict) else s.model_dump() for s in sources]}
 
 
 def _exam_summary(kernel, persona: Persona) -> dict[str, Any] | None:
-    """The persona's exam from whichever plugin offers it, by duck typing like the
-    knowledge summary: ``kernel.service("exams").persona_summary(org_id, persona_id)``
-    (:class:`bwenge.contracts.exams.ExamService`). None when no plugin offers it."""
-    exams = kernel.services.get("exams")
-    summary = getattr(exams, "persona_summary", None)
-    if summary is None:
+    """The persona's exam from the plugin implementing ``exam_from_persona`` (the
+    answers plugin). None when no plugin offers it."""
+    result = kernel.pm.hook.exam_from_persona(kernel=kernel, persona=persona)
+    if result is None:
         return None
-    result = summary(persona.org_id, persona.persona_id)
     return dict(result) if isinstance(result, dict) else result.model_dump(mode="json")
 
 
@@ -247,14 +240,17 @@ async def readiness_report(kernel, persona: Persona, settings: PersonasSettings)
         )
 
     dialogs: list[dict[str, Any]] = []
-    answers = kernel.services.get("answers")
-    preview = getattr(answers, "preview", None)
-    if questions and preview is None:
+    engines = kernel.pm.hook.answer_from_persona_question.get_hookimpls()
+    if questions and not engines:
         missing.append("no answer engine is active, so sample dialogs can't be checked")
     elif questions:
         for question in questions:
             try:
-                answer = await preview(persona, question)
+                answer = await await_me_maybe(
+                    kernel.pm.hook.answer_from_persona_question(
+                        kernel=kernel, persona=persona, question=question
+                    )
+                )
             except Exception as exc:  # a failing provider makes the dialog fail, not the report
                 log.warning("Sample dialog for persona %s failed: %s", persona.persona_id, exc)
                 dialogs.append(

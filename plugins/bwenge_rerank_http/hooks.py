@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import weakref
-
 from bwenge import hookimpl
-
-# One client per kernel, however often the factory is called.
-_made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @hookimpl
@@ -22,21 +17,28 @@ def register_rerankers(register):
     register("http", http_factory)
 
 
+@hookimpl
+def register_services(register):
+    from bwenge.contracts.knowledge import Reranker
+
+    # one client per kernel, made on first use
+    register("http_reranker", _make_reranker, provides=Reranker, lazy=True)
+
+
+def _make_reranker(kernel):
+    from .reranker import HTTPReranker
+
+    fallback = kernel.rerankers.get("evidence")(kernel) if "evidence" in kernel.rerankers else None
+    return HTTPReranker(kernel.settings_for("rerank_http"), fallback)
+
+
 def http_factory(kernel):
     """``knowledge.reranker = "http"``: a ``/rerank`` server, ``[rerank_http]`` settings;
     falls back to the built-in ``evidence`` order when the server fails."""
-    from .reranker import HTTPReranker
-
-    if kernel not in _made:
-        fallback = (
-            kernel.rerankers.get("evidence")(kernel) if "evidence" in kernel.rerankers else None
-        )
-        _made[kernel] = HTTPReranker(kernel.settings_for("rerank_http"), fallback)
-    return _made[kernel]
+    return kernel.services["http_reranker"]
 
 
 @hookimpl
 def before_app_stop(kernel):
-    reranker = _made.pop(kernel, None)
-    if reranker is not None:
-        reranker.close()
+    if kernel.services.built("http_reranker"):
+        kernel.services["http_reranker"].close()

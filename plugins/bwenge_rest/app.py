@@ -21,6 +21,9 @@ def create_app(kernel: Kernel) -> FastAPI:
     """The ASGI app for a loaded kernel; routers come from ``register_routes``."""
     if not kernel.loaded:
         kernel.load()
+    # Services exist once the app is built: a bad backend name fails here, before
+    # serving, and routes never meet an unbuilt service. (start() finds them built.)
+    kernel.services.build_all()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -81,9 +81,12 @@ class KeywordRetriever:
                 scored.append(chunk.model_copy(update={"score": min(1.0, 0.3 + 0.2 * shared)}))
         return sorted(scored, key=lambda c: c.score, reverse=True)[:k]
 
-    @hookimpl(trylast=True)  # replaces the knowledge plugin's retriever
-    def after_app_start(self, kernel):
-        kernel.provide("retriever", self)
+    @hookimpl
+    def register_services(self, register):
+        from bwenge.contracts.knowledge import Retriever
+
+        # replaces the knowledge plugin's retriever
+        register("retriever", lambda kernel: self, provides=Retriever, replace=True)
 
 
 @dataclass
