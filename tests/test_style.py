@@ -21,3 +21,15 @@ def test_ruff(command):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy():
+    """``bwenge/`` and ``plugins/`` type-check (the files and options are in pyproject.toml)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr

@@ -247,12 +247,11 @@ def ingest(
                 results["duplicate"] += 1
                 progress.advance(overall)
                 continue
-            status = service.ingest(
-                source.id,
-                progress=lambda step, p=path: progress.update(
-                    overall, description=f"{p.name}: {step}"
-                ),
-            )
+
+            def show(step: str, name: str = path.name) -> None:
+                progress.update(overall, description=f"{name}: {step}")
+
+            status = service.ingest(source.id, progress=show)
             final = service.get(org, source.id)
             if status == "ready":
                 results["ready"] += 1

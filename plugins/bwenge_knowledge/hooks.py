@@ -147,7 +147,8 @@ async def before_app_stop(kernel):
 @hookimpl
 def register_readiness_checks(register):
     def knowledge(kernel):
-        if knowledge_service(kernel).runner is None:
+        service = knowledge_service(kernel)
+        if service.runner is None:
             return "knowledge jobs are not running"
         if service.runner.consumes:
             return None

@@ -88,7 +88,7 @@ class KnowledgeService:
         )
         self.stopping = threading.Event()
         self.jobs = RunningJobs()  # claims this process holds, handed back at shutdown
-        self.runner = None  # set by hooks: enqueue(source_id)
+        self.runner: Any = None  # set by hooks: enqueue(source_id)
         self.autostart = True  # start the configured runner in after_app_start
 
     # -- plumbing -----------------------------------------------------------------
