@@ -28,12 +28,20 @@ class HTTPReranker:
     def __init__(self, settings: RerankHTTPSettings, fallback: Any = None) -> None:
         self.settings = settings
         self.fallback = fallback
-        headers = {}
-        if settings.api_key is not None:
-            headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
-        self._client = httpx.Client(
-            base_url=settings.base_url.rstrip("/"), headers=headers, timeout=settings.timeout
-        )
+        self._http: httpx.Client | None = None
+
+    @property
+    def _client(self) -> httpx.Client:
+        """The connection pool; made again after :meth:`close` (a kernel that restarts)."""
+        if self._http is None or self._http.is_closed:
+            s = self.settings
+            headers = {}
+            if s.api_key is not None:
+                headers["Authorization"] = f"Bearer {s.api_key.get_secret_value()}"
+            self._http = httpx.Client(
+                base_url=s.base_url.rstrip("/"), headers=headers, timeout=s.timeout
+            )
+        return self._http
 
     def rerank(self, query: str, candidates: list[RetrievedChunk], k: int) -> list[RetrievedChunk]:
         if not candidates:
@@ -82,7 +90,8 @@ class HTTPReranker:
         return scores
 
     def close(self) -> None:
-        self._client.close()
+        if self._http is not None:
+            self._http.close()
 
 
 def _sigmoid(x: float) -> float:
