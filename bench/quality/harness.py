@@ -68,10 +68,11 @@ class Source:
     file: str
     title: str
     format: str  # PDF, DOCX or MD
+    folder: Path | None = None  # where the file is; the committed corpus when None
 
     @property
     def path(self) -> Path:
-        return CORPUS_DIR / self.file
+        return (self.folder or CORPUS_DIR) / self.file
 
 
 @dataclass(frozen=True)
