@@ -200,7 +200,7 @@ def main() -> int:
             "data_dir": f"{tmp}/data",
             "log_level": "WARNING",
             "database": {"url": f"sqlite:///{tmp}/bench.db", "auto_migrate": True},
-            "plugins": {"enabled": ["embeddings", "chroma", "knowledge"]},
+            "plugins": {"enabled": ["embeddings", "chroma", "knowledge", "personas", "blobs"]},
         },
     ).load()
     embedder = kernel.embedders.get("minilm")(kernel)

@@ -48,7 +48,7 @@ def register_services(register):
         make_vector_store,
     )
 
-    register("knowledge", make_knowledge, provides=KnowledgeService, needs=("personas",))
+    register("knowledge", make_knowledge, provides=KnowledgeService, needs=("personas", "blobs"))
     register("retriever", make_retriever, provides=Retriever, needs=("knowledge",))
     # the backends configuration names, made on first use (the CLI lists without them)
     register("embedder", make_embedder, provides=Embedder, lazy=True)

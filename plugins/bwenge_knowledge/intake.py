@@ -26,6 +26,7 @@ from typing import Any
 from bwenge_rest import ReceivedUpload, Spool, receive_multipart
 from sqlalchemy import select
 
+from bwenge.contracts.blobs import BlobStore
 from bwenge.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from bwenge.utils import new_id, utcnow
 
@@ -96,8 +97,8 @@ class Intake:
         return Path(self.kernel.data_dir) / "knowledge" / safe(org_id) / SPOOL
 
     @property
-    def blobs(self):
-        return self.kernel.blob_store()
+    def blobs(self) -> BlobStore:
+        return self.service.blobs
 
     # -- the three ways in -----------------------------------------------------------
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 
-from bwenge.contracts.blobs import BlobNotFound, BlobStoreUnavailable
+from bwenge.contracts.blobs import BlobNotFound, BlobStore, BlobStoreUnavailable
 from bwenge.contracts.personas import PersonaStore
 from bwenge.errors import BwengeError, NotFound
 from bwenge.storage import storage_failure
@@ -76,9 +76,10 @@ class _LostClaim(Exception):
 
 
 class KnowledgeService:
-    def __init__(self, kernel, personas: PersonaStore):
+    def __init__(self, kernel, personas: PersonaStore, blobs: BlobStore):
         self.kernel = kernel
         self.personas = personas
+        self.blobs = blobs  # uploaded files, read by whichever machine ingests them
         self.settings: KnowledgeSettings = kernel.settings_for("knowledge")
         self._intake: Intake | None = None
         self._init_lock = threading.Lock()
@@ -261,7 +262,7 @@ class KnowledgeService:
 
     def _delete_file(self, storage_path: str | None) -> None:
         if storage_path:  # a store that refuses fails the delete, to be retried
-            self.kernel.blob_store().delete(blob_key(storage_path))
+            self.blobs.delete(blob_key(storage_path))
 
     async def delete_persona(self, org_id: str, persona_id: str) -> int:
         """Remove every source, file and vector of a deleted persona."""
@@ -396,7 +397,7 @@ class KnowledgeService:
         # a local file for the isolated parser: the blob itself under a local store,
         # a streamed temporary download otherwise (removed when the parse ends)
         try:
-            with self.kernel.blob_store().local_copy(blob_key(source.storage_path)) as path:
+            with self.blobs.local_copy(blob_key(source.storage_path)) as path:
                 try:
                     check_file(
                         path,

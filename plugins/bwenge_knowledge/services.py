@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bwenge.contracts.blobs import BlobStore
     from bwenge.contracts.personas import PersonaStore
 
     from .service import KnowledgeService
 
 
-def make_knowledge(kernel, personas: PersonaStore) -> KnowledgeService:
+def make_knowledge(kernel, personas: PersonaStore, blobs: BlobStore) -> KnowledgeService:
     from .service import KnowledgeService
 
-    return KnowledgeService(kernel, personas)
+    return KnowledgeService(kernel, personas, blobs)
 
 
 def make_retriever(kernel, knowledge: KnowledgeService) -> KnowledgeService:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from .test_cli import clean_env
 
-ENABLED = ["rest", "auth", "personas", "knowledge", "embeddings", "chroma", "billing"]
+ENABLED = ["rest", "auth", "personas", "knowledge", "blobs", "embeddings", "chroma", "billing"]
 
 
 @pytest.fixture
