@@ -143,6 +143,14 @@ class Intake:
         Returns ``(source, duplicate)``. The spooled file is always removed; on any
         error nothing stays in the blob store either."""
         service = self.service
+        # what the upload events carry: a quota reservation and its release see the same
+        upload: dict[str, Any] = {
+            "org_id": org_id,
+            "user_id": user_id,
+            "persona_id": persona_id,
+            "size_bytes": received.size,
+            "filename": received.filename,
+        }
         reserved = False
         stored = None
         try:
@@ -170,14 +178,7 @@ class Intake:
             existing = self._find_duplicate(org_id, persona_id, received.sha256)
             if existing is not None:
                 return existing, True
-            await self.kernel.emit(
-                "before_source_upload",
-                org_id=org_id,
-                user_id=user_id,
-                persona_id=persona_id,
-                size_bytes=received.size,
-                filename=received.filename,
-            )
+            await self.kernel.emit("before_source_upload", **upload)
             reserved = True
             source_id = new_id()
             relative = f"{safe(org_id)}/{safe(persona_id)}/{source_id}{extension}"
@@ -211,13 +212,7 @@ class Intake:
                 await asyncio.to_thread(self.forget, stored)
             if reserved:  # give back what before_source_upload listeners reserved
                 await self.kernel.emit(
-                    "on_source_upload_error",
-                    org_id=org_id,
-                    user_id=user_id,
-                    persona_id=persona_id,
-                    size_bytes=received.size,
-                    filename=received.filename,
-                    error=f"{type(exc).__name__}: {exc}",
+                    "on_source_upload_error", **upload, error=f"{type(exc).__name__}: {exc}"
                 )
             raise
         finally:

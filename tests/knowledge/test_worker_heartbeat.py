@@ -66,6 +66,16 @@ def knowledge_check(client):
     return r.status_code, check
 
 
+def start_worker(env, log):
+    """``bwenge worker`` as a child process, its output in ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bwenge.cli", "worker"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def test_readiness_follows_the_ingestion_workers_heartbeat(
     client, make_user, persona, upload, wait_done, cli_env, tmp_path, redis_url, queue
 ):
@@ -82,12 +92,7 @@ def test_readiness_follows_the_ingestion_workers_heartbeat(
     )
     log_path = tmp_path / "worker.log"
     log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the worker
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "bwenge.cli", "worker"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_worker(env, log)
     try:
 
         def alive():
@@ -137,12 +142,7 @@ def test_a_worker_that_stops_cleanly_removes_its_heartbeat_at_once(
     )
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "bwenge.cli", "worker"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        worker = start_worker(env, log)
         try:
             poll(lambda: live_workers(redis_url), "the worker's heartbeat")
         finally:
