@@ -28,7 +28,6 @@ from bwenge.contracts.knowledge import RetrievedChunk
 from bwenge.contracts.personas import PersonaStore
 from bwenge.errors import NotFound
 
-from .ids import CHUNK_NAMESPACE, chunk_id, collection_name  # noqa: F401 (public names)
 from .indexing import Indexer, delete_rows
 from .intake import Intake, blob_key
 from .jobs import IngestionJobs
