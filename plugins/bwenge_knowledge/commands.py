@@ -130,7 +130,7 @@ def worker(
     warm_up()
     from .lifecycle import recover_own
 
-    recover_own(service)
+    recover_own(kernel)
     if settings.queue == "dramatiq":
         url = settings.redis_url or kernel.core.redis_url
         if not url:
@@ -154,7 +154,7 @@ def worker(
         beat = for_worker(kernel, queue="inprocess", threads=threads)
         in_process = InProcessRunner(service, threads, settings.sweep_seconds, heartbeat=beat)
         service.runner = in_process
-        service.loop = None
+        service.jobs.loop = None
         console.print(
             f"Knowledge worker: {threads} thread(s) on database {kernel.database.dialect}",
             highlight=False,
@@ -208,7 +208,7 @@ def ingest(
         service.check_persona(org, persona)
     except BwengeError:
         fail(f"Persona {persona} not found in organisation {org}.")
-    files, skipped = _collect(paths, set(service.supported_extensions()))
+    files, skipped = _collect(paths, set(service.index.supported_extensions()))
     for path in skipped:
         err_console.print(
             f"[yellow]skipped[/] {path} (no loader for {path.suffix or 'no extension'})",
@@ -251,7 +251,7 @@ def ingest(
             def show(step: str, name: str = path.name) -> None:
                 progress.update(overall, description=f"{name}: {step}")
 
-            status = service.ingest(source.id, progress=show)
+            status = service.jobs.ingest(source.id, progress=show)
             final = service.get(org, source.id)
             if status == "ready":
                 results["ready"] += 1

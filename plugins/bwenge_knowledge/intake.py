@@ -159,12 +159,12 @@ class Intake:
             path, filename = received.path, received.filename or ""
             service.check_persona(org_id, persona_id)
             extension = Path(filename).suffix.lower()
-            entry = service.loader_for(extension) if extension else None
+            entry = service.index.loader_for(extension) if extension else None
             if entry is None:
                 raise UnsupportedMediaType(
                     f"Files of type {extension or '(no extension)'} are not supported. Supported: "
-                    f"{', '.join(service.supported_extensions())}.",
-                    details={"supported": service.supported_extensions()},
+                    f"{', '.join(service.index.supported_extensions())}.",
+                    details={"supported": service.index.supported_extensions()},
                 )
             if received.size == 0:
                 raise UnsupportedMediaType("The file is empty.")
@@ -173,7 +173,7 @@ class Intake:
                 path,
                 extension,
                 tuple(entry.meta.get("media_types", ())),
-                service.limits,
+                service.index.limits,
             )
             existing = self._find_duplicate(org_id, persona_id, received.sha256)
             if existing is not None:
