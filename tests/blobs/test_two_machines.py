@@ -205,6 +205,7 @@ def test_two_instances_with_separate_data_dirs_share_files_through_s3(
         for api in (api1, api2):
             streamed = _completion_stream(api, persona, q, "oai-two-machines")
             assert [c["source_id"] for c in streamed["citations"]] == [source], streamed
+            assert "Rwanda" in streamed["text"], streamed  # the material, streamed
             assert streamed["session_id"] == "oai-two-machines"
         stored = api2.http.get("/sessions/oai-two-machines/messages", headers=api2.headers)
         assert stored.status_code == 200, stored.text
