@@ -8,6 +8,7 @@ content words*: ``terms("How do references borrow values?")`` is
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 STOPWORDS = frozenset(
@@ -64,11 +65,18 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=8)
-def _stemmer(language: str):
-    import snowballstemmer  # lazy: only text comparison needs it
+_local = threading.local()
 
-    return snowballstemmer.stemmer(language)
+
+def _stemmer(language: str):
+    """This thread's stemmer for ``language``: a Snowball stemmer keeps the word it
+    works on in itself, so two threads sharing one garble each other's words."""
+    stemmers = _local.__dict__.setdefault("stemmers", {})
+    if language not in stemmers:
+        import snowballstemmer  # lazy: only text comparison needs it
+
+        stemmers[language] = snowballstemmer.stemmer(language)
+    return stemmers[language]
 
 
 @lru_cache(maxsize=200_000)

@@ -118,7 +118,8 @@ def figures(outcomes: list[Outcome]) -> dict[str, Any]:
         "off_topic": len(off_topic),
         "hit_at_1": _mean(o.hit_at_1 for o in answerable),
         "hit_at_5": _mean(o.hit_at_5 for o in answerable),
-        "keyword_coverage": _mean(o.keyword_share for o in answerable if o.item.keywords),
+        # a question that failed found none of its keywords
+        "keyword_coverage": _mean(o.keyword_share or 0.0 for o in answerable if o.item.keywords),
         "refusal_precision": _mean(o.item.expect_refusal for o in refused),
         "refusal_recall": _mean(o.refused for o in off_topic),
         "pass_rate": _mean(o.passed for o in outcomes),

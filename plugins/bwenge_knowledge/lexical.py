@@ -38,11 +38,17 @@ def _porter(word: str) -> str:
     return _porter_stemmer().stemWord(word)
 
 
-@lru_cache(maxsize=1)
-def _porter_stemmer():
-    import snowballstemmer
+_local = threading.local()
 
-    return snowballstemmer.stemmer("porter")
+
+def _porter_stemmer():
+    """This thread's Porter stemmer (a Snowball stemmer is not safe to share)."""
+    stemmer = getattr(_local, "porter", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _local.porter = snowballstemmer.stemmer("porter")
+    return stemmer
 
 
 def query_words(query: str) -> list[str]:
