@@ -87,8 +87,6 @@ class ServerSettings(BaseModel):
         "state must be shared (blobs.store, the database, the vector store).",
     )
     transport: str = "rest"
-    cors_origins: list[str] = Field(default_factory=list)
-    cors_allow_credentials: bool = True
     public_url: str | None = None
     opentelemetry: bool = Field(
         False,
@@ -102,13 +100,6 @@ class ServerSettings(BaseModel):
     def _otel_installed(cls, value: bool) -> bool:
         if value:
             extras.require("opentelemetry.sdk", "server.opentelemetry = true")
-        return value
-
-    @field_validator("cors_origins")
-    @classmethod
-    def _no_wildcard(cls, value: list[str]) -> list[str]:
-        if "*" in value:
-            raise ValueError("'*' is not allowed: list the origins your clients are served from")
         return value
 
 
@@ -160,6 +151,13 @@ class CoreSettings(BaseModel):
 
 
 CORE_SECTIONS = set(CoreSettings.model_fields)
+
+# Keys that moved to a plugin's section: old dotted key -> new one. Old configs keep
+# working for now; each use logs one deprecation line naming the new key.
+MOVED_KEYS = {
+    "server.cors_origins": "rest.cors_origins",
+    "server.cors_allow_credentials": "rest.cors_allow_credentials",
+}
 
 
 def _lower_keys(value: Any) -> Any:
@@ -221,6 +219,31 @@ class Config:
         if os.environ.get("BWENGE_SECRETS_DIR"):
             self.secrets_dirs.append(Path(os.environ["BWENGE_SECRETS_DIR"]))
         self._from_secret_files: dict[str, str] = {}
+        self.deprecations: list[str] = []
+        self._moved: dict[str, str] = {}
+        self._move_keys()
+
+    def _move_keys(self) -> None:
+        """Put values set under a :data:`MOVED_KEYS` old name under the new one
+        (a value set under the new name wins), noting one deprecation each."""
+        for old, new in MOVED_KEYS.items():
+            old_section, old_key = old.split(".")
+            section = self.data.get(old_section)
+            if not isinstance(section, dict) or old_key not in section:
+                continue
+            value = section.pop(old_key)
+            new_section, new_key = new.split(".")
+            target = self.data.setdefault(new_section, {})
+            if not isinstance(target, dict):
+                continue
+            if new_key in target:
+                self.deprecations.append(f"{old} is deprecated and ignored: {new} is set")
+                continue
+            target[new_key] = value
+            self._moved[new] = old
+            self.deprecations.append(
+                f"{old} is deprecated: set {new} instead (from {self.source_of(old)})"
+            )
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name, {})
@@ -230,6 +253,9 @@ class Config:
         """Human words for where ``dotted`` (``database.url``) was set."""
         if dotted in self._from_secret_files:
             return self._from_secret_files[dotted]
+        if dotted in self._moved:
+            old = self._moved[dotted]
+            return f"{self.source_of(old)}, as the deprecated {old}"
         node: Any = self.overrides
         for part in dotted.split("."):
             if not isinstance(node, Mapping) or part not in node:

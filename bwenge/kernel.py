@@ -227,6 +227,8 @@ class Kernel:
             None, CoreSettings, {k: v for k, v in self.config.data.items() if k in CORE_SECTIONS}
         )
         setup_logging(self.core.log_level, self.core.log_format)
+        for line in self.config.deprecations:
+            log.warning("%s", line)
         self._check_secret(persist=database)
         hide_secrets(secret_values(self.core))
         self._load_plugins()

@@ -36,7 +36,7 @@ def test_cors_only_for_configured_origins(make_kernel):
     from bwenge_rest.app import create_app
     from fastapi.testclient import TestClient
 
-    kernel = make_kernel(server={"cors_origins": ["https://school.example"]})
+    kernel = make_kernel(rest={"cors_origins": ["https://school.example"]})
     with TestClient(create_app(kernel)) as c:
         ok = c.options(
             "/health",

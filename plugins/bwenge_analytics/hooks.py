@@ -11,7 +11,7 @@ from typing import Any
 
 from bwenge import hookimpl
 
-from .services import analytics_service, report_job  # noqa: F401 (re-exported)
+from .services import REPORT_JOB_TASK, analytics_service, report_job
 
 log = logging.getLogger("bwenge.analytics")
 JOB_ATTR = "_analytics_report_job"
@@ -65,9 +65,7 @@ def after_app_start(kernel):
         setattr(
             kernel,
             JOB_ATTR,
-            asyncio.get_running_loop().create_task(
-                report_job(kernel), name="bwenge-analytics-weekly-report"
-            ),
+            asyncio.get_running_loop().create_task(report_job(kernel), name=REPORT_JOB_TASK),
         )
 
 

@@ -7,6 +7,8 @@ import logging
 from typing import Any
 
 log = logging.getLogger("bwenge.analytics")
+# The asyncio task running :func:`report_job` in the serving process is named so.
+REPORT_JOB_TASK = "bwenge-analytics-weekly-report"
 
 
 def make_analytics(kernel, personas: Any, auth: Any, answers: Any) -> Any:

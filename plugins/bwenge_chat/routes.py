@@ -12,7 +12,15 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
-from bwenge_rest import authenticate, authorize, credentials_from, get_kernel, ok, require
+from bwenge_rest import (
+    authenticate,
+    authorize,
+    cors_origins,
+    credentials_from,
+    get_kernel,
+    ok,
+    require,
+)
 from fastapi import APIRouter, Depends, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -57,7 +65,7 @@ class Refused(Exception):
 
 
 def allowed_origins(kernel: Kernel, settings: ChatSettings) -> set[str]:
-    origins = [*kernel.core.server.cors_origins, *settings.allowed_origins]
+    origins = [*cors_origins(kernel), *settings.allowed_origins]
     public_url = kernel.core.server.public_url
     if settings.allow_same_origin and public_url:
         parts = urlsplit(public_url)

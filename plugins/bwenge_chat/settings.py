@@ -15,7 +15,7 @@ class ChatSettings(BaseModel):
     )
     allowed_origins: list[str] = Field(
         default_factory=list,
-        description="Browser origins allowed to open the socket, besides server.cors_origins.",
+        description="Browser origins allowed to open the socket, besides rest.cors_origins.",
     )
     allow_same_origin: bool = Field(
         True,

@@ -15,6 +15,7 @@ from .deps import (
     require,
 )
 from .openapi import Message, errors, merge, ok
+from .settings import cors_origins
 from .uploads import FORM_OVERHEAD, ReceivedUpload, Spool, receive_multipart
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Spool",
     "authenticate",
     "authorize",
+    "cors_origins",
     "credentials_from",
     "errors",
     "get_kernel",

@@ -67,12 +67,12 @@ def create_app(kernel: Kernel) -> FastAPI:
     app.router.routes[:] = [r for r in app.router.routes if r not in schema] + schema
     _offline_docs(app)
 
-    server = kernel.core.server
-    if server.cors_origins:
+    settings = kernel.settings_for("rest")
+    if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=server.cors_origins,
-            allow_credentials=server.cors_allow_credentials,
+            allow_origins=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-API-Key"],
             expose_headers=["X-Request-ID", "Retry-After"],

@@ -4,6 +4,13 @@ from bwenge import hookimpl
 
 
 @hookimpl
+def register_settings(register):
+    from .settings import RestSettings
+
+    register("rest", RestSettings)
+
+
+@hookimpl
 def register_transports(register):
     from .app import create_app
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 
-from bwenge_analytics.hooks import JOB_ATTR, analytics_service
 from bwenge_analytics.service import MESSAGE_ANSWERED, week_bounds
+from bwenge_analytics.services import REPORT_JOB_TASK
 from bwenge_rest.app import create_app
 from fastapi.testclient import TestClient
+
+
+async def _job_tasks() -> list[asyncio.Task]:
+    """The report job's tasks on the serving loop (found by their name)."""
+    return [t for t in asyncio.all_tasks() if t.get_name() == REPORT_JOB_TASK]
 
 
 def test_job_stores_finished_weeks_on_schedule_and_stops_with_the_app(make_kernel):
@@ -19,7 +25,7 @@ def test_job_stores_finished_weeks_on_schedule_and_stops_with_the_app(make_kerne
             "report_job_weeks_back": 2,
         }
     )
-    svc = analytics_service(kernel)
+    svc = kernel.service("analytics")
     last_week, _ = week_bounds(1)
     two_weeks_ago, _ = week_bounds(2)
     activity = (("org-a", last_week, 3), ("org-b", last_week, 1), ("org-a", two_weeks_ago, 2))
@@ -35,9 +41,9 @@ def test_job_stores_finished_weeks_on_schedule_and_stops_with_the_app(make_kerne
             )
     svc.record(org_id="org-c", user_id="u", event_type=MESSAGE_ANSWERED)  # this week: not stored
 
-    with TestClient(create_app(kernel)):
-        task = getattr(kernel, JOB_ATTR)
-        assert task is not None and not task.done()
+    with TestClient(create_app(kernel)) as client:
+        tasks = client.portal.call(_job_tasks)
+        assert len(tasks) == 1 and not tasks[0].done()
         deadline = time.monotonic() + 10
         while svc.stored_report("org-a", two_weeks_ago) is None and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -48,10 +54,10 @@ def test_job_stores_finished_weeks_on_schedule_and_stops_with_the_app(make_kerne
         assert svc.stored_report("org-c", week_bounds(0)[0]) is None
         # Running again (another worker, the next tick) stores nothing twice.
         assert svc.store_finished_weeks() == 0
-    assert getattr(kernel, JOB_ATTR) is None and task.done()
+    assert tasks[0].done()
 
 
 def test_job_can_be_switched_off(make_kernel):
     kernel = make_kernel(analytics={"report_job": False})
-    with TestClient(create_app(kernel)):
-        assert getattr(kernel, JOB_ATTR, None) is None
+    with TestClient(create_app(kernel)) as client:
+        assert client.portal.call(_job_tasks) == []

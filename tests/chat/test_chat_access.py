@@ -120,7 +120,7 @@ async def test_wrong_org_persona_or_session_closes_with_1008(stack, server):
 
 async def test_origin_checked_against_configured_origins(make_stack, serve):
     stack = make_stack(
-        server={"cors_origins": ["https://app.example.org"]},
+        rest={"cors_origins": ["https://app.example.org"]},
         chat={"allowed_origins": ["https://kiosk.example.org"]},
     )
     user = stack.user()

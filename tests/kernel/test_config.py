@@ -1,5 +1,6 @@
 """Configuration layers, error messages and secrets."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -46,10 +47,63 @@ def test_bad_value_names_key_value_and_file(tmp_path):
 
 
 def test_wildcard_cors_refused(tmp_path):
-    with pytest.raises(ConfigError, match="server.cors_origins"):
+    with pytest.raises(ConfigError, match=r"rest\.cors_origins = \['\*'\]"):
+        Kernel(
+            config_dir=tmp_path, env="testing", overrides={"rest": {"cors_origins": ["*"]}}
+        ).load(database=False)
+
+
+def test_cors_origins_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("BWENGE_REST__CORS_ORIGINS", '["https://app.example.org"]')
+    monkeypatch.setenv("BWENGE_REST__CORS_ALLOW_CREDENTIALS", "false")
+    kernel = Kernel(config_dir=tmp_path, env="testing").load(database=False)
+    rest = kernel.settings_for("rest")
+    assert rest.cors_origins == ["https://app.example.org"]
+    assert rest.cors_allow_credentials is False
+
+
+def test_old_server_cors_keys_still_work_with_a_deprecation_line(tmp_path, caplog):
+    write_settings(
+        tmp_path / "config",
+        "[default.server]\ncors_origins = ['https://old.example']\n"
+        "cors_allow_credentials = false\n",
+    )
+    with caplog.at_level(logging.WARNING, logger="bwenge"):
+        kernel = Kernel(config_dir=tmp_path / "config", env="testing").load(database=False)
+    rest = kernel.settings_for("rest")
+    assert rest.cors_origins == ["https://old.example"]
+    assert rest.cors_allow_credentials is False
+    lines = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert len(lines) == 2
+    assert "server.cors_origins is deprecated: set rest.cors_origins instead" in lines[0]
+    assert "settings.toml" in lines[0]
+    assert "set rest.cors_allow_credentials instead" in lines[1]
+
+
+def test_old_server_cors_key_is_validated_like_the_new_one(tmp_path):
+    with pytest.raises(ConfigError) as err:
         Kernel(
             config_dir=tmp_path, env="testing", overrides={"server": {"cors_origins": ["*"]}}
         ).load(database=False)
+    msg = err.value.message
+    assert "rest.cors_origins = ['*']" in msg and "deprecated server.cors_origins" in msg
+    assert "'*' is not allowed" in msg
+
+
+def test_the_new_cors_key_wins_over_the_old_one(tmp_path, caplog):
+    overrides = {
+        "server": {"cors_origins": ["https://old.example"]},
+        "rest": {"cors_origins": ["https://new.example"]},
+    }
+    with caplog.at_level(logging.WARNING, logger="bwenge"):
+        kernel = Kernel(config_dir=tmp_path, env="testing", overrides=overrides).load(
+            database=False
+        )
+    assert kernel.settings_for("rest").cors_origins == ["https://new.example"]
+    assert any(
+        "server.cors_origins is deprecated and ignored: rest.cors_origins is set" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def _run(args, cwd, **env):
