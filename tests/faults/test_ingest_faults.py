@@ -13,7 +13,7 @@ import uuid
 
 from fault_helpers import big_text, vector_count, wait_for
 
-BIG = 80  # chunks, embedded 8 at a time: long enough to stop the job midway
+BIG = 48  # chunks, embedded 8 at a time: long enough to stop the job midway
 
 
 def storage_used(world, c) -> int:
