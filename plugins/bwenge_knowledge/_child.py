@@ -24,8 +24,11 @@ import bwenge_knowledge.structure  # noqa: F401
 from bwenge_knowledge.chunking import ChunkSpec, chunk_documents
 
 # the splitter's tokenizer and sentence model load on first use and are kept: once
-# here, not in every parse
-chunk_documents([("Warm up. The splitter is loaded.", {})], ChunkSpec(200, 20, 0))
+# here, not in every parse (a text longer than a chunk, so sentences are split)
+chunk_documents(
+    [(" ".join(f"Sentence {n} warms up the splitter." for n in range(12)), {})],
+    ChunkSpec(32, 0, 0),
+)
 
 try:  # optional at preload time; the loaders import them again when used
     import bs4  # noqa: F401
