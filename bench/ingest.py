@@ -109,7 +109,7 @@ def whole(client, headers, persona_id: str, path: Path, title: str) -> tuple[flo
     r.raise_for_status()
     source_id = r.json()["source_id"]
     service = client.app.state.kernel.service("knowledge")
-    org_id = r.json().get("org_id") or service._get_any(source_id).org_id
+    org_id = r.json().get("org_id") or service.find(source_id).org_id
     while True:  # read the status row directly: polling the API would hit its rate limits
         source = service.get(org_id, source_id)
         if source.status in ("ready", "failed"):

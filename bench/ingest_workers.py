@@ -83,7 +83,7 @@ def one_round(workers: int, files: int) -> float:
 
         def wait(ids: list[str]) -> None:
             while True:  # the status rows directly: polling the API costs the jobs CPU
-                rows = [service._get_any(sid) for sid in ids]
+                rows = [service.find(sid) for sid in ids]
                 if bad := [s for s in rows if s.status == "failed"]:
                     sys.exit(f"ingestion failed: {bad[0].error_message}")
                 if all(s.status == "ready" for s in rows):

@@ -271,10 +271,9 @@ def main() -> int:
 
     # -- the same chunks as ready sources with their lexical rows -----------------
     from bwenge_knowledge.models import READY, KnowledgeLexical, KnowledgeSource
-    from bwenge_knowledge.services import setup as knowledge_setup
     from sqlalchemy import func, select
 
-    knowledge = knowledge_setup(kernel)
+    knowledge = kernel.service("knowledge")
     with kernel.db.session() as session:
         have = session.scalar(select(func.count()).select_from(KnowledgeLexical))
     if have != args.chunks:

@@ -91,8 +91,10 @@ def __getattr__(name: str) -> Any:
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
     from rich.markup import escape  # messages name extras: bwenge[postgres]
 
+    from .logs import redact  # a store's or provider's error may quote a secret
+
     _console(stderr=True).print(
-        f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True
+        f"[bold red]Error:[/] {escape(redact(message))}", highlight=False, soft_wrap=True
     )
     raise typer.Exit(code)
 

@@ -8,7 +8,8 @@ there is one and any ``extra={...}`` fields the caller passed.
 Either way every line is redacted before it is written: the configured secrets
 (every ``SecretStr`` setting, values under secret-named keys, URL passwords; see
 :func:`hide_secrets`) and the password of any URL become ``****`` / ``***``, in
-messages, tracebacks and an uncaught exception's report alike.
+messages, tracebacks and an uncaught exception's report alike. The transports
+apply the same :func:`redact` to the error bodies and frames they send.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import sys
 import traceback
 from datetime import UTC, datetime
+from typing import Any
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
     "bwenge_request_id", default="-"
@@ -75,6 +77,19 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, "****")
     return mask_url(text)
+
+
+def redacted(value: Any) -> Any:
+    """``value`` with :func:`redact` applied to every string in it (dicts, lists and
+    tuples walked, as in a JSON body): what a client is sent must hide what a log
+    line hides."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(v) for v in value]
+    return value
 
 
 class RedactingHandler(logging.StreamHandler):

@@ -8,7 +8,9 @@ pytest plugin, so they are available wherever Bwenge is installed).
 * ``database_url`` — SQLite in a temp dir; tests marked ``all_databases`` also run
   on PostgreSQL when ``BWENGE_TEST_POSTGRES_URL`` is set (each test gets a
   database of its own, dropped afterwards).
-* ``redis_url`` — ``BWENGE_TEST_REDIS_URL`` or skip.
+* ``redis_url`` — ``BWENGE_TEST_REDIS_URL`` or skip; under pytest-xdist each worker
+  gets a database number of its own (worker ``gwN`` uses the configured number
+  minus N), so queues, limits and heartbeats of parallel tests never meet.
 * ``layered_venv(path)`` — a new virtualenv that also sees the running environment,
   to install a plugin distribution into without touching the environment of the tests.
 """
@@ -91,6 +93,13 @@ def redis_url() -> str:
     url = os.environ.get(REDIS_ENV)
     if not url:
         pytest.skip(f"Redis not configured: set {REDIS_ENV} (e.g. redis://127.0.0.1:6379/0)")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)  # redis://[:password@]host:port[/db]
+        base = int(parts.path.strip("/") or 0)
+        return parts._replace(path=f"/{(base - int(worker[2:])) % 16}").geturl()
     return url
 
 

@@ -1,4 +1,5 @@
-"""Knowledge contracts: embedders, vector stores and the ``"retriever"`` service."""
+"""Knowledge contracts: embedders, vector stores, the ``"retriever"`` service and
+what the ``"knowledge"`` service offers for rebuilding its index."""
 
 from __future__ import annotations
 
@@ -144,3 +145,17 @@ class Retriever(Protocol):
 
     # Optional: ``pending(org_id, persona_id) -> int``, the persona's sources still
     # being ingested (the answer engine tells the asker to try again shortly).
+
+
+class KnowledgeIndex(Protocol):
+    """What service ``"knowledge"`` offers a restore: its ``ready`` sources, and
+    rebuilding one's vectors from its stored file (a restored backup carries no
+    vectors)."""
+
+    def ready_source_ids(self, org_id: str | None = None) -> list[str]:
+        """Ids of ``ready`` sources (of one org, or all), oldest first."""
+        ...
+
+    def reindex(self, source_id: str) -> int:
+        """Rebuild a ``ready`` source's vectors; returns its number of chunks."""
+        ...

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bwenge.contracts.answers import AnswerEvent
 from bwenge.domain import Principal
-from bwenge.logs import request_id_var
+from bwenge.logs import redact, request_id_var
 
 from .schemas import RESPOND_EXAMPLE, SSE_RESPONSE, AnswerOut, SessionList, SessionMessages
 from .service import AnswerEngine, Exchange
@@ -119,7 +119,8 @@ def _frame(event: AnswerEvent, request_id: str) -> ServerSentEvent:
         return _sse("reset", {})
     if event.type == "answer" and event.answer is not None:
         return _sse("answer", event.answer.model_dump(mode="json", exclude={"complete"}))
-    return _sse("error", {"code": event.code, "message": event.message, "request_id": request_id})
+    message = redact(event.message or "Answering failed.")  # as in the logs: no secret
+    return _sse("error", {"code": event.code, "message": message, "request_id": request_id})
 
 
 @router.get(

@@ -117,10 +117,12 @@ def open_archive(path: Path) -> tarfile.TarFile:
 
 def reindex_sources(kernel, source_ids: list[str], echo=None) -> int:
     """Rebuild the vectors of ``source_ids`` (ready sources) from their files."""
-    service = kernel.service("knowledge")
+    from .services import backup_service
+
+    knowledge = backup_service(kernel).knowledge
     total = 0
     for n, source_id in enumerate(source_ids, 1):
-        total += service.reindex(source_id)
+        total += knowledge.reindex(source_id)
         if echo:
             echo(f"  vectors {n}/{len(source_ids)}")
     return total

@@ -242,8 +242,9 @@ def _rebuild_vectors(kernel, echo) -> int:
     kernel.background_jobs = False  # the vectors are rebuilt right here
     asyncio.run(kernel.start())
     try:
-        knowledge = kernel.service("knowledge")
-        ids = knowledge.ready_source_ids()
+        from .services import backup_service
+
+        ids = backup_service(kernel).knowledge.ready_source_ids()
         echo(f"rebuilding the vectors of {len(ids)} ready sources")
         return reindex_sources(kernel, ids, echo)
     finally:

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from bwenge.contracts.answers import Answer, StoredMessage
+from bwenge.logs import redact
 from bwenge.utils import utcnow
 
 # Close codes (RFC 6455 and the IANA registry).
@@ -30,7 +31,8 @@ class FrameError(Exception):
 
 
 def error(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}
+    """An ``error`` frame; its message redacted as a log line is (no configured secret)."""
+    return {"type": "error", "code": code, "message": redact(message)}
 
 
 def session_info(

@@ -313,7 +313,7 @@ async def chat_socket(websocket: WebSocket):
                     persona_id,
                     total,
                     len(messages),
-                    bool(hub.answering.get(session_id)),
+                    await hub.is_answering(session_id),
                 )
             )
         )

@@ -22,6 +22,7 @@ from bwenge.kernel import Kernel
 from bwenge.utils import utcnow
 
 from . import protocol
+from .answering import LocalAnswering, RedisAnswering
 from .broadcast import Broadcaster, MemoryBroadcaster, RedisBroadcaster, Subscription
 from .limits import MemoryConnectionLimits, RedisConnectionLimits
 from .settings import ChatSettings
@@ -54,6 +55,7 @@ class ChatHub:
         self.limits: MemoryConnectionLimits | RedisConnectionLimits
         self.tasks: set[asyncio.Task] = set()
         self.answering: Counter[str] = Counter()  # session_id -> answers queued or running here
+        self.answering_anywhere: LocalAnswering | RedisAnswering = LocalAnswering()
         self._locks: dict[str, asyncio.Lock] = {}
         self.draining = False
         self.running = False  # between start() and the end of stop()
@@ -77,10 +79,12 @@ class ChatHub:
             self.redis = aioredis.Redis(connection_pool=pool)
             self.tickets = RedisTicketStore(self.redis, self.settings.ticket_ttl_seconds)
             self.limits = RedisConnectionLimits(self.redis, *limits)
+            self.answering_anywhere = RedisAnswering(self.redis, self.answering.__contains__)
         else:
             self.tickets = MemoryTicketStore(self.settings.ticket_ttl_seconds)
             self.limits = MemoryConnectionLimits(*limits)
         await self.limits.start()
+        await self.answering_anywhere.start()
         if url and mode in ("auto", "redis"):
             self.broadcaster = RedisBroadcaster(url, client=self.redis)
         else:
@@ -111,6 +115,7 @@ class ChatHub:
             with contextlib.suppress(Exception):
                 await conn.close(protocol.GOING_AWAY, "server shutting down")
         await self.broadcaster.stop()
+        await self.answering_anywhere.stop()
         await self.limits.stop()
         if self.redis is not None:
             with contextlib.suppress(Exception):
@@ -135,6 +140,13 @@ class ChatHub:
 
     async def subscribe(self, conn: Connection) -> Subscription:
         return await self.broadcaster.subscribe(conn.session_id, conn.deliver)
+
+    async def is_answering(self, session_id: str) -> bool:
+        """An answer for the session is being written here or, with Redis, on
+        another worker (``session_info.answering``)."""
+        if self.answering.get(session_id):
+            return True
+        return await self.answering_anywhere.elsewhere(session_id)
 
     # -- answers -------------------------------------------------------------------
 
@@ -177,6 +189,8 @@ class ChatHub:
         (the asking socket flushes them there).
         """
         self.answering[session_id] += 1
+        if self.answering[session_id] == 1:
+            self.answering_anywhere.changed(session_id)
         # One answer at a time per session (in this worker) keeps frames in order.
         lock = self._locks.setdefault(session_id, asyncio.Lock())
         run = _AnswerRun(self, principal, persona_id, session_id, content, started)
@@ -207,6 +221,7 @@ class ChatHub:
         if self.answering[session_id] <= 0:
             del self.answering[session_id]
             self._locks.pop(session_id, None)
+            self.answering_anywhere.changed(session_id)
 
     async def publish(self, session_id: str, frame: dict[str, Any]) -> None:
         """Send ``frame`` to every socket on the session. Fan-out failures (Redis

@@ -1,4 +1,4 @@
-"""``bwenge worker``, ``bwenge ingest`` and ``bwenge sources list``."""
+"""``bwenge worker``, ``bwenge ingest``, ``bwenge sources list`` and ``sources sweep``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ sources_cli = typer.Typer(help="Knowledge sources.", no_args_is_help=True)
 
 @sources_cli.callback()
 def sources_group() -> None:
-    """Knowledge sources (a group even with one command: ``sources list``)."""
+    """Knowledge sources: ``sources list``, ``sources sweep``."""
 
 
 def add_commands(cli: typer.Typer) -> None:
@@ -73,6 +73,66 @@ def list_sources(
     console.print(table)
 
 
+@sources_cli.command("sweep")
+def sweep_sources(
+    older_than_hours: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Only blobs last written at least this long ago "
+            "(default: knowledge.straggler_grace_seconds).",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="List them, delete nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Delete straggler knowledge blobs once: files in the blob store that no source
+    names (an upload that died between storing the file and committing its row, a
+    delete the store refused). The ingestion sweeper does this every
+    knowledge.straggler_sweep_seconds; this is the same sweep, now. Safe while servers
+    run: a blob younger than the grace period may belong to an upload in progress."""
+    import json
+    import time
+
+    from bwenge.cli import EXIT_CONFIG, console, fail, load_kernel
+    from bwenge.errors import BwengeError
+
+    from .services import knowledge_service as _service
+
+    kernel = load_kernel(migrate=None)
+    try:
+        try:
+            intake = _service(kernel).intake
+        except BwengeError as exc:  # the knowledge plugin (or the blob store) is not active
+            fail(exc.message, EXIT_CONFIG)
+        grace = (
+            intake.service.settings.straggler_grace_seconds
+            if older_than_hours is None
+            else older_than_hours * 3600
+        )
+        done: list[str] = []
+        try:
+            for key in intake.straggler_keys(time.time() - grace):
+                if not dry_run:
+                    intake.blobs.delete(key)
+                done.append(key)
+                if not as_json:
+                    verb = "would delete" if dry_run else "deleted"
+                    console.print(f"{verb} {key}", highlight=False)
+        except BwengeError as exc:  # the store can't be reached, or refused a delete
+            fail(f"{exc.message} ({len(done)} straggler blob(s) handled before that)")
+    finally:
+        kernel.database.dispose()
+    if as_json:
+        body = {"stragglers": done, "dry_run": dry_run, "older_than_seconds": grace}
+        print(json.dumps(body, indent=2))
+        return
+    verb = "found" if dry_run else "deleted"
+    console.print(
+        f"{len(done)} straggler blob(s) {verb} (older than {grace / 3600:g} h)", highlight=False
+    )
+
+
 def _persona_exists(kernel, persona_id: str, org_id: str | None) -> bool:
     """Through the personas service the running app uses (started, then stopped)."""
     import asyncio
@@ -130,7 +190,7 @@ def worker(
     warm_up()
     from .lifecycle import recover_own
 
-    recover_own(service)
+    recover_own(kernel)
     if settings.queue == "dramatiq":
         url = settings.redis_url or kernel.core.redis_url
         if not url:
@@ -154,7 +214,7 @@ def worker(
         beat = for_worker(kernel, queue="inprocess", threads=threads)
         in_process = InProcessRunner(service, threads, settings.sweep_seconds, heartbeat=beat)
         service.runner = in_process
-        service.loop = None
+        service.jobs.loop = None
         console.print(
             f"Knowledge worker: {threads} thread(s) on database {kernel.database.dialect}",
             highlight=False,
@@ -208,7 +268,7 @@ def ingest(
         service.check_persona(org, persona)
     except BwengeError:
         fail(f"Persona {persona} not found in organisation {org}.")
-    files, skipped = _collect(paths, set(service.supported_extensions()))
+    files, skipped = _collect(paths, set(service.index.supported_extensions()))
     for path in skipped:
         err_console.print(
             f"[yellow]skipped[/] {path} (no loader for {path.suffix or 'no extension'})",
@@ -251,7 +311,7 @@ def ingest(
             def show(step: str, name: str = path.name) -> None:
                 progress.update(overall, description=f"{name}: {step}")
 
-            status = service.ingest(source.id, progress=show)
+            status = service.jobs.ingest(source.id, progress=show)
             final = service.get(org, source.id)
             if status == "ready":
                 results["ready"] += 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bwenge import hookimpl
 
-from .services import knowledge_service, setup  # noqa: F401 (re-exported)
+from .services import knowledge_service
 
 
 @hookimpl
@@ -112,10 +112,10 @@ async def after_app_start(kernel):
     service = knowledge_service(kernel)
     if not (service.autostart and kernel.background_jobs):  # the CLI runs jobs itself
         return
-    service.loop = asyncio.get_running_loop()
+    service.jobs.loop = asyncio.get_running_loop()
     from .lifecycle import recover_own
 
-    await asyncio.to_thread(recover_own, service)  # before the first sweep picks work
+    await asyncio.to_thread(recover_own, kernel)  # before the first sweep picks work
     settings = service.settings
     if settings.queue == "dramatiq":
         url = settings.redis_url or kernel.core.redis_url
@@ -141,7 +141,7 @@ async def after_app_start(kernel):
 
     loop = asyncio.get_running_loop()
     loop.run_in_executor(None, warm_up)
-    loop.run_in_executor(None, service.warm_up)
+    loop.run_in_executor(None, service.index.warm_up)
 
 
 @hookimpl

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -159,12 +160,12 @@ class Intake:
             path, filename = received.path, received.filename or ""
             service.check_persona(org_id, persona_id)
             extension = Path(filename).suffix.lower()
-            entry = service.loader_for(extension) if extension else None
+            entry = service.index.loader_for(extension) if extension else None
             if entry is None:
                 raise UnsupportedMediaType(
                     f"Files of type {extension or '(no extension)'} are not supported. Supported: "
-                    f"{', '.join(service.supported_extensions())}.",
-                    details={"supported": service.supported_extensions()},
+                    f"{', '.join(service.index.supported_extensions())}.",
+                    details={"supported": service.index.supported_extensions()},
                 )
             if received.size == 0:
                 raise UnsupportedMediaType("The file is empty.")
@@ -173,7 +174,7 @@ class Intake:
                 path,
                 extension,
                 tuple(entry.meta.get("media_types", ())),
-                service.limits,
+                service.index.limits,
             )
             existing = self._find_duplicate(org_id, persona_id, received.sha256)
             if existing is not None:
@@ -263,20 +264,14 @@ class Intake:
                     removed += 1
         return removed
 
-    def sweep_stragglers(self, grace_seconds: float | None = None) -> int:
-        """Delete blobs under ``knowledge/`` that no source row points at and that are
-        older than ``grace_seconds`` (default ``knowledge.straggler_grace_seconds``):
-        what an upload interrupted between its blob write and its row commit, or a
-        delete the store refused, left behind. Returns how many went."""
-        grace = self.service.settings.straggler_grace_seconds
-        grace = grace if grace_seconds is None else grace_seconds
-        cutoff = time.time() - grace
-        removed = 0
+    def straggler_keys(self, older_than: float) -> Iterator[str]:
+        """Blob keys under ``knowledge/`` that no source row points at, last written
+        before ``older_than`` (POSIX seconds): what an upload interrupted between its
+        blob write and its row commit, or a delete the store refused, left behind.
+        Rows are looked up 500 keys at a time while the store is listed."""
         batch: list[str] = []
 
-        def flush() -> int:
-            if not batch:
-                return 0
+        def unknown() -> list[str]:
             relative = [k.removeprefix(PREFIX) for k in batch]
             with self.kernel.db.session() as session:
                 known = set(
@@ -286,24 +281,31 @@ class Intake:
                         )
                     )
                 )
-            gone = 0
-            for key, rel in zip(batch, relative, strict=True):
-                if rel not in known:
-                    log.info("Removing straggler blob %s (no source row)", key)
-                    self.blobs.delete(key)
-                    gone += 1
+            out = [key for key, rel in zip(batch, relative, strict=True) if rel not in known]
             batch.clear()
-            return gone
+            return out
 
         for info in self.blobs.list(PREFIX):
             if any(part.startswith(".") for part in info.key.split("/")):
                 continue  # an instance's spool folder under a local store
-            if info.modified >= cutoff:
+            if info.modified >= older_than:
                 continue
             batch.append(info.key)
             if len(batch) >= 500:
-                removed += flush()
-        removed += flush()
+                yield from unknown()
+        if batch:
+            yield from unknown()
+
+    def sweep_stragglers(self, grace_seconds: float | None = None) -> int:
+        """Delete the :meth:`straggler_keys` older than ``grace_seconds`` (default
+        ``knowledge.straggler_grace_seconds``). Returns how many went."""
+        grace = self.service.settings.straggler_grace_seconds
+        grace = grace if grace_seconds is None else grace_seconds
+        removed = 0
+        for key in self.straggler_keys(time.time() - grace):
+            log.info("Removing straggler blob %s (no source row)", key)
+            self.blobs.delete(key)
+            removed += 1
         return removed
 
     def sweep(self) -> None:

@@ -56,25 +56,26 @@ class RunningJobs:
             return dict(self._jobs)
 
 
-def hand_back(service, timeout: float | None = None) -> list[str]:
-    """Stop taking work and hand every running job back as ``pending`` (try not
-    counted). Returns the ids handed back from here rather than by the job itself."""
-    service.stopping.set()
-    grace = service.settings.shutdown_grace_seconds if timeout is None else timeout
-    running = service.jobs.snapshot()
+def hand_back(jobs, timeout: float | None = None) -> list[str]:
+    """Stop taking work and hand every running job of ``jobs`` (the
+    :class:`~.jobs.IngestionJobs`) back as ``pending`` (try not counted). Returns the
+    ids handed back from here rather than by the job itself."""
+    jobs.stopping.set()
+    grace = jobs.settings.shutdown_grace_seconds if timeout is None else timeout
+    running = jobs.running.snapshot()
     if running:
         log.info("Handing %d running ingestion job(s) back before stopping", len(running))
-    left = service.jobs.wait_idle(grace)
+    left = jobs.running.wait_idle(grace)
     for source_id, token in left.items():
-        service.release(source_id, token)
+        jobs.release(source_id, token)
         log.info("Source %s handed back as pending (its job had not stopped yet)", source_id)
     return list(left)
 
 
-def recover_own(service) -> int:
+def recover_own(kernel) -> int:
     """Make this worker's jobs from before the restart ``pending`` again, now."""
-    worker = service.kernel.worker_id
-    with service.kernel.db.session() as session:
+    worker = kernel.worker_id
+    with kernel.db.session() as session:
         count = session.execute(
             update(KnowledgeSource)
             .where(KnowledgeSource.status == PROCESSING, KnowledgeSource.worker == worker)

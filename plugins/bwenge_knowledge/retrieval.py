@@ -1,6 +1,8 @@
-"""Hybrid retrieval: dense (vectors) and lexical (full text) candidates, fused by
+"""Retrieval: the ``retriever`` service (:class:`Retrieval`) and how it finds passages.
+
+Hybrid retrieval: dense (vectors) and lexical (full text) candidates, fused by
 reciprocal rank, with each candidate's evidence, then ordered by the configured
-reranker (``knowledge.reranker``).
+reranker (``knowledge.reranker``). Only chunks of ``ready`` sources are returned.
 
 Every returned :class:`RetrievedChunk` carries its evidence — ``dense`` (cosine of
 query and chunk, when the vector side found it), ``lexical`` (the IDF-weighted
@@ -18,10 +20,15 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sqlalchemy import func, select
+
 from bwenge.contracts.knowledge import RetrievedChunk
+from bwenge.telemetry import operation
 from bwenge.text import question_terms, terms
 
 from . import lexical
+from .models import PENDING, PROCESSING, READY, KnowledgeSource
+from .settings import KnowledgeSettings
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 _executor: ThreadPoolExecutor | None = None
@@ -85,18 +92,82 @@ def sentence_evidence(query_vector, candidates: list[RetrievedChunk]) -> None:
         c.metadata["sentence"] = round(float((rows @ q / norms).max()), 4)
 
 
-class HybridRetriever:
+class Retrieval:
     """The ``retriever`` service of the knowledge plugin (see :class:`bwenge.contracts.
-    knowledge.Retriever`)."""
+    knowledge.Retriever`): top-k passages of a persona's ``ready`` sources."""
 
-    def __init__(self, service) -> None:
-        self.service = service
-        self.kernel = service.kernel
+    def __init__(self, kernel, settings: KnowledgeSettings) -> None:
+        self.kernel = kernel
+        self.settings = settings
+        self.last_retrieval_ms = 0.0
+
+    # the backends ``knowledge.embedder``/``vector_store``/``reranker`` name, each a
+    # lazy service of the kernel (made on first use, once)
+    @property
+    def embedder(self):
+        return self.kernel.services["embedder"]
+
+    @property
+    def store(self):
+        return self.kernel.services["vector_store"]
+
+    @property
+    def reranker(self):
+        return self.kernel.services["reranker"]
+
+    def retrieve(
+        self, org_id: str, persona_id: str, query: str, k: int = 5
+    ) -> list[RetrievedChunk]:
+        """Top-k chunks of the persona's ``ready`` sources, best first (hybrid: see
+        :class:`HybridRetriever`)."""
+        if not query or not query.strip() or k <= 0:
+            return HybridRetriever(self).retrieve(org_id, persona_id, query, k)
+        with operation(self.kernel, "retrieval", persona_id=persona_id, k=k) as op:
+            found = HybridRetriever(self).retrieve(org_id, persona_id, query, k)
+            op.set(chunks=len(found))
+        return found
+
+    def ready_sources(self, org_id: str, persona_id: str) -> dict[str, Any]:
+        """The persona's ``ready`` sources by id, as light rows (``id``, ``title``,
+        ``type``): this runs before every retrieval."""
+        with self.kernel.db.session() as session:
+            rows = session.execute(
+                select(KnowledgeSource.id, KnowledgeSource.title, KnowledgeSource.type).where(
+                    KnowledgeSource.org_id == org_id,
+                    KnowledgeSource.persona_id == persona_id,
+                    KnowledgeSource.status == READY,
+                )
+            ).all()
+        return {row.id: row for row in rows}
+
+    def pending(self, org_id: str, persona_id: str) -> int:
+        """How many of the persona's sources are still waiting for or in ingestion."""
+        with self.kernel.db.session() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(KnowledgeSource)
+                    .where(
+                        KnowledgeSource.org_id == org_id,
+                        KnowledgeSource.persona_id == persona_id,
+                        KnowledgeSource.status.in_((PENDING, PROCESSING)),
+                    )
+                )
+                or 0
+            )
+
+
+class HybridRetriever:
+    """One retrieval of :class:`Retrieval` (it keeps the query's vector)."""
+
+    def __init__(self, retrieval: Retrieval) -> None:
+        self.retrieval = retrieval
+        self.kernel = retrieval.kernel
         self._query_vector = None
 
     @property
     def settings(self):
-        return self.service.settings
+        return self.retrieval.settings
 
     def retrieve(
         self, org_id: str, persona_id: str, query: str, k: int = 5
@@ -104,7 +175,7 @@ class HybridRetriever:
         """Top-k chunks of the persona's ``ready`` sources, best first, with evidence."""
         if not query or not query.strip() or k <= 0:
             return []
-        ready = self.service.ready_sources(org_id, persona_id)
+        ready = self.retrieval.ready_sources(org_id, persona_id)
         if not ready:
             return []
         started = time.perf_counter()
@@ -156,8 +227,8 @@ class HybridRetriever:
             for c in candidates:
                 c.sentence_vectors = stored.get(c.chunk_id)
             sentence_evidence(self._query_vector, candidates)
-        ranked = self.service.reranker.rerank(query, candidates, k)[:k]
-        self.service.last_retrieval_ms = (time.perf_counter() - started) * 1000
+        ranked = self.retrieval.reranker.rerank(query, candidates, k)[:k]
+        self.retrieval.last_retrieval_ms = (time.perf_counter() - started) * 1000
         return ranked
 
     def _dense_for_lexical_only(self, org_id, persona_id, fused) -> None:
@@ -165,7 +236,7 @@ class HybridRetriever:
         vectors, when the vector store can return them), so every candidate is judged
         on the same evidence."""
         missing = [c.chunk_id for c in fused.values() if c.dense is None]
-        vectors = getattr(self.service.store, "vectors", None)
+        vectors = getattr(self.retrieval.store, "vectors", None)
         if not missing or vectors is None or self._query_vector is None:
             return
         import numpy as np
@@ -185,7 +256,7 @@ class HybridRetriever:
     def _dense(self, org_id, persona_id, query, n, ready) -> list[RetrievedChunk]:
         from .ids import collection_name
 
-        embedder, store = self.service.embedder, self.service.store
+        embedder, store = self.retrieval.embedder, self.retrieval.store
         collection = collection_name(org_id, persona_id)
         vector = embedder.embed([query])[0]
         self._query_vector = vector

@@ -10,7 +10,7 @@
 * :class:`RecordOnly` (``knowledge.ingest_in_server = false``): the server records
   uploads and runs nothing; ``bwenge worker`` processes claim them from the database.
 
-Either way the job itself is :meth:`KnowledgeService.ingest`, whose database claim
+Either way the job itself is :meth:`.jobs.IngestionJobs.ingest`, whose database claim
 makes a duplicate delivery harmless. A runner that consumes jobs keeps a
 :class:`~bwenge_knowledge.heartbeat.Heartbeat` in Redis when one is configured;
 ``consumes`` says whether the server's own runner does, or readiness must look for
@@ -31,7 +31,7 @@ ACTOR_NAME = "bwenge_ingest_source"
 
 class InProcessRunner:
     """``workers`` job slots, each a thread that claims the next job itself
-    (:meth:`KnowledgeService.next_job`: fair across organisations, and a dead
+    (:meth:`.jobs.IngestionJobs.next_job`: fair across organisations, and a dead
     worker's job once its lease expired), runs it, and claims again. Idle slots look
     every ``poll_seconds`` (shorter than the lease); an upload wakes one at once."""
 
@@ -75,7 +75,7 @@ class InProcessRunner:
             now = time.monotonic()
             self._resting = {k: t for k, t in self._resting.items() if t > now}
             skip = frozenset(self._claiming | set(self._resting))
-        source_id = self.service.next_job(skip)
+        source_id = self.service.jobs.next_job(skip)
         if source_id is None:
             return None
         with self._wake:
@@ -99,7 +99,7 @@ class InProcessRunner:
                 continue
             status = None
             try:
-                status = self.service.ingest(source_id)
+                status = self.service.jobs.ingest(source_id)
             except Exception:
                 log.exception("Ingestion job for %s crashed", source_id)
             finally:
@@ -109,8 +109,8 @@ class InProcessRunner:
                         self._resting[source_id] = time.monotonic() + self.poll_seconds
 
     def sweep(self) -> None:
-        self.service.recover()  # fails jobs out of attempts
-        self.service.sweep_files()
+        self.service.jobs.recover()  # fails jobs out of attempts
+        self.service.intake.sweep()
         with self._wake:
             self._wake.notify_all()
 
@@ -130,7 +130,7 @@ class InProcessRunner:
         self._stop.set()
         with self._wake:
             self._wake.notify_all()
-        hand_back(self.service)
+        hand_back(self.service.jobs)
         if wait:
             for thread in self._threads:
                 thread.join(self.service.settings.shutdown_grace_seconds + 5)
@@ -157,7 +157,7 @@ class IncomingCleaner:
     def _loop(self) -> None:
         while not self._stop.wait(self.service.settings.sweep_seconds):
             try:
-                self.service.clean_incoming()
+                self.service.intake.sweep_spools()
             except Exception:
                 log.warning("Removing partial uploads failed", exc_info=True)
 
@@ -210,12 +210,12 @@ class DramatiqRunner:
     def _perform(self, source_id: str) -> None:
         # A message is one job run; which job is chosen fairly across organisations
         # now, so one org's 500 queued messages don't hold up another org's upload.
-        picked = self.service.next_job()
+        picked = self.service.jobs.next_job()
         if picked is None or picked == source_id:
-            self.service.ingest(source_id)
+            self.service.jobs.ingest(source_id)
             return
         self.actor.send(source_id)  # its run is still owed
-        self.service.ingest(picked)
+        self.service.jobs.ingest(picked)
 
     def start(self) -> None:
         self.cleaner.start()
@@ -241,9 +241,9 @@ class DramatiqRunner:
             while not stop.is_set():
                 try:
                     lease = self.service.settings.lease_seconds
-                    for source_id in self.service.recover(pending_older_than=lease):
+                    for source_id in self.service.jobs.recover(pending_older_than=lease):
                         self.enqueue(source_id)
-                    self.service.sweep_files()
+                    self.service.intake.sweep()
                 except Exception:
                     log.warning("Knowledge sweep failed", exc_info=True)
                 # shorter than the lease, so a dead worker's job is re-sent soon after
@@ -253,5 +253,5 @@ class DramatiqRunner:
 
             if heartbeat is not None:
                 heartbeat.stop()
-            hand_back(self.service)
+            hand_back(self.service.jobs)
             worker.stop()

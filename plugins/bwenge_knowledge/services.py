@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from bwenge.contracts.blobs import BlobStore
     from bwenge.contracts.personas import PersonaStore
 
+    from .retrieval import Retrieval
     from .service import KnowledgeService
 
 
@@ -18,9 +19,9 @@ def make_knowledge(kernel, personas: PersonaStore, blobs: BlobStore) -> Knowledg
     return KnowledgeService(kernel, personas, blobs)
 
 
-def make_retriever(kernel, knowledge: KnowledgeService) -> KnowledgeService:
-    """The built-in retriever is the knowledge service itself."""
-    return knowledge
+def make_retriever(kernel, knowledge: KnowledgeService) -> Retrieval:
+    """The built-in retriever: the knowledge service's retrieval part."""
+    return knowledge.retrieval
 
 
 def make_embedder(kernel):
@@ -41,8 +42,3 @@ def make_reranker(kernel):
 def knowledge_service(kernel) -> KnowledgeService:
     """The ``knowledge`` service (built on first use with an unstarted kernel)."""
     return kernel.services["knowledge"]
-
-
-def setup(kernel) -> KnowledgeService:
-    """The ``knowledge`` service; a bare kernel's way to have it (and ``retriever``)."""
-    return knowledge_service(kernel)

@@ -26,9 +26,9 @@ import pytest
 def ingest_now(
     kernel, org_id: str, persona_id: str, filename: str, data: bytes, title: str | None = None
 ):
-    from .services import setup
+    from .services import knowledge_service
 
-    service = setup(kernel)
+    service = knowledge_service(kernel)
     runner, service.runner = service.runner, None  # ingest here, not in the background
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -39,7 +39,7 @@ def ingest_now(
             )
     finally:
         service.runner = runner
-    service.ingest(source.id)
+    service.jobs.ingest(source.id)
     deadline = time.monotonic() + 120
     # a running app's sweeper may have taken the job first: wait for it to finish
     while (current := service.get(org_id, source.id)).status not in ("ready", "failed"):

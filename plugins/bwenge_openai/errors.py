@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bwenge.errors import BwengeError
-from bwenge.logs import request_id_var
+from bwenge.logs import redact, request_id_var
 
 log = logging.getLogger("bwenge.openai")
 
@@ -55,6 +55,7 @@ def openai_error(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     code = "invalid_api_key" if status == 401 else CODES.get(code, code) if code else None
+    message = redact(message)  # an upstream's error may quote a key, as in the logs
     body = {
         "error": {
             "message": message,

@@ -38,6 +38,7 @@ _REFUSALS: dict[int | str, str] = {
     404: "Unknown, draft or another organisation's model (`model_not_found`), "
     "or someone else's conversation (`session_not_found`)",
     429: "Quota used up (`insufficient_quota`) or rate limited (`rate_limit_exceeded`)",
+    503: "Every language model provider failed (`llm_unavailable`)",
     # also keeps FastAPI from documenting a 422 these routes never send
     "4XX": "Any other refusal, in the same shape",
     "5XX": "A server-side failure, in the same shape",

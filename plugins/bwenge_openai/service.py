@@ -21,6 +21,7 @@ from bwenge.contracts.llm import ChatMessage
 from bwenge.contracts.personas import Persona, visible_to
 from bwenge.domain import Principal
 from bwenge.errors import BadRequest, NotFound, ServiceUnavailable
+from bwenge.logs import redact
 
 from .schemas import (
     AssistantMessage,
@@ -216,7 +217,7 @@ class OpenAIGateway:
             else:
                 yield {
                     "error": {
-                        "message": event.message,
+                        "message": redact(event.message or "Answering failed."),
                         "type": "server_error",
                         "param": None,
                         "code": event.code,

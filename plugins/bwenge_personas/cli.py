@@ -27,11 +27,11 @@ def list_personas(
 
     from bwenge.cli import EXIT_USAGE, console, fail, load_kernel
 
-    from .services import setup
+    from .services import persona_store
 
     kernel = load_kernel(migrate=None)
     try:
-        store = setup(kernel)
+        store = persona_store(kernel)
         if org is not None:
             personas = store.list(org)
         elif hasattr(store, "list_all"):

@@ -6,8 +6,6 @@ from pathlib import Path
 
 from bwenge import hookimpl
 
-from .services import setup  # noqa: F401 (re-exported)
-
 
 @hookimpl
 def register_settings(register):

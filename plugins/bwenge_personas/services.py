@@ -22,7 +22,7 @@ def make_manager(kernel, personas: PersonaStore) -> PersonaService:
     return PersonaService(kernel, personas, kernel.settings_for("personas"))
 
 
-def setup(kernel) -> PersonaStore:
+def persona_store(kernel) -> PersonaStore:
     """The ``personas`` store, built if need be (a bare, unstarted kernel)."""
     return kernel.services["personas"]
 

@@ -4,7 +4,8 @@
      "request_id": "<id>", "fields": [...]}}
 
 ``detail`` keeps FastAPI-style clients working; ``error.code`` is what programs match on.
-No stack trace ever leaves the server.
+No stack trace ever leaves the server, and no configured secret: messages and details
+are redacted as log lines are (an upstream's error may quote a key or a URL's password).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bwenge.errors import BwengeError
-from bwenge.logs import request_id_var
+from bwenge.logs import redact, redacted, request_id_var
 
 log = logging.getLogger("bwenge.rest")
 
@@ -44,12 +45,13 @@ STATUS_CODES = {
 
 
 def error_body(status: int, message: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
+    message = redact(message)
     error = {
         "code": code or STATUS_CODES.get(status, "error"),
         "message": message,
         "request_id": request_id_var.get(),
     }
-    error.update({k: v for k, v in extra.items() if v})
+    error.update({k: redacted(v) for k, v in extra.items() if v})
     return {"detail": message, "error": error}
 
 

@@ -112,8 +112,6 @@ def test_upload_while_the_store_is_down_is_503_and_leaves_nothing(client, make_u
 
 
 def test_the_sweep_removes_straggler_blobs_only_after_the_grace_period(client, make_user, tmp_path):
-    from bwenge_knowledge.services import knowledge_service
-
     kernel = client.app.state.kernel
     store = kernel.blob_store()
     owner, persona_id = _owner_and_persona(client, make_user)
@@ -123,7 +121,7 @@ def test_the_sweep_removes_straggler_blobs_only_after_the_grace_period(client, m
     stray.write_bytes(b"an upload that died before its row committed")
     store.put_file("knowledge/org/persona/0123456789abcdef.txt", stray)
 
-    intake = knowledge_service(kernel).intake
+    intake = kernel.service("knowledge").intake
     assert intake.sweep_stragglers() == 0  # younger than knowledge.straggler_grace_seconds
     assert intake.sweep_stragglers(grace_seconds=0) == 1
     keys = [b.key for b in store.list("knowledge/")]

@@ -1,11 +1,13 @@
 """Past one machine: two ``bwenge serve`` instances with SEPARATE data dirs (as two
 hosts would have) sharing PostgreSQL, Redis, one ``chroma run`` server and one S3
 server (``moto_server``), plus a ``bwenge worker`` on the second instance's config.
-Uploaded through one, ingested on the other's side, answered and fetched through
-either; deletes leave no blob behind."""
+Uploaded through one, ingested on the other's side, answered, streamed (chat
+WebSocket and ``/v1/chat/completions``) and fetched through either; a conversation
+begun on one goes on on the other; deletes leave no blob behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from bwenge_avatars.gltf import cube_glb
+from websockets.sync.client import connect
 
 from tests.ops.ops_helpers import Api, Process, Server, base_env, bwenge
 
@@ -56,6 +59,54 @@ def _keys(client, bucket: str, prefix: str = "") -> list[str]:
 def _local_files(data: Path, folder: str) -> list[Path]:
     root = data / folder
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def _socket(server: Server, api: Api, persona: str, session: str | None = None):
+    """A chat socket on ``server``, opened with a ticket that ``api``'s instance issued."""
+    ticket = api.http.post("/ws/ticket", headers=api.headers)
+    assert ticket.status_code == 200, ticket.text
+    query = f"persona_id={persona}&ticket={ticket.json()['ticket']}"
+    ws = connect(f"ws://127.0.0.1:{server.port}/ws/chat?{query}&session_id={session or ''}")
+    info = json.loads(ws.recv(30))
+    assert info["type"] == "session_info", info
+    history = [json.loads(ws.recv(30)) for _ in range(info["replayed"])]
+    return ws, info, history
+
+
+def _answer(ws) -> tuple[list[dict], dict]:
+    """One answer's frames up to ``typing`` false, and its final (stored) message."""
+    frames = []
+    while not frames or frames[-1] != {"type": "typing", "is_typing": False}:
+        frames.append(json.loads(ws.recv(60)))
+    finals = [
+        f["message"] for f in frames if f["type"] == "message" and f["message"]["sender"] != "user"
+    ]
+    assert len(finals) == 1, frames
+    deltas = "".join(f["text"] for f in frames if f["type"] == "delta")
+    assert deltas and deltas == finals[0]["content"], frames  # streamed, then stored
+    return frames, finals[0]
+
+
+def _cited(message: dict) -> list[str]:
+    return [c["source_id"] for c in message["metadata"]["citations"]]
+
+
+def _completion_stream(api: Api, persona: str, question: str, session: str) -> dict:
+    """A streamed ``/v1/chat/completions``: the text and the last chunk's ``bwenge`` field."""
+    body = {"model": persona, "stream": True, "messages": [{"role": "user", "content": question}]}
+    headers = {**api.headers, "X-Bwenge-Session": session}
+    text, extension = "", None
+    with api.http.stream("POST", "/v1/chat/completions", json=body, headers=headers) as r:
+        assert r.status_code == 200, r.read()
+        assert r.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in r.iter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]", lines
+    for line in lines[:-1]:
+        delta = json.loads(line[len("data: ") :])["choices"][0]["delta"]
+        text += delta.get("content") or ""
+        extension = delta.get("bwenge", extension)
+    assert len(lines) > 3 and extension is not None, lines  # several chunks, then citations
+    return {"text": text, **extension}
 
 
 def test_two_instances_with_separate_data_dirs_share_files_through_s3(
@@ -116,6 +167,49 @@ def test_two_instances_with_separate_data_dirs_share_files_through_s3(
         for n, api in enumerate((api1, api2)):
             answer = api.ask(persona, q, f"t-{n}")
             assert [c["source_id"] for c in answer["citations"]] == [source], answer
+
+        released = api1.http.post(
+            f"/personas/{persona}/release",
+            headers=api1.headers,
+            json={"override": True, "reason": "chat needs a released persona; no sample dialogs"},
+        )
+        assert released.status_code == 200, released.text
+
+        # chat: a socket on each machine watching one session; frames cross via Redis
+        ws1, info, _ = _socket(one, api1, persona)
+        session = info["session_id"]
+        ws2, info2, _ = _socket(two, api1, persona, session)  # a ticket of machine 1's
+        assert (info2["session_id"], info2["message_count"]) == (session, 0)
+        ws1.send(json.dumps({"type": "user_message", "content": q}))
+        asked_on_one, answer = _answer(ws1)
+        seen_on_two, same = _answer(ws2)
+        assert _cited(answer) == [source] and same == answer, (asked_on_one, seen_on_two)
+        assert [f["type"] for f in seen_on_two][:2] == ["message", "typing"]  # the echo first
+        # the conversation goes on on machine 2: its stored history gives the topic
+        follow_up = "Tell me more about it."
+        ws2.send(json.dumps({"type": "user_message", "content": follow_up}))
+        _, more = _answer(ws2)
+        _, also = _answer(ws1)
+        assert _cited(more) == [source] and also == more
+        alone, _, _ = _socket(two, api2, persona)  # the same words in a new conversation
+        alone.send(json.dumps({"type": "user_message", "content": follow_up}))
+        assert _cited(_answer(alone)[1]) == []
+        for ws in (ws1, ws2, alone):
+            ws.close()
+        back, info, replayed = _socket(one, api1, persona, session)
+        back.close()
+        assert info["message_count"] == 4
+        assert [m["message"]["content"] for m in replayed][::2] == [q, follow_up]
+
+        # the OpenAI-compatible gateway streams through either, into one conversation
+        for api in (api1, api2):
+            streamed = _completion_stream(api, persona, q, "oai-two-machines")
+            assert [c["source_id"] for c in streamed["citations"]] == [source], streamed
+            assert "Rwanda" in streamed["text"], streamed  # the material, streamed
+            assert streamed["session_id"] == "oai-two-machines"
+        stored = api2.http.get("/sessions/oai-two-machines/messages", headers=api2.headers)
+        assert stored.status_code == 200, stored.text
+        assert [m["sender"] for m in stored.json()["messages"]] == ["user", "persona"] * 2
 
         # an avatar uploaded through one instance, fetched through both
         glb = cube_glb(2.0)

@@ -4,6 +4,7 @@ streams whatever it yields, at the pace the test chooses)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +19,7 @@ class Script:
     delay: ClassVar[float] = 0.0
     fail_after: ClassVar[int] = 0  # chunks yielded before a failing attempt raises
     failures: ClassVar[int] = 0  # how many attempts fail
+    gate: ClassVar[threading.Event | None] = None  # when set up, held after the first chunk
 
     @classmethod
     def reset(cls) -> None:
@@ -25,6 +27,7 @@ class Script:
         cls.delay = 0.0
         cls.fail_after = 0
         cls.failures = 0
+        cls.gate = None
 
 
 class ScriptedProvider:
@@ -44,6 +47,8 @@ class ScriptedProvider:
             if Script.delay:
                 await asyncio.sleep(Script.delay)
             yield chunk
+            if i == 0 and Script.gate is not None:  # a thread event: servers run in threads
+                await asyncio.to_thread(Script.gate.wait, 60)
 
 
 class ChatTestPlugin:

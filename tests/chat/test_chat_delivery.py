@@ -171,6 +171,47 @@ async def test_frames_cross_workers_through_redis(make_stack, serve, redis_url):
             await ws.close()
 
 
+async def test_another_worker_knows_an_answer_is_being_written(make_stack, serve, redis_url):
+    """A client that reconnects to another worker (machine) mid-answer is told, as on
+    the answering one, that the rest streams live, and it does."""
+    import threading
+
+    Script.chunks, Script.gate = CHUNKS, threading.Event()
+    one = make_stack(redis_url=redis_url)
+    two = make_stack(redis_url=redis_url)
+    user = one.user()
+    persona_id = one.persona()
+    with serve(one) as server_one, serve(two) as server_two:
+        a = await connect(chat_url(server_one, persona_id), additional_headers=user.headers)
+        session_id = (await recv_json(a))["session_id"]
+        await a.send(json.dumps({"type": "user_message", "content": "Held after a chunk"}))
+        await recv_until(a, lambda f: f["type"] == "delta")  # being written on worker one
+        url = chat_url(server_two, persona_id, session_id)
+        for _ in range(100):  # the mark goes to Redis beside the answer, not before it
+            b = await connect(url, additional_headers=user.headers)
+            info = await recv_json(b)
+            if info["answering"]:
+                break
+            await b.close()
+            await asyncio.sleep(0.05)
+        assert info["answering"] is True, info
+        Script.gate.set()
+        frames = await recv_until(
+            b, lambda f: f["type"] == "message" and f["message"]["sender"] == "persona"
+        )
+        assert frames[-1]["message"]["content"] == FULL  # the rest arrived on worker two
+        await recv_until(a, answer_done)
+        await b.close()
+        for _ in range(100):  # once stored, no worker is answering
+            async with connect(url, additional_headers=user.headers) as c:
+                info = await recv_json(c)
+            if not info["answering"]:
+                break
+            await asyncio.sleep(0.05)
+        assert info == {**info, "answering": False, "message_count": 2}
+        await a.close()
+
+
 async def test_without_redis_workers_do_not_share_frames(make_stack, serve):
     """The control for the Redis test: in-process fan-out stays in its process."""
     one, two = make_stack(), make_stack()

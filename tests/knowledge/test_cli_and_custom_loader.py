@@ -58,7 +58,6 @@ def register_loaders(register):
 
 
 def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel, cli_env):
-    import bwenge_personas.services
     from chromadb.api.client import SharedSystemClient
 
     dist = tmp_path / "bwenge-csv-loader"
@@ -85,7 +84,6 @@ def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel,
     )
 
     kernel = make_kernel()
-    bwenge_personas.services.setup(kernel)
     persona = kernel.service("personas").create("org-a", {"name": "Tutor"}, None)
     folder = tmp_path / "material"
     (folder / "sub").mkdir(parents=True)
@@ -125,9 +123,7 @@ def test_ingest_folder_through_an_installed_loader_plugin(tmp_path, make_kernel,
 
     assert importlib.util.find_spec("bwenge_csv_loader") is None
     SharedSystemClient.clear_system_cache()
-    from bwenge_knowledge.services import knowledge_service as _service
-
-    service = _service(make_kernel())
+    service = make_kernel().service("knowledge")
     sources = {s.title: s for s in service.list("org-a", persona.persona_id)}
     assert sources["elements"].status == "ready" and sources["elements"].type == "csv"
     assert sources["elements"].chunk_count == 2  # one row each

@@ -83,9 +83,6 @@ def _counts(kernel, source_id):
 def test_killed_workers_job_is_finished_by_another_worker_within_the_lease(
     make_kernel, cli_env, tmp_path
 ):
-    import bwenge_personas.services
-    from bwenge_knowledge.services import knowledge_service as _service
-
     env = cli_env(
         BWENGE_LOG_LEVEL="INFO",
         BWENGE_KNOWLEDGE__EMBED_BATCH_SIZE="8",
@@ -94,9 +91,8 @@ def test_killed_workers_job_is_finished_by_another_worker_within_the_lease(
         BWENGE_KNOWLEDGE__WORKERS="1",
     )
     kernel = make_kernel()
-    bwenge_personas.services.setup(kernel)
     persona = kernel.service("personas").create("org-a", {"name": "Tutor"}, None)
-    service = _service(kernel)  # no runner here: the source waits for the workers
+    service = kernel.service("knowledge")  # no runner here: the source waits for the workers
     path = tmp_path / "big.pdf"
     path.write_bytes(big_pdf(12))
     source, _ = asyncio.run(

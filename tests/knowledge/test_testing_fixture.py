@@ -6,10 +6,7 @@ from .knowledge_files import TOPICS, pdf_bytes
 
 
 def test_add_knowledge_on_a_bare_kernel(make_kernel, add_knowledge):
-    import bwenge_personas.services
-
     kernel = make_kernel()
-    bwenge_personas.services.setup(kernel)
     persona = kernel.service("personas").create("org-1", {"name": "Tutor"}, None)
     source = add_knowledge(
         kernel, "org-1", persona.persona_id, "bio.pdf", pdf_bytes(TOPICS), title="Biology"

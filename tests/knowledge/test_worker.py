@@ -83,13 +83,9 @@ def wait_for(predicate, timeout, what):
 
 @pytest.mark.slow
 def test_sigkill_mid_job_then_restart_finishes_exactly_once(make_kernel, worker_env, tmp_path):
-    import bwenge_personas.services
-    from bwenge_knowledge.services import knowledge_service as _service
-
     kernel = make_kernel()
-    bwenge_personas.services.setup(kernel)
     persona = kernel.service("personas").create("org-a", {"name": "Tutor"}, None)
-    service = _service(kernel)  # no runner here: sources stay pending for the worker
+    service = kernel.service("knowledge")  # no runner here: sources stay pending for the worker
 
     def submit(name, data):
         path = tmp_path / name
@@ -123,7 +119,9 @@ def test_sigkill_mid_job_then_restart_finishes_exactly_once(make_kernel, worker_
     col = collection_name(persona.persona_id)
     partial = len(store._get(col).get(where={"source_id": big}, include=[])["ids"])
     assert partial >= 16
-    hits = _service(check_kernel).retrieve("org-a", persona.persona_id, "Detail 311 case 10-1", k=5)
+    hits = check_kernel.service("knowledge").retrieve(
+        "org-a", persona.persona_id, "Detail 311 case 10-1", k=5
+    )
     assert hits and {h.source_id for h in hits} == {small}
 
     worker = start_worker(worker_env, log_path)
@@ -149,7 +147,9 @@ def test_sigkill_mid_job_then_restart_finishes_exactly_once(make_kernel, worker_
     check_kernel, store = fresh_store(make_kernel)
     ids = store._get(col).get(where={"source_id": big}, include=[])["ids"]
     assert len(ids) == len(set(ids)) == src.chunk_count  # no duplicates, none missing
-    hits = _service(check_kernel).retrieve("org-a", persona.persona_id, "Detail 311 case 10-1", k=5)
+    hits = check_kernel.service("knowledge").retrieve(
+        "org-a", persona.persona_id, "Detail 311 case 10-1", k=5
+    )
     assert big in {h.source_id for h in hits}
     assert any(h.page for h in hits if h.source_id == big)
 
@@ -182,7 +182,7 @@ def test_a_source_whose_workers_keep_dying_ends_failed(
                 heartbeat_at=utcnow() - timedelta(minutes=5),
             )
         )
-    kernel.service("knowledge").recover()
+    kernel.service("knowledge").jobs.recover()
     final = wait_done(expert, sid)
     assert final["status"] == "failed"
     assert "interrupted 3 times" in final["error_message"]

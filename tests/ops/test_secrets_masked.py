@@ -1,6 +1,6 @@
 """No secret from the configuration is ever printed: not by `bwenge config show`, not
 in the start-up lines of `bwenge serve` and `bwenge worker`, not in their logs (at
-DEBUG, with a failing LLM provider to log about)."""
+DEBUG, with a failing LLM provider to log about), not in an API error body."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from .ops_helpers import BIN, Api, Process, Server, base_env, bwenge, free_port
-
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 REDIS_PASSWORD = "Sup3rSecretRedisPw" + uuid.uuid4().hex[:6]
 DB_PASSWORD = "DbSecretPw" + uuid.uuid4().hex[:6]  # trust auth: accepted, never checked
@@ -91,6 +89,9 @@ def assert_no_secret(text: str, where: str) -> None:
     assert not leaked, f"{where} printed {leaked}:\n{text[-3000:]}"
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.slow
 def test_no_secret_is_printed_by_config_show_serve_or_worker(
     tmp_path, database_url, redis_with_password, careless_llm_server
 ):
@@ -154,3 +155,59 @@ def test_no_secret_is_printed_by_config_show_serve_or_worker(
     assert "redis://" in worker_log and ":***@" in worker_log
     assert_no_secret(serve_log, "bwenge serve")
     assert_no_secret(worker_log, "bwenge worker")
+
+
+def test_no_secret_in_an_api_error_body(make_kernel, careless_llm_server):
+    """The provider's failure, quoting the key and a header token, reaches the client
+    as an error (house shape, OpenAI's shape, the error events of both streams and
+    the chat socket's error frame) with the secrets masked, as in the logs."""
+    from bwenge_rest.app import create_app
+    from fastapi.testclient import TestClient
+
+    openai = {
+        "base_url": careless_llm_server + "/v1",
+        "api_key": LLM_KEY,
+        "extra_headers": {"X-Gateway-Token": HEADER_TOKEN},
+    }
+    kernel = make_kernel(llm={"chain": ["openai"], "retries": 0, "providers": {"openai": openai}})
+    with TestClient(create_app(kernel), raise_server_exceptions=False) as client:
+        api = Api("http://testserver")
+        api.http = client
+        api.register("Error School")
+        persona = api.persona("Geography")
+        released = client.post(
+            f"/personas/{persona}/release",
+            headers=api.headers,
+            json={"override": True, "reason": "the gateway serves released personas only"},
+        )
+        assert released.status_code == 200, released.text
+        question = {"persona_id": persona, "session_id": "s-1", "user_message": "Why?"}
+
+        r = client.post("/ai/respond", headers=api.headers, json=question)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "llm_unavailable", r.text
+        assert "Incorrect API key provided: Bearer ****" in r.text  # the reason, masked
+        assert_no_secret(r.text, "/ai/respond")
+
+        r = client.post("/ai/respond/stream", headers=api.headers, json=question)
+        assert "event: error" in r.text, r.text
+        assert_no_secret(r.text, "/ai/respond/stream")
+
+        completion = {"model": persona, "messages": [{"role": "user", "content": "Why?"}]}
+        r = client.post("/v1/chat/completions", headers=api.headers, json=completion)
+        assert r.status_code == 503 and r.json()["error"]["type"] == "server_error", r.text
+        assert_no_secret(r.text, "/v1/chat/completions")
+        r = client.post(
+            "/v1/chat/completions", headers=api.headers, json={**completion, "stream": True}
+        )
+        assert '"error"' in r.text, r.text
+        assert_no_secret(r.text, "/v1/chat/completions (streamed)")
+
+        with client.websocket_connect(f"/ws/chat?persona_id={persona}&token={api.token}") as ws:
+            assert ws.receive_json()["type"] == "session_info"
+            ws.send_json({"type": "user_message", "content": "Why?"})
+            frames = [ws.receive_json()]
+            while frames[-1] != {"type": "typing", "is_typing": False}:
+                frames.append(ws.receive_json())
+        errors = [f for f in frames if f["type"] == "error"]
+        assert [f["code"] for f in errors] == ["llm_unavailable"], frames
+        assert_no_secret(json.dumps(frames), "the chat socket")
