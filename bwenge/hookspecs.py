@@ -272,8 +272,9 @@ def register_loaders(register):
     child process with a time and memory limit.
 
     ``reader`` may also be ``"package.module:ReaderClass"`` (a class taking no
-    arguments, or an instance): it is imported on first use, so start-up does not
-    pay for llama-index or the format libraries. The built-in loaders do this.
+    arguments, or an instance): it is imported in the parser child process when a
+    file of its type is ingested, so the server never pays for llama-index or the
+    format libraries. The built-in loaders do this.
     """
 
 

@@ -114,3 +114,34 @@ def operation(
                 seconds=seconds,
                 error=type(error).__name__ if error is not None else None,
             )
+
+
+def record_operation(
+    kernel: Any,
+    name: str,
+    started_ns: int,
+    ended_ns: int,
+    error: str | None = None,
+    **attributes: Any,
+) -> None:
+    """An operation that ran elsewhere (another process) between two ``time.time_ns()``
+    readings: the same span and ``after_operation_finish`` event as :func:`operation`."""
+    attrs = {k: v for k, v in attributes.items() if v is not None}
+    t = tracer() if kernel is not None and _tracing(kernel) else None
+    if t is not None:
+        span = t.start_span(f"bwenge.{name}", start_time=started_ns)
+        for key, value in attrs.items():
+            span.set_attribute(f"bwenge.{key}", _span_value(value))
+        if error is not None:
+            from opentelemetry.trace import Status, StatusCode
+
+            span.set_status(Status(StatusCode.ERROR, error))
+        span.end(end_time=ended_ns)
+    if kernel is not None:
+        kernel.notify(
+            "after_operation_finish",
+            **attrs,
+            operation=name,
+            seconds=max(0.0, (ended_ns - started_ns) / 1e9),
+            error=error,
+        )

@@ -91,6 +91,18 @@ def register_commands(cli):
 
 
 @hookimpl
+def before_server_start(kernel, workers):
+    """A single-process ``bwenge serve`` that ingests: the parser fork server starts
+    now, so its preload runs in its own process while the app starts up (an upload
+    made as soon as the server answers finds the parser ready sooner)."""
+    settings = kernel.settings_for("knowledge")
+    if workers == 1 and settings.queue == "inprocess" and settings.ingest_in_server:
+        from .parsing import start_early
+
+        start_early()
+
+
+@hookimpl
 async def after_app_start(kernel):
     import asyncio
 
@@ -123,7 +135,8 @@ async def after_app_start(kernel):
         )
     service.runner.start()
     # Off the event loop, so the first upload is answerable quickly: the parser fork
-    # server and a spare parser, and the embedder (model loaded, first call made).
+    # server and a spare parser, and what a job needs here (the embedder's model
+    # loaded and a first call made, the vector store open).
     from .parsing import warm_up
 
     loop = asyncio.get_running_loop()

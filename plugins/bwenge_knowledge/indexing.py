@@ -2,8 +2,9 @@
 
 Owns the work from a file to what retrieval reads, with no job or status in it:
 
-* reading the file with its loader (checked by :mod:`.safety`, parsed in an isolated
-  child by :mod:`.parsing`) and chunking it inside the sections the loader found;
+* reading the file with its loader (checked by :mod:`.safety`) and chunking it inside
+  the sections the loader found (:mod:`.chunking`), both in an isolated child
+  (:mod:`.parsing`), so this process never loads llama-index or a format library;
 * embedding the chunks (and their sentences) and writing the vectors, under ids
   derived from ``(source_id, chunk_index)`` after deleting an interrupted try's
   leftovers, so running it again overwrites instead of duplicating;
@@ -16,48 +17,30 @@ The job around this work (claims, attempts, statuses, events) is :mod:`.jobs`.
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
 
 from bwenge.contracts.blobs import BlobNotFound, BlobStore
 from bwenge.errors import BwengeError, NotFound
-from bwenge.telemetry import operation
+from bwenge.telemetry import operation, record_operation
 
 from . import lexical
+from .chunking import Chunk, ChunkSpec, chunk_documents
 from .ids import chunk_id, collection_name
 from .intake import blob_key
 from .models import READY, KnowledgeChunk, KnowledgeSource
-from .parsing import ParseError, parse_file
+from .parsing import LoaderRef, ParseError, parse_and_chunk
 from .safety import Limits, check_file
 from .settings import KnowledgeSettings
 
 log = logging.getLogger("bwenge.knowledge")
 
 Check = Callable[[], None]  # called between steps; raises to end the work there
-
-
-@dataclass
-class Chunk:
-    index: int
-    text: str
-    page: int | None
-    slide: int | None
-    position: int
-    extra: dict[str, Any]
-    section: str | None = None  # heading path, "Chapter 4 › Borrowing"
-    sentence_vectors: bytes | None = None  # float16, one per split_sentences(text) line
-
-    @property
-    def embedded_text(self) -> str:
-        """What is embedded: the section path gives the text its context."""
-        return f"{self.section}\n\n{self.text}" if self.section else self.text
 
 
 class NotIndexable(Exception):
@@ -109,26 +92,15 @@ class Indexer:
         return sorted(self.kernel.loaders.by_extension)
 
     def warm_up(self) -> None:
-        """Load the embedder, open the vector store (an embedded Chroma creates its
-        database then) and load the chunker now rather than on the first upload. The
-        chunker (llama-index's splitter and its tokenizer, ~2 s of imports) loads in a
-        thread of its own while the model loads."""
-        chunker = threading.Thread(
-            target=self._warm_chunker, name="bwenge-warm-chunker", daemon=True
-        )
-        chunker.start()
+        """Load the embedder and open the vector store (an embedded Chroma creates its
+        database then) now rather than on the first upload: all an ingestion job
+        needs in this process (the parser child reads and chunks, see
+        :mod:`.parsing`)."""
         try:
             self.embedder.embed(["warm up"])
             self.store.count(collection_name("warm-up", "warm-up"))
         except Exception:  # noqa: BLE001 - the first real use will report it
             log.warning("Warming up the embedder or the vector store failed", exc_info=True)
-        chunker.join()
-
-    def _warm_chunker(self) -> None:
-        try:
-            self.chunk([("Warm up. The chunker is loaded.", {})])
-        except Exception:  # noqa: BLE001 - the first real use will report it
-            log.warning("Warming up the chunker failed", exc_info=True)
 
     # -- file -> chunks ----------------------------------------------------------------
 
@@ -161,23 +133,51 @@ class Indexer:
                     raise NotIndexable(exc.message) from None
                 if progress:
                     progress("parsing")
-                reader = self._prepare_reader(entry.obj)
-                with operation(self.kernel, "ingest.parse", extension=source.extension, **stage):
-                    docs = parse_file(
-                        reader,
+                started = time.time_ns()
+                try:
+                    parsed = parse_and_chunk(
+                        _reader_of(entry),
                         path,
+                        self.chunk_spec,
+                        options={"transcription_model": self.settings.transcription_model},
                         timeout=self.settings.parse_timeout_seconds,
                         memory_mb=self.settings.parse_memory_mb,
                         tick=check,
                     )
+                except BaseException as exc:
+                    record_operation(
+                        self.kernel,
+                        "ingest.parse",
+                        started,
+                        time.time_ns(),
+                        type(exc).__name__,
+                        extension=source.extension,
+                        **stage,
+                    )
+                    raise
         except BlobNotFound:
             raise NotIndexable("the stored file is missing") from None
         except ParseError as exc:
             raise NotIndexable(str(exc)) from None
+        # the child read, then chunked: each stage timed as it ran there
+        chunks = parsed.chunks
+        record_operation(
+            self.kernel,
+            "ingest.parse",
+            started,
+            parsed.chunking_started_ns,
+            extension=source.extension,
+            **stage,
+        )
+        record_operation(
+            self.kernel,
+            "ingest.chunk",
+            parsed.chunking_started_ns,
+            parsed.chunking_ended_ns,
+            chunks=len(chunks),
+            **stage,
+        )
         check()
-        with operation(self.kernel, "ingest.chunk", **stage) as op:
-            chunks = self.chunk(docs)
-            op.set(chunks=len(chunks))
         if not chunks:
             raise NotIndexable(
                 "no text could be extracted from the file (a scanned PDF needs OCR, "
@@ -190,49 +190,15 @@ class Indexer:
             )
         return chunks
 
-    def _prepare_reader(self, reader):
-        from .loaders import MediaReader
-
-        if isinstance(reader, MediaReader):
-            reader = copy.copy(reader)
-            reader.model = self.settings.transcription_model
-        return reader
+    @property
+    def chunk_spec(self) -> ChunkSpec:
+        s = self.settings
+        return ChunkSpec(s.chunk_size, s.chunk_overlap, s.min_section_words)
 
     def chunk(self, docs: list[tuple[str, dict[str, Any]]]) -> list[Chunk]:
-        """Sentence-aware chunks with overlap inside each section the loader found (a
-        chunk never straddles two sections); page/slide, section path and position
-        kept per chunk."""
-        from llama_index.core.node_parser import SentenceSplitter
-
-        splitter = SentenceSplitter(
-            chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap
-        )
-        chunks: list[Chunk] = []
-        for text, meta in _merge_short_sections(docs, self.settings.min_section_words):
-            cursor = 0
-            for piece in splitter.split_text(text):
-                found = text.find(piece[:64], cursor)
-                position = found if found >= 0 else cursor
-                cursor = position + 1 if found >= 0 else cursor
-                extra = {
-                    k: v
-                    for k, v in meta.items()
-                    if k not in ("page", "slide", "section")
-                    and isinstance(v, (str, int, float, bool))
-                }
-                section = meta.get("section")
-                chunks.append(
-                    Chunk(
-                        len(chunks),
-                        piece,
-                        _page_at(meta, position),
-                        _int(meta.get("slide")),
-                        position,
-                        extra,
-                        section[:1000] if isinstance(section, str) and section else None,
-                    )
-                )
-        return chunks
+        """:func:`.chunking.chunk_documents` with this instance's settings (ingestion
+        chunks in the parser child; this is for callers that read files themselves)."""
+        return chunk_documents(docs, self.chunk_spec)
 
     # -- chunks -> vectors and rows ----------------------------------------------------
 
@@ -439,58 +405,11 @@ def _embed_sentences(embedder, batch: list[Chunk]) -> None:
         start += len(sentences)
 
 
-def _merge_short_sections(
-    docs: list[tuple[str, dict[str, Any]]], min_words: int
-) -> list[tuple[str, dict[str, Any]]]:
-    """A section too short to stand alone (a chapter's one-line introduction) is read
-    with the section that follows it on the same page, under that section's path;
-    the last one joins the section before it."""
-    out: list[tuple[str, dict[str, Any]]] = []
-    carry: tuple[str, dict[str, Any]] | None = None
-    for text, meta in docs:
-        if carry is not None:
-            if carry[1].get("page") == meta.get("page") and carry[1].get("slide") == meta.get(
-                "slide"
-            ):
-                text = f"{carry[0]}\n\n{text}"
-            else:
-                out.append(carry)
-            carry = None
-        if len(text.split()) < min_words and meta.get("section"):
-            carry = (text, meta)
-        else:
-            out.append((text, meta))
-    if carry is not None:
-        if (
-            out
-            and out[-1][1].get("page") == carry[1].get("page")
-            and out[-1][1].get("slide") == carry[1].get("slide")
-        ):
-            prev_text, prev_meta = out.pop()
-            out.append((f"{prev_text}\n\n{carry[0]}", prev_meta))
-        else:
-            out.append(carry)
-    return out
+def _reader_of(entry: Any) -> Any:
+    """What the parser child runs: a loader registered by import path goes by its
+    path (imported in the child, never here); one registered as an object, as is."""
+    from bwenge.kernel import LazyReaderEntry
 
-
-def _page_at(meta: dict[str, Any], position: int) -> int | None:
-    """The page a chunk starting at ``position`` is on: a section that runs over
-    pages says where each begins (``page_starts``, ``[[offset, page], ...]``)."""
-    page = _int(meta.get("page"))
-    starts = meta.get("page_starts")
-    if isinstance(starts, list):
-        for start in starts:
-            try:
-                offset, number = int(start[0]), int(start[1])
-            except (TypeError, ValueError, IndexError):
-                continue
-            if offset <= position:
-                page = number
-    return page
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    if isinstance(entry, LazyReaderEntry):
+        return LoaderRef(entry.target, entry.name, entry.plugin)
+    return entry.obj

@@ -197,6 +197,18 @@ def _slide_title(slide) -> str | None:
     return " ".join(shape.text_frame.text.split())[:200] or None
 
 
+def configure(reader: BaseReader, options: dict[str, Any]) -> BaseReader:
+    """A built-in reader with the server's settings applied (``transcription_model``
+    for :class:`MediaReader`); others as they are."""
+    model = options.get("transcription_model")
+    if isinstance(reader, MediaReader) and model:
+        import copy
+
+        reader = copy.copy(reader)
+        reader.model = model
+    return reader
+
+
 class TranscriptionNotInstalled(RuntimeError):
     pass
 

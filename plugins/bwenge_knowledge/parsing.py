@@ -8,6 +8,13 @@ Children are *pre-started*: one spare parser process waits (limits not yet
 applied, nothing parsed) for its one job, and a new spare is started as soon as
 it is taken, so a parse pays no interpreter start-up. Each child still parses
 exactly one file and exits.
+
+The child also chunks what it read (:func:`parse_and_chunk`), and a loader
+registered by import path is imported there (:class:`LoaderRef`): the format
+libraries, llama-index's readers and its splitter are loaded once, in the fork
+server, never in the server process itself. ``bwenge serve`` starts the fork
+server before the app is built (:func:`start_early`), so its preload runs beside
+the server's own start-up.
 """
 
 from __future__ import annotations
@@ -19,14 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .parser_job import ChunkedFile, LoaderRef, ParseError
+
+__all__ = ["ChunkedFile", "LoaderRef", "ParseError", "parse_and_chunk", "parse_file"]
+
 _lock = threading.Lock()
 _context: Any = None
 _spares: list[tuple[Any, Any]] = []  # (process, parent end of its pipe)
 SPARES = 1
-
-
-class ParseError(Exception):
-    """Parsing failed; the message is meant for the expert who uploaded the file."""
 
 
 def _ctx():
@@ -56,13 +63,43 @@ def parse_file(
 ) -> list[tuple[str, dict[str, Any]]]:
     """``reader.load_data(file=path, extra_info=...)`` in a child process.
 
-    Returns ``[(text, metadata), ...]``. Raises :class:`ParseError` on timeout,
-    memory exhaustion, a crash or a loader error. ``tick`` is called about once
-    a second while waiting (heartbeats).
+    ``reader`` is a ``BaseReader`` or a :class:`LoaderRef`. Returns ``[(text,
+    metadata), ...]``. Raises :class:`ParseError` on timeout, memory exhaustion, a
+    crash or a loader error. ``tick`` is called about once a second while waiting
+    (heartbeats).
     """
+    return _in_child(reader, path, extra_info, {}, None, timeout, memory_mb, tick)
+
+
+def parse_and_chunk(
+    reader: Any,
+    path: Path,
+    spec: Any,
+    *,
+    options: dict[str, Any] | None = None,
+    timeout: float = 120,
+    memory_mb: int = 1536,
+    tick: Callable[[], None] | None = None,
+) -> ChunkedFile:
+    """:func:`parse_file`, then :func:`.chunking.chunk_documents` with ``spec`` (a
+    :class:`.chunking.ChunkSpec`), both in the child. ``options`` configure
+    built-in readers (``transcription_model``)."""
+    return _in_child(reader, path, None, options or {}, spec, timeout, memory_mb, tick)
+
+
+def _in_child(
+    reader: Any,
+    path: Path,
+    extra_info: dict[str, Any] | None,
+    options: dict[str, Any],
+    spec: Any,
+    timeout: float,
+    memory_mb: int,
+    tick: Callable[[], None] | None,
+) -> Any:
     proc, receiver = _take_spare()
     try:
-        receiver.send((reader, str(path), extra_info or {}, memory_mb * 1024 * 1024))
+        receiver.send((reader, str(path), extra_info or {}, memory_mb * 1024 * 1024, options, spec))
     except Exception as exc:  # e.g. a reader that cannot be pickled
         proc.kill()
         proc.join(5)
@@ -106,12 +143,18 @@ def parse_file(
     raise ParseError(f"could not read the file: {payload}")
 
 
-def _start_spare() -> tuple[Any, Any]:
+def _serve(conn: Any) -> None:
+    """The child's entry point; :mod:`._child` (already loaded in the fork server) is
+    imported here so that the server process never imports it."""
     from . import _child
 
+    _child.serve(conn)
+
+
+def _start_spare() -> tuple[Any, Any]:
     ctx = _ctx()
     parent, child = ctx.Pipe(duplex=True)
-    proc = ctx.Process(target=_child.serve, daemon=True, name="bwenge-parse", args=(child,))
+    proc = ctx.Process(target=_serve, daemon=True, name="bwenge-parse", args=(child,))
     proc.start()
     child.close()
     return proc, parent
@@ -143,14 +186,20 @@ def _take_spare() -> tuple[Any, Any]:
     return taken or _start_spare()
 
 
-def warm_up() -> None:
-    """Start the fork server (and its preloads) and a spare parser ahead of the first
-    parse."""
+def start_early() -> None:
+    """Start the fork server now; its preload (llama-index, the format libraries)
+    runs in its own process while this one goes on starting."""
     ctx = _ctx()
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
+
+
+def warm_up() -> None:
+    """Start the fork server (and its preloads) and a spare parser ahead of the first
+    parse."""
+    start_early()
     with _lock:
         missing = SPARES - len(_spares)
     for _ in range(missing):
