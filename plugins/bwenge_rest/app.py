@@ -66,6 +66,8 @@ def create_app(kernel: Kernel) -> FastAPI:
     schema = [r for r in app.router.routes if getattr(r, "path", None) == app.openapi_url]
     app.router.routes[:] = [r for r in app.router.routes if r not in schema] + schema
     _offline_docs(app)
+    for route in app.router.routes:
+        _quick_miss(route)
 
     settings = kernel.settings_for("rest")
     if settings.cors_origins:
@@ -85,6 +87,32 @@ def create_app(kernel: Kernel) -> FastAPI:
         kernel=kernel,
     )
     return app
+
+
+def _quick_miss(route) -> None:
+    """Let a flat HTTP route tell a request for another path "no" with one pattern test.
+
+    The router asks each route in turn, and FastAPI's ``APIRoute.matches`` first
+    looks for an included router's context (which a route added flat never has)
+    before Starlette's path pattern: about 3.6 µs a route, so a path 40 routes down
+    paid ~150 µs before its handler ran. A path the pattern rejects is answered
+    ``Match.NONE`` here, exactly what the full check answers for it; every other
+    request (the route's own path, websockets) goes through the full check.
+    """
+    from fastapi.routing import APIRoute
+    from starlette._utils import get_route_path
+    from starlette.routing import Match
+
+    if not isinstance(route, APIRoute):
+        return
+    full, pattern = route.matches, route.path_regex.match
+
+    def matches(scope):
+        if scope["type"] == "http" and pattern(get_route_path(scope)) is None:
+            return Match.NONE, {}
+        return full(scope)
+
+    route.matches = matches
 
 
 def _mount_router(app: FastAPI, router) -> None:
