@@ -112,7 +112,7 @@ def _quick_miss(route) -> None:
             return Match.NONE, {}
         return full(scope)
 
-    route.matches = matches
+    route.matches = matches  # type: ignore[method-assign]
 
 
 def _mount_router(app: FastAPI, router) -> None:
