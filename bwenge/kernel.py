@@ -24,7 +24,7 @@ from .domain import Event, Role
 from .errors import ConfigError, DuplicateNameError, PluginError
 from .identity import WorkerIdentity
 from .logs import hide_secrets, setup_logging
-from .registry import Registry
+from .registry import Registry, check_reader, load_reader
 from .services import ServiceRegistry
 from .utils import await_me_maybe, utcnow
 
@@ -50,17 +50,6 @@ REGISTRIES = {
 }
 
 
-def _check_reader(reader: Any, plugin: str | None) -> Any:
-    from llama_index.core.readers.base import BaseReader
-
-    if not isinstance(reader, BaseReader):
-        raise PluginError(
-            f"{plugin or 'A plugin'} registered {reader!r} as a loader; loaders must be "
-            "llama_index.core.readers.base.BaseReader instances."
-        )
-    return reader
-
-
 class LazyReaderEntry:
     """A loader registered as ``"module:Class"``: imported and instantiated on first
     use, so loading the kernel does not import llama-index and the format libraries."""
@@ -72,17 +61,7 @@ class LazyReaderEntry:
     @property
     def obj(self) -> Any:
         if self._obj is None:
-            import importlib
-
-            module, _, attr = self.target.partition(":")
-            try:
-                found = getattr(importlib.import_module(module), attr)
-            except (ImportError, AttributeError) as exc:
-                raise PluginError(
-                    f"Loader {self.name!r} of {self.plugin or 'a plugin'} points at "
-                    f"{self.target!r}, which can't be imported: {exc}"
-                ) from exc
-            self._obj = _check_reader(found() if isinstance(found, type) else found, self.plugin)
+            self._obj = load_reader(self.target, self.name, self.plugin)
         return self._obj
 
 
@@ -110,7 +89,7 @@ class LoaderRegistry(Registry):
                 "name must look like 'package.module:ReaderClass'."
             )
         if not lazy:
-            _check_reader(reader, plugin)
+            check_reader(reader, plugin)
         exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
         name = name or (reader.rpartition(":")[2] if lazy else type(reader).__name__)
         if not exts:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from .errors import DuplicateNameError, UnknownNameError
+from .errors import DuplicateNameError, PluginError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -83,3 +83,32 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def check_reader(reader: Any, plugin: str | None) -> Any:
+    """``reader`` if it is a llama-index ``BaseReader``; a :class:`PluginError` otherwise."""
+    from llama_index.core.readers.base import BaseReader
+
+    if not isinstance(reader, BaseReader):
+        raise PluginError(
+            f"{plugin or 'A plugin'} registered {reader!r} as a loader; loaders must be "
+            "llama_index.core.readers.base.BaseReader instances."
+        )
+    return reader
+
+
+def load_reader(target: str, name: str, plugin: str | None) -> Any:
+    """The reader a loader registered as ``"module:Reader"`` names: imported, made if
+    it is a class, checked; a :class:`PluginError` naming the loader otherwise. (The
+    kernel's lazy entries and the parser child both load readers through this.)"""
+    import importlib
+
+    module, _, attr = target.partition(":")
+    try:
+        found = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(
+            f"Loader {name!r} of {plugin or 'a plugin'} points at "
+            f"{target!r}, which can't be imported: {exc}"
+        ) from exc
+    return check_reader(found() if isinstance(found, type) else found, plugin)

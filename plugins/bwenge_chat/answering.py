@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from .expiring import keep_alive
+
 log = logging.getLogger("bwenge.chat")
 
 
@@ -114,15 +116,11 @@ class RedisAnswering:
             await pipe.execute()
 
     async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl / 3)
-            try:
-                expiry = time.time() + self.ttl
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for session_id in list(self.marked):
-                        key = self.PREFIX + session_id
-                        pipe.zadd(key, {self.worker_id: expiry}, xx=True)
-                        pipe.expire(key, int(self.ttl * 2))
-                    await pipe.execute()
-            except Exception as exc:
-                log.warning("chat: refreshing answered sessions in Redis failed: %s", exc)
+        await keep_alive(
+            self.client,
+            self.ttl,
+            lambda: [
+                (self.PREFIX + session_id, self.worker_id) for session_id in list(self.marked)
+            ],
+            "answered sessions",
+        )

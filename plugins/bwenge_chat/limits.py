@@ -18,6 +18,8 @@ from typing import Any
 
 from bwenge.errors import TooManyRequests
 
+from .expiring import keep_alive
+
 log = logging.getLogger("bwenge.chat")
 
 
@@ -127,15 +129,9 @@ class RedisConnectionLimits:
                 await pipe.execute()
 
     async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl / 3)
-            try:
-                expiry = time.time() + self.ttl
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for conn_id, keys in list(self.local.items()):
-                        for key in keys:
-                            pipe.zadd(key, {conn_id: expiry}, xx=True)
-                            pipe.expire(key, int(self.ttl * 2))
-                    await pipe.execute()
-            except Exception as exc:
-                log.warning("chat: refreshing connection slots in Redis failed: %s", exc)
+        await keep_alive(
+            self.client,
+            self.ttl,
+            lambda: [(key, conn_id) for conn_id, keys in list(self.local.items()) for key in keys],
+            "connection slots",
+        )

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Update, and_, func, or_, select, update
 
 from bwenge.contracts.blobs import BlobStoreUnavailable
 from bwenge.storage import storage_failure
@@ -193,13 +193,7 @@ class IngestionJobs:
         now = utcnow()
         with self.kernel.db.session() as session:
             done = session.execute(
-                update(KnowledgeSource)
-                .where(
-                    KnowledgeSource.id == source.id,
-                    KnowledgeSource.claim_token == token,
-                    KnowledgeSource.status == PROCESSING,
-                )
-                .values(
+                _claimed(source.id, token).values(
                     status=READY,
                     chunk_count=len(chunks),
                     finished_at=now,
@@ -227,12 +221,7 @@ class IngestionJobs:
         now = utcnow()
         with self.kernel.db.session() as session:
             done = session.execute(
-                update(KnowledgeSource)
-                .where(
-                    KnowledgeSource.id == source.id,
-                    KnowledgeSource.claim_token == token,
-                )
-                .values(
+                _claimed(source.id, token, processing=False).values(
                     status=FAILED,
                     error_message=message[:2000],
                     finished_at=now,
@@ -264,13 +253,9 @@ class IngestionJobs:
         """Hand an unfinished job back (graceful shutdown): pending again, try not counted."""
         with self.kernel.db.session() as session:
             session.execute(
-                update(KnowledgeSource)
-                .where(
-                    KnowledgeSource.id == source_id,
-                    KnowledgeSource.claim_token == token,
-                    KnowledgeSource.status == PROCESSING,
+                _claimed(source_id, token).values(
+                    status=PENDING, attempts=KnowledgeSource.attempts - 1, claim_token=None
                 )
-                .values(status=PENDING, attempts=KnowledgeSource.attempts - 1, claim_token=None)
             )
 
     # -- which jobs ----------------------------------------------------------------------
@@ -408,3 +393,12 @@ class _Heartbeat(threading.Thread):
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _claimed(source_id: str, token: str, *, processing: bool = True) -> Update:
+    """An UPDATE of the source only while ``token`` still holds its claim (and, by
+    default, while it is processing): a worker that lost its claim changes nothing."""
+    held = update(KnowledgeSource).where(
+        KnowledgeSource.id == source_id, KnowledgeSource.claim_token == token
+    )
+    return held.where(KnowledgeSource.status == PROCESSING) if processing else held

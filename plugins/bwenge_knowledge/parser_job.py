@@ -33,22 +33,10 @@ class LoaderRef:
     plugin: str | None = None
 
     def load(self) -> Any:
-        import importlib
+        from bwenge.errors import PluginError
+        from bwenge.registry import load_reader
 
-        from llama_index.core.readers.base import BaseReader
-
-        module, _, attr = self.target.partition(":")
         try:
-            found = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ParseError(
-                f"Loader {self.name!r} of {self.plugin or 'a plugin'} points at "
-                f"{self.target!r}, which can't be imported: {exc}"
-            ) from exc
-        reader = found() if isinstance(found, type) else found
-        if not isinstance(reader, BaseReader):
-            raise ParseError(
-                f"{self.plugin or 'A plugin'} registered {reader!r} as a loader; loaders must "
-                "be llama_index.core.readers.base.BaseReader instances."
-            )
-        return reader
+            return load_reader(self.target, self.name, self.plugin)
+        except PluginError as exc:  # told to the expert whose upload it was
+            raise ParseError(exc.message) from exc
